@@ -1,0 +1,144 @@
+/**
+ * All configuration, read and validated once from the environment. Nothing else in the
+ * backend reads process.env. Every variable is documented in the README's table.
+ */
+import path from 'node:path';
+import { z } from 'zod';
+
+export const DEV_JWT_SECRET = 'parley-dev-secret-change-me-in-production-0000';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const csv = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
+
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    DATA_DIR: z.string().min(1).default('./data'),
+    DATABASE_URL: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
+        .optional(),
+    ),
+    REDIS_URL: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+        .optional(),
+    ),
+    JWT_SECRET: z.string().min(1).default(DEV_JWT_SECRET),
+    JWT_ISSUER: z.string().min(1).default('parley'),
+    JWT_AUDIENCE: z.string().min(1).default('parley-api'),
+    ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(86_400).default(900),
+    REFRESH_TOKEN_TTL_DAYS: z.coerce.number().min(0.001).max(90).default(7),
+    SESSION_MAX_AGE_DAYS: z.coerce.number().min(0.001).max(365).default(30),
+    COOKIE_SECURE: bool.default('true'),
+    CORS_ORIGINS: csv.default(''),
+    TRUST_PROXY: bool.default('false'),
+    BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(50 * 1024 * 1024).default(1_048_576),
+    LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
+    LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+    WEB_DIST_DIR: z.string().min(1).optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (env.NODE_ENV === 'production') {
+      if (env.JWT_SECRET === DEV_JWT_SECRET) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['JWT_SECRET'],
+          message: 'is the development default; set a random secret of at least 32 characters',
+        });
+      } else if (env.JWT_SECRET.length < 32) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['JWT_SECRET'],
+          message: 'is too short for production; use at least 32 characters',
+        });
+      }
+    }
+  });
+
+export type Env = z.input<typeof envSchema>;
+
+export interface Config {
+  env: 'development' | 'production' | 'test';
+  host: string;
+  port: number;
+  dataDir: string;
+  database: { kind: 'pglite'; dir: string } | { kind: 'postgres'; url: string };
+  redisUrl: string | undefined;
+  mediaDir: string;
+  webDistDir: string;
+  jwt: { secret: Uint8Array; issuer: string; audience: string; accessTtlSeconds: number };
+  refreshTokenTtlMs: number;
+  sessionMaxAgeMs: number;
+  cookieSecure: boolean;
+  corsOrigins: string[];
+  trustProxy: boolean;
+  bodyLimitBytes: number;
+  login: { maxFailures: number; windowSeconds: number };
+  logLevel: string;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DAY_MS = 86_400_000;
+
+/** Parses the environment. Throws ConfigError naming each bad variable. */
+export function loadConfig(
+  source: Record<string, string | undefined> = process.env,
+  repoRoot = process.cwd(),
+): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.') || 'environment'} ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  const dataDir = path.resolve(repoRoot, e.DATA_DIR);
+  return {
+    env: e.NODE_ENV,
+    host: e.HOST,
+    port: e.PORT,
+    dataDir,
+    database: e.DATABASE_URL
+      ? { kind: 'postgres', url: e.DATABASE_URL }
+      : { kind: 'pglite', dir: path.join(dataDir, 'db') },
+    redisUrl: e.REDIS_URL,
+    mediaDir: path.join(dataDir, 'media'),
+    webDistDir: path.resolve(repoRoot, e.WEB_DIST_DIR ?? 'frontend/dist'),
+    jwt: {
+      secret: new TextEncoder().encode(e.JWT_SECRET),
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      accessTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+    },
+    refreshTokenTtlMs: e.REFRESH_TOKEN_TTL_DAYS * DAY_MS,
+    sessionMaxAgeMs: e.SESSION_MAX_AGE_DAYS * DAY_MS,
+    cookieSecure: e.COOKIE_SECURE,
+    corsOrigins: e.CORS_ORIGINS,
+    trustProxy: e.TRUST_PROXY,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    login: { maxFailures: e.LOGIN_MAX_FAILURES, windowSeconds: e.LOGIN_WINDOW_SECONDS },
+    logLevel: e.LOG_LEVEL,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

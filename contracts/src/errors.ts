@@ -1,0 +1,57 @@
+/**
+ * The one catalogue of error codes Parley answers with, over REST and WebSocket.
+ * Every error body is `{ error: { code, message, details? } }` (see errorBodySchema).
+ * A backend test checks that each code here is documented in specs/errors.md and that
+ * the server uses no code outside this list.
+ */
+import { z } from 'zod';
+
+export const errorCatalogue = {
+  VALIDATION_ERROR: { status: 400, message: 'The request is not valid.' },
+  INVALID_JSON: { status: 400, message: 'The request body is not valid JSON.' },
+  UNAUTHENTICATED: { status: 401, message: 'Sign in to continue.' },
+  TOKEN_INVALID: { status: 401, message: 'The access token is invalid or has expired.' },
+  INVALID_CREDENTIALS: { status: 401, message: 'Wrong username or password.' },
+  REFRESH_TOKEN_INVALID: { status: 401, message: 'The refresh token is invalid or has expired.' },
+  REFRESH_TOKEN_REUSED: {
+    status: 401,
+    message: 'This refresh token was already used; the session has been signed out.',
+  },
+  SESSION_REVOKED: { status: 401, message: 'This session has been signed out.' },
+  WRONG_CURRENT_PASSWORD: { status: 403, message: 'The current password is wrong.' },
+  FORBIDDEN: { status: 403, message: 'You are not allowed to do that.' },
+  ORIGIN_NOT_ALLOWED: { status: 403, message: 'This origin is not allowed.' },
+  NOT_FOUND: { status: 404, message: 'Not found.' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'There is no such API route.' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'This method is not allowed here.' },
+  USERNAME_TAKEN: { status: 409, message: 'That username is taken.' },
+  EMAIL_TAKEN: { status: 409, message: 'An account with that email exists already.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
+  TOO_MANY_LOGIN_ATTEMPTS: {
+    status: 429,
+    message: 'Too many failed sign-in attempts. Try again later.',
+  },
+  RATE_LIMITED: { status: 429, message: 'Too many requests. Slow down.' },
+  INTERNAL_ERROR: { status: 500, message: 'Something went wrong on our side.' },
+  SERVICE_UNAVAILABLE: { status: 503, message: 'The service is not ready.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+export const errorCodes = Object.keys(errorCatalogue) as [ErrorCode, ...ErrorCode[]];
+
+/** One entry of `details` for VALIDATION_ERROR: where (`path`, dotted) and what. */
+export const fieldIssueSchema = z.object({
+  path: z.string(),
+  message: z.string(),
+});
+export type FieldIssue = z.infer<typeof fieldIssueSchema>;
+
+export const errorBodySchema = z.object({
+  error: z.object({
+    code: z.enum(errorCodes),
+    message: z.string(),
+    details: z.unknown().optional(),
+  }),
+});
+export type ErrorBody = z.infer<typeof errorBodySchema>;

@@ -1,0 +1,20 @@
+import { initContract } from '@ts-rest/core';
+import { authContract } from './rest/auth.js';
+import { usersContract } from './rest/users.js';
+
+const c = initContract();
+
+/** Every REST endpoint of Parley, mounted under /api. */
+export const contract = c.router(
+  {
+    auth: authContract,
+    users: usersContract,
+  },
+  { pathPrefix: '/api', strictStatusCodes: true },
+);
+export type Contract = typeof contract;
+
+export * from './common.js';
+export * from './errors.js';
+export * from './rest/auth.js';
+export * from './rest/users.js';

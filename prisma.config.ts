@@ -1,0 +1,9 @@
+// Prisma CLI config. The app itself applies migrations (backend/src/infra/db/migrate.ts);
+// this file serves `prisma generate` and, where the native engine exists, `prisma migrate`.
+import { defineConfig } from 'prisma/config';
+
+export default defineConfig({
+  schema: 'prisma/schema.prisma',
+  migrations: { path: 'prisma/migrations' },
+  datasource: { url: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/parley' },
+});
