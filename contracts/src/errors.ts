@@ -42,8 +42,10 @@ export const errorCodes = Object.keys(errorCatalogue) as [ErrorCode, ...ErrorCod
 
 /** One entry of `details` for VALIDATION_ERROR: where (`path`, dotted) and what. */
 export const fieldIssueSchema = z.object({
+  /** Field path inside its location, dotted: "username", "members.3". */
   path: z.string(),
   message: z.string(),
+  location: z.enum(['body', 'query', 'params', 'headers']).optional(),
 });
 export type FieldIssue = z.infer<typeof fieldIssueSchema>;
 

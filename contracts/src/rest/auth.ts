@@ -28,8 +28,7 @@ export const registerSchema = z
     password: passwordSchema,
     displayName: displayNameSchema,
     ...deviceFields,
-  })
-  .strict();
+  });
 export type RegisterInput = z.input<typeof registerSchema>;
 
 export const loginSchema = z
@@ -38,16 +37,14 @@ export const loginSchema = z
     login: z.string().trim().min(1, 'Enter your username or email.').max(254),
     password: z.string().min(1, 'Enter your password.').max(128),
     ...deviceFields,
-  })
-  .strict();
+  });
 export type LoginInput = z.input<typeof loginSchema>;
 
 export const refreshSchema = z
   .object({
     /** Omit when the token travels in the cookie. */
     refreshToken: z.string().min(1).max(200).optional(),
-  })
-  .strict();
+  });
 
 export const authResultSchema = z.object({
   user: selfUserSchema,
@@ -96,7 +93,8 @@ export const authContract = c.router(
       method: 'POST',
       path: '/auth/refresh',
       summary: 'Exchange a refresh token (body or cookie) for new tokens; the old one is spent',
-      body: refreshSchema,
+      // Optional: the web app posts nothing and the token comes in its cookie.
+      body: refreshSchema.optional(),
       responses: { 200: authResultSchema, 400: errorBodySchema, 401: errorBodySchema },
     },
     logout: {

@@ -45,16 +45,14 @@ export const updateProfileSchema = z
     displayName: displayNameSchema.optional(),
     statusText: z.string().trim().max(140, 'Use at most 140 characters.').optional(),
     availability: availabilitySchema.optional(),
-  })
-  .strict();
+  });
 export type UpdateProfile = z.infer<typeof updateProfileSchema>;
 
 export const changePasswordSchema = z
   .object({
     currentPassword: z.string().min(1, 'Enter your current password.').max(128),
     newPassword: passwordSchema,
-  })
-  .strict();
+  });
 
 export const userSearchQuerySchema = z.object({
   q: z.string().trim().min(1, 'Type at least one character.').max(64),

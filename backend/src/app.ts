@@ -1,0 +1,128 @@
+/**
+ * buildApp(): the whole HTTP server, not yet listening, so tests can start it on any port.
+ */
+import { randomUUID } from 'node:crypto';
+import fastifyCookie from '@fastify/cookie';
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
+import { contract } from '@parley/contracts';
+import { initServer } from '@ts-rest/fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { AppContext } from './app-context.js';
+import { authRouter } from './auth/routes.js';
+import { registerHealthRoutes } from './health/routes.js';
+import { errorBody, toHttpError, zodIssues } from './infra/errors.js';
+import { registerSpa } from './infra/http/spa.js';
+import { loggerOptions } from './infra/logging.js';
+import { createMetrics } from './infra/metrics.js';
+import { usersRouter } from './users/routes.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    registeredRoutes(): { method: string; url: string }[];
+  }
+}
+
+export interface BuildOptions {
+  /** Where log lines go (stdout when unset); tests read them. */
+  logStream?: { write(line: string): void };
+}
+
+export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const { config } = ctx;
+  const app = Fastify({
+    logger: loggerOptions(config, opts.logStream),
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  const metrics = createMetrics();
+
+  // Every route as registered, so a test can hold the server to the contract.
+  const routes: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
+  app.decorate('registeredRoutes', () => routes);
+
+  // An empty JSON body is no body (POST /logout with a JSON content type); anything else
+  // goes through Fastify's own safe parser.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === '')) return done(null, undefined);
+    parseJson(request, body as string, done);
+  });
+
+  // One log line and one histogram sample per request. Paths only: query strings may hold
+  // search terms, and bodies are never logged.
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const seconds = reply.elapsedTime / 1000;
+    metrics.httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, seconds);
+    if (route === '/health' || route === '/metrics') return;
+    request.log.info(
+      { method: request.method, path: request.url.split('?')[0], route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request',
+    );
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const mapped = toHttpError(err);
+    if (mapped.status >= 500) request.log.error({ err, reqId: request.id }, 'request failed');
+    if (mapped.headers) reply.headers(mapped.headers);
+    return reply.code(mapped.status).send(mapped.body);
+  });
+
+  await app.register(fastifyHelmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        connectSrc: ["'self'", 'ws:', 'wss:'],
+        imgSrc: ["'self'", 'data:', 'blob:'],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        // Plain-HTTP deployments on a LAN must still load their own assets.
+        upgradeInsecureRequests: null,
+      },
+    },
+    crossOriginEmbedderPolicy: false,
+  });
+  await app.register(fastifyCors, {
+    origin: (origin, cb) => cb(null, !origin ? false : config.corsOrigins.includes(origin)),
+    credentials: true,
+  });
+  await app.register(fastifyCookie);
+
+  // In a child scope: ts-rest installs its own error handler there, which passes anything
+  // but its validation errors up to ours.
+  const s = initServer();
+  await app.register(async (api) => {
+    s.registerRouter(contract, s.router(contract, { auth: authRouter(ctx), users: usersRouter(ctx) }), api, {
+      responseValidation: true,
+      requestValidationErrorHandler: (err, _request, reply) => {
+        const details = [
+          ...(err.body ? zodIssues(err.body, 'body') : []),
+          ...(err.query ? zodIssues(err.query, 'query') : []),
+          ...(err.pathParams ? zodIssues(err.pathParams, 'params') : []),
+          ...(err.headers ? zodIssues(err.headers, 'headers') : []),
+        ];
+        return reply.code(400).send(errorBody('VALIDATION_ERROR', 'Some fields are not valid.', details));
+      },
+    });
+  });
+
+  registerHealthRoutes(app, ctx, metrics);
+  await registerSpa(app, config.webDistDir);
+  return app;
+}

@@ -1,0 +1,74 @@
+/**
+ * AppError carries a code from the contract's catalogue; `toErrorBody` is the one place
+ * that turns any error into the wire shape `{ error: { code, message, details? } }`.
+ */
+import { errorCatalogue, type ErrorBody, type ErrorCode, type FieldIssue } from '@parley/contracts';
+import type { ZodError } from 'zod';
+
+export class AppError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message?: string,
+    readonly details?: unknown,
+    /** Extra response headers, e.g. Retry-After. */
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message ?? errorCatalogue[code].message);
+    this.name = 'AppError';
+    this.status = errorCatalogue[code].status;
+  }
+}
+
+export function errorBody(code: ErrorCode, message?: string, details?: unknown): ErrorBody {
+  return {
+    error: {
+      code,
+      message: message ?? errorCatalogue[code].message,
+      ...(details === undefined ? {} : { details }),
+    },
+  };
+}
+
+export function zodIssues(error: ZodError, location?: FieldIssue['location']): FieldIssue[] {
+  return error.issues.map((issue) => ({
+    path: issue.path.join('.'),
+    message: issue.message,
+    ...(location ? { location } : {}),
+  }));
+}
+
+interface FastifyLikeError {
+  code?: string;
+  statusCode?: number;
+  validation?: unknown;
+}
+
+/** Maps any thrown value to an HTTP status and error body. Unknown errors become 500. */
+export function toHttpError(err: unknown): { status: number; body: ErrorBody; headers?: Record<string, string> } {
+  if (err instanceof AppError) {
+    return { status: err.status, body: errorBody(err.code, err.message, err.details), headers: err.headers };
+  }
+  const e = (err ?? {}) as FastifyLikeError;
+  switch (e.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, body: errorBody('PAYLOAD_TOO_LARGE') };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return { status: 415, body: errorBody('UNSUPPORTED_MEDIA_TYPE') };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, body: errorBody('INVALID_JSON') };
+    default:
+      break;
+  }
+  if (err instanceof SyntaxError && e.statusCode === 400) {
+    return { status: 400, body: errorBody('INVALID_JSON') };
+  }
+  if (e.statusCode === 429) return { status: 429, body: errorBody('RATE_LIMITED') };
+  if (e.statusCode === 503) return { status: 503, body: errorBody('SERVICE_UNAVAILABLE') };
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    return { status: 400, body: errorBody('VALIDATION_ERROR') };
+  }
+  return { status: 500, body: errorBody('INTERNAL_ERROR') };
+}

@@ -1,0 +1,19 @@
+/** Changes the password after checking the current one; signs out every other session. */
+import type { AppContext } from '../app-context.js';
+import { hashPassword, verifyPassword } from '../auth/passwords.js';
+import { revokeOtherSessions } from '../auth/revoke-session.js';
+import { AppError } from '../infra/errors.js';
+import { getUser } from './get-user.js';
+
+export async function changePassword(
+  ctx: AppContext,
+  identity: { userId: string; sessionId: string },
+  currentPassword: string,
+  newPassword: string,
+): Promise<void> {
+  const user = await getUser(ctx, identity.userId);
+  if (!(await verifyPassword(user.passwordHash, currentPassword))) throw new AppError('WRONG_CURRENT_PASSWORD');
+  const passwordHash = await hashPassword(newPassword);
+  await ctx.db.prisma.user.update({ where: { id: user.id }, data: { passwordHash, updatedAt: ctx.now() } });
+  await revokeOtherSessions(ctx, user.id, identity.sessionId, 'password_change');
+}

@@ -1,0 +1,48 @@
+/**
+ * A real Parley server on a loopback port over a fresh database, for tests that talk
+ * HTTP like any client. Logs are captured so tests can check what is (not) logged.
+ */
+import { loadConfig, type Config } from '../../src/infra/config.js';
+import { startApp, type RunningApp } from '../../src/start-app.js';
+import { createTestDatabase } from './database.js';
+
+export interface TestServer {
+  url: string;
+  running: RunningApp;
+  config: Config;
+  logs: string[];
+  clock: TestClock;
+  close(): Promise<void>;
+}
+
+/** A clock tests move by hand; it follows real time until frozen. */
+export class TestClock {
+  private offsetMs = 0;
+  now = (): Date => new Date(Date.now() + this.offsetMs);
+  advance(ms: number): void {
+    this.offsetMs += ms;
+  }
+}
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const db = await createTestDatabase();
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0', DATA_DIR: '/tmp/parley-test-unused', ...env });
+  config.database = db.target;
+  const logs: string[] = [];
+  const clock = new TestClock();
+  const running = await startApp(config, { now: clock.now, logStream: { write: (line) => void logs.push(line) } });
+  await running.app.listen({ host: '127.0.0.1', port: 0 });
+  const address = running.app.server.address();
+  if (!address || typeof address === 'string') throw new Error('server did not bind');
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    running,
+    config,
+    logs,
+    clock,
+    close: async () => {
+      await running.close();
+      await db.drop();
+    },
+  };
+}
