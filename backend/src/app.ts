@@ -78,6 +78,16 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     );
   });
 
+  // While shutting down, answer in-flight requests with Connection: close so their
+  // keep-alive sockets don't hold the server open after the response.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   app.setErrorHandler((err, request, reply) => {
     const mapped = toHttpError(err);
     if (mapped.status >= 500) request.log.error({ err, reqId: request.id }, 'request failed');

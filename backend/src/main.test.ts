@@ -1,0 +1,86 @@
+/**
+ * The real entry point as an operator runs it: a child process started like `npm start`.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createTestDatabase } from '../test/support/database.js';
+
+const backendDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const tsx = path.resolve(backendDir, '../node_modules/.bin/tsx');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function startMain(env: Record<string, string>) {
+  const child = spawn(tsx, ['src/main.ts'], { cwd: backendDir, env: { ...process.env, DATABASE_URL: '', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, output: () => output };
+}
+
+describe('main', () => {
+  it('refuses to start on a bad variable and names it', async () => {
+    const { exited, output } = startMain({ PORT: 'not-a-port' });
+    expect(await exited).toBe(1);
+    expect(output()).toMatch(/PORT /);
+  });
+
+  it('on SIGTERM finishes the request in flight, then exits 0', async () => {
+    const db = await createTestDatabase();
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-main-'));
+    const port = await freePort();
+    const env: Record<string, string> = { HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir };
+    if (db.target.kind === 'postgres') env.DATABASE_URL = db.target.url;
+    const proc = startMain(env);
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      for (let i = 0; i < 120; i += 1) {
+        if (await fetch(`${base}/health`).then((r) => r.ok, () => false)) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(proc.output()).toContain(`http://localhost:${port}`);
+      // Send the headers and half the body, so the server is mid-request when SIGTERM lands.
+      const body = JSON.stringify({ username: `term_${port}`, email: `term${port}@example.test`, password: 'longenough', displayName: 'T' });
+      const req = request(`${base}/api/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+      const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
+        req.on('response', (res) => {
+          let text = '';
+          res.on('data', (d) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        });
+        req.on('error', reject);
+      });
+      req.write(body.slice(0, 20));
+      await new Promise((r) => setTimeout(r, 300));
+      proc.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 300));
+      req.end(body.slice(20));
+      const res = await response;
+      expect(res.status).toBe(201);
+      expect(JSON.parse(res.text).user.username).toBe(`term_${port}`);
+      const code = await proc.exited;
+      if (code !== 0) console.log(proc.output());
+      expect(code).toBe(0);
+      await expect(fetch(`${base}/health`)).rejects.toThrow();
+    } finally {
+      proc.child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+      await db.drop();
+    }
+  });
+});
