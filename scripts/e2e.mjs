@@ -1,0 +1,422 @@
+#!/usr/bin/env node
+/**
+ * End-to-end test: the real server (built SPA + API on a fresh database) driven through
+ * headless Chromium. Run from the repo root: `node scripts/e2e.mjs` (or `npm run test:e2e`).
+ *
+ * Env: CHROMIUM_PATH (default /usr/bin/chromium); DATABASE_URL (optional: a fresh database
+ * `parley_e2e_<random>` is created on that server for the run and dropped afterwards;
+ * otherwise the server uses embedded PGlite in a temporary DATA_DIR).
+ * Screenshots go to artifacts/e2e/*.png.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const artifacts = path.join(root, 'artifacts', 'e2e');
+const RUN_BUDGET_MS = 110_000;
+const STEP_TIMEOUT_MS = 15_000;
+
+/** Everything to undo, in reverse order, however the run ends. */
+const cleanups = [];
+let cleaningUp = null;
+function cleanup() {
+  cleaningUp ??= (async () => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        console.error(`cleanup: ${err instanceof Error ? err.message : err}`);
+      }
+    }
+  })();
+  return cleaningUp;
+}
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: cleaning up`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function buildFrontendIfMissing() {
+  if (existsSync(path.join(root, 'frontend', 'dist', 'index.html'))) return;
+  console.log('building the frontend (frontend/dist is missing)…');
+  const res = spawnSync('npm', ['run', 'build', '-w', '@parley/frontend'], {
+    cwd: root,
+    stdio: 'inherit',
+  });
+  if (res.status !== 0) throw new Error('frontend build failed');
+}
+
+/** With DATABASE_URL: a throwaway database on the same server, dropped after the run. */
+async function freshDatabase() {
+  const base = process.env.DATABASE_URL;
+  if (!base) return undefined;
+  const { default: pg } = await import('pg');
+  const name = `parley_e2e_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  cleanups.push(async () => {
+    const c = new pg.Client({ connectionString: base });
+    await c.connect();
+    try {
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } finally {
+      await c.end();
+    }
+  });
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function startServer(port, dataDir, databaseUrl) {
+  const env = {
+    ...process.env,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+  };
+  if (databaseUrl) env.DATABASE_URL = databaseUrl;
+  else delete env.DATABASE_URL;
+  const child = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), ['backend/src/main.ts'], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = [];
+  const keep = (chunk) => {
+    output.push(chunk.toString());
+    if (output.length > 200) output.shift();
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  cleanups.push(
+    () =>
+      new Promise((resolve) => {
+        if (exited) return resolve();
+        const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  );
+
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 45_000;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`server exited during start-up:\n${output.join('')}`);
+    try {
+      const res = await fetch(`${base}/health`);
+      if (res.status === 200) return { base, output };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`server did not answer GET /health with 200 within 45 s:\n${output.join('')}`);
+}
+
+async function main() {
+  const started = Date.now();
+  const budget = setTimeout(() => {
+    console.error(`e2e: over the ${RUN_BUDGET_MS / 1000} s budget; aborting`);
+    void cleanup().finally(() => process.exit(1));
+  }, RUN_BUDGET_MS);
+  budget.unref();
+
+  mkdirSync(artifacts, { recursive: true });
+  for (const file of readdirSync(artifacts)) if (file.endsWith('.png')) rmSync(path.join(artifacts, file));
+  buildFrontendIfMissing();
+
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-e2e-'));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const databaseUrl = await freshDatabase();
+  const port = await freePort();
+  const { base, output } = await startServer(port, dataDir, databaseUrl);
+  console.log(
+    `server up at ${base} (${databaseUrl ? 'PostgreSQL' : 'PGlite'}) in ${Date.now() - started} ms`,
+  );
+
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  cleanups.push(() => browser.close());
+
+  const newPage = async () => {
+    const context = await browser.newContext({
+      baseURL: base,
+      viewport: { width: 1200, height: 800 },
+    });
+    context.setDefaultTimeout(STEP_TIMEOUT_MS);
+    const page = await context.newPage();
+    const problems = [];
+    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+    page.on('console', (msg) => msg.type() === 'error' && problems.push(`console: ${msg.text()}`));
+    return { context, page, problems };
+  };
+
+  const id = randomBytes(4).toString('hex');
+  const account = {
+    username: `e2e_${id}`,
+    email: `e2e_${id}@example.test`,
+    displayName: `E2E Tester ${id}`,
+    password: `pw-${randomBytes(8).toString('hex')}`,
+  };
+  const renamed = `Renamed ${id}`;
+
+  const { page, problems } = await newPage();
+  let passed = 0;
+  let failed = 0;
+  let shot = 0;
+  const screenshot = async (p, name) => {
+    shot += 1;
+    await p.screenshot({
+      path: path.join(artifacts, `${String(shot).padStart(2, '0')}-${name}.png`),
+      fullPage: true,
+    });
+  };
+  const step = async (name, fn) => {
+    if (failed > 0) {
+      console.log(`- skipped: ${name}`);
+      failed += 1;
+      return;
+    }
+    const t0 = Date.now();
+    try {
+      await fn();
+      passed += 1;
+      console.log(`✓ ${name} (${Date.now() - t0} ms)`);
+    } catch (err) {
+      failed += 1;
+      console.log(
+        `✗ ${name}\n  ${(err instanceof Error ? (err.stack ?? err.message) : String(err)).split('\n').slice(0, 6).join('\n  ')}`,
+      );
+      await screenshot(page, `failed-${name.replace(/\W+/g, '-')}`).catch(() => {});
+    }
+  };
+  const topbarName = () => page.getByTestId('current-user-name');
+  const fillRegister = async (p, a) => {
+    await p.getByLabel('Username', { exact: true }).fill(a.username);
+    await p.getByLabel('Email').fill(a.email);
+    await p.getByLabel('Display name').fill(a.displayName);
+    await p.getByLabel('Password').fill(a.password);
+    await p.getByRole('button', { name: 'Create account' }).click();
+  };
+
+  await step('register a new user and land on the home page', async () => {
+    await page.goto('/register');
+    await fillRegister(page, account);
+    await page.getByTestId('home-page').waitFor();
+    assert.equal(new URL(page.url()).pathname, '/');
+    assert.equal(await topbarName().textContent(), account.displayName);
+    assert.match(await page.getByTestId('profile-summary').innerText(), new RegExp(`@${account.username}`));
+    assert.match(
+      await page.getByTestId('conversations-empty').innerText(),
+      /conversations will appear here/i,
+    );
+    await screenshot(page, 'home-after-register');
+  });
+
+  await step('registering the same username again shows a field error', async () => {
+    const second = await newPage();
+    try {
+      await second.page.goto('/register');
+      await fillRegister(second.page, { ...account, email: `other_${id}@example.test` });
+      const error = second.page.getByTestId('username-error');
+      await error.waitFor();
+      assert.match(await error.innerText(), /taken/i);
+      assert.equal(new URL(second.page.url()).pathname, '/register');
+      await screenshot(second.page, 'register-username-taken');
+    } finally {
+      await second.context.close();
+    }
+  });
+
+  await step('log out', async () => {
+    await page.getByRole('button', { name: 'Log out' }).click();
+    await page.getByTestId('login-form').waitFor();
+    assert.equal(new URL(page.url()).pathname, '/login');
+    // The refresh cookie is gone: a reload stays signed out.
+    await page.reload();
+    await page.getByTestId('login-form').waitFor();
+    await screenshot(page, 'login-after-logout');
+  });
+
+  await step('sign in with the email address', async () => {
+    await page.getByLabel('Username or email').fill(account.email);
+    await page.getByLabel('Password').fill(account.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('home-page').waitFor();
+    assert.equal(await topbarName().textContent(), account.displayName);
+  });
+
+  await step('edit display name, status and availability', async () => {
+    await page.getByRole('link', { name: 'Profile', exact: true }).click();
+    await page.getByTestId('profile-form').waitFor();
+    await page.getByLabel('Display name').fill(renamed);
+    await page.getByLabel('Status').fill('Testing Parley end to end');
+    await page.getByText('Busy', { exact: true }).click();
+    await page.getByRole('button', { name: 'Save profile' }).click();
+    await page.getByTestId('profile-success').waitFor();
+    assert.equal(await topbarName().textContent(), renamed);
+    assert.equal(
+      await page
+        .getByTestId('current-user')
+        .getByTestId('availability-dot')
+        .getAttribute('data-availability'),
+      'busy',
+    );
+    await screenshot(page, 'profile-saved');
+  });
+
+  await step('reload keeps the session and the saved profile', async () => {
+    await page.reload();
+    await page.getByTestId('profile-form').waitFor();
+    assert.equal(await topbarName().textContent(), renamed);
+    assert.equal(await page.getByLabel('Status').inputValue(), 'Testing Parley end to end');
+    assert.equal(await page.getByRole('radio', { name: 'Busy' }).isChecked(), true);
+    const stored = await page.evaluate(() => localStorage.length + sessionStorage.length);
+    assert.equal(stored, 0, 'nothing may be kept in web storage');
+    const cookies = await page.evaluate(() => document.cookie);
+    assert.equal(cookies, '', 'the refresh cookie must be HttpOnly');
+  });
+
+  await step('deep link /chats/abc/messages/def opens inside the app', async () => {
+    await page.goto('/chats/abc/messages/def');
+    await page.getByTestId('chat-placeholder').waitFor();
+    assert.equal(await page.getByTestId('chat-id').textContent(), 'abc');
+    assert.equal(await page.getByTestId('message-id').textContent(), 'def');
+    assert.equal(await topbarName().textContent(), renamed);
+    await screenshot(page, 'deep-link');
+  });
+
+  // A second browser is a second device: it opens a deep link while signed out.
+  const other = await newPage();
+  cleanups.push(() => other.context.close());
+  await step('signed-out deep link goes to sign-in and returns there afterwards', async () => {
+    await other.page.goto('/chats/xyz');
+    await other.page.getByTestId('login-form').waitFor();
+    assert.equal(new URL(other.page.url()).pathname, '/login');
+    await other.page.getByLabel('Username or email').fill(account.username);
+    await other.page.getByLabel('Password').fill(account.password);
+    await other.page.getByRole('button', { name: 'Sign in' }).click();
+    await other.page.getByTestId('chat-placeholder').waitFor();
+    assert.equal(new URL(other.page.url()).pathname, '/chats/xyz');
+    assert.equal(await other.page.getByTestId('chat-id').textContent(), 'xyz');
+  });
+
+  await step('sessions page lists this device and the other one', async () => {
+    await page.getByRole('link', { name: 'Sessions', exact: true }).click();
+    await page.getByTestId('session-list').waitFor();
+    assert.equal(await page.getByTestId('session-item').count(), 2);
+    const current = page.locator('[data-testid="session-item"][data-current="true"]');
+    assert.equal(await current.count(), 1);
+    assert.equal(await current.getByTestId('this-device').textContent(), 'This device');
+    assert.match(await current.getByTestId('session-device').innerText(), /Chrome on Linux/);
+    assert.match(await current.innerText(), /web/);
+    assert.match(await current.innerText(), /Active (less than a minute ago|\d+ \w+ ago)/);
+    await screenshot(page, 'sessions');
+  });
+
+  await step('signing out the other session signs that device out', async () => {
+    const otherItem = page.locator('[data-testid="session-item"][data-current="false"]');
+    await otherItem.getByRole('button', { name: /^Sign out/ }).click();
+    await otherItem.waitFor({ state: 'detached' });
+    assert.equal(await page.getByTestId('session-item').count(), 1);
+    await other.page.reload();
+    await other.page.getByTestId('login-form').waitFor();
+    assert.equal(new URL(other.page.url()).pathname, '/login');
+    // This device is unaffected.
+    await page.reload();
+    await page.getByTestId('session-list').waitFor();
+    assert.equal(await topbarName().textContent(), renamed);
+  });
+
+  await step('change password: wrong current password is refused, right one accepted', async () => {
+    await page.getByRole('link', { name: 'Profile', exact: true }).click();
+    await page.getByTestId('password-form').waitFor();
+    const newPassword = `${account.password}-2`;
+    await page.getByLabel('Current password').fill('not-the-password');
+    await page.getByLabel('New password', { exact: true }).fill(newPassword);
+    await page.getByLabel('Repeat new password').fill(newPassword);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    assert.match(await page.getByTestId('currentPassword-error').innerText(), /current password is wrong/i);
+    await page.getByLabel('Current password').fill(account.password);
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByTestId('password-success').waitFor();
+    account.password = newPassword;
+    // This device stays signed in after the change.
+    await page.reload();
+    assert.equal(await topbarName().textContent(), renamed);
+  });
+
+  await step('unknown route shows the not-found page', async () => {
+    await page.goto('/no/such/page');
+    await page.getByTestId('not-found').waitFor();
+    await screenshot(page, 'not-found');
+  });
+
+  await step('no uncaught errors in the page', async () => {
+    assert.deepEqual(
+      problems.filter((p) => p.startsWith('pageerror')),
+      [],
+    );
+  });
+
+  console.log(`took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`${passed} passed, ${failed} failed`);
+  if (failed > 0) {
+    const tail = output.join('').trim();
+    if (tail) console.log(`--- server output (last lines) ---\n${tail.split('\n').slice(-30).join('\n')}`);
+  }
+  return failed === 0;
+}
+
+let ok = false;
+try {
+  ok = await main();
+} catch (err) {
+  console.error(`e2e: ${err instanceof Error ? err.message : err}`);
+  console.log('0 passed, 1 failed');
+} finally {
+  await cleanup();
+}
+process.exit(ok ? 0 : 1);
