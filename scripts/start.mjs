@@ -54,6 +54,10 @@ if (!env.JWT_SECRET) {
   env.JWT_SECRET = readFileSync(secretFile, 'utf8').trim();
 }
 
-const server = spawn(process.execPath, ['--import', 'tsx', 'backend/src/main.ts'], { cwd: root, env, stdio: 'inherit' });
+const server = spawn(process.execPath, ['--import', 'tsx', 'backend/src/main.ts'], {
+  cwd: root,
+  env,
+  stdio: 'inherit',
+});
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => server.kill(signal));
 server.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -25,7 +25,11 @@ function freePort(): Promise<number> {
 }
 
 function startMain(env: Record<string, string>) {
-  const child = spawn(tsx, ['src/main.ts'], { cwd: backendDir, env: { ...process.env, DATABASE_URL: '', LOG_LEVEL: 'warn', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(tsx, ['src/main.ts'], {
+    cwd: backendDir,
+    env: { ...process.env, DATABASE_URL: '', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
@@ -50,13 +54,27 @@ describe('main', () => {
     try {
       const base = `http://127.0.0.1:${port}`;
       for (let i = 0; i < 120; i += 1) {
-        if (await fetch(`${base}/health`).then((r) => r.ok, () => false)) break;
+        if (
+          await fetch(`${base}/health`).then(
+            (r) => r.ok,
+            () => false,
+          )
+        )
+          break;
         await new Promise((r) => setTimeout(r, 250));
       }
       expect(proc.output()).toContain(`http://localhost:${port}`);
       // Send the headers and half the body, so the server is mid-request when SIGTERM lands.
-      const body = JSON.stringify({ username: `term_${port}`, email: `term${port}@example.test`, password: 'longenough', displayName: 'T' });
-      const req = request(`${base}/api/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+      const body = JSON.stringify({
+        username: `term_${port}`,
+        email: `term${port}@example.test`,
+        password: 'longenough',
+        displayName: 'T',
+      });
+      const req = request(`${base}/api/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      });
       const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
         req.on('response', (res) => {
           let text = '';

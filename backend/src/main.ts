@@ -21,7 +21,8 @@ async function main(): Promise<void> {
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  const mode = config.database.kind === 'postgres' ? 'PostgreSQL' : `embedded PGlite in ${config.database.dir}`;
+  const mode =
+    config.database.kind === 'postgres' ? 'PostgreSQL' : `embedded PGlite in ${config.database.dir}`;
   app.log.info({ port, database: config.database.kind, redis: Boolean(config.redisUrl) }, 'listening');
   console.log(`Parley is running at http://localhost:${port} (database: ${mode})`);
 

@@ -24,7 +24,9 @@ export interface StartOptions extends BuildOptions {
 
 export async function startApp(config: Config, opts: StartOptions = {}): Promise<RunningApp> {
   const db = await openDatabase(config.database);
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 }) : undefined;
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 })
+    : undefined;
   try {
     await migrate(db);
     const ctx: AppContext = {

@@ -26,7 +26,13 @@ describe('register', () => {
       platform: 'linux',
     });
     expect(res.status).toBe(201);
-    expect(res.body.user).toMatchObject({ username, email: `${username}@example.test`, displayName: 'Reg User', availability: 'available', statusText: '' });
+    expect(res.body.user).toMatchObject({
+      username,
+      email: `${username}@example.test`,
+      displayName: 'Reg User',
+      availability: 'available',
+      statusText: '',
+    });
     expect(res.text).not.toContain('passwordHash');
     expect(res.text).not.toContain('argon2');
     expect(typeof res.body.accessToken).toBe('string');
@@ -38,10 +44,20 @@ describe('register', () => {
 
   it('refuses a duplicate username and a duplicate email with their own 409 codes', async () => {
     const existing = await registerUser(api);
-    const sameName = await api.post('/api/auth/register', { username: existing.username, email: `${uniqueName()}@example.test`, password: 'longenough', displayName: 'X' });
+    const sameName = await api.post('/api/auth/register', {
+      username: existing.username,
+      email: `${uniqueName()}@example.test`,
+      password: 'longenough',
+      displayName: 'X',
+    });
     expect(sameName.status).toBe(409);
     expect(sameName.body.error.code).toBe('USERNAME_TAKEN');
-    const sameEmail = await api.post('/api/auth/register', { username: uniqueName(), email: existing.email.toUpperCase(), password: 'longenough', displayName: 'X' });
+    const sameEmail = await api.post('/api/auth/register', {
+      username: uniqueName(),
+      email: existing.email.toUpperCase(),
+      password: 'longenough',
+      displayName: 'X',
+    });
     expect(sameEmail.status).toBe(409);
     expect(sameEmail.body.error.code).toBe('EMAIL_TAKEN');
   });
@@ -57,14 +73,27 @@ describe('register', () => {
     [{ displayName: '' }, 'displayName'],
     [{ displayName: 42 }, 'displayName'],
   ])('rejects %j with a 400 naming %s', async (override, field) => {
-    const res = await api.post('/api/auth/register', { username: uniqueName(), email: `${uniqueName()}@example.test`, password: 'longenough', displayName: 'Valid', ...override });
+    const res = await api.post('/api/auth/register', {
+      username: uniqueName(),
+      email: `${uniqueName()}@example.test`,
+      password: 'longenough',
+      displayName: 'Valid',
+      ...override,
+    });
     expect(res.status).toBe(400);
     expect(res.body.error.code).toBe('VALIDATION_ERROR');
-    expect(res.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: field, location: 'body' })]));
+    expect(res.body.error.details).toEqual(
+      expect.arrayContaining([expect.objectContaining({ path: field, location: 'body' })]),
+    );
   });
 
   it('accepts the edges of the username and password rules', async () => {
-    const res = await api.post('/api/auth/register', { username: `a.b_${uniqueName('').slice(1, 9)}`, email: `${uniqueName()}@example.test`, password: '12345678', displayName: 'Edge' });
+    const res = await api.post('/api/auth/register', {
+      username: `a.b_${uniqueName('').slice(1, 9)}`,
+      email: `${uniqueName()}@example.test`,
+      password: '12345678',
+      displayName: 'Edge',
+    });
     expect(res.status).toBe(201);
   });
 });
@@ -81,8 +110,14 @@ describe('login', () => {
 
   it('answers a wrong password and an unknown user with the same 401', async () => {
     const user = await registerUser(api);
-    const wrongPassword = await api.post('/api/auth/login', { login: user.username, password: 'not the password' });
-    const unknownUser = await api.post('/api/auth/login', { login: uniqueName('ghost'), password: 'not the password' });
+    const wrongPassword = await api.post('/api/auth/login', {
+      login: user.username,
+      password: 'not the password',
+    });
+    const unknownUser = await api.post('/api/auth/login', {
+      login: uniqueName('ghost'),
+      password: 'not the password',
+    });
     expect(wrongPassword.status).toBe(401);
     expect(unknownUser.status).toBe(401);
     expect(wrongPassword.body).toEqual(unknownUser.body);
@@ -92,7 +127,10 @@ describe('login', () => {
   it('gives 429 with Retry-After after five failures for one account, even with the right password', async () => {
     const user = await registerUser(api);
     for (let i = 0; i < 5; i += 1) {
-      const res = await api.post('/api/auth/login', { login: user.username, password: `wrong-${i}-password` });
+      const res = await api.post('/api/auth/login', {
+        login: user.username,
+        password: `wrong-${i}-password`,
+      });
       expect(res.status).toBe(401);
     }
     const blocked = await api.post('/api/auth/login', { login: user.email, password: user.password });
@@ -103,15 +141,22 @@ describe('login', () => {
     expect(retryAfter).toBeLessThanOrEqual(900);
     // Another account from the same address is not affected.
     const other = await registerUser(api);
-    expect((await api.post('/api/auth/login', { login: other.username, password: other.password })).status).toBe(200);
+    expect(
+      (await api.post('/api/auth/login', { login: other.username, password: other.password })).status,
+    ).toBe(200);
   });
 
   it('a successful login clears earlier failures', async () => {
     const user = await registerUser(api);
-    for (let i = 0; i < 4; i += 1) await api.post('/api/auth/login', { login: user.username, password: 'wrong-password' });
-    expect((await api.post('/api/auth/login', { login: user.username, password: user.password })).status).toBe(200);
+    for (let i = 0; i < 4; i += 1)
+      await api.post('/api/auth/login', { login: user.username, password: 'wrong-password' });
+    expect(
+      (await api.post('/api/auth/login', { login: user.username, password: user.password })).status,
+    ).toBe(200);
     for (let i = 0; i < 4; i += 1) {
-      expect((await api.post('/api/auth/login', { login: user.username, password: 'wrong-password' })).status).toBe(401);
+      expect(
+        (await api.post('/api/auth/login', { login: user.username, password: 'wrong-password' })).status,
+      ).toBe(401);
     }
   });
 });
@@ -141,16 +186,36 @@ describe('access tokens', () => {
 
   it('refuses a token for another audience or issuer, or signed with another key', async () => {
     const { jwt } = server.config;
-    const base = () => new SignJWT({ sid: user.sessionId }).setProtectedHeader({ alg: 'HS256' }).setSubject(user.id).setIssuedAt().setExpirationTime('5m');
+    const base = () =>
+      new SignJWT({ sid: user.sessionId })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(user.id)
+        .setIssuedAt()
+        .setExpirationTime('5m');
     await expectTokenInvalid(await base().setIssuer(jwt.issuer).setAudience('someone-else').sign(jwt.secret));
     await expectTokenInvalid(await base().setIssuer('evil').setAudience(jwt.audience).sign(jwt.secret));
-    await expectTokenInvalid(await base().setIssuer(jwt.issuer).setAudience(jwt.audience).sign(new TextEncoder().encode('another-secret-another-secret-1234')));
+    await expectTokenInvalid(
+      await base()
+        .setIssuer(jwt.issuer)
+        .setAudience(jwt.audience)
+        .sign(new TextEncoder().encode('another-secret-another-secret-1234')),
+    );
     // The same claims with the right key work, so the three refusals above are about what they changed.
-    expect((await api.get('/api/users/me', { token: await base().setIssuer(jwt.issuer).setAudience(jwt.audience).sign(jwt.secret) })).status).toBe(200);
+    expect(
+      (
+        await api.get('/api/users/me', {
+          token: await base().setIssuer(jwt.issuer).setAudience(jwt.audience).sign(jwt.secret),
+        })
+      ).status,
+    ).toBe(200);
   });
 
   it('refuses an expired token', async () => {
-    const old = await signAccessToken(server.config.jwt, { userId: user.id, sessionId: user.sessionId }, new Date(Date.now() - 16 * 60_000));
+    const old = await signAccessToken(
+      server.config.jwt,
+      { userId: user.id, sessionId: user.sessionId },
+      new Date(Date.now() - 16 * 60_000),
+    );
     expect(old.expiresAt.getTime()).toBeLessThan(Date.now());
     await expectTokenInvalid(old.token);
   });
@@ -185,7 +250,9 @@ describe('refresh tokens', () => {
     expect(replay.status).toBe(401);
     expect(replay.body.error.code).toBe('REFRESH_TOKEN_REUSED');
     // The newest token and the access tokens of that session are dead too.
-    expect((await api.post('/api/auth/refresh', { refreshToken: second.body.refreshToken })).status).toBe(401);
+    expect((await api.post('/api/auth/refresh', { refreshToken: second.body.refreshToken })).status).toBe(
+      401,
+    );
     const me = await api.get('/api/users/me', { token: second.body.accessToken });
     expect(me.status).toBe(401);
     expect(me.body.error.code).toBe('SESSION_REVOKED');
@@ -193,12 +260,16 @@ describe('refresh tokens', () => {
 
   it('of two concurrent refreshes with one token, exactly one succeeds', async () => {
     const user = await registerUser(api);
-    const results = await Promise.all([1, 2, 3].map(() => api.post('/api/auth/refresh', { refreshToken: user.refreshToken })));
+    const results = await Promise.all(
+      [1, 2, 3].map(() => api.post('/api/auth/refresh', { refreshToken: user.refreshToken })),
+    );
     expect(results.filter((r) => r.status === 200)).toHaveLength(1);
   });
 
   it('refuses an unknown token and a missing one', async () => {
-    expect((await api.post('/api/auth/refresh', { refreshToken: 'nonsense' })).body.error.code).toBe('REFRESH_TOKEN_INVALID');
+    expect((await api.post('/api/auth/refresh', { refreshToken: 'nonsense' })).body.error.code).toBe(
+      'REFRESH_TOKEN_INVALID',
+    );
     expect((await api.post('/api/auth/refresh', {})).body.error.code).toBe('REFRESH_TOKEN_INVALID');
   });
 
@@ -238,7 +309,13 @@ describe('refresh tokens', () => {
 
   it('for the web app, travel only in an HttpOnly, Secure, SameSite=Strict cookie scoped to /api/auth', async () => {
     const username = uniqueName('web');
-    const res = await api.post('/api/auth/register', { username, email: `${username}@example.test`, password: 'longenough', displayName: 'Web', refreshTokenDelivery: 'cookie' });
+    const res = await api.post('/api/auth/register', {
+      username,
+      email: `${username}@example.test`,
+      password: 'longenough',
+      displayName: 'Web',
+      refreshTokenDelivery: 'cookie',
+    });
     expect(res.status).toBe(201);
     expect(res.body.refreshToken).toBeUndefined();
     const setCookie = res.headers.get('set-cookie') ?? '';
@@ -271,9 +348,17 @@ describe('sessions', () => {
     const byName = Object.fromEntries(list.body.sessions.map((s: any) => [s.deviceName, s]));
     expect(byName.Laptop.current).toBe(true);
     expect(byName.Phone.current).toBe(false);
-    expect(byName.Phone).toEqual(expect.objectContaining({ platform: 'test', lastActiveAt: expect.any(String), createdAt: expect.any(String) }));
+    expect(byName.Phone).toEqual(
+      expect.objectContaining({
+        platform: 'test',
+        lastActiveAt: expect.any(String),
+        createdAt: expect.any(String),
+      }),
+    );
 
-    expect((await api.del(`/api/auth/sessions/${phone.sessionId}`, { token: user.accessToken })).status).toBe(204);
+    expect((await api.del(`/api/auth/sessions/${phone.sessionId}`, { token: user.accessToken })).status).toBe(
+      204,
+    );
     expect((await api.get('/api/users/me', { token: phone.accessToken })).status).toBe(401);
     expect((await api.post('/api/auth/refresh', { refreshToken: phone.refreshToken })).status).toBe(401);
     const after = await api.get('/api/auth/sessions', { token: user.accessToken });
@@ -304,20 +389,36 @@ describe('password change', () => {
   it('needs the current password and signs out every other session', async () => {
     const user = await registerUser(api);
     const other = await logIn(api, user.username, user.password);
-    const wrong = await api.put('/api/users/me/password', { currentPassword: 'nope-nope', newPassword: 'brand new password' }, { token: user.accessToken });
+    const wrong = await api.put(
+      '/api/users/me/password',
+      { currentPassword: 'nope-nope', newPassword: 'brand new password' },
+      { token: user.accessToken },
+    );
     expect(wrong.status).toBe(403);
     expect(wrong.body.error.code).toBe('WRONG_CURRENT_PASSWORD');
-    const tooShort = await api.put('/api/users/me/password', { currentPassword: user.password, newPassword: 'short' }, { token: user.accessToken });
+    const tooShort = await api.put(
+      '/api/users/me/password',
+      { currentPassword: user.password, newPassword: 'short' },
+      { token: user.accessToken },
+    );
     expect(tooShort.status).toBe(400);
     expect(tooShort.body.error.details[0].path).toBe('newPassword');
 
-    const ok = await api.put('/api/users/me/password', { currentPassword: user.password, newPassword: 'brand new password' }, { token: user.accessToken });
+    const ok = await api.put(
+      '/api/users/me/password',
+      { currentPassword: user.password, newPassword: 'brand new password' },
+      { token: user.accessToken },
+    );
     expect(ok.status).toBe(204);
     expect((await api.get('/api/users/me', { token: user.accessToken })).status).toBe(200);
     expect((await api.get('/api/users/me', { token: other.accessToken })).status).toBe(401);
     expect((await api.post('/api/auth/refresh', { refreshToken: other.refreshToken })).status).toBe(401);
-    expect((await api.post('/api/auth/login', { login: user.username, password: user.password })).status).toBe(401);
-    expect((await api.post('/api/auth/login', { login: user.username, password: 'brand new password' })).status).toBe(200);
+    expect(
+      (await api.post('/api/auth/login', { login: user.username, password: user.password })).status,
+    ).toBe(401);
+    expect(
+      (await api.post('/api/auth/login', { login: user.username, password: 'brand new password' })).status,
+    ).toBe(200);
   });
 });
 

@@ -24,7 +24,12 @@ export interface IssuedTokens {
 
 type Tx = Prisma.TransactionClient;
 
-export async function openSession(ctx: AppContext, tx: Tx, user: User, device: DeviceInfo): Promise<IssuedTokens> {
+export async function openSession(
+  ctx: AppContext,
+  tx: Tx,
+  user: User,
+  device: DeviceInfo,
+): Promise<IssuedTokens> {
   const now = ctx.now();
   const session = await tx.session.create({
     data: {
@@ -51,9 +56,17 @@ export async function mintTokens(
   const now = ctx.now();
   const refreshToken = newRefreshToken();
   // A refresh token never outlives its session's absolute lifetime.
-  const expiresAt = new Date(Math.min(now.getTime() + ctx.config.refreshTokenTtlMs, session.expiresAt.getTime()));
+  const expiresAt = new Date(
+    Math.min(now.getTime() + ctx.config.refreshTokenTtlMs, session.expiresAt.getTime()),
+  );
   await tx.refreshToken.create({
-    data: { id: randomUUID(), sessionId: session.id, tokenHash: hashRefreshToken(refreshToken), createdAt: now, expiresAt },
+    data: {
+      id: randomUUID(),
+      sessionId: session.id,
+      tokenHash: hashRefreshToken(refreshToken),
+      createdAt: now,
+      expiresAt,
+    },
   });
   const access = await signAccessToken(ctx.config.jwt, { userId: user.id, sessionId: session.id }, now);
   return {

@@ -1,7 +1,11 @@
 import type { DeviceSession } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 
-export async function listSessions(ctx: AppContext, userId: string, currentSessionId: string): Promise<DeviceSession[]> {
+export async function listSessions(
+  ctx: AppContext,
+  userId: string,
+  currentSessionId: string,
+): Promise<DeviceSession[]> {
   const rows = await ctx.db.prisma.session.findMany({
     where: { userId, revokedAt: null, expiresAt: { gt: ctx.now() } },
     orderBy: { lastActiveAt: 'desc' },

@@ -22,17 +22,28 @@ export async function logIn(ctx: AppContext, input: LoginInput, device: DeviceIn
   const blockedFor = await ctx.loginFailures.blockedFor(limitKey);
   if (blockedFor > 0) throw tooMany(blockedFor);
 
-  const ok = user ? await verifyPassword(user.passwordHash, input.password) : (await burnPasswordCheck(input.password), false);
+  const ok = user
+    ? await verifyPassword(user.passwordHash, input.password)
+    : (await burnPasswordCheck(input.password), false);
   if (!user || !ok) {
     await ctx.loginFailures.fail(limitKey);
     throw new AppError('INVALID_CREDENTIALS');
   }
   await ctx.loginFailures.reset(limitKey);
   return ctx.db.prisma.$transaction((tx) =>
-    openSession(ctx, tx, user, { ...device, deviceName: input.deviceName ?? device.deviceName, platform: input.platform ?? device.platform }),
+    openSession(ctx, tx, user, {
+      ...device,
+      deviceName: input.deviceName ?? device.deviceName,
+      platform: input.platform ?? device.platform,
+    }),
   );
 }
 
 function tooMany(seconds: number): AppError {
-  return new AppError('TOO_MANY_LOGIN_ATTEMPTS', `Too many failed sign-in attempts. Try again in ${Math.ceil(seconds / 60)} minute(s).`, { retryAfterSeconds: seconds }, { 'retry-after': String(seconds) });
+  return new AppError(
+    'TOO_MANY_LOGIN_ATTEMPTS',
+    `Too many failed sign-in attempts. Try again in ${Math.ceil(seconds / 60)} minute(s).`,
+    { retryAfterSeconds: seconds },
+    { 'retry-after': String(seconds) },
+  );
 }

@@ -17,11 +17,17 @@ export async function refreshSession(ctx: AppContext, refreshToken: string): Pro
     });
     if (!stored) return { kind: 'error' as const, code: 'REFRESH_TOKEN_INVALID' as const };
     const { session } = stored;
-    if (session.revokedAt || session.expiresAt <= now) return { kind: 'error' as const, code: 'SESSION_REVOKED' as const };
+    if (session.revokedAt || session.expiresAt <= now)
+      return { kind: 'error' as const, code: 'SESSION_REVOKED' as const };
     // Conditional update: of two requests racing with the same token, exactly one wins.
     const claimed = stored.rotatedAt
       ? 0
-      : (await tx.refreshToken.updateMany({ where: { id: stored.id, rotatedAt: null }, data: { rotatedAt: now } })).count;
+      : (
+          await tx.refreshToken.updateMany({
+            where: { id: stored.id, rotatedAt: null },
+            data: { rotatedAt: now },
+          })
+        ).count;
     if (claimed === 0) return { kind: 'reused' as const, sessionId: session.id };
     if (stored.expiresAt <= now) return { kind: 'error' as const, code: 'REFRESH_TOKEN_INVALID' as const };
     await tx.session.update({ where: { id: session.id }, data: { lastActiveAt: now } });

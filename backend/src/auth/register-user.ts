@@ -9,7 +9,11 @@ import { hashPassword } from './passwords.js';
 
 export type RegisterInput = z.output<typeof registerSchema>;
 
-export async function registerUser(ctx: AppContext, input: RegisterInput, device: DeviceInfo): Promise<IssuedTokens> {
+export async function registerUser(
+  ctx: AppContext,
+  input: RegisterInput,
+  device: DeviceInfo,
+): Promise<IssuedTokens> {
   const username = input.username; // the contract allows lowercase only
   const email = input.email.toLowerCase();
   const taken = await ctx.db.prisma.user.findFirst({
@@ -23,9 +27,21 @@ export async function registerUser(ctx: AppContext, input: RegisterInput, device
   try {
     return await ctx.db.prisma.$transaction(async (tx) => {
       const user = await tx.user.create({
-        data: { id: randomUUID(), username, email, passwordHash, displayName: input.displayName, createdAt: now, updatedAt: now },
+        data: {
+          id: randomUUID(),
+          username,
+          email,
+          passwordHash,
+          displayName: input.displayName,
+          createdAt: now,
+          updatedAt: now,
+        },
       });
-      return openSession(ctx, tx, user, { ...device, deviceName: input.deviceName ?? device.deviceName, platform: input.platform ?? device.platform });
+      return openSession(ctx, tx, user, {
+        ...device,
+        deviceName: input.deviceName ?? device.deviceName,
+        platform: input.platform ?? device.platform,
+      });
     });
   } catch (err) {
     // Two registrations racing for one name: the unique index decides.
@@ -39,7 +55,9 @@ export async function registerUser(ctx: AppContext, input: RegisterInput, device
 
 function takenError(field: 'username' | 'email'): AppError {
   return field === 'username'
-    ? new AppError('USERNAME_TAKEN', undefined, [{ path: 'username', message: 'That username is taken.', location: 'body' }])
+    ? new AppError('USERNAME_TAKEN', undefined, [
+        { path: 'username', message: 'That username is taken.', location: 'body' },
+      ])
     : new AppError('EMAIL_TAKEN', undefined, [
         { path: 'email', message: 'An account with that email exists already.', location: 'body' },
       ]);

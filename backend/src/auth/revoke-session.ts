@@ -4,7 +4,12 @@ import { AppError } from '../infra/errors.js';
 export type RevokeReason = 'logout' | 'revoked' | 'password_change' | 'refresh_reuse';
 
 /** Signs out one of the user's own sessions; someone else's or an unknown id is 404. */
-export async function revokeSession(ctx: AppContext, userId: string, sessionId: string, reason: RevokeReason): Promise<void> {
+export async function revokeSession(
+  ctx: AppContext,
+  userId: string,
+  sessionId: string,
+  reason: RevokeReason,
+): Promise<void> {
   const { count } = await ctx.db.prisma.session.updateMany({
     where: { id: sessionId, userId, revokedAt: null },
     data: { revokedAt: ctx.now(), revokeReason: reason },
@@ -13,7 +18,12 @@ export async function revokeSession(ctx: AppContext, userId: string, sessionId: 
 }
 
 /** Signs out every session of the user except `keepSessionId`. */
-export async function revokeOtherSessions(ctx: AppContext, userId: string, keepSessionId: string, reason: RevokeReason): Promise<number> {
+export async function revokeOtherSessions(
+  ctx: AppContext,
+  userId: string,
+  keepSessionId: string,
+  reason: RevokeReason,
+): Promise<number> {
   const { count } = await ctx.db.prisma.session.updateMany({
     where: { userId, revokedAt: null, id: { not: keepSessionId } },
     data: { revokedAt: ctx.now(), revokeReason: reason },

@@ -47,7 +47,12 @@ function deliver(ctx: AppContext, reply: CookieReply, issued: IssuedTokens, via:
 }
 
 function clearRefreshCookie(ctx: AppContext, reply: CookieReply) {
-  reply.clearCookie(REFRESH_COOKIE, { path: REFRESH_COOKIE_PATH, httpOnly: true, secure: ctx.config.cookieSecure, sameSite: 'strict' });
+  reply.clearCookie(REFRESH_COOKIE, {
+    path: REFRESH_COOKIE_PATH,
+    httpOnly: true,
+    secure: ctx.config.cookieSecure,
+    sameSite: 'strict',
+  });
 }
 
 export function authRouter(ctx: AppContext) {

@@ -20,7 +20,11 @@ export interface AccessToken {
 
 const ALGORITHM = 'HS256';
 
-export async function signAccessToken(jwt: Config['jwt'], claims: AccessClaims, now = new Date()): Promise<AccessToken> {
+export async function signAccessToken(
+  jwt: Config['jwt'],
+  claims: AccessClaims,
+  now = new Date(),
+): Promise<AccessToken> {
   const iat = Math.floor(now.getTime() / 1000);
   const exp = iat + jwt.accessTtlSeconds;
   const token = await new SignJWT({ sid: claims.sessionId })

@@ -23,7 +23,10 @@ describe('config', () => {
   });
 
   it('switches to PostgreSQL when DATABASE_URL is set', () => {
-    const config = loadConfig({ DATABASE_URL: 'postgresql://u@db:5432/parley', CORS_ORIGINS: 'https://a.example, https://b.example' });
+    const config = loadConfig({
+      DATABASE_URL: 'postgresql://u@db:5432/parley',
+      CORS_ORIGINS: 'https://a.example, https://b.example',
+    });
     expect(config.database).toEqual({ kind: 'postgres', url: 'postgresql://u@db:5432/parley' });
     expect(config.corsOrigins).toEqual(['https://a.example', 'https://b.example']);
   });
@@ -45,7 +48,9 @@ describe('config', () => {
   it('in production refuses the default JWT secret and a short one', () => {
     expect(problemsOf({ NODE_ENV: 'production' })[0]).toMatch(/^JWT_SECRET .*default/);
     expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: DEV_JWT_SECRET })[0]).toMatch(/^JWT_SECRET/);
-    expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'too-short-secret' })[0]).toMatch(/^JWT_SECRET .*short/);
+    expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'too-short-secret' })[0]).toMatch(
+      /^JWT_SECRET .*short/,
+    );
     expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: 'k'.repeat(32) })).toEqual([]);
   });
 });

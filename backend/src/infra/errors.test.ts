@@ -21,7 +21,9 @@ describe('error catalogue', () => {
   it('specs/errors.md documents every code with its status, and nothing else', () => {
     const doc = readFileSync(path.join(repo, 'specs/errors.md'), 'utf8');
     const rows = [...doc.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)].map((m) => [m[1], Number(m[2])]);
-    expect(Object.fromEntries(rows)).toEqual(Object.fromEntries(Object.entries(errorCatalogue).map(([code, v]) => [code, v.status])));
+    expect(Object.fromEntries(rows)).toEqual(
+      Object.fromEntries(Object.entries(errorCatalogue).map(([code, v]) => [code, v.status])),
+    );
   });
 
   it('the backend names no code outside the catalogue', () => {

@@ -45,7 +45,11 @@ interface FastifyLikeError {
 }
 
 /** Maps any thrown value to an HTTP status and error body. Unknown errors become 500. */
-export function toHttpError(err: unknown): { status: number; body: ErrorBody; headers?: Record<string, string> } {
+export function toHttpError(err: unknown): {
+  status: number;
+  body: ErrorBody;
+  headers?: Record<string, string>;
+} {
   if (err instanceof AppError) {
     return { status: err.status, body: errorBody(err.code, err.message, err.details), headers: err.headers };
   }

@@ -21,7 +21,11 @@ export interface FailureCounterOptions {
 }
 
 export function createFailureCounter(opts: FailureCounterOptions): FailureCounter {
-  const base = { keyPrefix: `parley:rl:${opts.name}`, points: opts.maxFailures, duration: opts.windowSeconds };
+  const base = {
+    keyPrefix: `parley:rl:${opts.name}`,
+    points: opts.maxFailures,
+    duration: opts.windowSeconds,
+  };
   const limiter: RateLimiterAbstract = opts.redis
     ? new RateLimiterRedis({ ...base, storeClient: opts.redis })
     : new RateLimiterMemory(base);

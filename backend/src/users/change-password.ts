@@ -12,7 +12,8 @@ export async function changePassword(
   newPassword: string,
 ): Promise<void> {
   const user = await getUser(ctx, identity.userId);
-  if (!(await verifyPassword(user.passwordHash, currentPassword))) throw new AppError('WRONG_CURRENT_PASSWORD');
+  if (!(await verifyPassword(user.passwordHash, currentPassword)))
+    throw new AppError('WRONG_CURRENT_PASSWORD');
   const passwordHash = await hashPassword(newPassword);
   await ctx.db.prisma.user.update({ where: { id: user.id }, data: { passwordHash, updatedAt: ctx.now() } });
   await revokeOtherSessions(ctx, user.id, identity.sessionId, 'password_change');

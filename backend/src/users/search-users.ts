@@ -28,7 +28,10 @@ export async function searchUsers(
     ORDER BY username
     LIMIT ${query.limit + 1}`;
   const page = rows.slice(0, query.limit).map((r) => r.id);
-  const users = await ctx.db.prisma.user.findMany({ where: { id: { in: page } }, orderBy: { username: 'asc' } });
+  const users = await ctx.db.prisma.user.findMany({
+    where: { id: { in: page } },
+    orderBy: { username: 'asc' },
+  });
   const last = users.at(-1);
   return {
     users,
@@ -39,7 +42,9 @@ export async function searchUsers(
 function decodeCursor(cursor: string): string {
   const value = Buffer.from(cursor, 'base64url').toString('utf8');
   if (!/^[a-z0-9_.]{1,32}$/.test(value)) {
-    throw new AppError('VALIDATION_ERROR', undefined, [{ path: 'cursor', message: 'Invalid cursor.', location: 'query' }]);
+    throw new AppError('VALIDATION_ERROR', undefined, [
+      { path: 'cursor', message: 'Invalid cursor.', location: 'query' },
+    ]);
   }
   return value;
 }

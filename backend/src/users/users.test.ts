@@ -17,9 +17,18 @@ afterAll(() => server.close());
 
 describe('profile', () => {
   it('edits display name, status text and availability, and shows them to others', async () => {
-    const res = await api.put('/api/users/me', { displayName: '  Ada L.  ', statusText: 'In a meeting', availability: 'busy' }, { token: me.accessToken });
+    const res = await api.put(
+      '/api/users/me',
+      { displayName: '  Ada L.  ', statusText: 'In a meeting', availability: 'busy' },
+      { token: me.accessToken },
+    );
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ displayName: 'Ada L.', statusText: 'In a meeting', availability: 'busy', email: me.email });
+    expect(res.body).toMatchObject({
+      displayName: 'Ada L.',
+      statusText: 'In a meeting',
+      availability: 'busy',
+      email: me.email,
+    });
     const other = await registerUser(api);
     const seen = await api.get(`/api/users/${me.id}`, { token: other.accessToken });
     expect(seen.status).toBe(200);
@@ -29,9 +38,19 @@ describe('profile', () => {
 
   it('changes only the fields sent, and ignores fields it does not own', async () => {
     await api.put('/api/users/me', { statusText: 'first' }, { token: me.accessToken });
-    const res = await api.put('/api/users/me', { availability: 'away', id: randomUUID(), username: 'hijack', email: 'x@y.z' }, { token: me.accessToken });
+    const res = await api.put(
+      '/api/users/me',
+      { availability: 'away', id: randomUUID(), username: 'hijack', email: 'x@y.z' },
+      { token: me.accessToken },
+    );
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ id: me.id, username: me.username, email: me.email, statusText: 'first', availability: 'away' });
+    expect(res.body).toMatchObject({
+      id: me.id,
+      username: me.username,
+      email: me.email,
+      statusText: 'first',
+      availability: 'away',
+    });
   });
 
   it.each([
@@ -66,7 +85,10 @@ describe('search', () => {
   beforeAll(async () => {
     searcher = await registerUser(api, { username: `${prefix}_self` });
     for (const n of ['anna', 'anton', 'bert', 'carl', 'dora']) {
-      await registerUser(api, { username: `${prefix}_${n}`, displayName: `${n[0]!.toUpperCase()}${n.slice(1)} Example` });
+      await registerUser(api, {
+        username: `${prefix}_${n}`,
+        displayName: `${n[0]!.toUpperCase()}${n.slice(1)} Example`,
+      });
     }
     await registerUser(api, { username: uniqueName('zed'), displayName: `${prefix.toUpperCase()} By Name` });
   });
@@ -76,7 +98,9 @@ describe('search', () => {
   it('matches a username or display-name prefix, case-insensitively, without the caller', async () => {
     const res = await api.get(`/api/users/search?q=${prefix}`, { token: searcher.accessToken });
     expect(res.status).toBe(200);
-    expect(names(res)).toEqual(expect.arrayContaining(['anna', 'anton', 'bert', 'carl', 'dora'].map((n) => `${prefix}_${n}`)));
+    expect(names(res)).toEqual(
+      expect.arrayContaining(['anna', 'anton', 'bert', 'carl', 'dora'].map((n) => `${prefix}_${n}`)),
+    );
     expect(names(res)).not.toContain(`${prefix}_self`);
     expect(res.body.users).toHaveLength(6);
     const byDisplay = await api.get('/api/users/search?q=ANT', { token: searcher.accessToken });
@@ -105,14 +129,18 @@ describe('search', () => {
     const res = await api.get(`/api/users/search?q=${prefix}%25`, { token: searcher.accessToken });
     expect(res.status).toBe(200);
     expect(res.body.users).toEqual([]);
-    const under = await api.get(`/api/users/search?q=${prefix.slice(0, -1)}_`, { token: searcher.accessToken });
+    const under = await api.get(`/api/users/search?q=${prefix.slice(0, -1)}_`, {
+      token: searcher.accessToken,
+    });
     expect(under.body.users).toEqual([]);
   });
 
   it('validates q, limit and cursor', async () => {
     expect((await api.get('/api/users/search?q=', { token: searcher.accessToken })).status).toBe(400);
     expect((await api.get('/api/users/search', { token: searcher.accessToken })).status).toBe(400);
-    expect((await api.get('/api/users/search?q=a&limit=500', { token: searcher.accessToken })).status).toBe(400);
+    expect((await api.get('/api/users/search?q=a&limit=500', { token: searcher.accessToken })).status).toBe(
+      400,
+    );
     const badCursor = await api.get('/api/users/search?q=a&cursor=%25%25', { token: searcher.accessToken });
     expect(badCursor.status).toBe(400);
     expect(badCursor.body.error.code).toBe('VALIDATION_ERROR');

@@ -17,7 +17,16 @@ export function uniqueName(prefix = 'user'): string {
   return `${prefix}_${randomBytes(4).toString('hex')}`;
 }
 
-export async function registerUser(api: Client, overrides: Partial<{ username: string; email: string; password: string; displayName: string; deviceName: string }> = {}): Promise<TestUser> {
+export async function registerUser(
+  api: Client,
+  overrides: Partial<{
+    username: string;
+    email: string;
+    password: string;
+    displayName: string;
+    deviceName: string;
+  }> = {},
+): Promise<TestUser> {
   const username = overrides.username ?? uniqueName();
   const input = {
     username,

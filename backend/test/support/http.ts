@@ -14,7 +14,12 @@ export interface RequestOptions {
 }
 
 export function client(baseUrl: string) {
-  async function request<T = any>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<Reply<T>> {
+  async function request<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    opts: RequestOptions = {},
+  ): Promise<Reply<T>> {
     const headers: Record<string, string> = { ...opts.headers };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
     let payload: string | undefined;
@@ -36,8 +41,10 @@ export function client(baseUrl: string) {
   return {
     request,
     get: <T = any>(path: string, opts?: RequestOptions) => request<T>('GET', path, undefined, opts),
-    post: <T = any>(path: string, body?: unknown, opts?: RequestOptions) => request<T>('POST', path, body, opts),
-    put: <T = any>(path: string, body?: unknown, opts?: RequestOptions) => request<T>('PUT', path, body, opts),
+    post: <T = any>(path: string, body?: unknown, opts?: RequestOptions) =>
+      request<T>('POST', path, body, opts),
+    put: <T = any>(path: string, body?: unknown, opts?: RequestOptions) =>
+      request<T>('PUT', path, body, opts),
     del: <T = any>(path: string, opts?: RequestOptions) => request<T>('DELETE', path, undefined, opts),
   };
 }

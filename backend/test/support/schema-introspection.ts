@@ -158,9 +158,10 @@ function loadSchemaWasm(): SchemaWasm {
     'build/prisma_schema_build_bg.wasm',
   );
   const module = new WebAssembly.Module(readFileSync(file));
-  let wasm: SchemaWasm | undefined;
+  // Filled in once instantiated; the shims below only run after that.
+  const instance: { wasm?: SchemaWasm } = {};
   const text = (ptr: number, len: number) =>
-    new TextDecoder().decode(new Uint8Array(wasm!.memory.buffer, ptr >>> 0, len >>> 0));
+    new TextDecoder().decode(new Uint8Array(instance.wasm!.memory.buffer, ptr >>> 0, len >>> 0));
   const shims: [string, (...args: number[]) => unknown][] = [
     ['__wbg_Error_', (ptr, len) => new Error(text(ptr!, len!))],
     [
@@ -174,7 +175,7 @@ function loadSchemaWasm(): SchemaWasm {
     [
       '__wbindgen_init_externref_table',
       () => {
-        const table = wasm!.__wbindgen_externrefs;
+        const table = instance.wasm!.__wbindgen_externrefs;
         const offset = table.grow(4);
         table.set(0, undefined);
         table.set(offset + 0, undefined);
@@ -195,7 +196,8 @@ function loadSchemaWasm(): SchemaWasm {
     }
     (imports[imp.module] ??= {})[imp.name] = shim[1];
   }
-  wasm = new WebAssembly.Instance(module, imports).exports as unknown as SchemaWasm;
+  const wasm = new WebAssembly.Instance(module, imports).exports as unknown as SchemaWasm;
+  instance.wasm = wasm;
   wasm.__wbindgen_start();
   schemaWasm = wasm;
   return wasm;
@@ -236,46 +238,83 @@ export function postgresType(scalar: string, native: [string, string[]] | null |
     const [name, args] = native;
     const n = args.length > 0 ? `(${args.join(',')})` : '';
     switch (name) {
-      case 'Text': return 'text';
-      case 'VarChar': return `character varying${n}`;
-      case 'Char': return `character${n || '(1)'}`;
-      case 'Uuid': return 'uuid';
-      case 'Xml': return 'xml';
-      case 'Inet': return 'inet';
-      case 'Citext': return 'citext';
-      case 'Bit': return `bit${n || '(1)'}`;
-      case 'VarBit': return `bit varying${n}`;
-      case 'Boolean': return 'boolean';
-      case 'SmallInt': return 'smallint';
-      case 'Integer': return 'integer';
-      case 'BigInt': return 'bigint';
-      case 'Oid': return 'oid';
-      case 'Real': return 'real';
-      case 'DoublePrecision': return 'double precision';
-      case 'Decimal': return `numeric${n}`;
-      case 'Money': return 'money';
-      case 'Date': return 'date';
-      case 'Timestamp': return `timestamp${n} without time zone`;
-      case 'Timestamptz': return `timestamp${n} with time zone`;
-      case 'Time': return `time${n} without time zone`;
-      case 'Timetz': return `time${n} with time zone`;
-      case 'Json': return 'json';
-      case 'JsonB': return 'jsonb';
-      case 'ByteA': return 'bytea';
-      default: throw new Error(`No PostgreSQL spelling known for @db.${name}`);
+      case 'Text':
+        return 'text';
+      case 'VarChar':
+        return `character varying${n}`;
+      case 'Char':
+        return `character${n || '(1)'}`;
+      case 'Uuid':
+        return 'uuid';
+      case 'Xml':
+        return 'xml';
+      case 'Inet':
+        return 'inet';
+      case 'Citext':
+        return 'citext';
+      case 'Bit':
+        return `bit${n || '(1)'}`;
+      case 'VarBit':
+        return `bit varying${n}`;
+      case 'Boolean':
+        return 'boolean';
+      case 'SmallInt':
+        return 'smallint';
+      case 'Integer':
+        return 'integer';
+      case 'BigInt':
+        return 'bigint';
+      case 'Oid':
+        return 'oid';
+      case 'Real':
+        return 'real';
+      case 'DoublePrecision':
+        return 'double precision';
+      case 'Decimal':
+        return `numeric${n}`;
+      case 'Money':
+        return 'money';
+      case 'Date':
+        return 'date';
+      case 'Timestamp':
+        return `timestamp${n} without time zone`;
+      case 'Timestamptz':
+        return `timestamp${n} with time zone`;
+      case 'Time':
+        return `time${n} without time zone`;
+      case 'Timetz':
+        return `time${n} with time zone`;
+      case 'Json':
+        return 'json';
+      case 'JsonB':
+        return 'jsonb';
+      case 'ByteA':
+        return 'bytea';
+      default:
+        throw new Error(`No PostgreSQL spelling known for @db.${name}`);
     }
   }
   switch (scalar) {
-    case 'String': return 'text';
-    case 'Boolean': return 'boolean';
-    case 'Int': return 'integer';
-    case 'BigInt': return 'bigint';
-    case 'Float': return 'double precision';
-    case 'Decimal': return 'numeric(65,30)';
-    case 'DateTime': return 'timestamp(3) without time zone';
-    case 'Json': return 'jsonb';
-    case 'Bytes': return 'bytea';
-    default: throw new Error(`No PostgreSQL spelling known for Prisma type ${scalar}`);
+    case 'String':
+      return 'text';
+    case 'Boolean':
+      return 'boolean';
+    case 'Int':
+      return 'integer';
+    case 'BigInt':
+      return 'bigint';
+    case 'Float':
+      return 'double precision';
+    case 'Decimal':
+      return 'numeric(65,30)';
+    case 'DateTime':
+      return 'timestamp(3) without time zone';
+    case 'Json':
+      return 'jsonb';
+    case 'Bytes':
+      return 'bytea';
+    default:
+      throw new Error(`No PostgreSQL spelling known for Prisma type ${scalar}`);
   }
 }
 
@@ -316,11 +355,15 @@ function expectedDefault(field: DmmfField, enums: DmmfEnum[]): string | null {
   if (value !== null && typeof value === 'object') {
     const fn = value as { name: string; args: unknown[] };
     switch (fn.name) {
-      case 'now': return 'CURRENT_TIMESTAMP';
-      case 'autoincrement': return 'autoincrement';
-      case 'dbgenerated': return ANY_DEFAULT;
+      case 'now':
+        return 'CURRENT_TIMESTAMP';
+      case 'autoincrement':
+        return 'autoincrement';
+      case 'dbgenerated':
+        return ANY_DEFAULT;
       // uuid(), cuid(), nanoid(), ulid() are filled in by Prisma Client, not the database.
-      default: return null;
+      default:
+        return null;
     }
   }
   if (field.kind === 'enum') {
@@ -370,12 +413,9 @@ export function expectedShape(schemaText: string): SchemaShape {
       if (f.kind !== 'object' || !f.relationFromFields?.length) continue;
       const target = byName.get(f.type)!;
       const columns = f.relationFromFields.map((n) => columnOf(model, n));
-      const optional = f.relationFromFields.some(
-        (n) => !model.fields.find((x) => x.name === n)!.isRequired,
-      );
+      const optional = f.relationFromFields.some((n) => !model.fields.find((x) => x.name === n)!.isRequired);
       const name =
-        relationMaps.get(model.name)?.get(f.name) ??
-        defaultConstraintName(tableOf(model), columns, 'fkey');
+        relationMaps.get(model.name)?.get(f.name) ?? defaultConstraintName(tableOf(model), columns, 'fkey');
       table.foreignKeys[name] = {
         columns,
         referencedTable: tableOf(target),
@@ -391,9 +431,7 @@ export function expectedShape(schemaText: string): SchemaShape {
     const tableName = tableOf(model);
     const table = shape.tables[tableName]!;
     const columns = index.fields.map((f) => columnOf(model, f.name));
-    const keys = index.fields.map(
-      (f, i) => `${columns[i]}${f.sortOrder === 'desc' ? ' DESC' : ''}`,
-    );
+    const keys = index.fields.map((f, i) => `${columns[i]}${f.sortOrder === 'desc' ? ' DESC' : ''}`);
     if (index.type === 'id') {
       table.primaryKey = { name: index.dbName ?? defaultConstraintName(tableName, [], 'pkey'), columns };
       continue;
@@ -447,12 +485,18 @@ function addImplicitManyToManyTables(
         indexes: { [`${table}_B_index`]: { unique: false, method: 'btree', columns: ['B'], where: null } },
         foreignKeys: {
           [`${table}_A_fkey`]: {
-            columns: ['A'], referencedTable: a!.dbName ?? a!.name, referencedColumns: [sa.column],
-            onDelete: 'CASCADE', onUpdate: 'CASCADE',
+            columns: ['A'],
+            referencedTable: a!.dbName ?? a!.name,
+            referencedColumns: [sa.column],
+            onDelete: 'CASCADE',
+            onUpdate: 'CASCADE',
           },
           [`${table}_B_fkey`]: {
-            columns: ['B'], referencedTable: b!.dbName ?? b!.name, referencedColumns: [sb.column],
-            onDelete: 'CASCADE', onUpdate: 'CASCADE',
+            columns: ['B'],
+            referencedTable: b!.dbName ?? b!.name,
+            referencedColumns: [sb.column],
+            onDelete: 'CASCADE',
+            onUpdate: 'CASCADE',
           },
         },
       };
@@ -507,7 +551,11 @@ export async function introspect(conn: RawConnection): Promise<SchemaShape> {
   }
 
   const columns = await conn.query<{
-    table: string; column: string; type: string; not_null: boolean; default: string | null;
+    table: string;
+    column: string;
+    type: string;
+    not_null: boolean;
+    default: string | null;
   }>(
     `SELECT c.relname AS table, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type,
             a.attnotnull AS not_null, pg_get_expr(d.adbin, d.adrelid) AS default
@@ -529,8 +577,13 @@ export async function introspect(conn: RawConnection): Promise<SchemaShape> {
   }
 
   const indexes = await conn.query<{
-    name: string; table: string; unique: boolean; primary: boolean; method: string;
-    columns: string; where: string | null;
+    name: string;
+    table: string;
+    unique: boolean;
+    primary: boolean;
+    method: string;
+    columns: string;
+    where: string | null;
   }>(
     `SELECT ic.relname AS name, tc.relname AS table, i.indisunique AS unique,
             i.indisprimary AS primary, am.amname AS method,
@@ -564,8 +617,13 @@ export async function introspect(conn: RawConnection): Promise<SchemaShape> {
   }
 
   const fks = await conn.query<{
-    name: string; table: string; ref_table: string; columns: string; ref_columns: string;
-    on_delete: string; on_update: string;
+    name: string;
+    table: string;
+    ref_table: string;
+    columns: string;
+    ref_columns: string;
+    on_delete: string;
+    on_update: string;
   }>(
     `SELECT con.conname AS name, tc.relname AS table, rc.relname AS ref_table,
             con.confdeltype::text AS on_delete, con.confupdtype::text AS on_update,

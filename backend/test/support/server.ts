@@ -26,11 +26,21 @@ export class TestClock {
 
 export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
   const db = await createTestDatabase();
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', HOST: '127.0.0.1', PORT: '0', DATA_DIR: '/tmp/parley-test-unused', ...env });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'info',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATA_DIR: '/tmp/parley-test-unused',
+    ...env,
+  });
   config.database = db.target;
   const logs: string[] = [];
   const clock = new TestClock();
-  const running = await startApp(config, { now: clock.now, logStream: { write: (line) => void logs.push(line) } });
+  const running = await startApp(config, {
+    now: clock.now,
+    logStream: { write: (line) => void logs.push(line) },
+  });
   await running.app.listen({ host: '127.0.0.1', port: 0 });
   const address = running.app.server.address();
   if (!address || typeof address === 'string') throw new Error('server did not bind');

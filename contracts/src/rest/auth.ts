@@ -2,12 +2,7 @@ import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
 import { isoDateTime, uuid } from '../common.js';
 import { errorBodySchema } from '../errors.js';
-import {
-  displayNameSchema,
-  passwordSchema,
-  selfUserSchema,
-  usernameSchema,
-} from './users.js';
+import { displayNameSchema, passwordSchema, selfUserSchema, usernameSchema } from './users.js';
 
 const c = initContract();
 
@@ -21,30 +16,27 @@ const deviceFields = {
   refreshTokenDelivery: refreshTokenDeliverySchema.default('body'),
 };
 
-export const registerSchema = z
-  .object({
-    username: usernameSchema,
-    email: z.string().trim().max(254).email('Enter a valid email address.'),
-    password: passwordSchema,
-    displayName: displayNameSchema,
-    ...deviceFields,
-  });
+export const registerSchema = z.object({
+  username: usernameSchema,
+  email: z.string().trim().max(254).email('Enter a valid email address.'),
+  password: passwordSchema,
+  displayName: displayNameSchema,
+  ...deviceFields,
+});
 export type RegisterInput = z.input<typeof registerSchema>;
 
-export const loginSchema = z
-  .object({
-    /** Username or email. */
-    login: z.string().trim().min(1, 'Enter your username or email.').max(254),
-    password: z.string().min(1, 'Enter your password.').max(128),
-    ...deviceFields,
-  });
+export const loginSchema = z.object({
+  /** Username or email. */
+  login: z.string().trim().min(1, 'Enter your username or email.').max(254),
+  password: z.string().min(1, 'Enter your password.').max(128),
+  ...deviceFields,
+});
 export type LoginInput = z.input<typeof loginSchema>;
 
-export const refreshSchema = z
-  .object({
-    /** Omit when the token travels in the cookie. */
-    refreshToken: z.string().min(1).max(200).optional(),
-  });
+export const refreshSchema = z.object({
+  /** Omit when the token travels in the cookie. */
+  refreshToken: z.string().min(1).max(200).optional(),
+});
 
 export const authResultSchema = z.object({
   user: selfUserSchema,

@@ -40,19 +40,17 @@ export const selfUserSchema = publicUserSchema.extend({
 });
 export type SelfUser = z.infer<typeof selfUserSchema>;
 
-export const updateProfileSchema = z
-  .object({
-    displayName: displayNameSchema.optional(),
-    statusText: z.string().trim().max(140, 'Use at most 140 characters.').optional(),
-    availability: availabilitySchema.optional(),
-  });
+export const updateProfileSchema = z.object({
+  displayName: displayNameSchema.optional(),
+  statusText: z.string().trim().max(140, 'Use at most 140 characters.').optional(),
+  availability: availabilitySchema.optional(),
+});
 export type UpdateProfile = z.infer<typeof updateProfileSchema>;
 
-export const changePasswordSchema = z
-  .object({
-    currentPassword: z.string().min(1, 'Enter your current password.').max(128),
-    newPassword: passwordSchema,
-  });
+export const changePasswordSchema = z.object({
+  currentPassword: z.string().min(1, 'Enter your current password.').max(128),
+  newPassword: passwordSchema,
+});
 
 export const userSearchQuerySchema = z.object({
   q: z.string().trim().min(1, 'Type at least one character.').max(64),

@@ -39,8 +39,7 @@ async function openPglite(dir: string): Promise<Database> {
     exec: async (sql) => {
       await pglite.exec(sql);
     },
-    query: async <T>(sql: string, params?: unknown[]) =>
-      (await pglite.query<T>(sql, params)).rows,
+    query: async <T>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params)).rows,
   };
   // PGlite is a single connection; serialise raw sessions so a migration's BEGIN..COMMIT
   // is never interleaved with another raw session.
@@ -75,8 +74,7 @@ async function openPostgres(url: string): Promise<Database> {
           exec: async (sql) => {
             await client.query(sql);
           },
-          query: async <T>(sql: string, params?: unknown[]) =>
-            (await client.query(sql, params)).rows as T[],
+          query: async <T>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as T[],
         });
       } finally {
         client.release();

@@ -53,7 +53,10 @@ export function checksumOf(sql: string): string {
 
 export async function readMigrations(dir = DEFAULT_MIGRATIONS_DIR): Promise<MigrationFile[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  const names = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const names = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   return Promise.all(
     names.map(async (name) => {
       const sql = await readFile(path.join(dir, name, 'migration.sql'), 'utf8');
@@ -142,21 +145,24 @@ async function applyOne(conn: RawConnection, file: MigrationFile): Promise<void>
     await conn.exec('COMMIT');
   } catch (err) {
     await conn.exec('ROLLBACK').catch(() => undefined);
-    throw new MigrationError(
-      `Migration ${file.name} failed and was rolled back: ${(err as Error).message}`,
-    );
+    throw new MigrationError(`Migration ${file.name} failed and was rolled back: ${(err as Error).message}`);
   }
 }
 
 /** Names of migrations on disk that the database has not applied (for /health/ready). */
 export async function pendingMigrations(db: Database, dir = DEFAULT_MIGRATIONS_DIR): Promise<string[]> {
   const files = await readMigrations(dir);
-  const rows = await db.withConnection((conn) =>
-    conn.query<{ migration_name: string }>(
+  const rows = await db.withConnection(async (conn) => {
+    // A database that was never migrated has no table yet: everything is pending.
+    const [table] = await conn.query<{ t: string | null }>(
+      `SELECT to_regclass('public._prisma_migrations')::text AS t`,
+    );
+    if (!table?.t) return [];
+    return conn.query<{ migration_name: string }>(
       `SELECT migration_name FROM "_prisma_migrations"
        WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
-    ),
-  );
+    );
+  });
   const applied = new Set(rows.map((r) => r.migration_name));
   return files.map((f) => f.name).filter((n) => !applied.has(n));
 }

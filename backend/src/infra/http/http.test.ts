@@ -14,7 +14,11 @@ const webDist = mkdtempSync(path.join(tmpdir(), 'parley-web-'));
 writeFileSync(path.join(webDist, 'index.html'), '<!doctype html><div id="root">parley-spa</div>');
 
 beforeAll(async () => {
-  server = await startTestServer({ BODY_LIMIT_BYTES: '4096', CORS_ORIGINS: 'https://chat.example.com', WEB_DIST_DIR: webDist });
+  server = await startTestServer({
+    BODY_LIMIT_BYTES: '4096',
+    CORS_ORIGINS: 'https://chat.example.com',
+    WEB_DIST_DIR: webDist,
+  });
   api = client(server.url);
 });
 afterAll(() => server.close());
@@ -47,7 +51,10 @@ describe('errors', () => {
   });
 
   it('a body that is not JSON is a 415', async () => {
-    const res = await api.post('/api/auth/login', undefined, { raw: 'login=a&password=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const res = await api.post('/api/auth/login', undefined, {
+      raw: 'login=a&password=b',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(res.status).toBe(415);
     expect(res.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
@@ -76,7 +83,9 @@ describe('operations', () => {
     const res = await api.get('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/text\/plain/);
-    expect(res.text).toMatch(/parley_http_request_duration_seconds_bucket\{[^}]*route="\/api\/users\/:id"[^}]*status_code="200"/);
+    expect(res.text).toMatch(
+      /parley_http_request_duration_seconds_bucket\{[^}]*route="\/api\/users\/:id"[^}]*status_code="200"/,
+    );
     expect(res.text).not.toContain(user.id);
     expect(res.text).toContain('parley_process_resident_memory_bytes');
   });
@@ -105,12 +114,15 @@ describe('operations', () => {
 });
 
 describe('web app', () => {
-  it.each(['/', '/login', '/chats/abc', '/chats/abc/messages/def', '/settings/sessions'])('serves the app at %s (history fallback)', async (p) => {
-    const res = await api.get(p);
-    expect(res.status).toBe(200);
-    expect(res.headers.get('content-type')).toMatch(/text\/html/);
-    expect(res.text).toContain('parley-spa');
-  });
+  it.each(['/', '/login', '/chats/abc', '/chats/abc/messages/def', '/settings/sessions'])(
+    'serves the app at %s (history fallback)',
+    async (p) => {
+      const res = await api.get(p);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/text\/html/);
+      expect(res.text).toContain('parley-spa');
+    },
+  );
 });
 
 describe('contract', () => {
