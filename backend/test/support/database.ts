@@ -3,8 +3,8 @@
  * - PGlite in memory by default (the embedded mode);
  * - PostgreSQL when TEST_DATABASE_URL or DATABASE_URL is set: a new database
  *   `parley_test_<random>` on that server, dropped afterwards;
- * - PostgreSQL from testcontainers when TEST_DB=postgres and nothing is set (needs Docker;
- *   jest's globalSetup starts one container and passes its URL on as TEST_DATABASE_URL).
+ * - PostgreSQL from testcontainers when nothing is set and Docker is reachable (jest's
+ *   globalSetup starts one container and passes its URL on as TEST_DATABASE_URL).
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
