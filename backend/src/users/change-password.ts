@@ -13,7 +13,9 @@ export async function changePassword(
 ): Promise<void> {
   const user = await getUser(ctx, identity.userId);
   if (!(await verifyPassword(user.passwordHash, currentPassword)))
-    throw new AppError('WRONG_CURRENT_PASSWORD');
+    throw new AppError('WRONG_CURRENT_PASSWORD', undefined, [
+      { path: 'currentPassword', message: 'The current password is wrong.', location: 'body' },
+    ]);
   const passwordHash = await hashPassword(newPassword);
   await ctx.db.prisma.user.update({ where: { id: user.id }, data: { passwordHash, updatedAt: ctx.now() } });
   await revokeOtherSessions(ctx, user.id, identity.sessionId, 'password_change');

@@ -44,7 +44,9 @@ export function toProblem(status: number, body: unknown): ApiProblem {
   return {
     code,
     message,
-    fieldErrors: code === 'VALIDATION_ERROR' && issues.success ? toFieldErrors(issues.data) : {},
+    // VALIDATION_ERROR and field-specific refusals (USERNAME_TAKEN, WRONG_CURRENT_PASSWORD…)
+    // name their fields the same way.
+    fieldErrors: issues.success ? toFieldErrors(issues.data) : {},
   };
 }
 

@@ -7,12 +7,12 @@ import {
   updateProfileSchema,
 } from '@parley/contracts';
 import type { ClientInferRequest } from '@ts-rest/core';
-import { type FormEvent, useState } from 'react';
+import type { FormEvent } from 'react';
 import { api } from '../api/client';
-import { hasFieldErrorFor, networkProblem, toProblem, validateWith } from '../api/errors';
 import { useAuthStore } from '../auth/auth-store';
 import { availabilityLabels } from '../components/AvailabilityDot';
 import { Field, FormMessage } from '../components/Field';
+import { succeeded, useApiForm } from '../components/use-api-form';
 
 type ProfileForm = Required<UpdateProfile>;
 type PasswordForm = ClientInferRequest<typeof contract.users.changePassword>['body'];
@@ -30,86 +30,56 @@ export function ProfilePage() {
 function ProfileCard() {
   const user = useAuthStore((s) => s.user);
   const setUser = useAuthStore((s) => s.setUser);
-  const [form, setForm] = useState<ProfileForm>({
+  const { values, setValues, notice, pending, bind, submit } = useApiForm<ProfileForm>({
     displayName: user?.displayName ?? '',
     statusText: user?.statusText ?? '',
     availability: user?.availability ?? 'available',
   });
-  const [fieldErrors, setFieldErrors] = useState<Partial<Record<keyof ProfileForm, string>>>({});
-  const [message, setMessage] = useState<{ kind: 'error' | 'success'; text: string } | null>(null);
-  const [pending, setPending] = useState(false);
 
-  async function onSubmit(e: FormEvent) {
-    e.preventDefault();
-    setMessage(null);
-    const checked = validateWith(updateProfileSchema, form);
-    if (!checked.ok) {
-      setFieldErrors(checked.fieldErrors);
-      return;
-    }
-    setFieldErrors({});
-    setPending(true);
-    try {
-      const res = await api.users.updateMe({ body: form });
-      if (res.status === 200) {
-        setUser(res.body);
-        setForm({
-          displayName: res.body.displayName,
-          statusText: res.body.statusText,
-          availability: res.body.availability,
-        });
-        setMessage({ kind: 'success', text: 'Profile saved.' });
-        return;
-      }
-      const problem = toProblem(res.status, res.body);
-      setFieldErrors(problem.fieldErrors);
-      if (!hasFieldErrorFor(problem.fieldErrors, form)) setMessage({ kind: 'error', text: problem.message });
-    } catch {
-      setMessage({ kind: 'error', text: networkProblem().message });
-    } finally {
-      setPending(false);
-    }
-  }
+  const onSubmit = (e: FormEvent) =>
+    submit(e, { schema: updateProfileSchema, input: values }, async () => {
+      const res = await api.users.updateMe({ body: values });
+      if (res.status !== 200) return res;
+      setUser(res.body);
+      setValues({
+        displayName: res.body.displayName,
+        statusText: res.body.statusText,
+        availability: res.body.availability,
+      });
+      return succeeded('Profile saved.');
+    });
 
   return (
     <section className="card" aria-labelledby="profile-form-title">
       <h2 id="profile-form-title">Your details</h2>
       <form onSubmit={onSubmit} noValidate data-testid="profile-form">
-        <Field
-          id="displayName"
-          label="Display name"
-          value={form.displayName}
-          onChange={(e) => setForm((f) => ({ ...f, displayName: e.target.value }))}
-          error={fieldErrors.displayName}
-        />
+        <Field id="displayName" label="Display name" {...bind('displayName')} />
         <Field
           id="statusText"
           label="Status"
           placeholder="What are you up to?"
           maxLength={140}
-          value={form.statusText}
-          onChange={(e) => setForm((f) => ({ ...f, statusText: e.target.value }))}
-          error={fieldErrors.statusText}
+          {...bind('statusText')}
         />
         <fieldset className="field availability-picker">
           <legend>Availability</legend>
           {availabilitySchema.options.map((option: Availability) => (
-            <label key={option} className={`chip${form.availability === option ? ' chip--selected' : ''}`}>
+            <label key={option} className={`chip${values.availability === option ? ' chip--selected' : ''}`}>
               <input
                 type="radio"
                 name="availability"
                 value={option}
-                checked={form.availability === option}
-                onChange={() => setForm((f) => ({ ...f, availability: option }))}
+                checked={values.availability === option}
+                onChange={() => setValues((v) => ({ ...v, availability: option }))}
               />
               <span className={`dot dot--${option}`} aria-hidden="true" />
               {availabilityLabels[option]}
             </label>
           ))}
         </fieldset>
-        {message && (
-          <FormMessage kind={message.kind} testId={`profile-${message.kind}`}>
-            {message.text}
+        {notice && (
+          <FormMessage kind={notice.kind} testId={`profile-${notice.kind}`}>
+            {notice.text}
           </FormMessage>
         )}
         <button type="submit" className="button button--primary" disabled={pending}>
@@ -123,49 +93,26 @@ function ProfileCard() {
 const emptyPasswords = { currentPassword: '', newPassword: '', confirmPassword: '' };
 
 function PasswordCard() {
-  const [form, setForm] = useState(emptyPasswords);
-  const [fieldErrors, setFieldErrors] = useState<Partial<Record<keyof typeof emptyPasswords, string>>>({});
-  const [message, setMessage] = useState<{ kind: 'error' | 'success'; text: string } | null>(null);
-  const [pending, setPending] = useState(false);
+  const { values, setValues, notice, pending, bind, submit } = useApiForm(emptyPasswords);
 
-  async function onSubmit(e: FormEvent) {
-    e.preventDefault();
-    setMessage(null);
-    const body: PasswordForm = {
-      currentPassword: form.currentPassword,
-      newPassword: form.newPassword,
-    };
-    const checked = validateWith(changePasswordSchema, body);
-    const errors: Partial<Record<keyof typeof emptyPasswords, string>> = checked.ok
-      ? {}
-      : checked.fieldErrors;
-    if (form.confirmPassword !== form.newPassword) errors.confirmPassword = 'The passwords do not match.';
-    setFieldErrors(errors);
-    if (Object.keys(errors).length > 0) return;
-    setPending(true);
-    try {
-      const res = await api.users.changePassword({ body });
-      if (res.status === 204) {
-        setForm(emptyPasswords);
-        setMessage({
-          kind: 'success',
-          text: 'Password changed. Your other devices have been signed out.',
-        });
-        return;
-      }
-      const problem = toProblem(res.status, res.body);
-      if (problem.code === 'WRONG_CURRENT_PASSWORD') setFieldErrors({ currentPassword: problem.message });
-      else {
-        setFieldErrors(problem.fieldErrors);
-        if (!hasFieldErrorFor(problem.fieldErrors, form))
-          setMessage({ kind: 'error', text: problem.message });
-      }
-    } catch {
-      setMessage({ kind: 'error', text: networkProblem().message });
-    } finally {
-      setPending(false);
-    }
-  }
+  const onSubmit = (e: FormEvent) => {
+    const body: PasswordForm = { currentPassword: values.currentPassword, newPassword: values.newPassword };
+    const mismatch = values.confirmPassword !== values.newPassword;
+    return submit(
+      e,
+      {
+        schema: changePasswordSchema,
+        input: body,
+        extraErrors: mismatch ? { confirmPassword: 'The passwords do not match.' } : {},
+      },
+      async () => {
+        const res = await api.users.changePassword({ body });
+        if (res.status !== 204) return res;
+        setValues(emptyPasswords);
+        return succeeded('Password changed. Your other devices have been signed out.');
+      },
+    );
+  };
 
   return (
     <section className="card" aria-labelledby="password-form-title">
@@ -176,9 +123,7 @@ function PasswordCard() {
           label="Current password"
           type="password"
           autoComplete="current-password"
-          value={form.currentPassword}
-          onChange={(e) => setForm((f) => ({ ...f, currentPassword: e.target.value }))}
-          error={fieldErrors.currentPassword}
+          {...bind('currentPassword')}
         />
         <Field
           id="newPassword"
@@ -186,22 +131,18 @@ function PasswordCard() {
           type="password"
           autoComplete="new-password"
           hint="At least 8 characters"
-          value={form.newPassword}
-          onChange={(e) => setForm((f) => ({ ...f, newPassword: e.target.value }))}
-          error={fieldErrors.newPassword}
+          {...bind('newPassword')}
         />
         <Field
           id="confirmPassword"
           label="Repeat new password"
           type="password"
           autoComplete="new-password"
-          value={form.confirmPassword}
-          onChange={(e) => setForm((f) => ({ ...f, confirmPassword: e.target.value }))}
-          error={fieldErrors.confirmPassword}
+          {...bind('confirmPassword')}
         />
-        {message && (
-          <FormMessage kind={message.kind} testId={`password-${message.kind}`}>
-            {message.text}
+        {notice && (
+          <FormMessage kind={notice.kind} testId={`password-${notice.kind}`}>
+            {notice.text}
           </FormMessage>
         )}
         <button type="submit" className="button button--primary" disabled={pending}>

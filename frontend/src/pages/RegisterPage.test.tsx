@@ -65,7 +65,12 @@ describe('RegisterPage', () => {
   });
 
   it('puts USERNAME_TAKEN on the username field and keeps the user on the form', async () => {
-    net = stubNetwork(() => errorReply(409, 'USERNAME_TAKEN', 'That username is taken.'));
+    // As the server answers (backend/src/auth/register-user.ts): the field named in details.
+    net = stubNetwork(() =>
+      errorReply(409, 'USERNAME_TAKEN', 'That username is taken.', [
+        { path: 'username', message: 'That username is taken.', location: 'body' },
+      ]),
+    );
     renderAt('/register');
     await fillRegisterForm();
     expect(await screen.findByText('That username is taken.')).toBeVisible();

@@ -1,61 +1,33 @@
 import { type RegisterInput, registerSchema } from '@parley/contracts';
-import { type FormEvent, useState } from 'react';
+import type { FormEvent } from 'react';
 import { Link, useLocation } from 'react-router-dom';
 import { api } from '../api/client';
 import { webDeviceFields } from '../api/device';
-import { hasFieldErrorFor, networkProblem, toProblem, validateWith } from '../api/errors';
 import { useAuthStore } from '../auth/auth-store';
 import { Field, FormMessage } from '../components/Field';
+import { succeeded, useApiForm } from '../components/use-api-form';
 
 type RegisterForm = Pick<RegisterInput, 'username' | 'email' | 'displayName' | 'password'>;
-type FieldErrors = Partial<Record<keyof RegisterForm, string>>;
 
 export function RegisterPage() {
   const location = useLocation();
   const signIn = useAuthStore((s) => s.signIn);
-  const [form, setForm] = useState<RegisterForm>({
+  const { values, notice, pending, bind, submit } = useApiForm<RegisterForm>({
     username: '',
     email: '',
     displayName: '',
     password: '',
   });
-  const [fieldErrors, setFieldErrors] = useState<FieldErrors>({});
-  const [formError, setFormError] = useState<string | null>(null);
-  const [pending, setPending] = useState(false);
 
-  const update = (key: keyof RegisterForm) => (e: { target: { value: string } }) =>
-    setForm((f) => ({ ...f, [key]: e.target.value }));
-
-  async function onSubmit(e: FormEvent) {
-    e.preventDefault();
-    setFormError(null);
-    const body = { ...form, ...webDeviceFields() };
-    const checked = validateWith(registerSchema, body);
-    if (!checked.ok) {
-      setFieldErrors(checked.fieldErrors);
-      return;
-    }
-    setFieldErrors({});
-    setPending(true);
-    try {
+  const onSubmit = (e: FormEvent) => {
+    const body = { ...values, ...webDeviceFields() };
+    return submit(e, { schema: registerSchema, input: body }, async () => {
       const res = await api.auth.register({ body });
-      if (res.status === 201) {
-        signIn(res.body);
-        return;
-      }
-      const problem = toProblem(res.status, res.body);
-      if (problem.code === 'USERNAME_TAKEN') setFieldErrors({ username: problem.message });
-      else if (problem.code === 'EMAIL_TAKEN') setFieldErrors({ email: problem.message });
-      else {
-        setFieldErrors(problem.fieldErrors);
-        if (!hasFieldErrorFor(problem.fieldErrors, form)) setFormError(problem.message);
-      }
-    } catch {
-      setFormError(networkProblem().message);
-    } finally {
-      setPending(false);
-    }
-  }
+      if (res.status !== 201) return res;
+      signIn(res.body);
+      return succeeded();
+    });
+  };
 
   return (
     <main className="auth-page">
@@ -69,40 +41,21 @@ export function RegisterPage() {
             autoComplete="username"
             autoFocus
             hint="3–32 characters: a-z, 0-9, “_” and “.”"
-            value={form.username}
-            onChange={update('username')}
-            error={fieldErrors.username}
+            {...bind('username')}
           />
-          <Field
-            id="email"
-            label="Email"
-            type="email"
-            autoComplete="email"
-            value={form.email}
-            onChange={update('email')}
-            error={fieldErrors.email}
-          />
-          <Field
-            id="displayName"
-            label="Display name"
-            autoComplete="name"
-            value={form.displayName}
-            onChange={update('displayName')}
-            error={fieldErrors.displayName}
-          />
+          <Field id="email" label="Email" type="email" autoComplete="email" {...bind('email')} />
+          <Field id="displayName" label="Display name" autoComplete="name" {...bind('displayName')} />
           <Field
             id="password"
             label="Password"
             type="password"
             autoComplete="new-password"
             hint="At least 8 characters"
-            value={form.password}
-            onChange={update('password')}
-            error={fieldErrors.password}
+            {...bind('password')}
           />
-          {formError && (
-            <FormMessage kind="error" testId="form-error">
-              {formError}
+          {notice && (
+            <FormMessage kind={notice.kind} testId="form-error">
+              {notice.text}
             </FormMessage>
           )}
           <button type="submit" className="button button--primary button--block" disabled={pending}>
