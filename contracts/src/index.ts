@@ -15,6 +15,7 @@ export const contract = c.router(
 export type Contract = typeof contract;
 
 export * from './common.js';
+export * from './device.js';
 export * from './errors.js';
 export * from './rest/auth.js';
 export * from './rest/users.js';

@@ -365,6 +365,27 @@ describe('sessions', () => {
     expect(after.body.sessions.map((s: any) => s.deviceName)).toEqual(['Laptop']);
   });
 
+  it('names a device from its User-Agent when the client sends no name', async () => {
+    const user = await registerUser(api);
+    const agents = {
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0':
+        'Firefox on Windows',
+      'curl/8.5.0': 'curl',
+      '': 'Unknown device',
+    };
+    for (const agent of Object.keys(agents)) {
+      const res = await api.post(
+        '/api/auth/login',
+        { login: user.username, password: user.password },
+        { headers: { 'user-agent': agent } },
+      );
+      expect(res.status).toBe(200);
+    }
+    const list = await api.get('/api/auth/sessions', { token: user.accessToken });
+    const names = list.body.sessions.map((s: any) => s.deviceName);
+    expect(names).toEqual(expect.arrayContaining(Object.values(agents)));
+  });
+
   it("answers 404 for someone else's session and leaves it alone", async () => {
     const alice = await registerUser(api);
     const bob = await registerUser(api);

@@ -3,7 +3,7 @@
  * token pair. Also used by refresh to mint the next pair.
  */
 import { randomUUID } from 'node:crypto';
-import type { AuthResult } from '@parley/contracts';
+import { type AuthResult, describeDevice } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import type { Prisma, User } from '../infra/db/generated/client.js';
 import { toSelfUser } from '../users/presenters.js';
@@ -35,7 +35,7 @@ export async function openSession(
     data: {
       id: randomUUID(),
       userId: user.id,
-      deviceName: device.deviceName ?? guessDeviceName(device.userAgent),
+      deviceName: device.deviceName ?? describeDevice(device.userAgent),
       platform: device.platform ?? 'unknown',
       userAgent: (device.userAgent ?? '').slice(0, 512),
       ip: (device.ip ?? '').slice(0, 64),
@@ -79,31 +79,4 @@ export async function mintTokens(
       refreshTokenExpiresAt: expiresAt.toISOString(),
     },
   };
-}
-
-function guessDeviceName(userAgent: string | undefined): string {
-  if (!userAgent) return 'Unknown device';
-  const browser = /Firefox\//.test(userAgent)
-    ? 'Firefox'
-    : /Edg\//.test(userAgent)
-      ? 'Edge'
-      : /Chrom(e|ium)\//.test(userAgent)
-        ? 'Chrome'
-        : /Safari\//.test(userAgent)
-          ? 'Safari'
-          : /curl\//.test(userAgent)
-            ? 'curl'
-            : 'Browser';
-  const os = /Windows/.test(userAgent)
-    ? 'Windows'
-    : /Mac OS X/.test(userAgent)
-      ? 'macOS'
-      : /Android/.test(userAgent)
-        ? 'Android'
-        : /iPhone|iPad/.test(userAgent)
-          ? 'iOS'
-          : /Linux/.test(userAgent)
-            ? 'Linux'
-            : '';
-  return os ? `${browser} on ${os}` : browser;
 }

@@ -1,27 +1,14 @@
-import { act, render, screen } from '@testing-library/react';
+import { act, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { RouterProvider, createMemoryRouter } from 'react-router-dom';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { refreshAccessToken } from '../api/client';
 import { useAuthStore } from '../auth/auth-store';
-import { routes } from '../routes';
 import { authResult, errorReply, stubNetwork } from '../test/stub-network';
+import { renderAt, signedOut } from '../test/render-app';
 
 let net: ReturnType<typeof stubNetwork> | null = null;
 
-beforeEach(() => {
-  useAuthStore.setState({ status: 'signedOut', user: null, accessToken: null, sessionId: null });
-});
-afterEach(() => {
-  net?.restore();
-  net = null;
-});
-
-function renderAt(path: string) {
-  const router = createMemoryRouter(routes, { initialEntries: [path] });
-  render(<RouterProvider router={router} />);
-  return router;
-}
+beforeEach(signedOut);
 
 describe('LoginPage', () => {
   it.each([

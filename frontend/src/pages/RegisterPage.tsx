@@ -1,16 +1,15 @@
 import { type RegisterInput, registerSchema } from '@parley/contracts';
 import type { FormEvent } from 'react';
-import { Link, useLocation } from 'react-router-dom';
 import { api } from '../api/client';
 import { webDeviceFields } from '../api/device';
 import { useAuthStore } from '../auth/auth-store';
-import { Field, FormMessage } from '../components/Field';
+import { AuthCard } from '../components/AuthCard';
+import { Field } from '../components/Field';
 import { succeeded, useApiForm } from '../components/use-api-form';
 
 type RegisterForm = Pick<RegisterInput, 'username' | 'email' | 'displayName' | 'password'>;
 
 export function RegisterPage() {
-  const location = useLocation();
   const signIn = useAuthStore((s) => s.signIn);
   const { values, notice, pending, bind, submit } = useApiForm<RegisterForm>({
     username: '',
@@ -30,45 +29,36 @@ export function RegisterPage() {
   };
 
   return (
-    <main className="auth-page">
-      <div className="auth-card">
-        <h1 className="brand">Parley</h1>
-        <h2>Create your account</h2>
-        <form onSubmit={onSubmit} noValidate aria-label="Create account" data-testid="register-form">
-          <Field
-            id="username"
-            label="Username"
-            autoComplete="username"
-            autoFocus
-            hint="3–32 characters: a-z, 0-9, “_” and “.”"
-            {...bind('username')}
-          />
-          <Field id="email" label="Email" type="email" autoComplete="email" {...bind('email')} />
-          <Field id="displayName" label="Display name" autoComplete="name" {...bind('displayName')} />
-          <Field
-            id="password"
-            label="Password"
-            type="password"
-            autoComplete="new-password"
-            hint="At least 8 characters"
-            {...bind('password')}
-          />
-          {notice && (
-            <FormMessage kind={notice.kind} testId="form-error">
-              {notice.text}
-            </FormMessage>
-          )}
-          <button type="submit" className="button button--primary button--block" disabled={pending}>
-            {pending ? 'Creating account…' : 'Create account'}
-          </button>
-        </form>
-        <p className="auth-card__switch">
-          Already have an account?{' '}
-          <Link to="/login" state={location.state}>
-            Sign in
-          </Link>
-        </p>
-      </div>
-    </main>
+    <AuthCard
+      title="Create your account"
+      testId="register-form"
+      onSubmit={onSubmit}
+      notice={notice}
+      pending={pending}
+      submitLabel="Create account"
+      pendingLabel="Creating account…"
+      switchPrompt="Already have an account?"
+      switchTo="/login"
+      switchLabel="Sign in"
+    >
+      <Field
+        id="username"
+        label="Username"
+        autoComplete="username"
+        autoFocus
+        hint="3–32 characters: a-z, 0-9, “_” and “.”"
+        {...bind('username')}
+      />
+      <Field id="email" label="Email" type="email" autoComplete="email" {...bind('email')} />
+      <Field id="displayName" label="Display name" autoComplete="name" {...bind('displayName')} />
+      <Field
+        id="password"
+        label="Password"
+        type="password"
+        autoComplete="new-password"
+        hint="At least 8 characters"
+        {...bind('password')}
+      />
+    </AuthCard>
   );
 }

@@ -1,7 +1,9 @@
 import '@testing-library/jest-dom/vitest';
 import { cleanup } from '@testing-library/react';
 import { afterEach } from 'vitest';
+import { restoreNetwork } from './stub-network';
 
 afterEach(() => {
   cleanup();
+  restoreNetwork();
 });

@@ -13,6 +13,13 @@ export type StubReply = { status: number; body?: unknown; delayMs?: number };
  * Replace the network under the API client: every request is recorded and answered by
  * `handler`. Only the HTTP layer is fake; the client, retry and store logic are real.
  */
+const realAdapter = http.defaults.adapter;
+
+/** Puts the real network back; setup.ts calls it after every test. */
+export function restoreNetwork(): void {
+  http.defaults.adapter = realAdapter;
+}
+
 export function stubNetwork(handler: (req: StubRequest) => StubReply | Promise<StubReply>) {
   const requests: StubRequest[] = [];
   const adapter: AxiosAdapter = async (config: InternalAxiosRequestConfig) => {
