@@ -1,5 +1,7 @@
 import { initContract } from '@ts-rest/core';
 import { authContract } from './rest/auth.js';
+import { chatsContract } from './rest/chats.js';
+import { messagesContract } from './rest/messages.js';
 import { usersContract } from './rest/users.js';
 
 const c = initContract();
@@ -9,6 +11,8 @@ export const contract = c.router(
   {
     auth: authContract,
     users: usersContract,
+    chats: chatsContract,
+    messages: messagesContract,
   },
   { pathPrefix: '/api', strictStatusCodes: true },
 );
@@ -17,5 +21,8 @@ export type Contract = typeof contract;
 export * from './common.js';
 export * from './device.js';
 export * from './errors.js';
+export * from './realtime.js';
 export * from './rest/auth.js';
+export * from './rest/chats.js';
+export * from './rest/messages.js';
 export * from './rest/users.js';

@@ -1,0 +1,229 @@
+import { initContract } from '@ts-rest/core';
+import { z } from 'zod';
+import { isoDateTime, uuid } from '../common.js';
+import { errorBodySchema } from '../errors.js';
+import { publicUserSchema } from './users.js';
+
+const c = initContract();
+
+/** Members of a group, the owner included. */
+export const GROUP_MAX_MEMBERS = 300;
+export const CHAT_PAGE_DEFAULT = 50;
+
+export const chatKindSchema = z.enum(['direct', 'group']);
+export type ChatKind = z.infer<typeof chatKindSchema>;
+export const memberRoleSchema = z.enum(['owner', 'admin', 'member']);
+export type MemberRole = z.infer<typeof memberRoleSchema>;
+
+export const groupNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'Name the group.')
+  .max(100, 'Use at most 100 characters.');
+export const groupDescriptionSchema = z.string().trim().max(500, 'Use at most 500 characters.');
+/** A picture for the group: an https or http URL (uploads arrive with media). */
+export const avatarUrlSchema = z
+  .string()
+  .trim()
+  .max(2048)
+  .url('Enter a web address.')
+  .refine((u) => /^https?:\/\//i.test(u), 'Use an http or https address.');
+
+export const createDirectChatSchema = z.object({ userId: uuid });
+
+export const createGroupSchema = z.object({
+  name: groupNameSchema,
+  description: groupDescriptionSchema.optional(),
+  avatarUrl: avatarUrlSchema.nullable().optional(),
+  /** Everyone but the creator, who becomes the owner. */
+  memberIds: z
+    .array(uuid)
+    .max(GROUP_MAX_MEMBERS - 1, `A group can have at most ${GROUP_MAX_MEMBERS} members.`)
+    .default([]),
+});
+export type CreateGroupInput = z.input<typeof createGroupSchema>;
+
+export const updateChatSchema = z.object({
+  name: groupNameSchema.optional(),
+  description: groupDescriptionSchema.optional(),
+  avatarUrl: avatarUrlSchema.nullable().optional(),
+});
+export type UpdateChatInput = z.infer<typeof updateChatSchema>;
+
+export const messagePreviewSchema = z.object({
+  id: uuid,
+  seq: z.number().int(),
+  kind: z.enum(['text', 'system']),
+  senderId: uuid.nullable(),
+  senderName: z.string().nullable(),
+  /** The first characters of the text, '' once deleted. */
+  text: z.string(),
+  deleted: z.boolean(),
+  createdAt: isoDateTime,
+});
+
+/** What every member sees alike. */
+export const chatInfoSchema = z.object({
+  id: uuid,
+  kind: chatKindSchema,
+  /** Group name; for direct chats the other person's display name. */
+  name: z.string(),
+  description: z.string(),
+  avatarUrl: z.string().nullable(),
+  memberCount: z.number().int(),
+  /** seq of the newest message. */
+  lastSeq: z.number().int(),
+  /** Bumped by every edit, delete and reaction in the chat (see GET /changes). */
+  version: z.number().int(),
+  createdAt: isoDateTime,
+  lastActivityAt: isoDateTime,
+});
+export type ChatInfo = z.infer<typeof chatInfoSchema>;
+
+/** A chat as one member sees it in their list. */
+export const chatSchema = chatInfoSchema.extend({
+  myRole: memberRoleSchema,
+  /** The other person of a direct chat. */
+  peer: publicUserSchema.nullable(),
+  lastMessage: messagePreviewSchema.nullable(),
+  lastReadSeq: z.number().int(),
+  /** Messages from others after my read position. */
+  unreadCount: z.number().int(),
+});
+export type Chat = z.infer<typeof chatSchema>;
+
+export const chatMemberSchema = z.object({
+  user: publicUserSchema,
+  role: memberRoleSchema,
+  joinedAt: isoDateTime,
+  lastDeliveredSeq: z.number().int(),
+  lastReadSeq: z.number().int(),
+  online: z.boolean(),
+  lastSeenAt: isoDateTime.nullable(),
+});
+export type ChatMember = z.infer<typeof chatMemberSchema>;
+
+export const listChatsQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(CHAT_PAGE_DEFAULT),
+  /** Opaque cursor from the previous page's `nextCursor`. */
+  cursor: z.string().max(200).optional(),
+});
+
+const chatParams = z.object({ chatId: uuid });
+const memberParams = z.object({ chatId: uuid, userId: uuid });
+const errors = {
+  400: errorBodySchema,
+  401: errorBodySchema,
+  404: errorBodySchema,
+} as const;
+
+export const chatsContract = c.router(
+  {
+    list: {
+      method: 'GET',
+      path: '/chats',
+      summary: "The caller's chats, most recent activity first, with unread counts",
+      query: listChatsQuerySchema,
+      responses: {
+        200: z.object({ chats: z.array(chatSchema), nextCursor: z.string().nullable() }),
+        400: errorBodySchema,
+        401: errorBodySchema,
+      },
+    },
+    createDirect: {
+      method: 'POST',
+      path: '/chats/direct',
+      summary: 'Open the direct chat with a user (created once per pair, then returned)',
+      body: createDirectChatSchema,
+      responses: { 200: chatSchema, 201: chatSchema, ...errors },
+    },
+    createGroup: {
+      method: 'POST',
+      path: '/chats/group',
+      summary: 'Create a group; the caller becomes its owner',
+      body: createGroupSchema,
+      responses: { 201: chatSchema, ...errors, 409: errorBodySchema },
+    },
+    get: {
+      method: 'GET',
+      path: '/chats/:chatId',
+      summary: 'One chat',
+      pathParams: chatParams,
+      responses: { 200: chatSchema, ...errors },
+    },
+    update: {
+      method: 'PUT',
+      path: '/chats/:chatId',
+      summary: 'Rename a group, change its description or picture (admins)',
+      pathParams: chatParams,
+      body: updateChatSchema,
+      responses: { 200: chatSchema, ...errors, 403: errorBodySchema },
+    },
+    remove: {
+      method: 'DELETE',
+      path: '/chats/:chatId',
+      summary: 'Delete a group (owner), or clear and hide a direct chat for yourself',
+      pathParams: chatParams,
+      body: c.noBody(),
+      responses: { 204: c.noBody(), ...errors, 403: errorBodySchema },
+    },
+    leave: {
+      method: 'POST',
+      path: '/chats/:chatId/leave',
+      summary: 'Leave a group; an owner who leaves hands the group to the next admin or member',
+      pathParams: chatParams,
+      body: c.noBody(),
+      responses: { 204: c.noBody(), ...errors },
+    },
+    listMembers: {
+      method: 'GET',
+      path: '/chats/:chatId/members',
+      summary: 'Members with their role, receipt positions and presence',
+      pathParams: chatParams,
+      responses: { 200: z.object({ members: z.array(chatMemberSchema) }), ...errors },
+    },
+    addMembers: {
+      method: 'POST',
+      path: '/chats/:chatId/members',
+      summary: 'Add people to a group (admins); they see the whole history',
+      pathParams: chatParams,
+      body: z.object({
+        userIds: z
+          .array(uuid)
+          .min(1)
+          .max(GROUP_MAX_MEMBERS - 1),
+      }),
+      responses: {
+        200: z.object({ members: z.array(chatMemberSchema) }),
+        ...errors,
+        403: errorBodySchema,
+        409: errorBodySchema,
+      },
+    },
+    removeMember: {
+      method: 'DELETE',
+      path: '/chats/:chatId/members/:userId',
+      summary: 'Remove someone from a group (admins; only the owner removes admins)',
+      pathParams: memberParams,
+      body: c.noBody(),
+      responses: { 204: c.noBody(), ...errors, 403: errorBodySchema },
+    },
+    setRole: {
+      method: 'PUT',
+      path: '/chats/:chatId/members/:userId',
+      summary: 'Make a member an admin or back (owner)',
+      pathParams: memberParams,
+      body: z.object({ role: z.enum(['admin', 'member']) }),
+      responses: { 200: chatMemberSchema, ...errors, 403: errorBodySchema },
+    },
+    transferOwnership: {
+      method: 'POST',
+      path: '/chats/:chatId/owner',
+      summary: 'Hand the group to another member (owner); the old owner stays as admin',
+      pathParams: chatParams,
+      body: z.object({ userId: uuid }),
+      responses: { 204: c.noBody(), ...errors, 403: errorBodySchema },
+    },
+  },
+  { strictStatusCodes: true },
+);
