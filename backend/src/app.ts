@@ -16,6 +16,9 @@ import { registerSpa } from './infra/http/spa.js';
 import { loggerOptions } from './infra/logging.js';
 import { createMetrics } from './infra/metrics.js';
 import { usersRouter } from './users/routes.js';
+import { chatsRouter } from './chats/routes.js';
+import { messagesRouter } from './messages/routes.js';
+import { registerGateway } from './realtime/gateway.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -127,7 +130,13 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   // but its validation errors up to ours.
   const s = initServer();
   await app.register(async (api) => {
-    s.registerRouter(contract, s.router(contract, { auth: authRouter(ctx), users: usersRouter(ctx) }), api, {
+    const router = s.router(contract, {
+      auth: authRouter(ctx),
+      users: usersRouter(ctx),
+      chats: chatsRouter(ctx),
+      messages: messagesRouter(ctx),
+    });
+    s.registerRouter(contract, router, api, {
       responseValidation: true,
       requestValidationErrorHandler: (err, _request, reply) => {
         const details = [
@@ -141,6 +150,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     });
   });
 
+  await registerGateway(app, ctx);
   registerHealthRoutes(app, ctx, metrics);
   await registerSpa(app, config.webDistDir);
   return app;

@@ -9,7 +9,13 @@ import { buildApp, type BuildOptions } from './app.js';
 import type { Config } from './infra/config.js';
 import { openDatabase } from './infra/db/client.js';
 import { migrate } from './infra/db/migrate.js';
-import { createFailureCounter } from './infra/rate-limit.js';
+import { createDeliveryRecorder } from './messages/record-delivery.js';
+import { createFailureCounter, createSendLimiter } from './infra/rate-limit.js';
+import { createInProcessBus } from './infra/realtime/bus.js';
+import { createMemoryInbox } from './infra/realtime/inbox.js';
+import { createKeyedQueue } from './infra/realtime/keyed-queue.js';
+import { createMemoryPresence } from './infra/realtime/presence.js';
+import { createPublisher } from './infra/realtime/publisher.js';
 
 export interface RunningApp {
   app: FastifyInstance;
@@ -29,7 +35,11 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     : undefined;
   try {
     await migrate(db);
-    const ctx: AppContext = {
+    // Fan-out and inbox are in-process in both database modes for now; the Redis versions
+    // slot in here behind the same interfaces.
+    const inbox = createMemoryInbox(config.inboxSize);
+    const bus = createInProcessBus();
+    const ctx = {
       config,
       db,
       redis,
@@ -40,7 +50,19 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         windowSeconds: config.login.windowSeconds,
         redis,
       }),
-    };
+      sendLimiter: createSendLimiter({
+        name: 'send',
+        perSecond: config.sendRate.perSecond,
+        burstPerMinute: config.sendRate.burstPerMinute,
+        redis,
+      }),
+      inbox,
+      bus,
+      events: createPublisher(inbox, bus),
+      presence: createMemoryPresence(),
+      chatQueue: createKeyedQueue(),
+    } as Omit<AppContext, 'deliveries'> as AppContext;
+    ctx.deliveries = createDeliveryRecorder(ctx);
     const app = await buildApp(ctx, opts);
     await app.ready();
     return {
@@ -48,6 +70,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       ctx,
       close: async () => {
         await app.close();
+        await ctx.deliveries.flush();
         await db.close();
         redis?.disconnect();
       },

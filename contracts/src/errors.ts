@@ -36,6 +36,7 @@ export const errorCatalogue = {
   EMAIL_TAKEN: { status: 409, message: 'An account with that email exists already.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   FRAME_TOO_LARGE: { status: 413, message: 'The WebSocket frame is too large.' },
+  UPGRADE_REQUIRED: { status: 426, message: 'Connect to /ws with a WebSocket.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'Send the body as application/json.' },
   TOO_MANY_LOGIN_ATTEMPTS: {
     status: 429,

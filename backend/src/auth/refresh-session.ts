@@ -40,6 +40,7 @@ export async function refreshSession(ctx: AppContext, refreshToken: string): Pro
       where: { id: outcome.sessionId, revokedAt: null },
       data: { revokedAt: now, revokeReason: 'refresh_reuse' },
     });
+    await ctx.events.closeSessions([outcome.sessionId]);
     throw new AppError('REFRESH_TOKEN_REUSED');
   }
   throw new AppError(outcome.code);

@@ -15,6 +15,8 @@ export async function revokeSession(
     data: { revokedAt: ctx.now(), revokeReason: reason },
   });
   if (count === 0) throw new AppError('NOT_FOUND');
+  // The session's open sockets close too (1008), not just its next request.
+  await ctx.events.closeSessions([sessionId]);
 }
 
 /** Signs out every session of the user except `keepSessionId`. */
@@ -24,9 +26,13 @@ export async function revokeOtherSessions(
   keepSessionId: string,
   reason: RevokeReason,
 ): Promise<number> {
+  const where = { userId, revokedAt: null, id: { not: keepSessionId } };
+  const live = await ctx.db.prisma.session.findMany({ where, select: { id: true } });
   const { count } = await ctx.db.prisma.session.updateMany({
-    where: { userId, revokedAt: null, id: { not: keepSessionId } },
+    where: { ...where, id: { in: live.map((s) => s.id) } },
     data: { revokedAt: ctx.now(), revokeReason: reason },
   });
+  // Sessions created between the two statements were never live before the change.
+  await ctx.events.closeSessions(live.map((s) => s.id));
   return count;
 }

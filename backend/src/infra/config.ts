@@ -55,6 +55,12 @@ const envSchema = z
       .default(1_048_576),
     LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
     LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+    SEND_RATE_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(5),
+    SEND_BURST: z.coerce.number().int().min(0).max(100_000).default(120),
+    INBOX_SIZE: z.coerce.number().int().min(10).max(1_000_000).default(2000),
+    WS_HEARTBEAT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    WS_AUTH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+    TYPING_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(6_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
     WEB_DIST_DIR: z.string().min(1).optional(),
@@ -96,6 +102,14 @@ export interface Config {
   trustProxy: boolean;
   bodyLimitBytes: number;
   login: { maxFailures: number; windowSeconds: number };
+  /** Per-user message sends: a steady rate per second, plus a burst allowance per minute. */
+  sendRate: { perSecond: number; burstPerMinute: number };
+  /** Events kept per user for resume (embedded inbox). */
+  inboxSize: number;
+  wsHeartbeatMs: number;
+  wsAuthTimeoutMs: number;
+  /** A typing state ends by itself after this long without a new typing:start. */
+  typingTimeoutMs: number;
   logLevel: string;
   shutdownTimeoutMs: number;
 }
@@ -146,6 +160,11 @@ export function loadConfig(
     trustProxy: e.TRUST_PROXY,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
     login: { maxFailures: e.LOGIN_MAX_FAILURES, windowSeconds: e.LOGIN_WINDOW_SECONDS },
+    sendRate: { perSecond: e.SEND_RATE_PER_SECOND, burstPerMinute: e.SEND_BURST },
+    inboxSize: e.INBOX_SIZE,
+    wsHeartbeatMs: e.WS_HEARTBEAT_MS,
+    wsAuthTimeoutMs: e.WS_AUTH_TIMEOUT_MS,
+    typingTimeoutMs: e.TYPING_TIMEOUT_MS,
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };

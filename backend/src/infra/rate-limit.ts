@@ -3,7 +3,13 @@
  * every node of a cluster sees the same counts. Built on rate-limiter-flexible.
  */
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import {
+  BurstyRateLimiter,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  type RateLimiterAbstract,
+} from 'rate-limiter-flexible';
 
 export interface FailureCounter {
   /** Seconds until the key may try again, or 0 when it is not blocked. */
@@ -41,6 +47,43 @@ export function createFailureCounter(opts: FailureCounterOptions): FailureCounte
     },
     async reset(key) {
       await limiter.delete(key);
+    },
+  };
+}
+
+export interface SendLimiter {
+  /** Takes one send from the key's allowance; returns ms to wait when there is none left. */
+  take(key: string): Promise<{ ok: true } | { ok: false; retryAfterMs: number }>;
+}
+
+/**
+ * A steady rate per second plus a burst allowance per minute: people and bots can send a
+ * quick run of messages, then are held to the steady rate.
+ */
+export function createSendLimiter(opts: {
+  name: string;
+  perSecond: number;
+  burstPerMinute: number;
+  redis?: Redis | undefined;
+}): SendLimiter {
+  const make = (suffix: string, points: number, duration: number): RateLimiterAbstract => {
+    const base = { keyPrefix: `parley:rl:${opts.name}:${suffix}`, points, duration };
+    return opts.redis
+      ? new RateLimiterRedis({ ...base, storeClient: opts.redis })
+      : new RateLimiterMemory(base);
+  };
+  const steady = make('steady', opts.perSecond, 1);
+  const limiter =
+    opts.burstPerMinute > 0 ? new BurstyRateLimiter(steady, make('burst', opts.burstPerMinute, 60)) : steady;
+  return {
+    async take(key) {
+      try {
+        await limiter.consume(key);
+        return { ok: true };
+      } catch (err) {
+        if (err instanceof RateLimiterRes) return { ok: false, retryAfterMs: Math.max(1, err.msBeforeNext) };
+        throw err;
+      }
     },
   };
 }

@@ -1,5 +1,5 @@
 /** Test users made through the real API, each with a unique name. */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Client } from './http.js';
 
 export interface TestUser {
@@ -53,4 +53,43 @@ export async function logIn(api: Client, login: string, password: string, device
   const res = await api.post('/api/auth/login', { login, password, deviceName, platform: 'test' });
   if (res.status !== 200) throw new Error(`login failed: ${res.status} ${res.text}`);
   return res.body as { accessToken: string; refreshToken: string; sessionId: string };
+}
+
+/** A group owned by `owner` with the others as members, through the real API. */
+export async function createGroup(
+  api: Client,
+  owner: TestUser,
+  members: TestUser[],
+  name = uniqueName('group'),
+) {
+  const res = await api.post(
+    '/api/chats/group',
+    { name, memberIds: members.map((m) => m.id) },
+    { token: owner.accessToken },
+  );
+  if (res.status !== 201) throw new Error(`create group failed: ${res.status} ${res.text}`);
+  return res.body as { id: string; lastSeq: number; name: string };
+}
+
+export async function openDirectChat(api: Client, a: TestUser, b: TestUser) {
+  const res = await api.post('/api/chats/direct', { userId: b.id }, { token: a.accessToken });
+  if (res.status !== 201 && res.status !== 200)
+    throw new Error(`direct chat failed: ${res.status} ${res.text}`);
+  return res.body as { id: string; lastSeq: number };
+}
+
+export async function sendText(
+  api: Client,
+  user: TestUser,
+  chatId: string,
+  body: string,
+  extra: object = {},
+) {
+  const res = await api.post(
+    `/api/chats/${chatId}/messages`,
+    { clientMsgId: randomUUID(), body, ...extra },
+    { token: user.accessToken },
+  );
+  if (res.status !== 201) throw new Error(`send failed: ${res.status} ${res.text}`);
+  return res.body as { id: string; seq: number; chatId: string };
 }

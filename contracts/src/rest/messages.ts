@@ -21,7 +21,7 @@ export const emojiSchema = z
   .min(1)
   .max(32)
   .regex(
-    /^(?:\p{Extended_Pictographic}|\p{Regional_Indicator}|[\u{1F3FB}-\u{1F3FF}\u200D\uFE0F\u20E3#*0-9])+$/u,
+    /^(?:\p{Extended_Pictographic}|\p{Regional_Indicator}|\p{Emoji_Modifier}|\u200D|\uFE0F|\u20E3|[#*0-9])+$/u,
     'Use one emoji.',
   )
   .refine((s) => /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(s), 'Use one emoji.');

@@ -1,0 +1,58 @@
+/**
+ * Who may see a chat: its members, nobody else. Every read and every event recipient list
+ * goes through these functions, so "not a member" and "no such chat" are the same 404.
+ */
+import type { MemberRole, ServerEvent } from '@parley/contracts';
+import type { AppContext } from '../app-context.js';
+import type { Prisma, PrismaClient } from '../infra/db/generated/client.js';
+import { AppError } from '../infra/errors.js';
+
+/** The client or an open transaction. */
+export type Db = PrismaClient | Prisma.TransactionClient;
+
+export type Membership = Prisma.ChatMemberGetPayload<{ include: { chat: true } }>;
+
+/** The caller's membership with its chat, or 404. */
+export async function requireMembership(db: Db, chatId: string, userId: string): Promise<Membership> {
+  const membership = await db.chatMember.findUnique({
+    where: { chatId_userId: { chatId, userId } },
+    include: { chat: true },
+  });
+  if (!membership) throw new AppError('NOT_FOUND');
+  return membership;
+}
+
+/** Group-only operations on a direct chat. */
+export function requireGroup(membership: Membership): void {
+  if (membership.chat.kind !== 'group') throw new AppError('NOT_A_GROUP');
+}
+
+const rank: Record<MemberRole, number> = { member: 0, admin: 1, owner: 2 };
+
+export function hasRole(membership: { role: string }, atLeast: MemberRole): boolean {
+  return rank[membership.role as MemberRole] >= rank[atLeast];
+}
+
+export function requireRole(membership: Membership, atLeast: MemberRole): void {
+  if (!hasRole(membership, atLeast)) throw new AppError('FORBIDDEN');
+}
+
+export async function memberIds(db: Db, chatId: string): Promise<string[]> {
+  const rows = await db.chatMember.findMany({ where: { chatId }, select: { userId: true } });
+  return rows.map((r) => r.userId);
+}
+
+/** Sends an event to the chat's members as they are now (after the commit). */
+export async function publishToChat(ctx: AppContext, chatId: string, event: ServerEvent): Promise<void> {
+  await ctx.events.toUsers(await memberIds(ctx.db.prisma, chatId), event);
+}
+
+/** Everyone who shares at least one chat with the user (presence goes only to them). */
+export async function contactsOf(ctx: AppContext, userId: string): Promise<string[]> {
+  const rows = await ctx.db.prisma.$queryRaw<{ user_id: string }[]>`
+    SELECT DISTINCT other.user_id::text AS user_id
+    FROM chat_members mine
+    JOIN chat_members other ON other.chat_id = mine.chat_id
+    WHERE mine.user_id = ${userId}::uuid AND other.user_id <> ${userId}::uuid`;
+  return rows.map((r) => r.user_id);
+}

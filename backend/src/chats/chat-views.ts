@@ -1,0 +1,193 @@
+/**
+ * Chats as one member sees them: the shared facts plus their role, the other person of a
+ * direct chat, the newest message and their unread count. One query for the page, then
+ * batched look-ups for previews and peers.
+ */
+import type { Chat, ChatInfo, ChatKind, ChatMember, MemberRole, SystemEvent } from '@parley/contracts';
+import { systemEventText } from '@parley/contracts';
+import type { AppContext } from '../app-context.js';
+import { Prisma } from '../infra/db/generated/client.js';
+import { AppError } from '../infra/errors.js';
+import { previewText } from '../messages/presenters.js';
+import { toPublicUser } from '../users/presenters.js';
+import type { Db } from './access.js';
+
+interface ChatRow {
+  id: string;
+  kind: string;
+  name: string;
+  description: string;
+  avatar_url: string | null;
+  last_seq: number;
+  version: number;
+  created_at: Date;
+  last_activity_at: Date;
+  role: string;
+  last_read_seq: number;
+  cleared_seq: number;
+  member_count: number;
+  unread_count: number;
+}
+
+export interface ChatPage {
+  chats: Chat[];
+  nextCursor: string | null;
+}
+
+export async function loadChatViews(
+  ctx: AppContext,
+  userId: string,
+  opts: { chatIds?: string[]; cursor?: string | undefined; limit?: number; includeHidden?: boolean },
+): Promise<ChatPage> {
+  const limit = opts.limit ?? 50;
+  const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor);
+  const rows = await ctx.db.prisma.$queryRaw<ChatRow[]>`
+    SELECT c.id::text AS id, c.kind, c.name, c.description, c.avatar_url, c.last_seq, c.version,
+           c.created_at, c.last_activity_at, m.role, m.last_read_seq, m.cleared_seq,
+           (SELECT count(*)::int FROM chat_members x WHERE x.chat_id = c.id) AS member_count,
+           (SELECT count(*)::int FROM messages u
+             WHERE u.chat_id = c.id AND u.seq > GREATEST(m.last_read_seq, m.cleared_seq)
+               AND u.kind = 'text' AND u.deleted_at IS NULL AND u.sender_id <> m.user_id
+               AND NOT EXISTS (SELECT 1 FROM message_hides h WHERE h.message_id = u.id AND h.user_id = m.user_id)
+           ) AS unread_count
+    FROM chat_members m JOIN chats c ON c.id = m.chat_id
+    WHERE m.user_id = ${userId}::uuid
+      ${opts.includeHidden ? Prisma.empty : Prisma.sql`AND m.hidden = false`}
+      ${opts.chatIds ? Prisma.sql`AND c.id IN (${Prisma.join(opts.chatIds.map((id) => Prisma.sql`${id}::uuid`))})` : Prisma.empty}
+      ${after ? Prisma.sql`AND (c.last_activity_at, c.id) < (${after.at}::timestamptz, ${after.id}::uuid)` : Prisma.empty}
+    ORDER BY c.last_activity_at DESC, c.id DESC
+    LIMIT ${limit + 1}`;
+  const page = rows.slice(0, limit);
+  const chats = await decorate(ctx.db.prisma, userId, page);
+  const last = page.at(-1);
+  return {
+    chats,
+    nextCursor: rows.length > limit && last ? encodeCursor(last.last_activity_at, last.id) : null,
+  };
+}
+
+/** One chat as the user sees it, or 404 (also for chats the user is not in). */
+export async function loadChatView(ctx: AppContext, userId: string, chatId: string): Promise<Chat> {
+  const { chats } = await loadChatViews(ctx, userId, { chatIds: [chatId], includeHidden: true, limit: 1 });
+  const chat = chats[0];
+  if (!chat) throw new AppError('NOT_FOUND');
+  return chat;
+}
+
+async function decorate(db: Db, userId: string, rows: ChatRow[]): Promise<Chat[]> {
+  if (rows.length === 0) return [];
+  const withMessages = rows.filter((r) => r.last_seq > r.cleared_seq);
+  const lastMessages = withMessages.length
+    ? await db.message.findMany({
+        where: { OR: withMessages.map((r) => ({ chatId: r.id, seq: r.last_seq })) },
+      })
+    : [];
+  const directIds = rows.filter((r) => r.kind === 'direct').map((r) => r.id);
+  const peers = directIds.length
+    ? await db.chatMember.findMany({
+        where: { chatId: { in: directIds }, userId: { not: userId } },
+        include: { user: true },
+      })
+    : [];
+  const senderIds = [...new Set(lastMessages.flatMap((m) => (m.senderId ? [m.senderId] : [])))];
+  const senders = senderIds.length
+    ? await db.user.findMany({ where: { id: { in: senderIds } }, select: { id: true, displayName: true } })
+    : [];
+  const senderName = new Map(senders.map((s) => [s.id, s.displayName]));
+  const lastByChat = new Map(lastMessages.map((m) => [m.chatId, m]));
+  const peerByChat = new Map(peers.map((p) => [p.chatId, p.user]));
+
+  return rows.map((row) => {
+    const peer = peerByChat.get(row.id);
+    const last = lastByChat.get(row.id);
+    const info: ChatInfo = {
+      id: row.id,
+      kind: row.kind as ChatKind,
+      name: row.kind === 'direct' ? (peer?.displayName ?? 'Deleted user') : row.name,
+      description: row.description,
+      avatarUrl: row.avatar_url,
+      memberCount: row.member_count,
+      lastSeq: row.last_seq,
+      version: row.version,
+      createdAt: row.created_at.toISOString(),
+      lastActivityAt: row.last_activity_at.toISOString(),
+    };
+    return {
+      ...info,
+      myRole: row.role as MemberRole,
+      peer: peer ? toPublicUser(peer) : null,
+      lastMessage: last
+        ? {
+            id: last.id,
+            seq: last.seq,
+            kind: last.kind as 'text' | 'system',
+            senderId: last.senderId,
+            senderName: last.senderId ? (senderName.get(last.senderId) ?? null) : null,
+            text: last.deletedAt
+              ? ''
+              : last.kind === 'system'
+                ? systemEventText(last.system as SystemEvent)
+                : previewText(last.body),
+            deleted: last.deletedAt !== null,
+            createdAt: last.createdAt.toISOString(),
+          }
+        : null,
+      lastReadSeq: row.last_read_seq,
+      unreadCount: row.unread_count,
+    };
+  });
+}
+
+/** The shared part of a chat, for chat:updated. */
+export function chatInfoOf(chat: Chat): ChatInfo {
+  return {
+    id: chat.id,
+    kind: chat.kind,
+    name: chat.name,
+    description: chat.description,
+    avatarUrl: chat.avatarUrl,
+    memberCount: chat.memberCount,
+    lastSeq: chat.lastSeq,
+    version: chat.version,
+    createdAt: chat.createdAt,
+    lastActivityAt: chat.lastActivityAt,
+  };
+}
+
+/**
+ * A new member's view of a group derived from another member's, without a query per
+ * member: only role, read position and unread count differ for someone who just joined.
+ */
+export function viewForNewMember(base: Chat, role: MemberRole, lastReadSeq: number): Chat {
+  return { ...base, myRole: role, lastReadSeq, unreadCount: 0 };
+}
+
+export async function presentMembers(
+  ctx: AppContext,
+  rows: Prisma.ChatMemberGetPayload<{ include: { user: true } }>[],
+): Promise<ChatMember[]> {
+  const online = await ctx.presence.onlineAmong(rows.map((r) => r.userId));
+  return rows.map((r) => ({
+    user: toPublicUser(r.user),
+    role: r.role as MemberRole,
+    joinedAt: r.joinedAt.toISOString(),
+    lastDeliveredSeq: r.lastDeliveredSeq,
+    lastReadSeq: r.lastReadSeq,
+    online: online.has(r.userId),
+    lastSeenAt: r.user.lastSeenAt?.toISOString() ?? null,
+  }));
+}
+
+function encodeCursor(at: Date, id: string): string {
+  return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { at: string; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/.test(id)) {
+    throw new AppError('VALIDATION_ERROR', undefined, [
+      { path: 'cursor', message: 'Invalid cursor.', location: 'query' },
+    ]);
+  }
+  return { at, id };
+}

@@ -1,0 +1,132 @@
+/**
+ * Taking people out of a group: removal by an admin, or leaving. The removed person gets
+ * chat:member_removed and then nothing more from the chat: events go to members as they
+ * are after the commit.
+ */
+import type { AppContext } from '../app-context.js';
+import type { Prisma } from '../infra/db/generated/client.js';
+import { AppError } from '../infra/errors.js';
+import { appendSystemMessage, publishNewMessages } from '../messages/append-message.js';
+import type { MessageRow } from '../messages/presenters.js';
+import { hasRole, memberIds, requireGroup, requireMembership, requireRole } from './access.js';
+import { presentMembers } from './chat-views.js';
+
+export async function removeMember(
+  ctx: AppContext,
+  userId: string,
+  chatId: string,
+  targetId: string,
+): Promise<void> {
+  if (targetId === userId) return leaveChat(ctx, userId, chatId);
+  await ctx.chatQueue.run(chatId, async () => {
+    const now = ctx.now();
+    const line = await ctx.db.prisma.$transaction(async (tx) => {
+      const me = await requireMembership(tx, chatId, userId);
+      requireGroup(me);
+      requireRole(me, 'admin');
+      const target = await tx.chatMember.findUnique({
+        where: { chatId_userId: { chatId, userId: targetId } },
+      });
+      if (!target) throw new AppError('NOT_FOUND');
+      // Admins remove members; only the owner removes admins; nobody removes the owner.
+      if (target.role === 'owner' || (target.role === 'admin' && !hasRole(me, 'owner'))) {
+        throw new AppError(
+          'FORBIDDEN',
+          'Only the owner can remove an admin, and the owner cannot be removed.',
+        );
+      }
+      await tx.chatMember.delete({ where: { chatId_userId: { chatId, userId: targetId } } });
+      return appendSystemMessage(tx, chatId, now, {
+        action: 'member_removed',
+        actorId: userId,
+        userIds: [targetId],
+        value: null,
+      });
+    });
+    await announceDeparture(ctx, chatId, targetId, [line]);
+  });
+}
+
+/**
+ * Leaves a group. An owner who leaves hands the group to the longest-standing admin, or
+ * else the longest-standing member; the last one out deletes the group.
+ */
+export async function leaveChat(ctx: AppContext, userId: string, chatId: string): Promise<void> {
+  await ctx.chatQueue.run(chatId, async () => {
+    const now = ctx.now();
+    const outcome = await ctx.db.prisma.$transaction(async (tx) => {
+      const me = await requireMembership(tx, chatId, userId);
+      requireGroup(me);
+      await tx.chatMember.delete({ where: { chatId_userId: { chatId, userId } } });
+      const rest = await tx.chatMember.findMany({ where: { chatId }, orderBy: { joinedAt: 'asc' } });
+      if (rest.length === 0) {
+        await tx.chat.delete({ where: { id: chatId } });
+        return { deleted: true as const };
+      }
+      const lines: MessageRow[] = [
+        await appendSystemMessage(tx, chatId, now, {
+          action: 'member_left',
+          actorId: userId,
+          userIds: [userId],
+          value: null,
+        }),
+      ];
+      if (me.role === 'owner') lines.push(await handOver(tx, chatId, now, rest));
+      return { deleted: false as const, lines };
+    });
+    if (outcome.deleted) {
+      await ctx.events.toUsers([userId], { type: 'chat:deleted', data: { chatId } });
+      return;
+    }
+    await announceDeparture(ctx, chatId, userId, outcome.lines);
+  });
+}
+
+async function handOver(
+  tx: Prisma.TransactionClient,
+  chatId: string,
+  now: Date,
+  rest: { userId: string; role: string }[],
+): Promise<MessageRow> {
+  const heir = rest.find((m) => m.role === 'admin') ?? rest[0]!;
+  await tx.chatMember.update({
+    where: { chatId_userId: { chatId, userId: heir.userId } },
+    data: { role: 'owner' },
+  });
+  return appendSystemMessage(tx, chatId, now, {
+    action: 'ownership_transferred',
+    actorId: null,
+    userIds: [heir.userId],
+    value: null,
+  });
+}
+
+async function announceDeparture(ctx: AppContext, chatId: string, goneId: string, lines: MessageRow[]) {
+  const remaining = await memberIds(ctx.db.prisma, chatId);
+  await ctx.events.toUsers([...remaining, goneId], {
+    type: 'chat:member_removed',
+    data: { chatId, userId: goneId },
+  });
+  await publishNewMessages(ctx, ctx.db.prisma, chatId, lines);
+  // A new owner shows up as a member update.
+  for (const line of lines) {
+    if (
+      line.kind === 'system' &&
+      (line.system as { action?: string } | null)?.action === 'ownership_transferred'
+    ) {
+      const heirId = (line.system as { userIds: string[] }).userIds[0]!;
+      await publishMemberUpdate(ctx, chatId, heirId);
+    }
+  }
+}
+
+export async function publishMemberUpdate(ctx: AppContext, chatId: string, userId: string): Promise<void> {
+  const row = await ctx.db.prisma.chatMember.findUnique({
+    where: { chatId_userId: { chatId, userId } },
+    include: { user: true },
+  });
+  if (!row) return;
+  const [member] = await presentMembers(ctx, [row]);
+  const recipients = await memberIds(ctx.db.prisma, chatId);
+  await ctx.events.toUsers(recipients, { type: 'chat:member_updated', data: { chatId, member: member! } });
+}

@@ -1,0 +1,85 @@
+import { contract } from '@parley/contracts';
+import { initServer } from '@ts-rest/fastify';
+import type { AppContext } from '../app-context.js';
+import { authenticate } from '../auth/authenticate.js';
+import { addMembers } from './add-members.js';
+import { requireMembership } from './access.js';
+import { loadChatView, loadChatViews, presentMembers } from './chat-views.js';
+import { createDirectChat } from './create-direct-chat.js';
+import { createGroup } from './create-group.js';
+import { deleteChat } from './delete-chat.js';
+import { leaveChat, removeMember } from './remove-member.js';
+import { setMemberRole, transferOwnership } from './set-member-role.js';
+import { updateChat } from './update-chat.js';
+
+const s = initServer();
+
+export function chatsRouter(ctx: AppContext) {
+  return s.router(contract.chats, {
+    list: async ({ request, query }) => {
+      const me = await authenticate(ctx, request);
+      return { status: 200, body: await loadChatViews(ctx, me.userId, query) };
+    },
+    createDirect: async ({ request, body }) => {
+      const me = await authenticate(ctx, request);
+      const { chat, created } = await createDirectChat(ctx, me.userId, body.userId);
+      return { status: created ? 201 : 200, body: chat };
+    },
+    createGroup: async ({ request, body }) => {
+      const me = await authenticate(ctx, request);
+      return { status: 201, body: await createGroup(ctx, me.userId, body) };
+    },
+    get: async ({ request, params }) => {
+      const me = await authenticate(ctx, request);
+      return { status: 200, body: await loadChatView(ctx, me.userId, params.chatId) };
+    },
+    update: async ({ request, params, body }) => {
+      const me = await authenticate(ctx, request);
+      return { status: 200, body: await updateChat(ctx, me.userId, params.chatId, body) };
+    },
+    remove: async ({ request, params }) => {
+      const me = await authenticate(ctx, request);
+      await deleteChat(ctx, me.userId, params.chatId);
+      return { status: 204, body: undefined };
+    },
+    leave: async ({ request, params }) => {
+      const me = await authenticate(ctx, request);
+      await leaveChat(ctx, me.userId, params.chatId);
+      return { status: 204, body: undefined };
+    },
+    listMembers: async ({ request, params }) => {
+      const me = await authenticate(ctx, request);
+      await requireMembership(ctx.db.prisma, params.chatId, me.userId);
+      const rows = await ctx.db.prisma.chatMember.findMany({
+        where: { chatId: params.chatId },
+        include: { user: true },
+        orderBy: [{ joinedAt: 'asc' }, { userId: 'asc' }],
+      });
+      return { status: 200, body: { members: await presentMembers(ctx, rows) } };
+    },
+    addMembers: async ({ request, params, body }) => {
+      const me = await authenticate(ctx, request);
+      return {
+        status: 200,
+        body: { members: await addMembers(ctx, me.userId, params.chatId, body.userIds) },
+      };
+    },
+    removeMember: async ({ request, params }) => {
+      const me = await authenticate(ctx, request);
+      await removeMember(ctx, me.userId, params.chatId, params.userId);
+      return { status: 204, body: undefined };
+    },
+    setRole: async ({ request, params, body }) => {
+      const me = await authenticate(ctx, request);
+      return {
+        status: 200,
+        body: await setMemberRole(ctx, me.userId, params.chatId, params.userId, body.role),
+      };
+    },
+    transferOwnership: async ({ request, params, body }) => {
+      const me = await authenticate(ctx, request);
+      await transferOwnership(ctx, me.userId, params.chatId, body.userId);
+      return { status: 204, body: undefined };
+    },
+  });
+}

@@ -1,0 +1,34 @@
+/**
+ * Fan-out between server nodes. Business code publishes "these users have new inbox
+ * entries" or a moment-only event; every node's WebSocket gateway subscribes and pushes
+ * to the sockets it holds. Embedded mode delivers in-process; a Redis pub/sub
+ * implementation fits the same interface.
+ */
+import type { ServerEvent } from '@parley/contracts';
+
+export type BusMessage =
+  /** New entries in these users' inboxes: devices read them in order. */
+  | { kind: 'inbox'; userIds: string[] }
+  /** Typing and presence: pushed to whoever is connected, never stored. */
+  | { kind: 'ephemeral'; userIds: string[]; event: ServerEvent }
+  /** Signed out or revoked: close these sessions' sockets. */
+  | { kind: 'close-sessions'; sessionIds: string[] };
+
+export interface EventBus {
+  publish(message: BusMessage): Promise<void>;
+  /** Returns the unsubscribe function. */
+  subscribe(handler: (message: BusMessage) => void): () => void;
+}
+
+export function createInProcessBus(): EventBus {
+  const handlers = new Set<(message: BusMessage) => void>();
+  return {
+    async publish(message) {
+      for (const handler of handlers) handler(message);
+    },
+    subscribe(handler) {
+      handlers.add(handler);
+      return () => handlers.delete(handler);
+    },
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * The one way business code emits events: lasting events go into each recipient's inbox
+ * first, then the bus wakes their devices; moment-only events (typing, presence) go
+ * straight to connected devices. Call it only after the transaction has committed.
+ */
+import { ephemeralEventTypes, type ServerEvent } from '@parley/contracts';
+import type { EventBus } from './bus.js';
+import type { Inbox } from './inbox.js';
+
+export interface EventPublisher {
+  toUsers(userIds: readonly string[], event: ServerEvent): Promise<void>;
+  closeSessions(sessionIds: readonly string[]): Promise<void>;
+}
+
+const ephemeral = new Set<string>(ephemeralEventTypes);
+
+export function createPublisher(inbox: Inbox, bus: EventBus): EventPublisher {
+  return {
+    async toUsers(userIds, event) {
+      const unique = [...new Set(userIds)];
+      if (unique.length === 0) return;
+      if (ephemeral.has(event.type)) {
+        await bus.publish({ kind: 'ephemeral', userIds: unique, event });
+        return;
+      }
+      for (const userId of unique) await inbox.append(userId, event);
+      await bus.publish({ kind: 'inbox', userIds: unique });
+    },
+    async closeSessions(sessionIds) {
+      if (sessionIds.length > 0) await bus.publish({ kind: 'close-sessions', sessionIds: [...sessionIds] });
+    },
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * Deleting a message. For everyone (the sender, or a group admin): the text and reactions
+ * are erased and a tombstone keeps the seq. For me: hidden for the caller only.
+ */
+import type { DeleteScope } from '@parley/contracts';
+import type { AppContext } from '../app-context.js';
+import { hasRole, publishToChat } from '../chats/access.js';
+import { AppError } from '../infra/errors.js';
+import { nextChatVersion, requireVisibleMessage } from './access.js';
+
+export async function deleteMessage(
+  ctx: AppContext,
+  userId: string,
+  messageId: string,
+  scope: DeleteScope,
+): Promise<void> {
+  const { message, chatId } = await requireVisibleMessage(ctx.db.prisma, messageId, userId);
+  if (scope === 'me') {
+    await ctx.db.prisma.messageHide.upsert({
+      where: { userId_messageId: { userId, messageId } },
+      create: { userId, messageId },
+      update: {},
+    });
+    await ctx.events.toUsers([userId], {
+      type: 'message:deleted',
+      data: { chatId, messageId, seq: message.seq, scope: 'me', version: message.version },
+    });
+    return;
+  }
+  await ctx.chatQueue.run(chatId, async () => {
+    const outcome = await ctx.db.prisma.$transaction(async (tx) => {
+      const { message, membership, chat } = await requireVisibleMessage(tx, messageId, userId);
+      const mayDelete =
+        message.kind === 'text' &&
+        (message.senderId === userId || (chat.kind === 'group' && hasRole(membership, 'admin')));
+      if (!mayDelete) throw new AppError('FORBIDDEN', 'You can only delete your own messages.');
+      if (message.deletedAt) return null;
+      const version = await nextChatVersion(tx, chatId);
+      await tx.messageReaction.deleteMany({ where: { messageId } });
+      return tx.message.update({
+        where: { id: messageId },
+        data: { body: '', deletedAt: ctx.now(), version: { increment: 1 }, changedInVersion: version },
+      });
+    });
+    if (!outcome) return;
+    await publishToChat(ctx, chatId, {
+      type: 'message:deleted',
+      data: { chatId, messageId, seq: outcome.seq, scope: 'everyone', version: outcome.version },
+    });
+  });
+}

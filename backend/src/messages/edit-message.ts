@@ -1,0 +1,41 @@
+/** Editing your own message: new text, marked edited, the chat's version moves on. */
+import type { Message } from '@parley/contracts';
+import type { AppContext } from '../app-context.js';
+import { publishToChat } from '../chats/access.js';
+import { AppError } from '../infra/errors.js';
+import { nextChatVersion, requireVisibleMessage } from './access.js';
+import { messageInclude, presentMessage } from './presenters.js';
+
+export async function editMessage(
+  ctx: AppContext,
+  userId: string,
+  messageId: string,
+  body: string,
+): Promise<Message> {
+  const { chatId } = await requireVisibleMessage(ctx.db.prisma, messageId, userId);
+  return ctx.chatQueue.run(chatId, async () => {
+    const { row, changed } = await ctx.db.prisma.$transaction(async (tx) => {
+      const { message } = await requireVisibleMessage(tx, messageId, userId);
+      if (message.kind !== 'text' || message.senderId !== userId) {
+        throw new AppError('FORBIDDEN', 'You can only edit your own messages.');
+      }
+      if (message.deletedAt) throw new AppError('MESSAGE_DELETED');
+      if (message.body === body) {
+        return {
+          row: await tx.message.findUniqueOrThrow({ where: { id: messageId }, include: messageInclude }),
+          changed: false,
+        };
+      }
+      const version = await nextChatVersion(tx, chatId);
+      const row = await tx.message.update({
+        where: { id: messageId },
+        data: { body, editedAt: ctx.now(), version: { increment: 1 }, changedInVersion: version },
+        include: messageInclude,
+      });
+      return { row, changed: true };
+    });
+    const message = await presentMessage(ctx.db.prisma, row);
+    if (changed) await publishToChat(ctx, chatId, { type: 'message:edited', data: { message } });
+    return message;
+  });
+}

@@ -1,0 +1,41 @@
+/**
+ * Moves a member's read position forward (never back) and tells the chat, so senders
+ * see "read" and the reader's other devices clear their unread badge.
+ */
+import type { AppContext } from '../app-context.js';
+import { publishToChat, requireMembership } from '../chats/access.js';
+
+export async function markRead(
+  ctx: AppContext,
+  userId: string,
+  chatId: string,
+  upToSeq: number,
+): Promise<{ chatId: string; lastReadSeq: number; unreadCount: number }> {
+  const db = ctx.db.prisma;
+  const me = await requireMembership(db, chatId, userId);
+  const target = Math.min(upToSeq, me.chat.lastSeq);
+  let lastReadSeq = me.lastReadSeq;
+  if (target > me.lastReadSeq) {
+    const rows = await db.$queryRaw<{ last_read_seq: number }[]>`
+      UPDATE chat_members
+      SET last_read_seq = GREATEST(last_read_seq, ${target}),
+          last_delivered_seq = GREATEST(last_delivered_seq, ${target})
+      WHERE chat_id = ${chatId}::uuid AND user_id = ${userId}::uuid AND last_read_seq < ${target}
+      RETURNING last_read_seq`;
+    if (rows[0]) {
+      lastReadSeq = rows[0].last_read_seq;
+      await publishToChat(ctx, chatId, {
+        type: 'message:read',
+        data: { chatId, userId, upToSeq: lastReadSeq },
+      });
+    } else {
+      lastReadSeq = (await requireMembership(db, chatId, userId)).lastReadSeq;
+    }
+  }
+  const [unread] = await db.$queryRaw<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM messages u
+    WHERE u.chat_id = ${chatId}::uuid AND u.seq > ${Math.max(lastReadSeq, me.clearedSeq)}
+      AND u.kind = 'text' AND u.deleted_at IS NULL AND u.sender_id <> ${userId}::uuid
+      AND NOT EXISTS (SELECT 1 FROM message_hides h WHERE h.message_id = u.id AND h.user_id = ${userId}::uuid)`;
+  return { chatId, lastReadSeq, unreadCount: unread?.n ?? 0 };
+}

@@ -1,0 +1,81 @@
+/**
+ * What each WebSocket command does. The same services as the REST routes: a command is
+ * another way in, never other rules. Identity comes from the socket's authentication,
+ * never from the frame.
+ */
+import type { commandSchemas, CommandType } from '@parley/contracts';
+import type { z } from 'zod';
+import type { AppContext } from '../app-context.js';
+import { authenticateToken } from '../auth/authenticate.js';
+import { AppError } from '../infra/errors.js';
+import { deleteMessage } from '../messages/delete-message.js';
+import { editMessage } from '../messages/edit-message.js';
+import { markRead } from '../messages/mark-read.js';
+import { setReaction } from '../messages/react-to-message.js';
+import { sendMessage } from '../messages/send-message.js';
+import type { Connection } from './connection.js';
+import type { TypingTracker } from './typing.js';
+
+type Handlers = {
+  [T in CommandType]: (conn: Connection, data: z.output<(typeof commandSchemas)[T]>) => Promise<unknown>;
+};
+
+export function createCommandHandlers(
+  ctx: AppContext,
+  typing: TypingTracker,
+  hooks: { authenticated(conn: Connection): Promise<void> },
+): Handlers {
+  const me = (conn: Connection) => conn.userId!;
+  return {
+    async auth(conn, { token }) {
+      const identity = await authenticateToken(ctx, token);
+      if (conn.userId) {
+        // A fresh token on a live socket (access tokens are short-lived): same session only.
+        if (identity.userId !== conn.userId || identity.sessionId !== conn.sessionId) {
+          throw new AppError('FORBIDDEN', 'This socket belongs to another session.');
+        }
+        return { userId: conn.userId, sessionId: conn.sessionId, position: conn.cursor };
+      }
+      conn.userId = identity.userId;
+      conn.sessionId = identity.sessionId;
+      conn.cursor = await ctx.inbox.head(identity.userId);
+      await hooks.authenticated(conn);
+      return { userId: identity.userId, sessionId: identity.sessionId, position: conn.cursor };
+    },
+    async 'sync:resume'(conn, { position }) {
+      const { resumed, replayed } = await conn.resume(position);
+      return { resumed, replayed, position: conn.cursor };
+    },
+    async 'message:send'(conn, { chatId, ...input }) {
+      const result = await sendMessage(ctx, me(conn), chatId, input);
+      if (!result.duplicate) await typing.stopAll(me(conn), chatId);
+      return result;
+    },
+    async 'message:edit'(conn, { messageId, body }) {
+      return { message: await editMessage(ctx, me(conn), messageId, body) };
+    },
+    async 'message:delete'(conn, { messageId, scope }) {
+      await deleteMessage(ctx, me(conn), messageId, scope);
+      return { messageId };
+    },
+    async 'reaction:add'(conn, { messageId, emoji }) {
+      await setReaction(ctx, me(conn), messageId, emoji, true);
+      return { messageId };
+    },
+    async 'reaction:remove'(conn, { messageId, emoji }) {
+      await setReaction(ctx, me(conn), messageId, emoji, false);
+      return { messageId };
+    },
+    async 'typing:start'(conn, { chatId }) {
+      await typing.start(me(conn), chatId);
+      return { chatId };
+    },
+    async 'typing:stop'(conn, { chatId }) {
+      await typing.stop(me(conn), chatId);
+      return { chatId };
+    },
+    async 'chat:read'(conn, { chatId, upToSeq }) {
+      return markRead(ctx, me(conn), chatId, upToSeq);
+    },
+  };
+}

@@ -1,0 +1,206 @@
+/**
+ * The WebSocket gateway at /ws: upgrade (Origin checked), authentication in the first
+ * frame, frame parsing and validation, command dispatch, fan-out from the bus to the
+ * sockets of this node, heartbeats, presence.
+ */
+import fastifyWebsocket from '@fastify/websocket';
+import {
+  WS_MAX_FRAME_BYTES,
+  commandSchemas,
+  frameSchema,
+  wsCloseCodes,
+  type CommandType,
+} from '@parley/contracts';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AppContext } from '../app-context.js';
+import { contactsOf } from '../chats/access.js';
+import { AppError, errorBody, zodIssues } from '../infra/errors.js';
+import { Connection } from './connection.js';
+import { createCommandHandlers } from './commands.js';
+import { createTypingTracker } from './typing.js';
+
+/** ws closes the socket (1009) for frames beyond this; below it we answer FRAME_TOO_LARGE. */
+const HARD_FRAME_LIMIT = 1024 * 1024;
+
+export async function registerGateway(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const byUser = new Map<string, Set<Connection>>();
+  const bySession = new Map<string, Set<Connection>>();
+  const all = new Set<Connection>();
+  const typing = createTypingTracker(ctx);
+
+  const index = (map: Map<string, Set<Connection>>, key: string, conn: Connection, add: boolean) => {
+    const set = map.get(key) ?? new Set<Connection>();
+    if (add) set.add(conn);
+    else set.delete(conn);
+    if (set.size) map.set(key, set);
+    else map.delete(key);
+  };
+
+  const handlers = createCommandHandlers(ctx, typing, {
+    async authenticated(conn) {
+      index(byUser, conn.userId!, conn, true);
+      index(bySession, conn.sessionId!, conn, true);
+      if (await ctx.presence.connected(conn.userId!)) {
+        await ctx.events.toUsers(await contactsOf(ctx, conn.userId!), {
+          type: 'presence:online',
+          data: { userId: conn.userId! },
+        });
+      }
+    },
+  });
+
+  async function disconnected(conn: Connection) {
+    all.delete(conn);
+    const { userId, sessionId } = conn;
+    if (!userId || !sessionId) return;
+    index(byUser, userId, conn, false);
+    index(bySession, sessionId, conn, false);
+    if (!(await ctx.presence.disconnected(userId))) return;
+    await typing.stopAll(userId);
+    const lastSeenAt = ctx.now();
+    await ctx.db.prisma.user.update({ where: { id: userId }, data: { lastSeenAt } });
+    await ctx.events.toUsers(await contactsOf(ctx, userId), {
+      type: 'presence:offline',
+      data: { userId, lastSeenAt: lastSeenAt.toISOString() },
+    });
+  }
+
+  const unsubscribe = ctx.bus.subscribe((message) => {
+    if (message.kind === 'inbox') {
+      for (const userId of message.userIds) for (const conn of byUser.get(userId) ?? []) conn.requestDrain();
+    } else if (message.kind === 'ephemeral') {
+      for (const userId of message.userIds)
+        for (const conn of byUser.get(userId) ?? []) conn.sendEphemeral(message.event);
+    } else {
+      for (const sessionId of message.sessionIds) {
+        for (const conn of bySession.get(sessionId) ?? [])
+          conn.socket.close(wsCloseCodes.policyViolation, 'Session ended');
+      }
+    }
+  });
+
+  const heartbeat = setInterval(() => {
+    for (const conn of all) {
+      if (!conn.alive) {
+        conn.socket.terminate();
+        continue;
+      }
+      conn.alive = false;
+      conn.socket.ping();
+    }
+  }, ctx.config.wsHeartbeatMs);
+  heartbeat.unref();
+
+  app.addHook('onClose', async () => {
+    clearInterval(heartbeat);
+    unsubscribe();
+    typing.close();
+  });
+
+  await app.register(fastifyWebsocket, {
+    options: { maxPayload: HARD_FRAME_LIMIT },
+    preClose(done) {
+      for (const client of this.websocketServer.clients)
+        client.close(wsCloseCodes.goingAway, 'Server shutting down');
+      this.websocketServer.close(() => done());
+    },
+  });
+
+  app.route({
+    method: 'GET',
+    url: '/ws',
+    preValidation: async (request, reply) => {
+      if (!originAllowed(request, ctx.config.corsOrigins)) {
+        return reply.code(403).send(errorBody('ORIGIN_NOT_ALLOWED'));
+      }
+    },
+    handler: async (_request, reply) =>
+      reply.code(426).header('upgrade', 'websocket').send(errorBody('UPGRADE_REQUIRED')),
+    wsHandler: (socket, request) => {
+      const conn = new Connection(socket, ctx, request.log);
+      all.add(conn);
+      const authTimer = setTimeout(() => {
+        if (!conn.userId) socket.close(wsCloseCodes.policyViolation, 'Authentication timed out');
+      }, ctx.config.wsAuthTimeoutMs);
+
+      socket.on('pong', () => {
+        conn.alive = true;
+      });
+      socket.on('close', () => {
+        clearTimeout(authTimer);
+        void disconnected(conn).catch((err) => request.log.error({ err }, 'ws disconnect handling failed'));
+      });
+      socket.on('error', () => undefined);
+      socket.on('message', (raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+        const buf = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw as ArrayBuffer);
+        if (buf.length > WS_MAX_FRAME_BYTES) {
+          conn.fail(undefined, 'FRAME_TOO_LARGE', `Frames are limited to ${WS_MAX_FRAME_BYTES} bytes.`);
+          return;
+        }
+        const accepted = conn.enqueue(() => handleFrame(conn, isBinary ? null : buf.toString('utf8')));
+        if (!accepted) conn.fail(undefined, 'RATE_LIMITED', 'Too many commands waiting. Slow down.');
+      });
+    },
+  });
+
+  async function handleFrame(conn: Connection, text: string | null): Promise<void> {
+    let json: unknown;
+    try {
+      if (text === null) throw new Error('binary');
+      json = JSON.parse(text);
+    } catch {
+      conn.fail(undefined, 'INVALID_JSON', 'Frames must be JSON text.');
+      return;
+    }
+    const maybeId =
+      json && typeof json === 'object' && typeof (json as { id?: unknown }).id === 'string'
+        ? ((json as { id: string }).id.slice(0, 64) as string)
+        : undefined;
+    const frame = frameSchema.safeParse(json);
+    if (!frame.success) {
+      conn.fail(maybeId, 'VALIDATION_ERROR', 'A frame is { type, id?, data }.', zodIssues(frame.error));
+      return;
+    }
+    const { type, id } = frame.data;
+    if (!Object.hasOwn(commandSchemas, type)) {
+      conn.fail(id, 'UNKNOWN_COMMAND', `There is no command "${type}".`);
+      return;
+    }
+    const command = type as CommandType;
+    if (!conn.userId && command !== 'auth') {
+      conn.fail(id, 'UNAUTHENTICATED', 'Send auth first.');
+      return;
+    }
+    const data = commandSchemas[command].safeParse(frame.data.data ?? {});
+    if (!data.success) {
+      conn.fail(id, 'VALIDATION_ERROR', 'Some fields are not valid.', zodIssues(data.error));
+      return;
+    }
+    try {
+      const result = await (handlers[command] as (c: Connection, d: unknown) => Promise<unknown>)(
+        conn,
+        data.data,
+      );
+      conn.ack(id, result);
+    } catch (err) {
+      if (err instanceof AppError) {
+        conn.fail(id, err.code, err.message, err.details);
+      } else {
+        conn.log.error({ err, command }, 'ws command failed');
+        conn.fail(id, 'INTERNAL_ERROR');
+      }
+    }
+  }
+}
+
+/** Browsers always send Origin: it must be this server or an allowed origin. */
+function originAllowed(request: FastifyRequest, allowed: string[]): boolean {
+  const origin = request.headers.origin;
+  if (!origin) return true;
+  if (allowed.includes(origin)) return true;
+  try {
+    return new URL(origin).host === request.host;
+  } catch {
+    return false;
+  }
+}
