@@ -1,0 +1,248 @@
+/**
+ * Delivery over real WebSockets: ordering and exactly-once after dedupe under concurrent
+ * sends, idempotent retries, resume after being offline, re-sync when the position is gone.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { createGroup, registerUser, sendText, type TestUser } from '../../test/support/factories.js';
+import { client } from '../../test/support/http.js';
+import { startTestServer, type TestServer } from '../../test/support/server.js';
+import { connectAs, lastPosition, type Frame } from '../../test/support/ws.js';
+
+let server: TestServer;
+let api: ReturnType<typeof client>;
+beforeAll(async () => {
+  // A small inbox, so that "the position is gone" can be reached with a few hundred events.
+  server = await startTestServer({ INBOX_SIZE: '150', SEND_RATE_PER_SECOND: '1000' });
+  api = client(server.url);
+});
+afterAll(async () => {
+  await server.close();
+});
+
+const isNew = (chatId: string) => (f: Frame) => f.type === 'message:new' && f.data.message.chatId === chatId;
+
+/** Fetches every message of a chat after `afterSeq` through REST, page by page. */
+async function fetchAfter(user: TestUser, chatId: string, afterSeq: number) {
+  const all: any[] = [];
+  let after = afterSeq;
+  for (;;) {
+    const res = await api.get(`/api/chats/${chatId}/messages?after=${after}&limit=100`, {
+      token: user.accessToken,
+    });
+    expect(res.status).toBe(200);
+    all.push(...res.body.messages);
+    if (!res.body.hasMoreAfter) return all;
+    after = res.body.messages.at(-1).seq;
+  }
+}
+
+test('300 concurrent sends from three users reach every member exactly once, in seq order with no gap', async () => {
+  const [a, b, c, watcher] = await Promise.all([1, 2, 3, 4].map(() => registerUser(api)));
+  const group = await createGroup(api, a!, [b!, c!, watcher!]);
+  const senders = [a!, b!, c!];
+  const sockets = await Promise.all(senders.map((u) => connectAs(server.url, u.accessToken)));
+  // The watcher has two devices: each must get everything.
+  const watcherDevices = [
+    await connectAs(server.url, watcher!.accessToken),
+    await connectAs(server.url, watcher!.accessToken),
+  ];
+  const startSeq = group.lastSeq;
+
+  const acks = await Promise.all(
+    sockets.flatMap((ws, i) =>
+      Array.from({ length: 100 }, (_, n) =>
+        ws.command('message:send', { chatId: group.id, clientMsgId: randomUUID(), body: `from ${i}: ${n}` }),
+      ),
+    ),
+  );
+  expect(acks.filter((a) => !a.ok)).toEqual([]);
+  const ackedSeqs = acks.map((a) => a.data.message.seq as number).sort((x, y) => x - y);
+  expect(ackedSeqs).toEqual(Array.from({ length: 300 }, (_, i) => startSeq + 1 + i));
+
+  for (const ws of [...sockets, ...watcherDevices]) {
+    const frames = await ws.waitForCount(isNew(group.id), 300, 30_000);
+    const seen = new Map<string, number>();
+    for (const f of frames) seen.set(f.data.message.id, f.data.message.seq);
+    expect(seen.size).toBe(300);
+    // In arrival order, seqs strictly increase with no gap.
+    const order = frames.map((f) => f.data.message.seq as number);
+    expect(order).toEqual(Array.from({ length: 300 }, (_, i) => startSeq + 1 + i));
+    // Inbox positions only grow.
+    const positions = frames.map((f) => Number(f.position!.split('.')[1]));
+    expect(positions.every((p, i) => i === 0 || p > positions[i - 1]!)).toBe(true);
+  }
+  // Each sender's own messages keep their send order.
+  for (let i = 0; i < 3; i++) {
+    const own = acks.slice(i * 100, i * 100 + 100).map((a) => a.data.message.seq as number);
+    expect(own).toEqual([...own].sort((x, y) => x - y));
+  }
+  // The database agrees.
+  const stored = await fetchAfter(watcher!, group.id, startSeq);
+  expect(stored.map((m) => m.seq)).toEqual(ackedSeqs);
+  await Promise.all([...sockets, ...watcherDevices].map((ws) => ws.close()));
+}, 90_000);
+
+test('a retried send with the same clientMsgId returns the original, over WebSocket and REST', async () => {
+  const [a, b] = await Promise.all([registerUser(api), registerUser(api)]);
+  const group = await createGroup(api, a, [b]);
+  const ws = await connectAs(server.url, a.accessToken);
+  const wb = await connectAs(server.url, b.accessToken);
+  const clientMsgId = randomUUID();
+  const first = await ws.command('message:send', { chatId: group.id, clientMsgId, body: 'once' });
+  const again = await ws.command('message:send', { chatId: group.id, clientMsgId, body: 'once' });
+  // Two copies racing at the same moment.
+  const racing = randomUUID();
+  const [r1, r2] = await Promise.all([
+    ws.command('message:send', { chatId: group.id, clientMsgId: racing, body: 'race' }),
+    api.post(
+      `/api/chats/${group.id}/messages`,
+      { clientMsgId: racing, body: 'race' },
+      { token: a.accessToken },
+    ),
+  ]);
+  const viaRest = await api.post(
+    `/api/chats/${group.id}/messages`,
+    { clientMsgId, body: 'once' },
+    { token: a.accessToken },
+  );
+  expect(first.data.duplicate).toBe(false);
+  expect(again.data).toMatchObject({ duplicate: true, message: { id: first.data.message.id } });
+  expect(viaRest.status).toBe(200);
+  expect(viaRest.body.id).toBe(first.data.message.id);
+  expect(r1.data.message.id).toBe(r2.body.id);
+  const page = await api.get(`/api/chats/${group.id}/messages`, { token: b.accessToken });
+  expect(page.body.messages.filter((m: any) => m.kind === 'text').map((m: any) => m.body)).toEqual([
+    'once',
+    'race',
+  ]);
+  await new Promise((r) => setTimeout(r, 200));
+  expect(wb.events.filter(isNew(group.id))).toHaveLength(2);
+  await ws.close();
+  await wb.close();
+});
+
+describe('resume', () => {
+  test('a user offline during 100 messages gets all of them after sync:resume, in order', async () => {
+    const [a, b] = await Promise.all([registerUser(api), registerUser(api)]);
+    const group = await createGroup(api, a, [b]);
+    const first = await connectAs(server.url, b.accessToken);
+    await sendText(api, a, group.id, 'before');
+    await first.waitFor(isNew(group.id));
+    const stored = lastPosition(first, first.position);
+    await first.close();
+
+    const sender = await connectAs(server.url, a.accessToken);
+    for (let n = 0; n < 100; n++) {
+      const ack = await sender.command('message:send', {
+        chatId: group.id,
+        clientMsgId: randomUUID(),
+        body: `m${n}`,
+      });
+      expect(ack.ok).toBe(true);
+    }
+    const back = await connectAs(server.url, b.accessToken);
+    const resume = await back.command('sync:resume', { position: stored });
+    expect(resume.data).toMatchObject({ resumed: true });
+    expect(resume.data.replayed).toBeGreaterThanOrEqual(100);
+    const got = back.events.filter(isNew(group.id)).map((f) => f.data.message.body);
+    expect(got).toEqual(Array.from({ length: 100 }, (_, n) => `m${n}`));
+    // Live events continue after the replay, with positions still growing.
+    await sendText(api, a, group.id, 'live');
+    const live = await back.waitFor((f) => isNew(group.id)(f) && f.data.message.body === 'live');
+    expect(live.position).not.toBe(resume.data.position);
+    await sender.close();
+    await back.close();
+  }, 60_000);
+
+  test('a device cut off mid-stream resumes without losing or repeating what it processed', async () => {
+    const [a, b] = await Promise.all([registerUser(api), registerUser(api)]);
+    const group = await createGroup(api, a, [b]);
+    const device = await connectAs(server.url, b.accessToken);
+    const sender = await connectAs(server.url, a.accessToken);
+    const sends = Array.from({ length: 60 }, (_, n) =>
+      sender.command('message:send', { chatId: group.id, clientMsgId: randomUUID(), body: `s${n}` }),
+    );
+    await device.waitForCount(isNew(group.id), 10, 20_000);
+    device.socket.terminate(); // the network drops, mid-stream
+    const processed = device.events.filter(isNew(group.id));
+    const position = processed.at(-1)!.position!;
+    await Promise.all(sends);
+    const back = await connectAs(server.url, b.accessToken);
+    await back.command('sync:resume', { position });
+    const rest = back.events.filter(isNew(group.id));
+    const bodies = [...processed, ...rest].map((f) => f.data.message.body);
+    expect(bodies).toEqual(Array.from({ length: 60 }, (_, n) => `s${n}`));
+    await sender.close();
+    await back.close();
+  }, 60_000);
+
+  test('an unknown position gets sync:resync, and REST re-sync recovers every message', async () => {
+    const [a, b] = await Promise.all([registerUser(api), registerUser(api)]);
+    const group = await createGroup(api, a, [b]);
+    for (let n = 0; n < 100; n++) await sendText(api, a, group.id, `r${n}`);
+    const back = await connectAs(server.url, b.accessToken);
+    const resume = await back.command('sync:resume', { position: 'another-run.17' });
+    expect(resume.data).toMatchObject({ resumed: false, replayed: 0 });
+    const resync = await back.waitFor((f) => f.type === 'sync:resync');
+    expect(resync.data.reason).toBe('position_unknown');
+    // Re-sync as specs/protocol.md says: chats, then messages after the last seq we had.
+    const chats = await api.get('/api/chats', { token: b.accessToken });
+    const chat = chats.body.chats.find((c: any) => c.id === group.id);
+    expect(chat.lastSeq).toBe(101);
+    const messages = await fetchAfter(b, group.id, 1);
+    expect(messages.map((m) => m.body)).toEqual(Array.from({ length: 100 }, (_, n) => `r${n}`));
+    await back.close();
+  }, 60_000);
+
+  test('a position trimmed from the inbox gets sync:resync (position_trimmed)', async () => {
+    const [a, b] = await Promise.all([registerUser(api), registerUser(api)]);
+    const group = await createGroup(api, a, [b]);
+    const first = await connectAs(server.url, b.accessToken);
+    const old = first.position;
+    await first.close();
+    // More events than the inbox (150) holds.
+    for (let n = 0; n < 200; n++) await sendText(api, a, group.id, `t${n}`);
+    const back = await connectAs(server.url, b.accessToken);
+    const resume = await back.command('sync:resume', { position: old });
+    expect(resume.data.resumed).toBe(false);
+    expect((await back.waitFor((f) => f.type === 'sync:resync')).data.reason).toBe('position_trimmed');
+    expect(await fetchAfter(b, group.id, 1)).toHaveLength(200);
+    await back.close();
+  }, 60_000);
+});
+
+test('an event arrives only after its transaction committed: the message is already readable', async () => {
+  const [a, b] = await Promise.all([registerUser(api), registerUser(api)]);
+  const group = await createGroup(api, a, [b]);
+  const wb = await connectAs(server.url, b.accessToken);
+  const checks: Promise<boolean>[] = [];
+  wb.socket.on('message', (raw) => {
+    const frame = JSON.parse(raw.toString());
+    if (frame.type !== 'message:new') return;
+    // Read it back at once, from another connection.
+    checks.push(
+      api
+        .get(`/api/chats/${group.id}/messages?after=${frame.data.message.seq - 1}&limit=1`, {
+          token: b.accessToken,
+        })
+        .then((res) => res.body.messages[0]?.id === frame.data.message.id),
+    );
+  });
+  for (let n = 0; n < 10; n++) await sendText(api, a, group.id, `c${n}`);
+  await wb.waitForCount(isNew(group.id), 10);
+  expect(await Promise.all(checks)).toEqual(Array(10).fill(true));
+  // A refused send (reply to a message of another chat) produces no event.
+  const other = await createGroup(api, a, [b]);
+  const foreign = await sendText(api, a, other.id, 'elsewhere');
+  const before = wb.events.filter(isNew(group.id)).length;
+  const refused = await api.post(
+    `/api/chats/${group.id}/messages`,
+    { clientMsgId: randomUUID(), body: 'x', replyTo: foreign.id },
+    { token: a.accessToken },
+  );
+  expect(refused.status).toBe(400);
+  await new Promise((r) => setTimeout(r, 200));
+  expect(wb.events.filter(isNew(group.id))).toHaveLength(before);
+  await wb.close();
+});
