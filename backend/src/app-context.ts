@@ -5,6 +5,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from './infra/config.js';
 import type { DeliveryRecorder } from './messages/record-delivery.js';
+import type { TypingTracker } from './realtime/typing.js';
 import type { Database } from './infra/db/client.js';
 import type { FailureCounter, SendLimiter } from './infra/rate-limit.js';
 import type { EventBus } from './infra/realtime/bus.js';
@@ -24,6 +25,7 @@ export interface AppContext {
   events: EventPublisher;
   presence: PresenceRegistry;
   deliveries: DeliveryRecorder;
+  typing: TypingTracker;
   /** Per-chat ordering of commit-then-publish on this node. */
   chatQueue: KeyedQueue;
   /** Injectable clock, so tests can move time. */

@@ -10,6 +10,7 @@ import type { Config } from './infra/config.js';
 import { openDatabase } from './infra/db/client.js';
 import { migrate } from './infra/db/migrate.js';
 import { createDeliveryRecorder } from './messages/record-delivery.js';
+import { createTypingTracker } from './realtime/typing.js';
 import { createFailureCounter, createSendLimiter } from './infra/rate-limit.js';
 import { createInProcessBus } from './infra/realtime/bus.js';
 import { createMemoryInbox } from './infra/realtime/inbox.js';
@@ -61,8 +62,10 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       events: createPublisher(inbox, bus),
       presence: createMemoryPresence(),
       chatQueue: createKeyedQueue(),
-    } as Omit<AppContext, 'deliveries'> as AppContext;
+    } as Omit<AppContext, 'deliveries' | 'typing'> as AppContext;
+    // These two publish events, so they need the context they are part of.
     ctx.deliveries = createDeliveryRecorder(ctx);
+    ctx.typing = createTypingTracker(ctx);
     const app = await buildApp(ctx, opts);
     await app.ready();
     return {
@@ -71,6 +74,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       close: async () => {
         await app.close();
         await ctx.deliveries.flush();
+        ctx.typing.close();
         await db.close();
         redis?.disconnect();
       },

@@ -82,6 +82,8 @@ export async function sendMessage(
         });
       }
       await publishToChat(ctx, chatId, { type: 'message:new', data: { message } });
+      // The message is what they were typing.
+      await ctx.typing.stopAll(senderId, chatId);
       return { message, duplicate: false };
     });
   } catch (err) {

@@ -14,7 +14,6 @@ import { markRead } from '../messages/mark-read.js';
 import { setReaction } from '../messages/react-to-message.js';
 import { sendMessage } from '../messages/send-message.js';
 import type { Connection } from './connection.js';
-import type { TypingTracker } from './typing.js';
 
 type Handlers = {
   [T in CommandType]: (conn: Connection, data: z.output<(typeof commandSchemas)[T]>) => Promise<unknown>;
@@ -22,7 +21,6 @@ type Handlers = {
 
 export function createCommandHandlers(
   ctx: AppContext,
-  typing: TypingTracker,
   hooks: { authenticated(conn: Connection): Promise<void> },
 ): Handlers {
   const me = (conn: Connection) => conn.userId!;
@@ -47,9 +45,7 @@ export function createCommandHandlers(
       return { resumed, replayed, position: conn.cursor };
     },
     async 'message:send'(conn, { chatId, ...input }) {
-      const result = await sendMessage(ctx, me(conn), chatId, input);
-      if (!result.duplicate) await typing.stopAll(me(conn), chatId);
-      return result;
+      return sendMessage(ctx, me(conn), chatId, input);
     },
     async 'message:edit'(conn, { messageId, body }) {
       return { message: await editMessage(ctx, me(conn), messageId, body) };
@@ -67,11 +63,11 @@ export function createCommandHandlers(
       return { messageId };
     },
     async 'typing:start'(conn, { chatId }) {
-      await typing.start(me(conn), chatId);
+      await ctx.typing.start(me(conn), chatId);
       return { chatId };
     },
     async 'typing:stop'(conn, { chatId }) {
-      await typing.stop(me(conn), chatId);
+      await ctx.typing.stop(me(conn), chatId);
       return { chatId };
     },
     async 'chat:read'(conn, { chatId, upToSeq }) {

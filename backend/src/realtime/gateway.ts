@@ -17,7 +17,6 @@ import { contactsOf } from '../chats/access.js';
 import { AppError, errorBody, zodIssues } from '../infra/errors.js';
 import { Connection } from './connection.js';
 import { createCommandHandlers } from './commands.js';
-import { createTypingTracker } from './typing.js';
 
 /** ws closes the socket (1009) for frames beyond this; below it we answer FRAME_TOO_LARGE. */
 const HARD_FRAME_LIMIT = 1024 * 1024;
@@ -26,7 +25,7 @@ export async function registerGateway(app: FastifyInstance, ctx: AppContext): Pr
   const byUser = new Map<string, Set<Connection>>();
   const bySession = new Map<string, Set<Connection>>();
   const all = new Set<Connection>();
-  const typing = createTypingTracker(ctx);
+  const { typing } = ctx;
 
   const index = (map: Map<string, Set<Connection>>, key: string, conn: Connection, add: boolean) => {
     const set = map.get(key) ?? new Set<Connection>();
@@ -36,7 +35,7 @@ export async function registerGateway(app: FastifyInstance, ctx: AppContext): Pr
     else map.delete(key);
   };
 
-  const handlers = createCommandHandlers(ctx, typing, {
+  const handlers = createCommandHandlers(ctx, {
     async authenticated(conn) {
       index(byUser, conn.userId!, conn, true);
       index(bySession, conn.sessionId!, conn, true);
@@ -94,7 +93,6 @@ export async function registerGateway(app: FastifyInstance, ctx: AppContext): Pr
   app.addHook('onClose', async () => {
     clearInterval(heartbeat);
     unsubscribe();
-    typing.close();
   });
 
   await app.register(fastifyWebsocket, {
