@@ -150,7 +150,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     });
   });
 
-  await registerGateway(app, ctx);
+  await registerGateway(app, ctx, metrics);
   registerHealthRoutes(app, ctx, metrics);
   await registerSpa(app, config.webDistDir);
   return app;

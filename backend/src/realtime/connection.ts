@@ -30,6 +30,7 @@ export class Connection {
     readonly socket: WebSocket,
     private readonly ctx: AppContext,
     readonly log: FastifyBaseLogger,
+    private readonly onEventSent: () => void = () => undefined,
   ) {}
 
   get open(): boolean {
@@ -121,6 +122,7 @@ export class Connection {
             ? () => this.ctx.deliveries.record(event.data.message.chatId, userId, event.data.message.seq)
             : undefined;
         this.send({ type: event.type, position, data: event.data }, onWritten);
+        this.onEventSent();
       }
     }
   }

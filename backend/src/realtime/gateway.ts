@@ -15,13 +15,18 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { contactsOf } from '../chats/access.js';
 import { AppError, errorBody, zodIssues } from '../infra/errors.js';
+import type { Metrics } from '../infra/metrics.js';
 import { Connection } from './connection.js';
 import { createCommandHandlers } from './commands.js';
 
 /** ws closes the socket (1009) for frames beyond this; below it we answer FRAME_TOO_LARGE. */
 const HARD_FRAME_LIMIT = 1024 * 1024;
 
-export async function registerGateway(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function registerGateway(
+  app: FastifyInstance,
+  ctx: AppContext,
+  metrics: Metrics,
+): Promise<void> {
   const byUser = new Map<string, Set<Connection>>();
   const bySession = new Map<string, Set<Connection>>();
   const all = new Set<Connection>();
@@ -115,8 +120,9 @@ export async function registerGateway(app: FastifyInstance, ctx: AppContext): Pr
     handler: async (_request, reply) =>
       reply.code(426).header('upgrade', 'websocket').send(errorBody('UPGRADE_REQUIRED')),
     wsHandler: (socket, request) => {
-      const conn = new Connection(socket, ctx, request.log);
+      const conn = new Connection(socket, ctx, request.log, () => metrics.wsEventsSent.inc());
       all.add(conn);
+      metrics.wsConnections.inc();
       const authTimer = setTimeout(() => {
         if (!conn.userId) socket.close(wsCloseCodes.policyViolation, 'Authentication timed out');
       }, ctx.config.wsAuthTimeoutMs);
@@ -126,6 +132,7 @@ export async function registerGateway(app: FastifyInstance, ctx: AppContext): Pr
       });
       socket.on('close', () => {
         clearTimeout(authTimer);
+        metrics.wsConnections.dec();
         void disconnected(conn).catch((err) => request.log.error({ err }, 'ws disconnect handling failed'));
       });
       socket.on('error', () => undefined);
