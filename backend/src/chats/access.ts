@@ -22,6 +22,15 @@ export async function requireMembership(db: Db, chatId: string, userId: string):
   return membership;
 }
 
+/**
+ * Takes the chat row's lock for the rest of the transaction, so membership changes from
+ * several server nodes (add, remove, leave, roles) happen one after another: two adds
+ * cannot both see 299 members, the last two leavers cannot both think someone stays.
+ */
+export async function lockChat(tx: Prisma.TransactionClient, chatId: string): Promise<void> {
+  await tx.$queryRaw`SELECT id FROM chats WHERE id = ${chatId}::uuid FOR UPDATE`;
+}
+
 /** Group-only operations on a direct chat. */
 export function requireGroup(membership: Membership): void {
   if (membership.chat.kind !== 'group') throw new AppError('NOT_A_GROUP');

@@ -27,6 +27,8 @@ interface ChatRow {
   cleared_seq: number;
   member_count: number;
   unread_count: number;
+  /** The newest message this member can see (not cleared, not deleted for them). */
+  last_message_id: string | null;
 }
 
 export interface ChatPage {
@@ -49,7 +51,12 @@ export async function loadChatViews(
              WHERE u.chat_id = c.id AND u.seq > GREATEST(m.last_read_seq, m.cleared_seq)
                AND u.kind = 'text' AND u.deleted_at IS NULL AND u.sender_id <> m.user_id
                AND NOT EXISTS (SELECT 1 FROM message_hides h WHERE h.message_id = u.id AND h.user_id = m.user_id)
-           ) AS unread_count
+           ) AS unread_count,
+           (SELECT v.id::text FROM messages v
+             WHERE v.chat_id = c.id AND v.seq > m.cleared_seq
+               AND NOT EXISTS (SELECT 1 FROM message_hides h WHERE h.message_id = v.id AND h.user_id = m.user_id)
+             ORDER BY v.seq DESC LIMIT 1
+           ) AS last_message_id
     FROM chat_members m JOIN chats c ON c.id = m.chat_id
     WHERE m.user_id = ${userId}::uuid
       ${opts.includeHidden ? Prisma.empty : Prisma.sql`AND m.hidden = false`}
@@ -76,12 +83,8 @@ export async function loadChatView(ctx: AppContext, userId: string, chatId: stri
 
 async function decorate(db: Db, userId: string, rows: ChatRow[]): Promise<Chat[]> {
   if (rows.length === 0) return [];
-  const withMessages = rows.filter((r) => r.last_seq > r.cleared_seq);
-  const lastMessages = withMessages.length
-    ? await db.message.findMany({
-        where: { OR: withMessages.map((r) => ({ chatId: r.id, seq: r.last_seq })) },
-      })
-    : [];
+  const lastIds = rows.flatMap((r) => (r.last_message_id ? [r.last_message_id] : []));
+  const lastMessages = lastIds.length ? await db.message.findMany({ where: { id: { in: lastIds } } }) : [];
   const directIds = rows.filter((r) => r.kind === 'direct').map((r) => r.id);
   const peers = directIds.length
     ? await db.chatMember.findMany({
@@ -178,13 +181,17 @@ export async function presentMembers(
   }));
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 function encodeCursor(at: Date, id: string): string {
   return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
 }
 
 function decodeCursor(cursor: string): { at: string; id: string } {
   const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (!at || !id || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/.test(id)) {
+  // Only what encodeCursor makes: anything else would reach the SQL casts and fail there.
+  const isoAt = at && !Number.isNaN(Date.parse(at)) ? new Date(at).toISOString() : undefined;
+  if (!at || !id || isoAt !== at || !UUID.test(id)) {
     throw new AppError('VALIDATION_ERROR', undefined, [
       { path: 'cursor', message: 'Invalid cursor.', location: 'query' },
     ]);

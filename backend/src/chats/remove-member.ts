@@ -8,7 +8,7 @@ import type { Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
 import { appendSystemMessage, publishNewMessages } from '../messages/append-message.js';
 import type { MessageRow } from '../messages/presenters.js';
-import { hasRole, memberIds, requireGroup, requireMembership, requireRole } from './access.js';
+import { hasRole, lockChat, memberIds, requireGroup, requireMembership, requireRole } from './access.js';
 import { presentMembers } from './chat-views.js';
 
 export async function removeMember(
@@ -21,6 +21,7 @@ export async function removeMember(
   await ctx.chatQueue.run(chatId, async () => {
     const now = ctx.now();
     const line = await ctx.db.prisma.$transaction(async (tx) => {
+      await lockChat(tx, chatId);
       const me = await requireMembership(tx, chatId, userId);
       requireGroup(me);
       requireRole(me, 'admin');
@@ -55,10 +56,14 @@ export async function leaveChat(ctx: AppContext, userId: string, chatId: string)
   await ctx.chatQueue.run(chatId, async () => {
     const now = ctx.now();
     const outcome = await ctx.db.prisma.$transaction(async (tx) => {
+      await lockChat(tx, chatId);
       const me = await requireMembership(tx, chatId, userId);
       requireGroup(me);
       await tx.chatMember.delete({ where: { chatId_userId: { chatId, userId } } });
-      const rest = await tx.chatMember.findMany({ where: { chatId }, orderBy: { joinedAt: 'asc' } });
+      const rest = await tx.chatMember.findMany({
+        where: { chatId },
+        orderBy: [{ joinedAt: 'asc' }, { userId: 'asc' }],
+      });
       if (rest.length === 0) {
         await tx.chat.delete({ where: { id: chatId } });
         return { deleted: true as const };

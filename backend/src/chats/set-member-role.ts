@@ -3,7 +3,7 @@ import type { ChatMember } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { AppError } from '../infra/errors.js';
 import { appendSystemMessage, publishNewMessages } from '../messages/append-message.js';
-import { requireGroup, requireMembership, requireRole } from './access.js';
+import { lockChat, requireGroup, requireMembership, requireRole } from './access.js';
 import { presentMembers } from './chat-views.js';
 import { publishMemberUpdate } from './remove-member.js';
 
@@ -17,6 +17,7 @@ export async function setMemberRole(
   return ctx.chatQueue.run(chatId, async () => {
     const now = ctx.now();
     const line = await ctx.db.prisma.$transaction(async (tx) => {
+      await lockChat(tx, chatId);
       const me = await requireMembership(tx, chatId, userId);
       requireGroup(me);
       requireRole(me, 'owner');
@@ -56,6 +57,7 @@ export async function transferOwnership(
   await ctx.chatQueue.run(chatId, async () => {
     const now = ctx.now();
     const line = await ctx.db.prisma.$transaction(async (tx) => {
+      await lockChat(tx, chatId);
       const me = await requireMembership(tx, chatId, userId);
       requireGroup(me);
       requireRole(me, 'owner');

@@ -12,10 +12,11 @@ export async function listChanges(
 ): Promise<{ messages: Message[]; version: number; hasMore: boolean }> {
   const db = ctx.db.prisma;
   const me = await requireMembership(db, chatId, userId);
+  const { sinceVersion } = query;
   const rows = await db.message.findMany({
     where: {
       chatId,
-      changedInVersion: { gt: query.sinceVersion },
+      changedInVersion: { gt: sinceVersion },
       seq: { gt: me.clearedSeq },
       hides: { none: { userId } },
     },
@@ -27,7 +28,7 @@ export async function listChanges(
   const hasMore = rows.length > query.limit;
   return {
     messages: await presentMessages(db, page),
-    version: hasMore ? page.at(-1)!.changedInVersion : Math.max(me.chat.version, query.sinceVersion),
+    version: hasMore ? page.at(-1)!.changedInVersion : Math.max(me.chat.version, sinceVersion),
     hasMore,
   };
 }

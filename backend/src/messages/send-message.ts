@@ -108,5 +108,7 @@ async function findEarlier(
   });
   if (!row) return null;
   if (row.chatId !== chatId) throw new AppError('CLIENT_MSG_ID_REUSED');
+  // A retry reads the message as it is now: only a member may (someone removed gets 404).
+  await requireMembership(ctx.db.prisma, chatId, senderId);
   return { message: await presentMessage(ctx.db.prisma, row), duplicate: true };
 }

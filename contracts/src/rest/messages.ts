@@ -132,7 +132,7 @@ export type MessagePage = z.infer<typeof messagePageSchema>;
 
 export const listChangesQuerySchema = z.object({
   /** The chat `version` the client last saw. */
-  sinceVersion: z.coerce.number().int().min(0),
+  sinceVersion: z.coerce.number().int().min(0).max(2_147_483_647),
   limit: z.coerce.number().int().min(1).max(MESSAGE_PAGE_MAX).default(MESSAGE_PAGE_MAX),
 });
 
