@@ -1,7 +1,7 @@
 import type { RouteObject } from 'react-router-dom';
 import { RedirectIfSignedIn, RequireAuth } from './auth/RequireAuth';
+import { ChatPage, ChatsLayout } from './chat/ChatsLayout';
 import { AppLayout } from './pages/AppLayout';
-import { ChatPlaceholderPage } from './pages/ChatPlaceholderPage';
 import { HomePage } from './pages/HomePage';
 import { LoginPage } from './pages/LoginPage';
 import { NotFoundPage } from './pages/NotFoundPage';
@@ -33,11 +33,16 @@ export const routes: RouteObject[] = [
       </RequireAuth>
     ),
     children: [
-      { index: true, element: <HomePage /> },
+      {
+        element: <ChatsLayout />,
+        children: [
+          { index: true, element: <HomePage /> },
+          { path: 'chats/:chatId', element: <ChatPage /> },
+          { path: 'chats/:chatId/messages/:messageId', element: <ChatPage /> },
+        ],
+      },
       { path: 'settings/profile', element: <ProfilePage /> },
       { path: 'settings/sessions', element: <SessionsPage /> },
-      { path: 'chats/:chatId', element: <ChatPlaceholderPage /> },
-      { path: 'chats/:chatId/messages/:messageId', element: <ChatPlaceholderPage /> },
     ],
   },
   { path: '*', element: <NotFoundPage /> },

@@ -1,18 +1,29 @@
-import { useState } from 'react';
-import { Link, NavLink, Outlet, useNavigate } from 'react-router-dom';
+import { useEffect, useState } from 'react';
+import { Link, NavLink, Outlet, useLocation, useNavigate } from 'react-router-dom';
 import { api } from '../api/client';
 import { useAuthStore } from '../auth/auth-store';
 import { AvailabilityDot } from '../components/AvailabilityDot';
+import { startNotifications } from '../messaging/notifications';
+import { startMessaging, stopMessaging } from '../messaging/session';
+import { useConnectionStore } from '../realtime/connection-store';
 
 /** The signed-in shell: top bar with the user and navigation, page content below. */
 export function AppLayout() {
   const user = useAuthStore((s) => s.user);
   const signOut = useAuthStore((s) => s.signOut);
+  const connection = useConnectionStore((s) => s.state);
   const navigate = useNavigate();
+  const { pathname } = useLocation();
   const [pending, setPending] = useState(false);
+  const chatScreen = !pathname.startsWith('/settings');
+
+  // One messaging session (chat list + WebSocket) for as long as the user is signed in here.
+  useEffect(() => startMessaging(), []);
+  useEffect(() => startNotifications((chatId) => navigate(`/chats/${chatId}`)), [navigate]);
 
   async function logOut() {
     setPending(true);
+    stopMessaging();
     try {
       await api.auth.logout();
     } catch {
@@ -29,6 +40,13 @@ export function AppLayout() {
           Parley
         </Link>
         <nav className="topbar__nav" aria-label="Main">
+          <Link
+            to="/"
+            className={chatScreen ? 'active' : undefined}
+            aria-current={chatScreen ? 'page' : undefined}
+          >
+            Chats
+          </Link>
           <NavLink to="/settings/profile">Profile</NavLink>
           <NavLink to="/settings/sessions">Sessions</NavLink>
         </nav>
@@ -44,7 +62,12 @@ export function AppLayout() {
           </button>
         </div>
       </header>
-      <main className="app-main">
+      {connection === 'reconnecting' && (
+        <div className="connection-banner" role="status" data-testid="reconnecting-banner">
+          Reconnecting…
+        </div>
+      )}
+      <main className={`app-main${chatScreen ? ' app-main--chat' : ''}`}>
         <Outlet />
       </main>
     </div>

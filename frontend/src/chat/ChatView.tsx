@@ -1,0 +1,114 @@
+import type { Message } from '@parley/contracts';
+import { useCallback, useEffect, useState } from 'react';
+import { Link, useNavigate } from 'react-router-dom';
+import { useAuthStore } from '../auth/auth-store';
+import { ChatIcon } from '../components/ChatIcon';
+import { editMessage, errorText, sendMessage, sendTyping } from '../messaging/actions';
+import { useChatsStore } from '../messaging/chats-store';
+import { useMessagesStore } from '../messaging/messages-store';
+import { loadMembers, refreshChat } from '../messaging/sync';
+import { ChatHeader } from './ChatHeader';
+import { Composer } from './Composer';
+import { GroupSettingsDialog } from './GroupSettingsDialog';
+import { MessageList } from './MessageList';
+import { showToast } from './toast';
+import { TypingIndicator } from './TypingIndicator';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** One chat: header, messages, typing line and composer. */
+export function ChatView({ chatId, focusMessageId }: { chatId: string; focusMessageId: string | null }) {
+  const me = useAuthStore((s) => s.user?.id ?? '');
+  const chat = useChatsStore((s) => s.chats[chatId]);
+  const chatsLoaded = useChatsStore((s) => s.loaded);
+  const navigate = useNavigate();
+  const [missing, setMissing] = useState(() => !UUID.test(chatId));
+  const [replyTo, setReplyTo] = useState<Message | null>(null);
+  const [editing, setEditing] = useState<Message | null>(null);
+  const [settingsOpen, setSettingsOpen] = useState(false);
+
+  // A chat not in the list (opened by link, or just removed): ask for it once.
+  useEffect(() => {
+    if (chat || !chatsLoaded || missing) return;
+    let cancelled = false;
+    refreshChat(chatId)
+      .then((c) => {
+        if (!cancelled && !c) setMissing(true);
+      })
+      .catch(() => {
+        if (!cancelled) setMissing(true);
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [chat, chatsLoaded, chatId, missing]);
+
+  const known = chat !== undefined;
+  useEffect(() => {
+    if (known) loadMembers(chatId).catch(() => {});
+  }, [known, chatId]);
+
+  const onReply = useCallback((m: Message) => {
+    setEditing(null);
+    setReplyTo(m);
+  }, []);
+  const onEdit = useCallback((m: Message) => {
+    setReplyTo(null);
+    setEditing(m);
+  }, []);
+
+  if (missing) {
+    return (
+      <div className="chat-empty" data-testid="chat-not-found" data-chat-id={chatId}>
+        <ChatIcon />
+        <h2>Chat not found</h2>
+        <p className="muted">It may have been deleted, or you are no longer a member.</p>
+        <Link to="/" className="button button--ghost">
+          Back to chats
+        </Link>
+      </div>
+    );
+  }
+  if (!chat) {
+    return (
+      <div className="chat-empty" role="status">
+        <span className="spinner" aria-hidden="true" />
+      </div>
+    );
+  }
+
+  const send = (body: string) => {
+    // Sending from a window around an old message: go to the newest, where it will appear.
+    if (focusMessageId || useMessagesStore.getState().byChat[chatId]?.hasMoreAfter)
+      navigate(`/chats/${chatId}`);
+    sendMessage(chatId, body, replyTo);
+    setReplyTo(null);
+  };
+  const saveEdit = (body: string) => {
+    const target = editing;
+    setEditing(null);
+    if (target) editMessage(target, body).catch((err) => showToast(errorText(err), 'error'));
+  };
+
+  return (
+    <div className="chat-view" data-testid="chat-view" data-chat-id={chat.id}>
+      <ChatHeader chat={chat} onOpenSettings={() => setSettingsOpen(true)} />
+      <MessageList chat={chat} me={me} focusMessageId={focusMessageId} onReply={onReply} onEdit={onEdit} />
+      <TypingIndicator chat={chat} me={me} />
+      <Composer
+        key={editing?.id ?? 'new'}
+        chatId={chat.id}
+        replyTo={replyTo}
+        editing={editing}
+        onSend={send}
+        onSaveEdit={saveEdit}
+        onCancelReply={() => setReplyTo(null)}
+        onCancelEdit={() => setEditing(null)}
+        onTyping={(typing) => sendTyping(chat.id, typing)}
+      />
+      {settingsOpen && chat.kind === 'group' && (
+        <GroupSettingsDialog chat={chat} me={me} onClose={() => setSettingsOpen(false)} />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,56 @@
+import { render, screen } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import { MessageBody } from './MessageBody';
+
+function body(text: string): HTMLElement {
+  render(<MessageBody text={text} />);
+  return screen.getByTestId('message-body');
+}
+
+describe('message body markdown', () => {
+  it('renders bold, italic, inline code and links', () => {
+    const el = body('**bold** and *italic* and `x < y` and [docs](https://example.com/a?b=1)');
+    expect(el.querySelector('strong')).toHaveTextContent('bold');
+    expect(el.querySelector('em')).toHaveTextContent('italic');
+    expect(el.querySelector('code')).toHaveTextContent('x < y');
+    const link = el.querySelector('a');
+    expect(link).toHaveAttribute('href', 'https://example.com/a?b=1');
+    expect(link).toHaveAttribute('target', '_blank');
+    expect(link).toHaveAttribute('rel', 'noopener noreferrer nofollow');
+    expect(link).toHaveTextContent('docs');
+  });
+
+  it('keeps mailto links and autolinks web addresses', () => {
+    const el = body('write to [me](mailto:ada@example.com) or see https://parley.example/x');
+    const hrefs = [...el.querySelectorAll('a')].map((a) => a.getAttribute('href'));
+    expect(hrefs).toEqual(['mailto:ada@example.com', 'https://parley.example/x']);
+  });
+
+  it('renders raw HTML as text, never as elements', () => {
+    const el = body('<script>alert(1)</script> <img src=x onerror="alert(2)"> <b onclick="x()">hi</b>');
+    expect(el.querySelector('script, img, b, iframe')).toBeNull();
+    expect(el.innerHTML).not.toMatch(/<(script|img|b)\b/i);
+    expect(el.querySelectorAll('[onerror], [onclick]')).toHaveLength(0);
+    expect(el).toHaveTextContent('<script>alert(1)</script>');
+  });
+
+  it('drops javascript:, data: and other schemes from links', () => {
+    const el = body(
+      '[a](javascript:alert(1)) [b](JaVaScRiPt:alert(1)) [c](data:text/html;base64,PHNjcmlwdD4=) [d](vbscript:x) [e](/relative)',
+    );
+    expect(el.querySelectorAll('a')).toHaveLength(0);
+    expect(el.innerHTML).not.toMatch(/javascript:|data:|vbscript:/i);
+    expect(el).toHaveTextContent('a b c d e');
+  });
+
+  it('unwraps everything outside the subset: images, headings, lists, tables', () => {
+    const el = body(
+      '# Title\n\n![alt](https://example.com/x.png)\n\n- one\n- two\n\n| a |\n|---|\n| b |\n\n> quote',
+    );
+    expect(el.querySelector('img, h1, ul, li, table, blockquote')).toBeNull();
+    expect(el).toHaveTextContent('Title');
+    expect(el).toHaveTextContent('one');
+    const tags = new Set([...el.querySelectorAll('*')].map((n) => n.tagName.toLowerCase()));
+    for (const tag of tags) expect(['p', 'strong', 'em', 'code', 'a', 'br']).toContain(tag);
+  });
+});

@@ -1,0 +1,408 @@
+import type { Chat, DeleteScope, Message } from '@parley/contracts';
+import { memo, useEffect, useRef, useState } from 'react';
+import { deleteMessage, discardPending, errorText, retryMessage, toggleReaction } from '../messaging/actions';
+import { type MemberMap, directReceipt, readBy } from '../messaging/members-store';
+import type { PendingMessage } from '../messaging/messages-store';
+import { systemText } from '../messaging/system-text';
+import { fullTime, timeOf } from './format';
+import { AlertIcon, CheckIcon, ClockIcon } from './Icons';
+import { MessageBody } from './MessageBody';
+import { showToast } from './toast';
+
+export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀'];
+
+export function messageLink(chatId: string, messageId: string): string {
+  return `${location.origin}/chats/${chatId}/messages/${messageId}`;
+}
+
+async function copyText(text: string): Promise<void> {
+  if (navigator.clipboard?.writeText) {
+    await navigator.clipboard.writeText(text);
+    return;
+  }
+  // Plain http on a LAN address has no async clipboard API.
+  const area = document.createElement('textarea');
+  area.value = text;
+  area.style.position = 'fixed';
+  area.style.opacity = '0';
+  document.body.appendChild(area);
+  area.select();
+  const ok = document.execCommand('copy');
+  area.remove();
+  if (!ok) throw new Error('copy failed');
+}
+
+export function SystemLine({ message }: { message: Message }) {
+  return (
+    <div
+      className="system-line"
+      data-testid="system-message"
+      data-message-id={message.id}
+      data-seq={message.seq}
+    >
+      <span>{message.system ? systemText(message.system) : message.body}</span>
+    </div>
+  );
+}
+
+function ReplyQuote({
+  reply,
+  onJump,
+}: {
+  reply: NonNullable<Message['replyTo']>;
+  onJump?: (id: string) => void;
+}) {
+  return (
+    <button
+      type="button"
+      className="reply-quote"
+      onClick={() => onJump?.(reply.id)}
+      disabled={!onJump}
+      data-testid="reply-quote"
+      data-reply-to={reply.id}
+    >
+      <span className="reply-quote__sender">{reply.senderName ?? 'Someone'}</span>
+      <span className="reply-quote__text">
+        {reply.deleted ? 'This message was deleted' : reply.bodyPreview}
+      </span>
+    </button>
+  );
+}
+
+interface ItemProps {
+  message: Message;
+  chat: Pick<Chat, 'id' | 'kind' | 'myRole'>;
+  me: string;
+  members: MemberMap | undefined;
+  showSender: boolean;
+  highlight: boolean;
+  onReply: (m: Message) => void;
+  onEdit: (m: Message) => void;
+  onJump: (messageId: string) => void;
+}
+
+/** What my message's ticks say: the peer's positions in a direct chat, everyone's in a group. */
+export function receiptStatus(
+  message: Message,
+  chat: Pick<Chat, 'kind'>,
+  me: string,
+  members: MemberMap | undefined,
+): 'received' | 'sent' | 'delivered' | 'read' {
+  if (message.senderId !== me) return 'received';
+  if (chat.kind === 'direct') return directReceipt(members, me, message.seq);
+  const counts = readBy(members, me, message.seq);
+  if (counts.of > 0 && counts.read === counts.of) return 'read';
+  return counts.delivered > 0 ? 'delivered' : 'sent';
+}
+
+const receiptLabels = { sent: 'Sent', delivered: 'Delivered', read: 'Read' } as const;
+
+function Receipt({ message, chat, me, members }: Pick<ItemProps, 'message' | 'chat' | 'me' | 'members'>) {
+  const status = receiptStatus(message, chat, me, members);
+  if (status === 'received') return null;
+  const counts = chat.kind === 'group' && members ? readBy(members, me, message.seq) : null;
+  return (
+    <>
+      <span
+        className={`receipt receipt--${status}`}
+        data-testid="receipt"
+        data-receipt={status}
+        title={receiptLabels[status]}
+        aria-label={receiptLabels[status]}
+      >
+        <CheckIcon double={status !== 'sent'} />
+      </span>
+      {counts && (
+        <span className="read-by" data-testid="read-by" data-read={counts.read} data-of={counts.of}>
+          Read by {counts.read} of {counts.of}
+        </span>
+      )}
+    </>
+  );
+}
+
+/** Closes a popup on a click elsewhere or Escape. */
+function useDismiss(open: boolean, close: () => void) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (!open) return;
+    const onDown = (e: MouseEvent) => {
+      if (ref.current && !ref.current.contains(e.target as Node)) close();
+    };
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape') close();
+    };
+    document.addEventListener('mousedown', onDown);
+    document.addEventListener('keydown', onKey);
+    return () => {
+      document.removeEventListener('mousedown', onDown);
+      document.removeEventListener('keydown', onKey);
+    };
+  }, [open, close]);
+  return ref;
+}
+
+export const MessageItem = memo(function MessageItem({
+  message,
+  chat,
+  me,
+  members,
+  showSender,
+  highlight,
+  onReply,
+  onEdit,
+  onJump,
+}: ItemProps) {
+  const [menu, setMenu] = useState<'actions' | 'emoji' | null>(null);
+  const close = () => setMenu(null);
+  const popupRef = useDismiss(menu !== null, close);
+  const mine = message.senderId === me;
+  const deleted = message.deletedAt !== null;
+  const canDeleteForEveryone =
+    mine || (chat.kind === 'group' && (chat.myRole === 'admin' || chat.myRole === 'owner'));
+  const status = receiptStatus(message, chat, me, members);
+
+  async function run(action: () => Promise<void>) {
+    close();
+    try {
+      await action();
+    } catch (err) {
+      showToast(errorText(err), 'error');
+    }
+  }
+  const remove = (scope: DeleteScope) => run(() => deleteMessage(message, scope));
+
+  return (
+    <div
+      className={`message${mine ? ' message--mine' : ''}${highlight ? ' message--highlight' : ''}${deleted ? ' message--deleted' : ''}`}
+      data-testid="message"
+      data-message-id={message.id}
+      data-seq={message.seq}
+      data-status={status}
+      data-mine={mine}
+    >
+      <div className="message__bubble">
+        {showSender && !mine && (
+          <div className="message__sender">{message.sender?.displayName ?? 'Someone'}</div>
+        )}
+        {message.replyTo && !deleted && <ReplyQuote reply={message.replyTo} onJump={onJump} />}
+        {deleted ? (
+          <p className="message__tombstone" data-testid="message-deleted">
+            This message was deleted
+          </p>
+        ) : (
+          <MessageBody text={message.body} />
+        )}
+        <div className="message__meta">
+          {message.editedAt && !deleted && (
+            <span className="message__edited" data-testid="message-edited">
+              (edited)
+            </span>
+          )}
+          <time dateTime={message.createdAt} title={fullTime(message.createdAt)}>
+            {timeOf(message.createdAt)}
+          </time>
+          {mine && !deleted && <Receipt message={message} chat={chat} me={me} members={members} />}
+        </div>
+      </div>
+      {message.reactions.length > 0 && (
+        <div className="reactions" data-testid="reactions">
+          {message.reactions.map((r) => {
+            const reacted = r.userIds.includes(me);
+            return (
+              <button
+                key={r.emoji}
+                type="button"
+                className={`reaction-chip${reacted ? ' reaction-chip--mine' : ''}`}
+                aria-pressed={reacted}
+                onClick={() => void run(() => toggleReaction(message, r.emoji))}
+                data-testid="reaction-chip"
+                data-emoji={r.emoji}
+                data-count={r.userIds.length}
+              >
+                <span>{r.emoji}</span> <span>{r.userIds.length}</span>
+              </button>
+            );
+          })}
+        </div>
+      )}
+      {!deleted && (
+        <div className={`message__tools${menu ? ' message__tools--open' : ''}`} ref={popupRef}>
+          <button
+            type="button"
+            className="icon-button"
+            title="React"
+            aria-label="React"
+            aria-expanded={menu === 'emoji'}
+            onClick={() => setMenu(menu === 'emoji' ? null : 'emoji')}
+            data-testid="reaction-button"
+          >
+            ☺
+          </button>
+          <button
+            type="button"
+            className="icon-button"
+            title="Reply"
+            aria-label="Reply"
+            onClick={() => onReply(message)}
+            data-testid="reply-button"
+          >
+            ↩
+          </button>
+          <button
+            type="button"
+            className="icon-button"
+            title="More"
+            aria-label="More actions"
+            aria-haspopup="menu"
+            aria-expanded={menu === 'actions'}
+            onClick={() => setMenu(menu === 'actions' ? null : 'actions')}
+            data-testid="message-menu-button"
+          >
+            ⋯
+          </button>
+          {menu === 'emoji' && (
+            <div className="popup emoji-picker" role="menu" data-testid="emoji-picker">
+              {QUICK_EMOJI.map((emoji) => (
+                <button
+                  key={emoji}
+                  type="button"
+                  role="menuitem"
+                  className="emoji-picker__option"
+                  onClick={() => void run(() => toggleReaction(message, emoji))}
+                  data-testid="reaction-option"
+                  data-emoji={emoji}
+                >
+                  {emoji}
+                </button>
+              ))}
+            </div>
+          )}
+          {menu === 'actions' && (
+            <div className="popup menu" role="menu" data-testid="message-menu">
+              <button
+                type="button"
+                role="menuitem"
+                onClick={() => {
+                  close();
+                  onReply(message);
+                }}
+              >
+                Reply
+              </button>
+              {mine && message.kind === 'text' && (
+                <button
+                  type="button"
+                  role="menuitem"
+                  onClick={() => {
+                    close();
+                    onEdit(message);
+                  }}
+                  data-testid="edit-button"
+                >
+                  Edit
+                </button>
+              )}
+              <button
+                type="button"
+                role="menuitem"
+                onClick={() =>
+                  void run(async () => {
+                    await copyText(messageLink(message.chatId, message.id));
+                    showToast('Link copied');
+                  })
+                }
+                data-testid="copy-link-button"
+              >
+                Copy link
+              </button>
+              {canDeleteForEveryone && (
+                <button
+                  type="button"
+                  role="menuitem"
+                  className="menu__danger"
+                  onClick={() => void remove('everyone')}
+                  data-testid="delete-everyone-button"
+                >
+                  Delete for everyone
+                </button>
+              )}
+              <button
+                type="button"
+                role="menuitem"
+                className="menu__danger"
+                onClick={() => void remove('me')}
+                data-testid="delete-me-button"
+              >
+                Delete for me
+              </button>
+            </div>
+          )}
+        </div>
+      )}
+    </div>
+  );
+});
+
+/** My message on its way: clock while sending, red with Retry when it failed. */
+export function PendingItem({ pending, onJump }: { pending: PendingMessage; onJump: (id: string) => void }) {
+  const failed = pending.status === 'failed';
+  return (
+    <div
+      className={`message message--mine message--${pending.status}`}
+      data-testid="message"
+      data-client-msg-id={pending.clientMsgId}
+      data-status={pending.status}
+      data-mine="true"
+    >
+      <div className="message__bubble">
+        {pending.replyTo && <ReplyQuote reply={pending.replyTo} onJump={onJump} />}
+        <MessageBody text={pending.body} />
+        <div className="message__meta">
+          <time dateTime={pending.createdAt}>{timeOf(pending.createdAt)}</time>
+          {failed ? (
+            <span
+              className="receipt receipt--failed"
+              data-testid="receipt"
+              data-receipt="failed"
+              title={pending.error ?? 'Not sent'}
+            >
+              <AlertIcon />
+            </span>
+          ) : (
+            <span
+              className="receipt receipt--pending"
+              data-testid="receipt"
+              data-receipt="pending"
+              title="Sending…"
+              aria-label="Sending"
+            >
+              <ClockIcon />
+            </span>
+          )}
+        </div>
+      </div>
+      {failed && (
+        <div className="message__failed" role="alert">
+          <span>{pending.error ?? 'Not sent.'}</span>
+          <button
+            type="button"
+            className="link-button"
+            onClick={() => void retryMessage(pending.chatId, pending.clientMsgId)}
+            data-testid="retry-button"
+          >
+            Retry
+          </button>
+          <button
+            type="button"
+            className="link-button"
+            onClick={() => discardPending(pending.chatId, pending.clientMsgId)}
+            data-testid="discard-button"
+          >
+            Discard
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}

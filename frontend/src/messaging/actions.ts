@@ -1,0 +1,195 @@
+/**
+ * What the user does to messages. Each goes over the WebSocket when it is up and over REST
+ * otherwise (or when the socket drops mid-command: the same clientMsgId makes a repeated
+ * send safe). Results are applied to the stores at once; the events that follow are no-ops.
+ */
+import type { DeleteScope, Message } from '@parley/contracts';
+import { api } from '../api/client';
+import { networkProblem, toProblem } from '../api/errors';
+import { useAuthStore } from '../auth/auth-store';
+import { RealtimeError } from '../realtime/realtime-client';
+import { applyEvent, applyOwnRead } from './apply-event';
+import { useChatsStore, withNewMessage } from './chats-store';
+import {
+  addPending,
+  setPendingStatus,
+  updateChatMessages,
+  useMessagesStore,
+  withLiveMessage,
+  withReaction,
+} from './messages-store';
+import { getRealtime } from './session';
+import { previewText } from './system-text';
+import { newClientMsgId } from './uuid';
+
+/** An action the server refused, with the message to show. */
+export class ActionError extends Error {}
+
+function me(): string {
+  return useAuthStore.getState().user?.id ?? '';
+}
+
+/**
+ * Run a command over the socket if it is ready; `null` means "use REST" (not connected,
+ * or the connection went away before the ack: the command may or may not have arrived).
+ */
+async function overSocket<T>(
+  run: (rt: NonNullable<ReturnType<typeof getRealtime>>) => Promise<T>,
+): Promise<T | null> {
+  const rt = getRealtime();
+  if (!rt?.isReady) return null;
+  try {
+    return await run(rt);
+  } catch (err) {
+    if (err instanceof RealtimeError && err.isTransport) return null;
+    if (err instanceof RealtimeError) throw new ActionError(err.message);
+    throw err;
+  }
+}
+
+function refused(status: number, body: unknown): never {
+  throw new ActionError(toProblem(status, body).message);
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof ActionError ? err.message : networkProblem().message;
+}
+
+/** My message is confirmed (ack, REST answer): it takes its seq and the pending copy goes. */
+export function receiveOwnMessage(message: Message): void {
+  updateChatMessages(message.chatId, (cm) => withLiveMessage(cm, message));
+  useChatsStore.getState().update(message.chatId, (c) => withNewMessage(c, message, me()));
+}
+
+/** Show the message at once as pending, then send it. */
+export function sendMessage(chatId: string, body: string, replyTo: Message | null): string {
+  const clientMsgId = newClientMsgId();
+  addPending({
+    clientMsgId,
+    chatId,
+    body,
+    replyTo: replyTo
+      ? {
+          id: replyTo.id,
+          seq: replyTo.seq,
+          senderId: replyTo.senderId,
+          senderName: replyTo.sender?.displayName ?? null,
+          bodyPreview: previewText(replyTo.body),
+          deleted: replyTo.deletedAt !== null,
+        }
+      : null,
+    createdAt: new Date().toISOString(),
+    status: 'pending',
+    error: null,
+  });
+  void deliver(chatId, clientMsgId);
+  return clientMsgId;
+}
+
+/** Send (or re-send, after a failure) a pending message with its original clientMsgId. */
+export async function deliver(chatId: string, clientMsgId: string): Promise<void> {
+  const pending = useMessagesStore
+    .getState()
+    .byChat[chatId]?.pending.find((p) => p.clientMsgId === clientMsgId);
+  if (!pending) return;
+  setPendingStatus(chatId, clientMsgId, 'pending', null);
+  const input = {
+    clientMsgId,
+    body: pending.body,
+    ...(pending.replyTo ? { replyTo: pending.replyTo.id } : {}),
+  };
+  try {
+    let message = await overSocket(
+      async (rt) => (await rt.request('message:send', { chatId, ...input })).message,
+    );
+    if (!message) {
+      const res = await api.messages.send({ params: { chatId }, body: input });
+      if (res.status !== 200 && res.status !== 201) refused(res.status, res.body);
+      message = res.body;
+    }
+    receiveOwnMessage(message);
+  } catch (err) {
+    setPendingStatus(chatId, clientMsgId, 'failed', errorText(err));
+  }
+}
+
+export const retryMessage = deliver;
+
+/** Give up on a failed message (it was never stored). */
+export function discardPending(chatId: string, clientMsgId: string): void {
+  updateChatMessages(chatId, (cm) => ({
+    ...cm,
+    pending: cm.pending.filter((p) => p.clientMsgId !== clientMsgId),
+  }));
+}
+
+export async function editMessage(message: Message, body: string): Promise<void> {
+  let edited = await overSocket(
+    async (rt) => (await rt.request('message:edit', { messageId: message.id, body })).message,
+  );
+  if (!edited) {
+    const res = await api.messages.edit({ params: { messageId: message.id }, body: { body } });
+    if (res.status !== 200) refused(res.status, res.body);
+    edited = res.body;
+  }
+  applyEvent({ type: 'message:edited', data: { message: edited } }, me());
+}
+
+export async function deleteMessage(message: Message, scope: DeleteScope): Promise<void> {
+  const done = await overSocket((rt) => rt.request('message:delete', { messageId: message.id, scope }));
+  if (!done) {
+    const res = await api.messages.remove({ params: { messageId: message.id }, query: { scope } });
+    if (res.status !== 204) refused(res.status, res.body);
+  }
+  // As the server's event will say: the message's version goes up by one.
+  applyEvent(
+    {
+      type: 'message:deleted',
+      data: {
+        chatId: message.chatId,
+        messageId: message.id,
+        seq: message.seq,
+        scope,
+        version: message.version + 1,
+      },
+    },
+    me(),
+  );
+}
+
+export async function toggleReaction(message: Message, emoji: string): Promise<void> {
+  const mine = message.reactions.some((r) => r.emoji === emoji && r.userIds.includes(me()));
+  const op = mine ? 'remove' : 'add';
+  const done = await overSocket((rt) =>
+    rt.request(mine ? 'reaction:remove' : 'reaction:add', { messageId: message.id, emoji }),
+  );
+  if (!done) {
+    const res = mine
+      ? await api.messages.removeReaction({ params: { messageId: message.id, emoji } })
+      : await api.messages.addReaction({ params: { messageId: message.id }, body: { emoji } });
+    if (res.status !== 200) refused(res.status, res.body);
+  }
+  updateChatMessages(message.chatId, (cm) => withReaction(cm, message.id, me(), emoji, op, null));
+}
+
+/** Move my read position (the chat is open, visible and scrolled to the bottom). */
+export async function markRead(chatId: string, upToSeq: number): Promise<void> {
+  applyOwnRead(chatId, upToSeq, me());
+  let state = await overSocket((rt) => rt.request('chat:read', { chatId, upToSeq })).catch(() => null);
+  if (!state) {
+    const res = await api.messages.markRead({ params: { chatId }, body: { upToSeq } }).catch(() => null);
+    if (res?.status !== 200) return;
+    state = res.body;
+  }
+  const { lastReadSeq, unreadCount } = state;
+  useChatsStore
+    .getState()
+    .update(chatId, (c) => (lastReadSeq >= c.lastReadSeq ? { ...c, lastReadSeq, unreadCount } : c));
+}
+
+/** typing:start / typing:stop, over the socket only: a late typing state is worse than none. */
+export function sendTyping(chatId: string, typing: boolean): void {
+  const rt = getRealtime();
+  if (!rt?.isReady) return;
+  rt.request(typing ? 'typing:start' : 'typing:stop', { chatId }).catch(() => {});
+}

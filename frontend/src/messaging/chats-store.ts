@@ -1,0 +1,101 @@
+/** The chat list: every chat I am in, with unread counts and the newest message's preview. */
+import type { Chat, ChatInfo, Message } from '@parley/contracts';
+import { create } from 'zustand';
+import { previewText, systemText } from './system-text';
+
+interface ChatsState {
+  chats: Record<string, Chat>;
+  /** The first full list has arrived. */
+  loaded: boolean;
+  error: string | null;
+  setAll: (chats: Chat[]) => void;
+  upsert: (chat: Chat) => void;
+  update: (chatId: string, fn: (chat: Chat) => Chat) => void;
+  remove: (chatId: string) => void;
+  setError: (error: string | null) => void;
+  clear: () => void;
+}
+
+export const useChatsStore = create<ChatsState>()((set) => ({
+  chats: {},
+  loaded: false,
+  error: null,
+  setAll: (list) => set({ chats: Object.fromEntries(list.map((c) => [c.id, c])), loaded: true, error: null }),
+  upsert: (chat) => set((s) => ({ chats: { ...s.chats, [chat.id]: chat } })),
+  update: (chatId, fn) =>
+    set((s) => {
+      const chat = s.chats[chatId];
+      if (!chat) return s;
+      const next = fn(chat);
+      return next === chat ? s : { chats: { ...s.chats, [chatId]: next } };
+    }),
+  remove: (chatId) =>
+    set((s) => {
+      if (!s.chats[chatId]) return s;
+      const chats = { ...s.chats };
+      delete chats[chatId];
+      return { chats };
+    }),
+  setError: (error) => set({ error }),
+  clear: () => set({ chats: {}, loaded: false, error: null }),
+}));
+
+/** Most recent activity first (as GET /chats orders them). */
+export function sortChats(chats: Record<string, Chat>): Chat[] {
+  return Object.values(chats).sort((a, b) =>
+    a.lastActivityAt === b.lastActivityAt
+      ? b.id.localeCompare(a.id)
+      : b.lastActivityAt.localeCompare(a.lastActivityAt),
+  );
+}
+
+const later = (a: string, b: string) => (Date.parse(a) >= Date.parse(b) ? a : b);
+
+/** Counts toward unread: text from someone else, not deleted. */
+export function countsAsUnread(message: Message, me: string): boolean {
+  return message.kind === 'text' && message.senderId !== me && !message.deletedAt;
+}
+
+export function previewOf(message: Message): NonNullable<Chat['lastMessage']> {
+  return {
+    id: message.id,
+    seq: message.seq,
+    kind: message.kind,
+    senderId: message.senderId,
+    senderName: message.sender?.displayName ?? null,
+    text: message.deletedAt
+      ? ''
+      : message.kind === 'system' && message.system
+        ? systemText(message.system)
+        : previewText(message.body),
+    deleted: message.deletedAt !== null,
+    createdAt: message.createdAt,
+  };
+}
+
+/** A new message of the chat (live event or my own send's ack). Older seqs change nothing. */
+export function withNewMessage(chat: Chat, message: Message, me: string): Chat {
+  if (message.seq <= chat.lastSeq) return chat;
+  const mine = message.senderId === me;
+  return {
+    ...chat,
+    lastSeq: message.seq,
+    lastMessage: previewOf(message),
+    lastActivityAt: later(chat.lastActivityAt, message.createdAt),
+    // Sending moves my own read position to my message.
+    lastReadSeq: mine ? message.seq : chat.lastReadSeq,
+    unreadCount: mine ? 0 : chat.unreadCount + (countsAsUnread(message, me) ? 1 : 0),
+  };
+}
+
+/** chat:updated carries what every member sees alike; my own fields stay. Counters never go back. */
+export function withInfo(chat: Chat, info: ChatInfo): Chat {
+  return {
+    ...chat,
+    ...info,
+    lastSeq: Math.max(chat.lastSeq, info.lastSeq),
+    version: Math.max(chat.version, info.version),
+    lastActivityAt: later(chat.lastActivityAt, info.lastActivityAt),
+    lastMessage: chat.lastMessage,
+  };
+}

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { BOB, ME, id, message } from '../test/chat-fixtures';
+import {
+  type ChatMessages,
+  type PendingMessage,
+  emptyChatMessages,
+  withChangedMessages,
+  withLiveMessage,
+  withPage,
+  withReaction,
+} from './messages-store';
+
+const C = id('chat');
+const seqs = (cm: ChatMessages) => cm.order.map((mid) => cm.byId[mid]!.seq);
+const page = (ms: ReturnType<typeof message>[], more: { before?: boolean; after?: boolean } = {}) => ({
+  messages: ms,
+  hasMoreBefore: more.before ?? false,
+  hasMoreAfter: more.after ?? false,
+});
+
+function pending(clientMsgId: string, body = 'on its way'): PendingMessage {
+  return {
+    clientMsgId,
+    chatId: C,
+    body,
+    replyTo: null,
+    createdAt: new Date().toISOString(),
+    status: 'pending',
+    error: null,
+  };
+}
+
+describe('messages of a chat', () => {
+  it('orders by seq, never by arrival or clock', () => {
+    const late = message(C, 3, BOB, 'third', { createdAt: '2020-01-01T00:00:00.000Z' });
+    let cm = withPage(
+      emptyChatMessages,
+      page([message(C, 5, BOB, 'fifth'), late, message(C, 4, ME, 'fourth')]),
+      'replace',
+    );
+    expect(seqs(cm)).toEqual([3, 4, 5]);
+    cm = withLiveMessage(cm, message(C, 7, BOB, 'seventh'));
+    cm = withLiveMessage(cm, message(C, 6, BOB, 'sixth'));
+    expect(seqs(cm)).toEqual([3, 4, 5, 6, 7]);
+  });
+
+  it('keeps one copy of a message delivered twice, and never goes back to an older version', () => {
+    const m = message(C, 1, BOB, 'hello');
+    const edited = { ...m, body: 'hello (edited)', version: 2, editedAt: m.createdAt };
+    let cm = withPage(emptyChatMessages, page([m]), 'replace');
+    cm = withLiveMessage(cm, m);
+    cm = withChangedMessages(cm, [edited]);
+    cm = withLiveMessage(cm, m); // a late duplicate of the original
+    cm = withPage(cm, page([m]), 'merge'); // and a stale page
+    expect(cm.order).toEqual([m.id]);
+    expect(cm.byId[m.id]?.body).toBe('hello (edited)');
+  });
+
+  it('replaces my pending message by the stored one with the same clientMsgId, whichever comes first', () => {
+    const base = withPage(emptyChatMessages, page([message(C, 1, BOB, 'hi')]), 'replace');
+    const clientMsgId = id('my send');
+    const stored = message(C, 2, ME, 'on its way', { clientMsgId });
+    const withPending: ChatMessages = { ...base, pending: [pending(id('other send')), pending(clientMsgId)] };
+
+    // The ack first, then the event (or the other way round): one message, the other pending kept.
+    for (const arrivals of [
+      [stored, stored],
+      [{ ...stored }, stored],
+    ]) {
+      let cm = withPending;
+      for (const m of arrivals) cm = withLiveMessage(cm, m);
+      expect(seqs(cm)).toEqual([1, 2]);
+      expect(cm.pending.map((p) => p.clientMsgId)).toEqual([id('other send')]);
+    }
+    // A page that already holds it (REST fallback, re-sync) reconciles too.
+    const viaPage = withPage(withPending, page([stored]), 'merge');
+    expect(viaPage.pending.map((p) => p.clientMsgId)).toEqual([id('other send')]);
+  });
+
+  it('does not append live messages to a window that stops short of the newest', () => {
+    const clientMsgId = id('mine');
+    let cm = withPage(
+      emptyChatMessages,
+      page([message(C, 10, BOB, 'old')], { before: true, after: true }),
+      'replace',
+    );
+    cm = { ...cm, pending: [pending(clientMsgId)] };
+    cm = withLiveMessage(cm, message(C, 40, ME, 'new', { clientMsgId }));
+    expect(seqs(cm)).toEqual([10]);
+    expect(cm.pending).toEqual([]);
+  });
+
+  it('adds older and newer pages to the window', () => {
+    let cm = withPage(
+      emptyChatMessages,
+      page([message(C, 5, BOB, 'e')], { before: true, after: true }),
+      'replace',
+    );
+    cm = withPage(
+      cm,
+      page([message(C, 3, BOB, 'c'), message(C, 4, BOB, 'd')], { before: false, after: true }),
+      'older',
+    );
+    expect(seqs(cm)).toEqual([3, 4, 5]);
+    expect(cm.hasMoreBefore).toBe(false);
+    expect(cm.hasMoreAfter).toBe(true);
+    cm = withPage(cm, page([message(C, 6, BOB, 'f')], { before: true, after: false }), 'newer');
+    expect(seqs(cm)).toEqual([3, 4, 5, 6]);
+    expect(cm.hasMoreBefore).toBe(false);
+    expect(cm.hasMoreAfter).toBe(false);
+  });
+
+  it('applies a reaction event once, by the message version it carries', () => {
+    const m = message(C, 1, BOB, 'react to me');
+    let cm = withPage(emptyChatMessages, page([m]), 'replace');
+    cm = withReaction(cm, m.id, ME, '👍', 'add', null); // my own, applied at once
+    cm = withReaction(cm, m.id, ME, '👍', 'add', 2); // its event
+    cm = withReaction(cm, m.id, BOB, '👍', 'add', 3);
+    cm = withReaction(cm, m.id, BOB, '👍', 'add', 3); // duplicate
+    cm = withReaction(cm, m.id, ME, '👍', 'remove', 2); // stale replay of an older change
+    expect(cm.byId[m.id]?.reactions).toEqual([{ emoji: '👍', userIds: [ME, BOB] }]);
+    expect(cm.byId[m.id]?.version).toBe(3);
+  });
+});

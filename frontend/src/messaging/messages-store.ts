@@ -1,0 +1,227 @@
+/**
+ * Messages of each open chat: a window of consecutive seqs (the newest page, or a page
+ * around a deep link), keyed by id and ordered by seq, plus my optimistic sends keyed by
+ * clientMsgId until the server gives them a seq. Every update is idempotent: delivery is
+ * at least once, so the same message or change may arrive twice.
+ */
+import type { Message, MessagePage } from '@parley/contracts';
+import { create } from 'zustand';
+
+export type PendingStatus = 'pending' | 'failed';
+
+export interface PendingMessage {
+  clientMsgId: string;
+  chatId: string;
+  body: string;
+  replyTo: Message['replyTo'];
+  createdAt: string;
+  status: PendingStatus;
+  error: string | null;
+}
+
+export interface ChatMessages {
+  byId: Record<string, Message>;
+  /** Ids by seq, oldest first. */
+  order: string[];
+  /** My sends without a seq yet, in the order they were written. */
+  pending: PendingMessage[];
+  hasMoreBefore: boolean;
+  /** The window ends before the newest message (opened around a deep link). */
+  hasMoreAfter: boolean;
+  loaded: boolean;
+}
+
+export const emptyChatMessages: ChatMessages = {
+  byId: {},
+  order: [],
+  pending: [],
+  hasMoreBefore: false,
+  hasMoreAfter: false,
+  loaded: false,
+};
+
+export type PageMode = 'replace' | 'older' | 'newer' | 'merge';
+
+/** Newer version wins; equal versions take the incoming copy (same content). */
+function upsertAll(cm: ChatMessages, messages: Message[]): ChatMessages {
+  if (messages.length === 0) return cm;
+  const byId = { ...cm.byId };
+  let added = false;
+  const confirmed = new Set<string>();
+  for (const m of messages) {
+    const existing = byId[m.id];
+    if (existing && existing.version > m.version) continue;
+    if (!existing) added = true;
+    byId[m.id] = m;
+    if (m.clientMsgId) confirmed.add(m.clientMsgId);
+  }
+  const order = added
+    ? Object.values(byId)
+        .sort((a, b) => a.seq - b.seq)
+        .map((m) => m.id)
+    : cm.order;
+  const pending = confirmed.size ? cm.pending.filter((p) => !confirmed.has(p.clientMsgId)) : cm.pending;
+  return { ...cm, byId, order, pending };
+}
+
+/** Apply a page from GET /messages to a chat's window. */
+export function withPage(cm: ChatMessages, page: MessagePage, mode: PageMode): ChatMessages {
+  if (mode === 'replace') {
+    return upsertAll(
+      {
+        ...emptyChatMessages,
+        pending: cm.pending,
+        loaded: true,
+        hasMoreBefore: page.hasMoreBefore,
+        hasMoreAfter: page.hasMoreAfter,
+      },
+      page.messages,
+    );
+  }
+  const next = upsertAll({ ...cm, loaded: true }, page.messages);
+  if (mode === 'older') return { ...next, hasMoreBefore: page.hasMoreBefore };
+  if (mode === 'newer') return { ...next, hasMoreAfter: page.hasMoreAfter };
+  return next;
+}
+
+/** A message that arrived live (event, or the ack of my own send). */
+export function withLiveMessage(cm: ChatMessages, message: Message): ChatMessages {
+  const pending = message.clientMsgId
+    ? cm.pending.filter((p) => p.clientMsgId !== message.clientMsgId)
+    : cm.pending;
+  // Not loaded, or the window stops short of the newest: it is fetched when scrolled to.
+  if (!cm.loaded || (cm.hasMoreAfter && !cm.byId[message.id])) return { ...cm, pending };
+  return upsertAll({ ...cm, pending }, [message]);
+}
+
+/** Edits and changes only touch messages inside the window. */
+export function withChangedMessages(cm: ChatMessages, messages: Message[]): ChatMessages {
+  const known = messages.filter((m) => cm.byId[m.id]);
+  return known.length ? upsertAll(cm, known) : cm;
+}
+
+/*
+ * message:deleted and reaction:* events carry the message's new `version`: a message that
+ * already has it (or a later one, from a fresher REST answer) is left alone, so a replay
+ * changes nothing. My own changes are applied at once without a version (the ack has
+ * none); the event that follows only raises the version.
+ */
+
+export function withDeleted(
+  cm: ChatMessages,
+  messageId: string,
+  scope: 'everyone' | 'me',
+  version: number | null,
+  deletedAt: string,
+): ChatMessages {
+  if (scope === 'me') {
+    if (!cm.byId[messageId]) return cm;
+    const byId = { ...cm.byId };
+    delete byId[messageId];
+    return { ...cm, byId, order: cm.order.filter((id) => id !== messageId) };
+  }
+  let changed = false;
+  const byId: Record<string, Message> = {};
+  for (const [id, m] of Object.entries(cm.byId)) {
+    let next = m;
+    if (id === messageId && (version === null || m.version < version)) {
+      next = m.deletedAt
+        ? { ...m, version: version ?? m.version }
+        : { ...m, body: '', reactions: [], deletedAt, version: version ?? m.version };
+    }
+    if (next.replyTo?.id === messageId && !next.replyTo.deleted) {
+      next = { ...next, replyTo: { ...next.replyTo, bodyPreview: '', deleted: true } };
+    }
+    if (next !== m) changed = true;
+    byId[id] = next;
+  }
+  return changed ? { ...cm, byId } : cm;
+}
+
+export function withReaction(
+  cm: ChatMessages,
+  messageId: string,
+  userId: string,
+  emoji: string,
+  op: 'add' | 'remove',
+  version: number | null,
+): ChatMessages {
+  const m = cm.byId[messageId];
+  if (!m || m.deletedAt) return cm;
+  if (version !== null && m.version >= version) return cm;
+  const summary = m.reactions.find((r) => r.emoji === emoji);
+  const has = summary?.userIds.includes(userId) ?? false;
+  let reactions = m.reactions;
+  if (op === 'remove' && has) {
+    reactions = m.reactions
+      .map((r) => (r.emoji === emoji ? { ...r, userIds: r.userIds.filter((u) => u !== userId) } : r))
+      .filter((r) => r.userIds.length > 0);
+  } else if (op === 'add' && !has) {
+    reactions = summary
+      ? m.reactions.map((r) => (r.emoji === emoji ? { ...r, userIds: [...r.userIds, userId] } : r))
+      : [...m.reactions, { emoji, userIds: [userId] }];
+  }
+  const nextVersion = version ?? m.version;
+  if (reactions === m.reactions && nextVersion === m.version) return cm;
+  return { ...cm, byId: { ...cm.byId, [messageId]: { ...m, reactions, version: nextVersion } } };
+}
+
+export function maxSeq(cm: ChatMessages | undefined): number {
+  if (!cm || cm.order.length === 0) return 0;
+  const last = cm.order[cm.order.length - 1];
+  return last ? (cm.byId[last]?.seq ?? 0) : 0;
+}
+
+export function minSeq(cm: ChatMessages | undefined): number {
+  const first = cm?.order[0];
+  return first ? (cm.byId[first]?.seq ?? 0) : 0;
+}
+
+interface MessagesState {
+  byChat: Record<string, ChatMessages>;
+  update: (chatId: string, fn: (cm: ChatMessages) => ChatMessages) => void;
+  drop: (chatId: string) => void;
+  clear: () => void;
+}
+
+export const useMessagesStore = create<MessagesState>()((set) => ({
+  byChat: {},
+  update: (chatId, fn) =>
+    set((s) => {
+      const current = s.byChat[chatId] ?? emptyChatMessages;
+      const next = fn(current);
+      return next === current ? s : { byChat: { ...s.byChat, [chatId]: next } };
+    }),
+  drop: (chatId) =>
+    set((s) => {
+      if (!s.byChat[chatId]) return s;
+      const byChat = { ...s.byChat };
+      delete byChat[chatId];
+      return { byChat };
+    }),
+  clear: () => set({ byChat: {} }),
+}));
+
+export function updateChatMessages(chatId: string, fn: (cm: ChatMessages) => ChatMessages): void {
+  useMessagesStore.getState().update(chatId, fn);
+}
+
+export function addPending(p: PendingMessage): void {
+  updateChatMessages(p.chatId, (cm) => ({ ...cm, pending: [...cm.pending, p] }));
+}
+
+export function setPendingStatus(
+  chatId: string,
+  clientMsgId: string,
+  status: PendingStatus,
+  error: string | null,
+): void {
+  updateChatMessages(chatId, (cm) =>
+    cm.pending.some((p) => p.clientMsgId === clientMsgId)
+      ? {
+          ...cm,
+          pending: cm.pending.map((p) => (p.clientMsgId === clientMsgId ? { ...p, status, error } : p)),
+        }
+      : cm,
+  );
+}
