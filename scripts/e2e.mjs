@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -20,7 +20,7 @@ import { chromium } from 'playwright-core';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const artifacts = path.join(root, 'artifacts', 'e2e');
-const RUN_BUDGET_MS = 110_000;
+const RUN_BUDGET_MS = 200_000;
 const STEP_TIMEOUT_MS = 15_000;
 
 /** Everything to undo, in reverse order, however the run ends. */
@@ -99,6 +99,8 @@ async function startServer(port, dataDir, databaseUrl) {
     DATA_DIR: dataDir,
     NODE_ENV: 'test',
     LOG_LEVEL: 'warn',
+    // The deep-link step seeds 220 messages through the API in a few seconds.
+    SEND_RATE_PER_SECOND: '1000',
   };
   if (databaseUrl) env.DATABASE_URL = databaseUrl;
   else delete env.DATABASE_URL;
@@ -319,28 +321,26 @@ async function main() {
     assert.equal(cookies, '', 'the refresh cookie must be HttpOnly');
   });
 
-  await step('deep link /chats/abc/messages/def opens inside the app', async () => {
-    await page.goto('/chats/abc/messages/def');
-    await page.getByTestId('chat-placeholder').waitFor();
-    assert.equal(await page.getByTestId('chat-id').textContent(), 'abc');
-    assert.equal(await page.getByTestId('message-id').textContent(), 'def');
+  await step('a deep link to a chat that does not exist opens inside the app and says so', async () => {
+    await page.goto(`/chats/${randomUUID()}/messages/${randomUUID()}`);
+    await page.getByTestId('chat-not-found').waitFor();
     assert.equal(await topbarName().textContent(), renamed);
-    await screenshot(page, 'deep-link');
+    await screenshot(page, 'deep-link-unknown-chat');
   });
 
   // A second browser is a second device: it opens a deep link while signed out.
   const other = await newPage();
   cleanups.push(() => other.context.close());
+  const missingChat = randomUUID();
   await step('signed-out deep link goes to sign-in and returns there afterwards', async () => {
-    await other.page.goto('/chats/xyz');
+    await other.page.goto(`/chats/${missingChat}`);
     await other.page.getByTestId('login-form').waitFor();
     assert.equal(new URL(other.page.url()).pathname, '/login');
     await other.page.getByLabel('Username or email').fill(account.username);
     await other.page.getByLabel('Password').fill(account.password);
     await other.page.getByRole('button', { name: 'Sign in' }).click();
-    await other.page.getByTestId('chat-placeholder').waitFor();
-    assert.equal(new URL(other.page.url()).pathname, '/chats/xyz');
-    assert.equal(await other.page.getByTestId('chat-id').textContent(), 'xyz');
+    await other.page.getByTestId('chat-not-found').waitFor();
+    assert.equal(new URL(other.page.url()).pathname, `/chats/${missingChat}`);
   });
 
   await step('sessions page lists this device and the other one', async () => {
@@ -394,9 +394,202 @@ async function main() {
     await screenshot(page, 'not-found');
   });
 
+  // ---- Messaging: two people in two browser contexts -------------------------------------
+  const bobAccount = {
+    username: `bob_${id}`,
+    email: `bob_${id}@example.test`,
+    displayName: `Bob ${id}`,
+    password: `pw-${randomBytes(8).toString('hex')}`,
+  };
+  const bob = await newPage();
+  cleanups.push(() => bob.context.close());
+  const alice = page;
+  let chatId = '';
+  let helloId = '';
+  // Only messages the server confirmed (pending ones have no id yet).
+  const message = (p, text) => p.locator('[data-testid="message"][data-message-id]', { hasText: text });
+  const send = async (p, text) => {
+    const input = p.getByTestId('composer-input');
+    await input.fill(text);
+    await input.press('Enter');
+  };
+
+  await step('a second person signs up in another browser', async () => {
+    await bob.page.goto('/register');
+    await fillRegister(bob.page, bobAccount);
+    await bob.page.getByTestId('home-page').waitFor();
+  });
+
+  await step('start a direct chat from user search', async () => {
+    await alice.goto('/');
+    await alice.getByTestId('new-chat-button').click();
+    await alice.getByTestId('user-search-input').fill(bobAccount.username);
+    await alice.getByTestId('user-search-result').first().click();
+    await alice.getByTestId('chat-view').waitFor();
+    chatId = await alice.getByTestId('chat-view').getAttribute('data-chat-id');
+    assert.ok(chatId);
+    assert.equal(new URL(alice.url()).pathname, `/chats/${chatId}`);
+    assert.equal(await alice.getByTestId('chat-title').innerText(), bobAccount.displayName);
+  });
+
+  await step(
+    'send: Enter sends, Shift+Enter is a new line; it arrives live with an unread badge',
+    async () => {
+      const input = alice.getByTestId('composer-input');
+      await input.fill('Hello **Bob**, see https://example.com');
+      await input.press('Shift+Enter');
+      await input.pressSequentially('second line');
+      await input.press('Enter');
+      const mine = message(alice, 'Hello');
+      await mine.waitFor();
+      helloId = await mine.getAttribute('data-message-id');
+      assert.ok(helloId, 'the message has its server id');
+      assert.equal(await mine.locator('strong').innerText(), 'Bob');
+      assert.equal(await mine.locator('a[href="https://example.com"]').count(), 1);
+      assert.match(await mine.getByTestId('message-body').innerText(), /second line/);
+      // Bob's list shows the chat with one unread message, without a reload.
+      const item = bob.page.locator(`[data-testid="chat-list-item"][data-chat-id="${chatId}"]`);
+      await item.waitFor();
+      assert.equal(await item.getByTestId('unread-badge').innerText(), '1');
+    },
+  );
+
+  await step('opening the chat reads it: the sender sees the read tick', async () => {
+    await bob.page.locator(`[data-testid="chat-list-item"][data-chat-id="${chatId}"]`).click();
+    await message(bob.page, 'Hello').waitFor();
+    await alice
+      .locator(`[data-testid="message"][data-message-id="${helloId}"][data-status="read"]`)
+      .waitFor();
+    await bob.page
+      .locator(`[data-testid="chat-list-item"][data-chat-id="${chatId}"] [data-testid="unread-badge"]`)
+      .waitFor({ state: 'detached' });
+  });
+
+  await step('typing shows on the other side', async () => {
+    await bob.page.getByTestId('composer-input').pressSequentially('typing something', { delay: 20 });
+    const typing = alice.getByTestId('typing-indicator');
+    await alice.waitForFunction(
+      (name) => document.querySelector('[data-testid="typing-indicator"]')?.textContent?.includes(name),
+      bobAccount.displayName,
+    );
+    assert.match(await typing.innerText(), /typing/);
+    await screenshot(alice, 'chat-typing');
+    await bob.page.getByTestId('composer-input').fill('');
+  });
+
+  await step('reply with a quote', async () => {
+    const original = bob.page.locator(`[data-testid="message"][data-message-id="${helloId}"]`);
+    await original.hover();
+    await original.getByTestId('reply-button').click();
+    await bob.page.getByTestId('reply-bar').waitFor();
+    await send(bob.page, 'Replying to you');
+    const reply = message(alice, 'Replying to you');
+    await reply.waitFor();
+    assert.equal(await reply.getByTestId('reply-quote').getAttribute('data-reply-to'), helloId);
+    assert.match(await reply.getByTestId('reply-quote').innerText(), /Hello/);
+  });
+
+  await step('react to a message; the other side sees it', async () => {
+    const reply = message(alice, 'Replying to you');
+    await reply.hover();
+    await reply.getByTestId('reaction-button').click();
+    await alice.locator('[data-testid="reaction-option"][data-emoji="👍"]').click();
+    await message(bob.page, 'Replying to you')
+      .locator('[data-testid="reaction-chip"][data-emoji="👍"][data-count="1"]')
+      .waitFor();
+  });
+
+  await step('edit a message; the other side sees the new text marked edited', async () => {
+    const mine = alice.locator(`[data-testid="message"][data-message-id="${helloId}"]`);
+    await mine.hover();
+    await mine.getByTestId('message-menu-button').click();
+    await alice.getByTestId('edit-button').click();
+    await alice.getByTestId('edit-bar').waitFor();
+    await alice.getByTestId('composer-input').fill('Hello again, edited');
+    await alice.getByTestId('composer-input').press('Enter');
+    const seen = bob.page.locator(`[data-testid="message"][data-message-id="${helloId}"]`);
+    await seen.getByText('Hello again, edited').waitFor();
+    await seen.getByTestId('message-edited').waitFor();
+    await screenshot(bob.page, 'chat-edited-reply-reaction');
+  });
+
+  await step('delete for everyone leaves a tombstone on both sides', async () => {
+    await send(alice, 'This will be deleted');
+    const doomed = message(alice, 'This will be deleted');
+    await doomed.waitFor();
+    const doomedId = await doomed.getAttribute('data-message-id');
+    await message(bob.page, 'This will be deleted').waitFor();
+    await doomed.hover();
+    await doomed.getByTestId('message-menu-button').click();
+    await alice.getByTestId('delete-everyone-button').click();
+    for (const p of [alice, bob.page]) {
+      await p
+        .locator(`[data-testid="message"][data-message-id="${doomedId}"] [data-testid="message-deleted"]`)
+        .waitFor();
+    }
+    assert.equal(await bob.page.getByText('This will be deleted').count(), 0);
+    await screenshot(alice, 'chat-view');
+  });
+
+  await step('a deep link to a message 200 messages back opens there, highlighted', async () => {
+    // 220 more messages through the API, as another device of Alice would send them.
+    const login = await fetch(`${base}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        login: account.username,
+        password: account.password,
+        deviceName: 'e2e seeding',
+      }),
+    }).then((r) => r.json());
+    let target = '';
+    for (let n = 1; n <= 220; n++) {
+      const res = await fetch(`${base}/api/chats/${chatId}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${login.accessToken}` },
+        body: JSON.stringify({ clientMsgId: randomUUID(), body: `Backlog message ${n}` }),
+      });
+      assert.equal(res.status, 201, `seeding message ${n}`);
+      if (n === 20) target = (await res.json()).id;
+    }
+    await bob.page.goto(`/chats/${chatId}/messages/${target}`);
+    const linked = bob.page.locator(`[data-testid="message"][data-message-id="${target}"]`);
+    await linked.waitFor();
+    assert.match(await linked.innerText(), /Backlog message 20\b/);
+    assert.match((await linked.getAttribute('class')) ?? '', /message--highlight/);
+    await bob.page.waitForFunction((sel) => {
+      const el = document.querySelector(sel);
+      if (!el) return false;
+      const r = el.getBoundingClientRect();
+      return r.top >= 0 && r.bottom <= window.innerHeight;
+    }, `[data-testid="message"][data-message-id="${target}"]`);
+    // The newest messages are not loaded around an old one.
+    const list = bob.page.getByTestId('message-list');
+    assert.equal(await list.getByText('Backlog message 220', { exact: true }).count(), 0);
+    await screenshot(bob.page, 'chat-deep-link-200-back');
+  });
+
+  await step('a new group shows up live for its members', async () => {
+    await alice.goto('/');
+    await alice.getByTestId('new-group-button').click();
+    await alice.getByLabel('Name').fill(`Team ${id}`);
+    await alice.getByTestId('user-search-input').fill(bobAccount.username);
+    await alice.getByTestId('user-search-result').first().click();
+    await alice.getByTestId('picked-member').waitFor();
+    await alice.getByTestId('create-group-button').click();
+    await alice.getByTestId('chat-view').waitFor();
+    await send(alice, 'Welcome to the team');
+    const item = bob.page.locator('[data-testid="chat-list-item"]', { hasText: `Team ${id}` });
+    await item.waitFor();
+    await item.click();
+    await message(bob.page, 'Welcome to the team').waitFor();
+    await alice.locator('[data-testid="read-by"][data-read="1"][data-of="1"]').waitFor();
+    await screenshot(alice, 'group-read-by');
+  });
+
   await step('no uncaught errors in the page', async () => {
     assert.deepEqual(
-      problems.filter((p) => p.startsWith('pageerror')),
+      [...problems, ...bob.problems].filter((p) => p.startsWith('pageerror')),
       [],
     );
   });
