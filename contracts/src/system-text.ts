@@ -1,14 +1,28 @@
+/**
+ * Plain-text renderings shared by server and web app, so the chat list reads the same
+ * whoever builds it: message previews, name lists, and system lines.
+ */
 import type { SystemEvent } from './rest/messages.js';
 
-/** One plain sentence for a system message ("Ana added Ben and Cy"), for previews and lists. */
+export const PREVIEW_LENGTH = 140;
+
+/** One line of at most 140 characters, for chat-list previews and reply quotes. */
+export function previewText(body: string): string {
+  const flat = body.replace(/\s+/g, ' ').trim();
+  return flat.length > PREVIEW_LENGTH ? `${flat.slice(0, PREVIEW_LENGTH - 1)}…` : flat;
+}
+
+/** "Ana", "Ana and Ben", "Ana, Ben and Cy", "Ana, Ben and 2 others". */
+export function nameList(names: string[]): string {
+  if (names.length <= 1) return names.join('');
+  if (names.length > 3) return `${names.slice(0, 2).join(', ')} and ${names.length - 2} others`;
+  return `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
+}
+
+/** One sentence for a system message ("Ana added Ben and Cy"), with names as they were. */
 export function systemEventText(event: SystemEvent): string {
   const name = (id: string | null) => (id ? (event.names[id] ?? 'Someone') : 'Someone');
-  const list = (ids: string[]) => {
-    const names = ids.map(name);
-    if (names.length <= 1) return names.join('');
-    if (names.length > 3) return `${names.slice(0, 2).join(', ')} and ${names.length - 2} others`;
-    return `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
-  };
+  const list = (ids: string[]) => nameList(ids.map(name));
   const actor = name(event.actorId);
   switch (event.action) {
     case 'group_created':
@@ -18,7 +32,7 @@ export function systemEventText(event: SystemEvent): string {
     case 'member_removed':
       return `${actor} removed ${list(event.userIds)}`;
     case 'member_left':
-      return `${list(event.userIds)} left`;
+      return `${list(event.userIds.length ? event.userIds : event.actorId ? [event.actorId] : [])} left`;
     case 'renamed':
       return `${actor} renamed the group to "${event.value ?? ''}"`;
     case 'role_changed':

@@ -4,11 +4,10 @@
  * batched look-ups for previews and peers.
  */
 import type { Chat, ChatInfo, ChatKind, ChatMember, MemberRole, SystemEvent } from '@parley/contracts';
-import { systemEventText } from '@parley/contracts';
+import { previewText, systemEventText } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
-import { previewText } from '../messages/presenters.js';
 import { toPublicUser } from '../users/presenters.js';
 import type { Db } from './access.js';
 

@@ -1,6 +1,6 @@
 // Message rows → contract shapes, with senders, reply quotes and reactions filled in by
 // batched lookups (never one query per message).
-import type { Message, ReactionSummary, SystemEvent } from '@parley/contracts';
+import { previewText, type Message, type ReactionSummary, type SystemEvent } from '@parley/contracts';
 import type { Prisma } from '../infra/db/generated/client.js';
 import type { Db } from '../chats/access.js';
 
@@ -11,13 +11,6 @@ export const messageInclude = {
 } satisfies Prisma.MessageInclude;
 
 export type MessageRow = Prisma.MessageGetPayload<{ include: typeof messageInclude }>;
-
-const PREVIEW_LENGTH = 140;
-
-export function previewText(body: string): string {
-  const flat = body.replace(/\s+/g, ' ').trim();
-  return flat.length > PREVIEW_LENGTH ? `${flat.slice(0, PREVIEW_LENGTH - 1)}…` : flat;
-}
 
 export function summariseReactions(rows: { emoji: string; userId: string }[]): ReactionSummary[] {
   const byEmoji = new Map<string, string[]>();

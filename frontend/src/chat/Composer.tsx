@@ -3,9 +3,8 @@
  * edit mode (or drops the reply). Typing state is announced at most every 2 seconds while
  * there is text, and withdrawn when the text is sent or cleared.
  */
-import { MESSAGE_MAX_LENGTH, type Message } from '@parley/contracts';
+import { MESSAGE_MAX_LENGTH, type Message, previewText } from '@parley/contracts';
 import { type FormEvent, type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState } from 'react';
-import { previewText } from '../messaging/system-text';
 
 export const TYPING_THROTTLE_MS = 2_000;
 /** The counter shows from here on. */

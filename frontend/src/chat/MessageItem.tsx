@@ -1,9 +1,9 @@
+import { systemEventText } from '@parley/contracts';
 import type { Chat, DeleteScope, Message } from '@parley/contracts';
 import { memo, useEffect, useRef, useState } from 'react';
 import { deleteMessage, discardPending, errorText, retryMessage, toggleReaction } from '../messaging/actions';
 import { type MemberMap, directReceipt, readBy } from '../messaging/members-store';
 import type { PendingMessage } from '../messaging/messages-store';
-import { systemText } from '../messaging/system-text';
 import { fullTime, timeOf } from './format';
 import { AlertIcon, CheckIcon, ClockIcon } from './Icons';
 import { MessageBody } from './MessageBody';
@@ -40,7 +40,7 @@ export function SystemLine({ message }: { message: Message }) {
       data-message-id={message.id}
       data-seq={message.seq}
     >
-      <span>{message.system ? systemText(message.system) : message.body}</span>
+      <span>{message.system ? systemEventText(message.system) : message.body}</span>
     </div>
   );
 }

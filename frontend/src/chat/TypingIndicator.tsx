@@ -1,6 +1,6 @@
+import { nameList } from '@parley/contracts';
 import type { Chat } from '@parley/contracts';
 import { useMembersStore } from '../messaging/members-store';
-import { nameList } from '../messaging/system-text';
 import { useTypingStore } from '../messaging/typing-store';
 
 const NONE: Record<string, number> = {};

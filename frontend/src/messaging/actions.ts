@@ -1,3 +1,4 @@
+import { previewText } from '@parley/contracts';
 /**
  * What the user does to messages. Each goes over the WebSocket when it is up and over REST
  * otherwise (or when the socket drops mid-command: the same clientMsgId makes a repeated
@@ -19,7 +20,6 @@ import {
   withReaction,
 } from './messages-store';
 import { getRealtime } from './session';
-import { previewText } from './system-text';
 import { newClientMsgId } from './uuid';
 
 /** An action the server refused, with the message to show. */

@@ -1,7 +1,7 @@
+import { previewText, systemEventText } from '@parley/contracts';
 /** The chat list: every chat I am in, with unread counts and the newest message's preview. */
 import type { Chat, ChatInfo, Message } from '@parley/contracts';
 import { create } from 'zustand';
-import { previewText, systemText } from './system-text';
 
 interface ChatsState {
   chats: Record<string, Chat>;
@@ -66,7 +66,7 @@ export function previewOf(message: Message): NonNullable<Chat['lastMessage']> {
     text: message.deletedAt
       ? ''
       : message.kind === 'system' && message.system
-        ? systemText(message.system)
+        ? systemEventText(message.system)
         : previewText(message.body),
     deleted: message.deletedAt !== null,
     createdAt: message.createdAt,
