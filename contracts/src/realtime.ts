@@ -115,6 +115,8 @@ export const eventSchemas = {
     seq: z.number().int(),
     scope: deleteScopeSchema,
     version: z.number().int(),
+    /** When it was deleted for everyone; null for "me". */
+    deletedAt: isoDateTime.nullable(),
   }),
   /** A member's devices have received everything up to upToSeq. */
   'message:delivered': z.object({ chatId: uuid, userId: uuid, upToSeq: z.number().int() }),
@@ -130,9 +132,13 @@ export const eventSchemas = {
   'chat:created': z.object({ chat: chatSchema }),
   'chat:updated': z.object({ chat: chatInfoSchema }),
   'chat:deleted': z.object({ chatId: uuid }),
-  'chat:member_added': z.object({ chatId: uuid, members: z.array(chatMemberSchema) }),
+  'chat:member_added': z.object({
+    chatId: uuid,
+    members: z.array(chatMemberSchema),
+    memberCount: z.number().int(),
+  }),
   /** Sent to the remaining members and to the removed user, whose events for the chat stop. */
-  'chat:member_removed': z.object({ chatId: uuid, userId: uuid }),
+  'chat:member_removed': z.object({ chatId: uuid, userId: uuid, memberCount: z.number().int() }),
   'chat:member_updated': z.object({ chatId: uuid, member: chatMemberSchema }),
   /** The position asked for is gone: re-sync from REST (chats, then messages, then changes). */
   'sync:resync': z.object({ reason: z.enum(['position_unknown', 'position_trimmed', 'overflow']) }),

@@ -45,7 +45,7 @@ export async function addMembers(
           lastDeliveredSeq: line.seq,
         })),
       });
-      return { added, line };
+      return { added, line, memberCount: current.length + added.length };
     });
     if (!outcome) return [];
 
@@ -59,7 +59,10 @@ export async function addMembers(
     const newView = viewForNewMember(base, 'member', outcome.line.seq);
     for (const id of outcome.added)
       await ctx.events.toUsers([id], { type: 'chat:created', data: { chat: newView } });
-    await publishToChat(ctx, chatId, { type: 'chat:member_added', data: { chatId, members } });
+    await publishToChat(ctx, chatId, {
+      type: 'chat:member_added',
+      data: { chatId, members, memberCount: outcome.memberCount },
+    });
     await publishNewMessages(ctx, ctx.db.prisma, chatId, [outcome.line]);
     return members;
   });

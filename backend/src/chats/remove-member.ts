@@ -110,7 +110,7 @@ async function announceDeparture(ctx: AppContext, chatId: string, goneId: string
   const remaining = await memberIds(ctx.db.prisma, chatId);
   await ctx.events.toUsers([...remaining, goneId], {
     type: 'chat:member_removed',
-    data: { chatId, userId: goneId },
+    data: { chatId, userId: goneId, memberCount: remaining.length },
   });
   await publishNewMessages(ctx, ctx.db.prisma, chatId, lines);
   // A new owner shows up as a member update.

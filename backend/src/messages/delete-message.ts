@@ -23,7 +23,7 @@ export async function deleteMessage(
     });
     await ctx.events.toUsers([userId], {
       type: 'message:deleted',
-      data: { chatId, messageId, seq: message.seq, scope: 'me', version: message.version },
+      data: { chatId, messageId, seq: message.seq, scope: 'me', version: message.version, deletedAt: null },
     });
     return;
   }
@@ -45,7 +45,14 @@ export async function deleteMessage(
     if (!outcome) return;
     await publishToChat(ctx, chatId, {
       type: 'message:deleted',
-      data: { chatId, messageId, seq: outcome.seq, scope: 'everyone', version: outcome.version },
+      data: {
+        chatId,
+        messageId,
+        seq: outcome.seq,
+        scope: 'everyone',
+        version: outcome.version,
+        deletedAt: outcome.deletedAt!.toISOString(),
+      },
     });
   });
 }

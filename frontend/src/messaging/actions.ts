@@ -151,6 +151,7 @@ export async function deleteMessage(message: Message, scope: DeleteScope): Promi
         seq: message.seq,
         scope,
         version: message.version + 1,
+        deletedAt: scope === 'everyone' ? new Date().toISOString() : null,
       },
     },
     me(),

@@ -23,7 +23,7 @@ import { useTypingStore } from './typing-store';
 export interface EventEffects {
   /** The event cannot be applied exactly from what the client holds: fetch this chat again. */
   refreshChat?: (chatId: string) => void;
-  /** Current time as ISO (a tombstone's deletedAt; the event does not carry it). */
+  /** Current time as ISO (for a tombstone when the event has no deletedAt). */
   now?: () => string;
 }
 
@@ -115,7 +115,7 @@ export function applyEvent(event: ServerEvent, me: string, effects: EventEffects
       return;
     }
     case 'message:deleted': {
-      const { chatId, messageId, seq, scope, version } = event.data;
+      const { chatId, messageId, seq, scope, version, deletedAt } = event.data;
       const chat = chats.chats[chatId];
       const before = useMessagesStore.getState().byChat[chatId]?.byId[messageId];
       let refresh = false;
@@ -125,7 +125,7 @@ export function applyEvent(event: ServerEvent, me: string, effects: EventEffects
           chats.update(chatId, (c) => ({ ...c, unreadCount: Math.max(0, c.unreadCount - 1) }));
         }
       }
-      updateChatMessages(chatId, (cm) => withDeleted(cm, messageId, scope, version, now()));
+      updateChatMessages(chatId, (cm) => withDeleted(cm, messageId, scope, version, deletedAt ?? now()));
       if (chat?.lastMessage?.id === messageId) {
         if (scope === 'everyone') {
           chats.update(chatId, (c) =>
@@ -183,20 +183,23 @@ export function applyEvent(event: ServerEvent, me: string, effects: EventEffects
       forgetChat(event.data.chatId);
       return;
     case 'chat:member_added': {
-      const { chatId, members: added } = event.data;
+      const { chatId, members: added, memberCount } = event.data;
       const loaded = members.byChat[chatId];
       if (loaded) {
         const next = upsertMembers(loaded, added);
         members.setMembers(chatId, Object.values(next));
-        chats.update(chatId, (c) => ({ ...c, memberCount: Object.keys(next).length }));
-      } else {
-        chats.update(chatId, (c) => ({ ...c, memberCount: c.memberCount + added.length }));
       }
+      // A loaded member list is exact even when events are replayed; the event's count is
+      // the next best thing.
+      const count = loaded
+        ? Object.keys(useMembersStore.getState().byChat[chatId] ?? {}).length
+        : memberCount;
+      chats.update(chatId, (c) => ({ ...c, memberCount: count }));
       usePresenceStore.getState().fromMembers(added);
       return;
     }
     case 'chat:member_removed': {
-      const { chatId, userId } = event.data;
+      const { chatId, userId, memberCount } = event.data;
       if (userId === me) {
         forgetChat(chatId);
         return;
@@ -207,10 +210,11 @@ export function applyEvent(event: ServerEvent, me: string, effects: EventEffects
         const next = { ...loaded };
         delete next[userId];
         members.setMembers(chatId, Object.values(next));
-        chats.update(chatId, (c) => ({ ...c, memberCount: Object.keys(next).length }));
-      } else {
-        chats.update(chatId, (c) => ({ ...c, memberCount: Math.max(1, c.memberCount - 1) }));
       }
+      const count = loaded
+        ? Object.keys(useMembersStore.getState().byChat[chatId] ?? {}).length
+        : memberCount;
+      chats.update(chatId, (c) => ({ ...c, memberCount: count }));
       useTypingStore.getState().stop(chatId, userId);
       return;
     }

@@ -150,11 +150,17 @@ const events: ServerEvent[] = [
   { type: 'reaction:added', data: { chatId: D, messageId: d3.id, userId: ME, emoji: '👍', version: 2 } },
   { type: 'reaction:added', data: { chatId: D, messageId: d3.id, userId: BOB, emoji: '👍', version: 3 } },
   { type: 'reaction:removed', data: { chatId: D, messageId: d3.id, userId: ME, emoji: '👍', version: 4 } },
-  { type: 'message:deleted', data: { chatId: D, messageId: d1.id, seq: 1, scope: 'me', version: 1 } },
+  {
+    type: 'message:deleted',
+    data: { chatId: D, messageId: d1.id, seq: 1, scope: 'me', version: 1, deletedAt: null },
+  },
   { type: 'message:new', data: { message: g4 } },
   { type: 'message:read', data: { chatId: G, userId: BOB, upToSeq: 4 } },
   { type: 'message:new', data: { message: g5 } },
-  { type: 'message:deleted', data: { chatId: G, messageId: g4.id, seq: 4, scope: 'everyone', version: 2 } },
+  {
+    type: 'message:deleted',
+    data: { chatId: G, messageId: g4.id, seq: 4, scope: 'everyone', version: 2, deletedAt: DELETED_AT },
+  },
   { type: 'message:new', data: { message: g6 } },
   {
     type: 'chat:updated',
@@ -173,10 +179,10 @@ const events: ServerEvent[] = [
       },
     },
   },
-  { type: 'chat:member_added', data: { chatId: G, members: [daveJoined] } },
+  { type: 'chat:member_added', data: { chatId: G, members: [daveJoined], memberCount: 4 } },
   { type: 'message:new', data: { message: g7 } },
   { type: 'chat:member_updated', data: { chatId: G, member: member(BOB, 'admin', 4, 4, true) } },
-  { type: 'chat:member_removed', data: { chatId: G, userId: CAROL } },
+  { type: 'chat:member_removed', data: { chatId: G, userId: CAROL, memberCount: 3 } },
   { type: 'message:new', data: { message: g8 } },
   { type: 'message:read', data: { chatId: G, userId: ME, upToSeq: 8 } }, // read on my other device
   { type: 'chat:deleted', data: { chatId: X } },
