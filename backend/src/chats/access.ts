@@ -46,6 +46,23 @@ export function requireRole(membership: Membership, atLeast: MemberRole): void {
   if (!hasRole(membership, atLeast)) throw new AppError('FORBIDDEN');
 }
 
+/**
+ * The start of every group change: lock the chat row, then require the caller to be a
+ * member of this group with at least `role`.
+ */
+export async function requireGroupRole(
+  tx: Prisma.TransactionClient,
+  chatId: string,
+  userId: string,
+  role: MemberRole,
+): Promise<Membership> {
+  await lockChat(tx, chatId);
+  const me = await requireMembership(tx, chatId, userId);
+  requireGroup(me);
+  requireRole(me, role);
+  return me;
+}
+
 export async function memberIds(db: Db, chatId: string): Promise<string[]> {
   const rows = await db.chatMember.findMany({ where: { chatId }, select: { userId: true } });
   return rows.map((r) => r.userId);

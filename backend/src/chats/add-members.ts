@@ -6,7 +6,7 @@ import { GROUP_MAX_MEMBERS, type ChatMember } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { AppError } from '../infra/errors.js';
 import { appendSystemMessage, publishNewMessages } from '../messages/append-message.js';
-import { lockChat, publishToChat, requireGroup, requireMembership, requireRole } from './access.js';
+import { publishToChat, requireGroupRole } from './access.js';
 import { loadChatView, presentMembers, viewForNewMember } from './chat-views.js';
 import { requireUsersExist } from './create-group.js';
 
@@ -20,10 +20,7 @@ export async function addMembers(
   return ctx.chatQueue.run(chatId, async () => {
     const now = ctx.now();
     const outcome = await ctx.db.prisma.$transaction(async (tx) => {
-      await lockChat(tx, chatId);
-      const me = await requireMembership(tx, chatId, userId);
-      requireGroup(me);
-      requireRole(me, 'admin');
+      await requireGroupRole(tx, chatId, userId, 'admin');
       const current = await tx.chatMember.findMany({ where: { chatId }, select: { userId: true } });
       const present = new Set(current.map((m) => m.userId));
       const added = [...new Set(userIds)].filter((id) => !present.has(id));

@@ -8,7 +8,7 @@ import type { Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
 import { appendSystemMessage, publishNewMessages } from '../messages/append-message.js';
 import type { MessageRow } from '../messages/presenters.js';
-import { hasRole, lockChat, memberIds, requireGroup, requireMembership, requireRole } from './access.js';
+import { hasRole, lockChat, memberIds, requireGroup, requireGroupRole, requireMembership } from './access.js';
 import { presentMembers } from './chat-views.js';
 
 export async function removeMember(
@@ -21,10 +21,7 @@ export async function removeMember(
   await ctx.chatQueue.run(chatId, async () => {
     const now = ctx.now();
     const line = await ctx.db.prisma.$transaction(async (tx) => {
-      await lockChat(tx, chatId);
-      const me = await requireMembership(tx, chatId, userId);
-      requireGroup(me);
-      requireRole(me, 'admin');
+      const me = await requireGroupRole(tx, chatId, userId, 'admin');
       const target = await tx.chatMember.findUnique({
         where: { chatId_userId: { chatId, userId: targetId } },
       });

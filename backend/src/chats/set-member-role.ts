@@ -3,7 +3,7 @@ import type { ChatMember } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { AppError } from '../infra/errors.js';
 import { appendSystemMessage, publishNewMessages } from '../messages/append-message.js';
-import { lockChat, requireGroup, requireMembership, requireRole } from './access.js';
+import { requireGroupRole } from './access.js';
 import { presentMembers } from './chat-views.js';
 import { publishMemberUpdate } from './remove-member.js';
 
@@ -17,10 +17,7 @@ export async function setMemberRole(
   return ctx.chatQueue.run(chatId, async () => {
     const now = ctx.now();
     const line = await ctx.db.prisma.$transaction(async (tx) => {
-      await lockChat(tx, chatId);
-      const me = await requireMembership(tx, chatId, userId);
-      requireGroup(me);
-      requireRole(me, 'owner');
+      await requireGroupRole(tx, chatId, userId, 'owner');
       const target = await tx.chatMember.findUnique({
         where: { chatId_userId: { chatId, userId: targetId } },
       });
@@ -57,10 +54,7 @@ export async function transferOwnership(
   await ctx.chatQueue.run(chatId, async () => {
     const now = ctx.now();
     const line = await ctx.db.prisma.$transaction(async (tx) => {
-      await lockChat(tx, chatId);
-      const me = await requireMembership(tx, chatId, userId);
-      requireGroup(me);
-      requireRole(me, 'owner');
+      await requireGroupRole(tx, chatId, userId, 'owner');
       if (targetId === userId) return null;
       const target = await tx.chatMember.findUnique({
         where: { chatId_userId: { chatId, userId: targetId } },

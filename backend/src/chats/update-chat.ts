@@ -2,7 +2,7 @@
 import type { Chat, UpdateChatInput } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { appendSystemMessage, publishNewMessages } from '../messages/append-message.js';
-import { lockChat, publishToChat, requireGroup, requireMembership, requireRole } from './access.js';
+import { publishToChat, requireGroupRole } from './access.js';
 import { chatInfoOf, loadChatView } from './chat-views.js';
 
 export async function updateChat(
@@ -14,10 +14,7 @@ export async function updateChat(
   return ctx.chatQueue.run(chatId, async () => {
     const now = ctx.now();
     const line = await ctx.db.prisma.$transaction(async (tx) => {
-      await lockChat(tx, chatId);
-      const me = await requireMembership(tx, chatId, userId);
-      requireGroup(me);
-      requireRole(me, 'admin');
+      const me = await requireGroupRole(tx, chatId, userId, 'admin');
       await tx.chat.update({
         where: { id: chatId },
         data: {

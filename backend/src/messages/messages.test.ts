@@ -5,10 +5,11 @@ import {
   createGroup,
   openDirectChat,
   registerUser,
+  registerUsers,
   sendText,
   type TestUser,
 } from '../../test/support/factories.js';
-import { client, type Client, type Reply } from '../../test/support/http.js';
+import { as, client, refusal, type Client, type Reply } from '../../test/support/http.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { connectAs } from '../../test/support/ws.js';
 
@@ -21,16 +22,7 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const as = (user: TestUser) => ({ token: user.accessToken });
-
-function users(n: number): Promise<TestUser[]> {
-  return Promise.all(Array.from({ length: n }, () => registerUser(api)));
-}
-
-/** Status and error code together, so a failure shows both. */
-function refusal(res: Reply) {
-  return { status: res.status, code: res.body?.error?.code };
-}
+const users = (n: number) => registerUsers(api, n);
 
 function send(user: TestUser, chatId: string, body: unknown) {
   return api.post(`/api/chats/${chatId}/messages`, body, as(user));

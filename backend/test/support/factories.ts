@@ -93,3 +93,8 @@ export async function sendText(
   if (res.status !== 201) throw new Error(`send failed: ${res.status} ${res.text}`);
   return res.body as { id: string; seq: number; chatId: string };
 }
+
+/** Several users at once (registration hashes a password; in parallel it is quicker). */
+export function registerUsers(api: Client, n: number): Promise<TestUser[]> {
+  return Promise.all(Array.from({ length: n }, () => registerUser(api)));
+}

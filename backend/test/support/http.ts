@@ -49,3 +49,11 @@ export function client(baseUrl: string) {
   };
 }
 export type Client = ReturnType<typeof client>;
+
+/** Request options that authenticate as a test user. */
+export const as = (user: { accessToken: string }): RequestOptions => ({ token: user.accessToken });
+
+/** Status and error code together, so a failing assertion shows both. */
+export function refusal(res: Reply): { status: number; code: string | undefined } {
+  return { status: res.status, code: res.body?.error?.code };
+}
