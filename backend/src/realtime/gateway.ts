@@ -187,7 +187,12 @@ export async function registerGateway(
         data.data,
       );
       conn.ack(id, result);
+      metrics.wsCommands.inc({ type: command, outcome: 'ok' });
     } catch (err) {
+      metrics.wsCommands.inc({
+        type: command,
+        outcome: err instanceof AppError ? err.code : 'INTERNAL_ERROR',
+      });
       if (err instanceof AppError) {
         conn.fail(id, err.code, err.message, err.details);
       } else {

@@ -249,3 +249,14 @@ test('identity comes from the token: a senderId in the frame is ignored', async 
   expect(ack.data.message.senderId).toBe(a.id);
   await ws.close();
 });
+
+test('/metrics counts sockets and commands by outcome', async () => {
+  const user = await registerUser(api);
+  const ws = await connectAs(server.url, user.accessToken);
+  await ws.command('typing:start', { chatId: randomUUID() });
+  const text = (await api.get('/metrics')).text;
+  expect(text).toMatch(/^parley_ws_connections [1-9]/m);
+  expect(text).toMatch(/^parley_ws_commands_total\{type="auth",outcome="ok"\} [1-9]/m);
+  expect(text).toMatch(/^parley_ws_commands_total\{type="typing:start",outcome="NOT_FOUND"\} 1$/m);
+  await ws.close();
+});
