@@ -569,6 +569,44 @@ async function main() {
     await screenshot(bob.page, 'chat-deep-link-200-back');
   });
 
+  await step(
+    'a dropped connection shows a banner, reconnects and resumes without losing messages',
+    async () => {
+      // Test-only instrumentation: remember the page's sockets so the step can cut them.
+      await bob.context.addInitScript(() => {
+        const Native = window.WebSocket;
+        window.__sockets = [];
+        window.__offline = false;
+        window.WebSocket = class extends Native {
+          constructor(...args) {
+            super(...args);
+            window.__sockets.push(this);
+            // "Offline": every new connection fails at once, as with no network.
+            if (window.__offline) this.close();
+          }
+        };
+      });
+      await bob.page.goto(`/chats/${chatId}`);
+      await bob.page.getByTestId('message-list').waitFor();
+      await bob.page.waitForFunction(() => window.__sockets.some((s) => s.readyState === 1));
+      // The network drops; while Bob is away Alice writes.
+      await bob.page.evaluate(() => {
+        window.__offline = true;
+        window.__sockets.forEach((s) => s.close());
+      });
+      await bob.page.getByTestId('reconnecting-banner').waitFor();
+      await send(alice, 'Sent while you were away');
+      await message(alice, 'Sent while you were away').waitFor();
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await message(bob.page, 'Sent while you were away').count(), 0, 'Bob is offline');
+      await screenshot(bob.page, 'reconnecting');
+      await bob.page.evaluate(() => (window.__offline = false));
+      await message(bob.page, 'Sent while you were away').waitFor();
+      await bob.page.getByTestId('reconnecting-banner').waitFor({ state: 'detached' });
+      assert.equal(await message(bob.page, 'Sent while you were away').count(), 1);
+    },
+  );
+
   await step('a new group shows up live for its members', async () => {
     await alice.goto('/');
     await alice.getByTestId('new-group-button').click();
