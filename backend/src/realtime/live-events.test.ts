@@ -335,3 +335,29 @@ test('state test: live events applied to a stale copy equal a fresh fetch', asyn
   expect(fresh.find((m) => m.body === 'a reply').replyTo).toMatchObject({ id: target.id, senderId: a.id });
   await Promise.all(sockets.map((s) => s.close()));
 });
+
+test('delivery receipts for several chats and members in one burst each reach the right chat', async () => {
+  const [a, b, c] = await Promise.all([registerUser(api), registerUser(api), registerUser(api)]);
+  const group = await createGroup(api, a, [b, c]);
+  const direct = await openDirectChat(api, a, b);
+  const [wa, wb, wc] = await Promise.all([a, b, c].map((u) => connectAs(server.url, u.accessToken)));
+  const sends = await Promise.all([
+    ...Array.from({ length: 5 }, (_, n) =>
+      wa.command('message:send', { chatId: group.id, clientMsgId: randomUUID(), body: `g${n}` }),
+    ),
+    ...Array.from({ length: 5 }, (_, n) =>
+      wa.command('message:send', { chatId: direct.id, clientMsgId: randomUUID(), body: `d${n}` }),
+    ),
+  ]);
+  const lastSeq = (chatId: string) =>
+    Math.max(...sends.filter((s) => s.data.message.chatId === chatId).map((s) => s.data.message.seq));
+  const deliveredTo = (chatId: string, userId: string) => (f: Frame) =>
+    of('message:delivered', chatId)(f) && f.data.userId === userId && f.data.upToSeq === lastSeq(chatId);
+  await wa.waitFor(deliveredTo(group.id, b.id));
+  await wa.waitFor(deliveredTo(group.id, c.id));
+  await wa.waitFor(deliveredTo(direct.id, b.id));
+  // c is not in the direct chat: it hears nothing about it.
+  await settle();
+  expect(wc.events.filter((f) => JSON.stringify(f.data).includes(direct.id))).toEqual([]);
+  await Promise.all([wa, wb, wc].map((s) => s.close()));
+});
