@@ -340,11 +340,11 @@ test('delivery receipts for several chats and members in one burst each reach th
   const [a, b, c] = await Promise.all([registerUser(api), registerUser(api), registerUser(api)]);
   const group = await createGroup(api, a, [b, c]);
   const direct = await openDirectChat(api, a, b);
-  const [wa, wb, wc] = (await Promise.all([a, b, c].map((u) => connectAs(server.url, u.accessToken)))) as [
-    WsClient,
-    WsClient,
-    WsClient,
-  ];
+  const [wa, wb, wc] = await Promise.all([
+    connectAs(server.url, a.accessToken),
+    connectAs(server.url, b.accessToken),
+    connectAs(server.url, c.accessToken),
+  ]);
   const sends = await Promise.all([
     ...Array.from({ length: 5 }, (_, n) =>
       wa.command('message:send', { chatId: group.id, clientMsgId: randomUUID(), body: `g${n}` }),
