@@ -17,6 +17,7 @@ import { loggerOptions } from './infra/logging.js';
 import { createMetrics } from './infra/metrics.js';
 import { usersRouter } from './users/routes.js';
 import { chatsRouter } from './chats/routes.js';
+import { blocksRouter, contactsRouter } from './contacts/routes.js';
 import { messagesRouter } from './messages/routes.js';
 import { registerGateway } from './realtime/gateway.js';
 
@@ -135,6 +136,8 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
       users: usersRouter(ctx),
       chats: chatsRouter(ctx),
       messages: messagesRouter(ctx),
+      contacts: contactsRouter(ctx),
+      blocks: blocksRouter(ctx),
     });
     s.registerRouter(contract, router, api, {
       responseValidation: true,

@@ -1,6 +1,7 @@
 import { initContract } from '@ts-rest/core';
 import { authContract } from './rest/auth.js';
 import { chatsContract } from './rest/chats.js';
+import { blocksContract, contactsContract } from './rest/contacts.js';
 import { messagesContract } from './rest/messages.js';
 import { usersContract } from './rest/users.js';
 
@@ -13,6 +14,8 @@ export const contract = c.router(
     users: usersContract,
     chats: chatsContract,
     messages: messagesContract,
+    contacts: contactsContract,
+    blocks: blocksContract,
   },
   { pathPrefix: '/api', strictStatusCodes: true },
 );
@@ -25,5 +28,6 @@ export * from './realtime.js';
 export * from './system-text.js';
 export * from './rest/auth.js';
 export * from './rest/chats.js';
+export * from './rest/contacts.js';
 export * from './rest/messages.js';
 export * from './rest/users.js';

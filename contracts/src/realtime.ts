@@ -17,6 +17,7 @@ import { z } from 'zod';
 import { isoDateTime, uuid } from './common.js';
 import { errorBodySchema } from './errors.js';
 import { chatInfoSchema, chatMemberSchema, chatSchema } from './rest/chats.js';
+import { contactRequestSchema, contactSchema } from './rest/contacts.js';
 import {
   deleteScopeSchema,
   editMessageSchema,
@@ -140,6 +141,12 @@ export const eventSchemas = {
   /** Sent to the remaining members and to the removed user, whose events for the chat stop. */
   'chat:member_removed': z.object({ chatId: uuid, userId: uuid, memberCount: z.number().int() }),
   'chat:member_updated': z.object({ chatId: uuid, member: chatMemberSchema }),
+  /** A contact request you received or sent. */
+  'contact:request': z.object({ request: contactRequestSchema }),
+  /** A request was accepted, rejected or cancelled. */
+  'contact:request_removed': z.object({ requestId: uuid }),
+  'contact:added': z.object({ contact: contactSchema }),
+  'contact:removed': z.object({ userId: uuid }),
   /** The position asked for is gone: re-sync from REST (chats, then messages, then changes). */
   'sync:resync': z.object({ reason: z.enum(['position_unknown', 'position_trimmed', 'overflow']) }),
 } as const;

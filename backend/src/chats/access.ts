@@ -73,12 +73,24 @@ export async function publishToChat(ctx: AppContext, chatId: string, event: Serv
   await ctx.events.toUsers(await memberIds(ctx.db.prisma, chatId), event);
 }
 
-/** Everyone who shares at least one chat with the user (presence goes only to them). */
-export async function contactsOf(ctx: AppContext, userId: string): Promise<string[]> {
+/**
+ * Who may see the user's presence: everyone who shares a chat with them or is their
+ * contact, except people on either side of a block.
+ */
+export async function presenceAudience(ctx: AppContext, userId: string): Promise<string[]> {
   const rows = await ctx.db.prisma.$queryRaw<{ user_id: string }[]>`
-    SELECT DISTINCT other.user_id::text AS user_id
-    FROM chat_members mine
-    JOIN chat_members other ON other.chat_id = mine.chat_id
-    WHERE mine.user_id = ${userId}::uuid AND other.user_id <> ${userId}::uuid`;
+    SELECT DISTINCT u.user_id::text AS user_id FROM (
+      SELECT other.user_id
+      FROM chat_members mine
+      JOIN chat_members other ON other.chat_id = mine.chat_id
+      WHERE mine.user_id = ${userId}::uuid AND other.user_id <> ${userId}::uuid
+      UNION
+      SELECT contact_id FROM contacts WHERE user_id = ${userId}::uuid
+    ) u
+    WHERE NOT EXISTS (
+      SELECT 1 FROM blocks b
+      WHERE (b.blocker_id = ${userId}::uuid AND b.blocked_id = u.user_id)
+         OR (b.blocker_id = u.user_id AND b.blocked_id = ${userId}::uuid)
+    )`;
   return rows.map((r) => r.user_id);
 }

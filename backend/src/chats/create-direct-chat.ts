@@ -7,6 +7,7 @@ import type { Chat } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
+import { refuseIfBlocked } from '../contacts/blocks.js';
 import { loadChatView } from './chat-views.js';
 
 export async function createDirectChat(
@@ -21,6 +22,7 @@ export async function createDirectChat(
   }
   const other = await ctx.db.prisma.user.findUnique({ where: { id: otherId }, select: { id: true } });
   if (!other) throw new AppError('NOT_FOUND');
+  await refuseIfBlocked(ctx.db.prisma, userId, otherId);
   const directKey = [userId, otherId].sort().join(':');
 
   const existing = await ctx.db.prisma.chat.findUnique({ where: { directKey }, select: { id: true } });

@@ -3,6 +3,7 @@ import { initServer } from '@ts-rest/fastify';
 import type { AppContext } from '../app-context.js';
 import { authenticate } from '../auth/authenticate.js';
 import { addMembers } from './add-members.js';
+import { blockersOf } from '../contacts/blocks.js';
 import { requireMembership } from './access.js';
 import { loadChatView, loadChatViews, presentMembers } from './chat-views.js';
 import { createDirectChat } from './create-direct-chat.js';
@@ -55,7 +56,21 @@ export function chatsRouter(ctx: AppContext) {
         include: { user: true },
         orderBy: [{ joinedAt: 'asc' }, { userId: 'asc' }],
       });
-      return { status: 200, body: { members: await presentMembers(ctx, rows) } };
+      const members = await presentMembers(ctx, rows);
+      // Someone who blocked the caller shows no presence to them.
+      const hidden = await blockersOf(
+        ctx.db.prisma,
+        me.userId,
+        rows.map((r) => r.userId),
+      );
+      return {
+        status: 200,
+        body: {
+          members: members.map((m) =>
+            hidden.has(m.user.id) ? { ...m, online: false, lastSeenAt: null } : m,
+          ),
+        },
+      };
     },
     addMembers: async ({ request, params, body }) => {
       const me = await authenticate(ctx, request);

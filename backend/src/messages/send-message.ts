@@ -7,6 +7,7 @@ import type { Message, SendMessageInput } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { publishToChat, requireMembership } from '../chats/access.js';
 import { loadChatView } from '../chats/chat-views.js';
+import { refuseIfBlocked } from '../contacts/blocks.js';
 import { Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
 import { appendMessage } from './append-message.js';
@@ -41,7 +42,12 @@ export async function sendMessage(
     return await ctx.chatQueue.run(chatId, async () => {
       const now = ctx.now();
       const { row, reopened } = await ctx.db.prisma.$transaction(async (tx) => {
-        await requireMembership(tx, chatId, senderId);
+        const { chat } = await requireMembership(tx, chatId, senderId);
+        // Blocked people cannot message each other; shared groups still work.
+        if (chat.kind === 'direct' && chat.directKey) {
+          const peerId = chat.directKey.split(':').find((id) => id !== senderId) ?? senderId;
+          await refuseIfBlocked(tx, senderId, peerId);
+        }
         if (input.replyTo) {
           const target = await tx.message.findFirst({
             where: { id: input.replyTo, chatId },

@@ -13,7 +13,7 @@ import {
 } from '@parley/contracts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import { contactsOf } from '../chats/access.js';
+import { presenceAudience } from '../chats/access.js';
 import { AppError, errorBody, zodIssues } from '../infra/errors.js';
 import type { Metrics } from '../infra/metrics.js';
 import { Connection } from './connection.js';
@@ -45,7 +45,7 @@ export async function registerGateway(
       index(byUser, conn.userId!, conn, true);
       index(bySession, conn.sessionId!, conn, true);
       if (await ctx.presence.connected(conn.userId!)) {
-        await ctx.events.toUsers(await contactsOf(ctx, conn.userId!), {
+        await ctx.events.toUsers(await presenceAudience(ctx, conn.userId!), {
           type: 'presence:online',
           data: { userId: conn.userId! },
         });
@@ -63,7 +63,7 @@ export async function registerGateway(
     await typing.stopAll(userId);
     const lastSeenAt = ctx.now();
     await ctx.db.prisma.user.update({ where: { id: userId }, data: { lastSeenAt } });
-    await ctx.events.toUsers(await contactsOf(ctx, userId), {
+    await ctx.events.toUsers(await presenceAudience(ctx, userId), {
       type: 'presence:offline',
       data: { userId, lastSeenAt: lastSeenAt.toISOString() },
     });
