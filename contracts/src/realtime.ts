@@ -16,7 +16,7 @@
 import { z } from 'zod';
 import { isoDateTime, uuid } from './common.js';
 import { errorBodySchema } from './errors.js';
-import { chatInfoSchema, chatMemberSchema, chatSchema } from './rest/chats.js';
+import { chatInfoSchema, chatMemberSchema, chatPreferencesSchema, chatSchema } from './rest/chats.js';
 import { contactRequestSchema, contactSchema } from './rest/contacts.js';
 import {
   deleteScopeSchema,
@@ -133,6 +133,8 @@ export const eventSchemas = {
   'chat:created': z.object({ chat: chatSchema }),
   'chat:updated': z.object({ chat: chatInfoSchema }),
   'chat:deleted': z.object({ chatId: uuid }),
+  /** Your own settings for a chat changed (on another of your devices). */
+  'chat:preferences': z.object({ chatId: uuid, preferences: chatPreferencesSchema }),
   'chat:member_added': z.object({
     chatId: uuid,
     members: z.array(chatMemberSchema),

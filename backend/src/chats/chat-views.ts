@@ -3,7 +3,15 @@
  * direct chat, the newest message and their unread count. One query for the page, then
  * batched look-ups for previews and peers.
  */
-import type { Chat, ChatInfo, ChatKind, ChatMember, MemberRole, SystemEvent } from '@parley/contracts';
+import type {
+  Chat,
+  ChatInfo,
+  ChatKind,
+  ChatMember,
+  ChatPreferences,
+  MemberRole,
+  SystemEvent,
+} from '@parley/contracts';
 import { previewText, systemEventText } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { Prisma } from '../infra/db/generated/client.js';
@@ -22,6 +30,9 @@ interface ChatRow {
   created_at: Date;
   last_activity_at: Date;
   role: string;
+  archived: boolean;
+  muted_until: Date | null;
+  notify: string;
   last_read_seq: number;
   cleared_seq: number;
   member_count: number;
@@ -38,13 +49,21 @@ export interface ChatPage {
 export async function loadChatViews(
   ctx: AppContext,
   userId: string,
-  opts: { chatIds?: string[]; cursor?: string | undefined; limit?: number; includeHidden?: boolean },
+  opts: {
+    chatIds?: string[];
+    cursor?: string | undefined;
+    limit?: number;
+    includeHidden?: boolean;
+    /** Only archived chats (true) or only the others (false); both when unset. */
+    archived?: boolean;
+  },
 ): Promise<ChatPage> {
   const limit = opts.limit ?? 50;
   const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor);
   const rows = await ctx.db.prisma.$queryRaw<ChatRow[]>`
     SELECT c.id::text AS id, c.kind, c.name, c.description, c.avatar_url, c.last_seq, c.version,
            c.created_at, c.last_activity_at, m.role, m.last_read_seq, m.cleared_seq,
+           m.archived, m.muted_until, m.notify,
            (SELECT count(*)::int FROM chat_members x WHERE x.chat_id = c.id) AS member_count,
            (SELECT count(*)::int FROM messages u
              WHERE u.chat_id = c.id AND u.seq > GREATEST(m.last_read_seq, m.cleared_seq)
@@ -59,6 +78,7 @@ export async function loadChatViews(
     FROM chat_members m JOIN chats c ON c.id = m.chat_id
     WHERE m.user_id = ${userId}::uuid
       ${opts.includeHidden ? Prisma.empty : Prisma.sql`AND m.hidden = false`}
+      ${opts.archived === undefined ? Prisma.empty : Prisma.sql`AND m.archived = ${opts.archived}`}
       ${opts.chatIds ? Prisma.sql`AND c.id IN (${Prisma.join(opts.chatIds.map((id) => Prisma.sql`${id}::uuid`))})` : Prisma.empty}
       ${after ? Prisma.sql`AND (c.last_activity_at, c.id) < (${after.at}::timestamptz, ${after.id}::uuid)` : Prisma.empty}
     ORDER BY c.last_activity_at DESC, c.id DESC
@@ -136,6 +156,7 @@ async function decorate(db: Db, userId: string, rows: ChatRow[]): Promise<Chat[]
         : null,
       lastReadSeq: row.last_read_seq,
       unreadCount: row.unread_count,
+      preferences: presentPreferences(row.archived, row.muted_until, row.notify),
     };
   });
 }
@@ -161,7 +182,33 @@ export function chatInfoOf(chat: Chat): ChatInfo {
  * member: only role, read position and unread count differ for someone who just joined.
  */
 export function viewForNewMember(base: Chat, role: MemberRole, lastReadSeq: number): Chat {
-  return { ...base, myRole: role, lastReadSeq, unreadCount: 0 };
+  return {
+    ...base,
+    myRole: role,
+    lastReadSeq,
+    unreadCount: 0,
+    preferences: presentPreferences(false, null, 'all'),
+  };
+}
+
+/** "Muted forever" is stored as the last moment of year 9999. */
+export const MUTED_FOREVER = new Date('9999-12-31T23:59:59.999Z');
+
+export function presentPreferences(
+  archived: boolean,
+  mutedUntil: Date | null,
+  notify: string,
+): ChatPreferences {
+  return {
+    archived,
+    mutedUntil:
+      mutedUntil === null
+        ? null
+        : mutedUntil.getTime() >= MUTED_FOREVER.getTime()
+          ? 'forever'
+          : mutedUntil.toISOString(),
+    notify: notify as ChatPreferences['notify'],
+  };
 }
 
 export async function presentMembers(

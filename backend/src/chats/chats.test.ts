@@ -818,3 +818,67 @@ describe('non-members', () => {
     expect(await chatOf(ana!, group.id)).toMatchObject({ name: group.name, lastSeq: 2, memberCount: 2 });
   });
 });
+
+describe('preferences: archive, mute, notify', () => {
+  it('archived chats move to the archived list and stay there when messages arrive', async () => {
+    const [ana, ben] = await users(2);
+    const chat = await openDirectChat(api, ana!, ben!);
+    const set = await api.put(`/api/chats/${chat.id}/preferences`, { archived: true }, as(ana!));
+    expect(set.status).toBe(200);
+    expect(set.body).toEqual({ archived: true, mutedUntil: null, notify: 'all' });
+    await sendText(api, ben!, chat.id, 'still archived?');
+    const main = await api.get('/api/chats', as(ana!));
+    expect(main.body.chats.map((c: any) => c.id)).not.toContain(chat.id);
+    const archived = await api.get('/api/chats?archived=true', as(ana!));
+    expect(archived.body.chats.map((c: any) => c.id)).toEqual([chat.id]);
+    expect(archived.body.chats[0]).toMatchObject({ unreadCount: 1, preferences: { archived: true } });
+    // Only for Ana: Ben still has it in his main list.
+    expect((await api.get('/api/chats', as(ben!))).body.chats.map((c: any) => c.id)).toContain(chat.id);
+    await api.put(`/api/chats/${chat.id}/preferences`, { archived: false }, as(ana!));
+    expect((await api.get('/api/chats', as(ana!))).body.chats.map((c: any) => c.id)).toContain(chat.id);
+  });
+
+  it('mutes until a time, forever, or not at all, and sets the notify level; other devices hear it', async () => {
+    const [ana, ben] = await users(2);
+    const chat = await openDirectChat(api, ana!, ben!);
+    const other = await connectAs(server.url, ana!.accessToken);
+    const until = new Date(Date.now() + 3_600_000).toISOString();
+    const timed = await api.put(
+      `/api/chats/${chat.id}/preferences`,
+      { mutedUntil: until, notify: 'mentions' },
+      as(ana!),
+    );
+    expect(timed.body).toEqual({ archived: false, mutedUntil: until, notify: 'mentions' });
+    const event = await other.waitFor((f: Frame) => f.type === 'chat:preferences');
+    expect(event.data).toEqual({ chatId: chat.id, preferences: timed.body });
+    const forever = await api.put(`/api/chats/${chat.id}/preferences`, { mutedUntil: 'forever' }, as(ana!));
+    expect(forever.body).toMatchObject({ mutedUntil: 'forever', notify: 'mentions' });
+    expect((await api.get(`/api/chats/${chat.id}`, as(ana!))).body.preferences).toEqual(forever.body);
+    const unmuted = await api.put(
+      `/api/chats/${chat.id}/preferences`,
+      { mutedUntil: null, notify: 'all' },
+      as(ana!),
+    );
+    expect(unmuted.body).toEqual({ archived: false, mutedUntil: null, notify: 'all' });
+    await other.close();
+  });
+
+  it('refuses bad values (400) and chats you are not in (404)', async () => {
+    const [ana, ben, cy] = await users(3);
+    const chat = await openDirectChat(api, ana!, ben!);
+    for (const body of [{ notify: 'loud' }, { mutedUntil: 'tomorrow' }, { archived: 'yes' }]) {
+      expect(refusal(await api.put(`/api/chats/${chat.id}/preferences`, body, as(ana!)))).toEqual({
+        status: 400,
+        code: 'VALIDATION_ERROR',
+      });
+    }
+    expect(refusal(await api.put(`/api/chats/${chat.id}/preferences`, { archived: true }, as(cy!)))).toEqual({
+      status: 404,
+      code: 'NOT_FOUND',
+    });
+    expect(refusal(await api.get('/api/chats?archived=maybe', as(ana!)))).toEqual({
+      status: 400,
+      code: 'VALIDATION_ERROR',
+    });
+  });
+});

@@ -11,6 +11,7 @@ import { createGroup } from './create-group.js';
 import { deleteChat } from './delete-chat.js';
 import { leaveChat, removeMember } from './remove-member.js';
 import { setMemberRole, transferOwnership } from './set-member-role.js';
+import { setPreferences } from './set-preferences.js';
 import { updateChat } from './update-chat.js';
 
 const s = initServer();
@@ -90,6 +91,10 @@ export function chatsRouter(ctx: AppContext) {
         status: 200,
         body: await setMemberRole(ctx, me.userId, params.chatId, params.userId, body.role),
       };
+    },
+    setPreferences: async ({ request, params, body }) => {
+      const me = await authenticate(ctx, request);
+      return { status: 200, body: await setPreferences(ctx, me.userId, params.chatId, body) };
     },
     transferOwnership: async ({ request, params, body }) => {
       const me = await authenticate(ctx, request);

@@ -77,6 +77,30 @@ export const chatInfoSchema = z.object({
 });
 export type ChatInfo = z.infer<typeof chatInfoSchema>;
 
+export const notifyLevelSchema = z.enum(['all', 'mentions', 'none']);
+export type NotifyLevel = z.infer<typeof notifyLevelSchema>;
+
+/** One member's own settings for a chat. */
+export const chatPreferencesSchema = z.object({
+  /** Archived chats are listed apart (GET /chats?archived=true) and stay there. */
+  archived: z.boolean(),
+  /** Muted until this time, "forever", or null when not muted. */
+  mutedUntil: z.union([isoDateTime, z.literal('forever')]).nullable(),
+  /** Which messages notify: all, only mentions of me, or none. */
+  notify: notifyLevelSchema,
+});
+export type ChatPreferences = z.infer<typeof chatPreferencesSchema>;
+
+export const updatePreferencesSchema = z.object({
+  archived: z.boolean().optional(),
+  mutedUntil: z
+    .union([isoDateTime, z.literal('forever')])
+    .nullable()
+    .optional(),
+  notify: notifyLevelSchema.optional(),
+});
+export type UpdatePreferencesInput = z.infer<typeof updatePreferencesSchema>;
+
 /** A chat as one member sees it in their list. */
 export const chatSchema = chatInfoSchema.extend({
   myRole: memberRoleSchema,
@@ -86,6 +110,7 @@ export const chatSchema = chatInfoSchema.extend({
   lastReadSeq: z.number().int(),
   /** Messages from others after my read position. */
   unreadCount: z.number().int(),
+  preferences: chatPreferencesSchema,
 });
 export type Chat = z.infer<typeof chatSchema>;
 
@@ -101,6 +126,11 @@ export const chatMemberSchema = z.object({
 export type ChatMember = z.infer<typeof chatMemberSchema>;
 
 export const listChatsQuerySchema = z.object({
+  /** true: only archived chats; false (default): the rest. */
+  archived: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true'),
   limit: z.coerce.number().int().min(1).max(100).default(CHAT_PAGE_DEFAULT),
   /** Opaque cursor from the previous page's `nextCursor`. */
   cursor: z.string().max(200).optional(),
@@ -210,6 +240,14 @@ export const chatsContract = c.router(
       pathParams: memberParams,
       body: z.object({ role: z.enum(['admin', 'member']) }),
       responses: { 200: chatMemberSchema, ...errors, 403: errorBodySchema },
+    },
+    setPreferences: {
+      method: 'PUT',
+      path: '/chats/:chatId/preferences',
+      summary: 'Your own settings for a chat: archived, muted until, which messages notify',
+      pathParams: chatParams,
+      body: updatePreferencesSchema,
+      responses: { 200: chatPreferencesSchema, ...errors },
     },
     transferOwnership: {
       method: 'POST',

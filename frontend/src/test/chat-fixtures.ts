@@ -107,6 +107,7 @@ export function chat(chatId: string, extra: Partial<Chat> = {}): Chat {
     lastMessage: null,
     lastReadSeq: 0,
     unreadCount: 0,
+    preferences: { archived: false, mutedUntil: null, notify: 'all' },
     ...extra,
   };
 }
