@@ -17,6 +17,8 @@ export interface NewMessage {
   body?: string;
   system?: SystemEvent;
   replyToId?: string;
+  priority?: 'normal' | 'high' | 'urgent';
+  mentions?: string[];
 }
 
 export async function appendMessage(
@@ -41,6 +43,10 @@ export async function appendMessage(
       body: message.body ?? '',
       ...(message.system ? { system: message.system as unknown as Prisma.InputJsonValue } : {}),
       replyToId: message.replyToId ?? null,
+      priority: message.priority ?? 'normal',
+      ...(message.mentions?.length
+        ? { mentions: { create: message.mentions.map((userId) => ({ userId })) } }
+        : {}),
       createdAt: now,
     },
     include: messageInclude,

@@ -37,6 +37,7 @@ export async function deleteMessage(
       if (message.deletedAt) return null;
       const version = await nextChatVersion(tx, chatId);
       await tx.messageReaction.deleteMany({ where: { messageId } });
+      await tx.messageMention.deleteMany({ where: { messageId } });
       return tx.message.update({
         where: { id: messageId },
         data: { body: '', deletedAt: ctx.now(), version: { increment: 1 }, changedInVersion: version },

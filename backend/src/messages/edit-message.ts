@@ -4,6 +4,7 @@ import type { AppContext } from '../app-context.js';
 import { publishToChat } from '../chats/access.js';
 import { AppError } from '../infra/errors.js';
 import { nextChatVersion, requireVisibleMessage } from './access.js';
+import { resolveMentions } from './mentions.js';
 import { messageInclude, presentMessage } from './presenters.js';
 
 export async function editMessage(
@@ -27,6 +28,10 @@ export async function editMessage(
         };
       }
       const version = await nextChatVersion(tx, chatId);
+      await tx.messageMention.deleteMany({ where: { messageId } });
+      const mentions = await resolveMentions(tx, chatId, body);
+      if (mentions.length)
+        await tx.messageMention.createMany({ data: mentions.map((userId) => ({ messageId, userId })) });
       const row = await tx.message.update({
         where: { id: messageId },
         data: { body, editedAt: ctx.now(), version: { increment: 1 }, changedInVersion: version },

@@ -620,3 +620,42 @@ describe('rate limit', () => {
     expect(retry.body.seq).toBe(sent.length + 2);
   });
 });
+
+describe('mentions and priority', () => {
+  it('stores @username mentions of members only, and follows edits and deletes', async () => {
+    const [ana, ben, cy, stranger] = await users(4);
+    const group = await createGroup(api, ana!, [ben!, cy!]);
+    const text = `hey @${ben!.username}, and @${stranger!.username} and @nobody_here. also @${cy!.username}.`;
+    const sent = await send(ana!, group.id, { clientMsgId: randomUUID(), body: text });
+    expect(sent.status).toBe(201);
+    expect(new Set(sent.body.mentions)).toEqual(new Set([ben!.id, cy!.id]));
+    expect(sent.body.priority).toBe('normal');
+    const edited = await api.put(
+      `/api/messages/${sent.body.id}`,
+      { body: `only @${cy!.username}` },
+      as(ana!),
+    );
+    expect(edited.body.mentions).toEqual([cy!.id]);
+    expect((await messageIn(ben!, group.id, sent.body.id)).mentions).toEqual([cy!.id]);
+    await api.del(`/api/messages/${sent.body.id}?scope=everyone`, as(ana!));
+    expect((await messageIn(ben!, group.id, sent.body.id)).mentions).toEqual([]);
+    // An e-mail address is not a mention.
+    const mail = await send(ana!, group.id, {
+      clientMsgId: randomUUID(),
+      body: `write to x@${ben!.username}.test`,
+    });
+    expect(mail.body.mentions).toEqual([]);
+  });
+
+  it('keeps high and urgent priority; anything else is refused', async () => {
+    const [ana, ben] = await users(2);
+    const chat = await openDirectChat(api, ana!, ben!);
+    for (const priority of ['high', 'urgent'] as const) {
+      const res = await send(ana!, chat.id, { clientMsgId: randomUUID(), body: priority, priority });
+      expect(res.body.priority).toBe(priority);
+      expect((await messageIn(ben!, chat.id, res.body.id)).priority).toBe(priority);
+    }
+    const bad = await send(ana!, chat.id, { clientMsgId: randomUUID(), body: 'x', priority: 'critical' });
+    expect(refusal(bad)).toEqual({ status: 400, code: 'VALIDATION_ERROR' });
+  });
+});

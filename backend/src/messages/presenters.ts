@@ -8,6 +8,7 @@ import type { Db } from '../chats/access.js';
 export const messageInclude = {
   reactions: { orderBy: { createdAt: 'asc' } },
   replyTo: { select: { id: true, seq: true, senderId: true, body: true, deletedAt: true } },
+  mentions: { select: { userId: true } },
 } satisfies Prisma.MessageInclude;
 
 export type MessageRow = Prisma.MessageGetPayload<{ include: typeof messageInclude }>;
@@ -59,6 +60,8 @@ export async function presentMessages(db: Db, rows: MessageRow[]): Promise<Messa
         : null,
       system: (row.system as SystemEvent | null) ?? null,
       reactions: row.deletedAt ? [] : summariseReactions(row.reactions),
+      priority: row.priority as Message['priority'],
+      mentions: row.deletedAt ? [] : row.mentions.map((m) => m.userId),
       createdAt: row.createdAt.toISOString(),
       editedAt: row.editedAt?.toISOString() ?? null,
       deletedAt: row.deletedAt?.toISOString() ?? null,

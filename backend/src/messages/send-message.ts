@@ -11,6 +11,7 @@ import { refuseIfBlocked } from '../contacts/blocks.js';
 import { Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
 import { appendMessage } from './append-message.js';
+import { resolveMentions } from './mentions.js';
 import { messageInclude, presentMessage } from './presenters.js';
 
 export interface SendResult {
@@ -64,6 +65,8 @@ export async function sendMessage(
           senderId,
           clientMsgId: input.clientMsgId,
           body: input.body,
+          priority: input.priority,
+          mentions: await resolveMentions(tx, chatId, input.body),
           ...(input.replyTo ? { replyToId: input.replyTo } : {}),
         });
         // A direct chat someone had deleted for themselves comes back with the new message.

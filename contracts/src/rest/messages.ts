@@ -26,12 +26,20 @@ export const emojiSchema = z
   )
   .refine((s) => /\p{Extended_Pictographic}|\p{Regional_Indicator}/u.test(s), 'Use one emoji.');
 
+/** high: highlighted; urgent: highlighted and notifies even in a muted chat. */
+export const messagePrioritySchema = z.enum(['normal', 'high', 'urgent']);
+export type MessagePriority = z.infer<typeof messagePrioritySchema>;
+
+/** `@username` in a text: a mention of that member (usernames are a-z, 0-9, "_" and "."). */
+export const MENTION_PATTERN = /(^|[^\w@.])@([a-z0-9_.]{3,32})(?![\w])/g;
+
 export const sendMessageSchema = z.object({
   /** Chosen by the client, one per message; a retry with the same id returns the original. */
   clientMsgId: uuid,
   body: messageBodySchema,
   /** A message of the same chat to quote. */
   replyTo: uuid.optional(),
+  priority: messagePrioritySchema.default('normal'),
 });
 export type SendMessageInput = z.infer<typeof sendMessageSchema>;
 
@@ -97,6 +105,9 @@ export const messageSchema = z.object({
   replyTo: replyPreviewSchema.nullable(),
   system: systemEventSchema.nullable(),
   reactions: z.array(reactionSummarySchema),
+  priority: messagePrioritySchema,
+  /** Members named with @username in the text. */
+  mentions: z.array(uuid),
   createdAt: isoDateTime,
   editedAt: isoDateTime.nullable(),
   deletedAt: isoDateTime.nullable(),

@@ -60,6 +60,8 @@ export function message(
     replyTo: null,
     system: null,
     reactions: [],
+    priority: 'normal',
+    mentions: [],
     createdAt: at(seq),
     editedAt: null,
     deletedAt: null,
