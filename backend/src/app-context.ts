@@ -4,6 +4,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Config } from './infra/config.js';
+import type { Expirer } from './messages/expire-messages.js';
 import type { DeliveryRecorder } from './messages/record-delivery.js';
 import type { TypingTracker } from './realtime/typing.js';
 import type { Database } from './infra/db/client.js';
@@ -26,6 +27,7 @@ export interface AppContext {
   presence: PresenceRegistry;
   deliveries: DeliveryRecorder;
   typing: TypingTracker;
+  expirer: Expirer;
   /** Per-chat ordering of commit-then-publish on this node. */
   chatQueue: KeyedQueue;
   /** Injectable clock, so tests can move time. */

@@ -9,6 +9,7 @@ import { buildApp, type BuildOptions } from './app.js';
 import type { Config } from './infra/config.js';
 import { openDatabase } from './infra/db/client.js';
 import { migrate } from './infra/db/migrate.js';
+import { createExpirer } from './messages/expire-messages.js';
 import { createDeliveryRecorder } from './messages/record-delivery.js';
 import { createTypingTracker } from './realtime/typing.js';
 import { createFailureCounter, createSendLimiter } from './infra/rate-limit.js';
@@ -62,10 +63,11 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       events: createPublisher(inbox, bus),
       presence: createMemoryPresence(),
       chatQueue: createKeyedQueue(),
-    } as Omit<AppContext, 'deliveries' | 'typing'> as AppContext;
+    } as Omit<AppContext, 'deliveries' | 'typing' | 'expirer'> as AppContext;
     // These two publish events, so they need the context they are part of.
     ctx.deliveries = createDeliveryRecorder(ctx);
     ctx.typing = createTypingTracker(ctx);
+    ctx.expirer = createExpirer(ctx, config.expirySweepMs);
     const app = await buildApp(ctx, opts);
     await app.ready();
     return {
@@ -75,6 +77,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         await app.close();
         await ctx.deliveries.flush();
         ctx.typing.close();
+        ctx.expirer.close();
         await db.close();
         redis?.disconnect();
       },

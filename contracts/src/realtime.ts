@@ -119,6 +119,8 @@ export const eventSchemas = {
     /** When it was deleted for everyone; null for "me". */
     deletedAt: isoDateTime.nullable(),
   }),
+  /** Disappearing messages that reached their time: gone from the chat. */
+  'message:expired': z.object({ chatId: uuid, messageIds: z.array(uuid) }),
   /** A member's devices have received everything up to upToSeq. */
   'message:delivered': z.object({ chatId: uuid, userId: uuid, upToSeq: z.number().int() }),
   /** A member has read everything up to upToSeq. */

@@ -19,6 +19,16 @@ export function nameList(names: string[]): string {
   return `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }
 
+/** "1 hour", "1 day", "7 days", "90 days". */
+export function ttlLabel(seconds: number): string {
+  if (seconds % 86_400 === 0) {
+    const days = seconds / 86_400;
+    return days === 1 ? '1 day' : `${days} days`;
+  }
+  const hours = Math.round(seconds / 3600);
+  return hours === 1 ? '1 hour' : `${hours} hours`;
+}
+
 /** One sentence for a system message ("Ana added Ben and Cy"), with names as they were. */
 export function systemEventText(event: SystemEvent): string {
   const name = (id: string | null) => (id ? (event.names[id] ?? 'Someone') : 'Someone');
@@ -41,5 +51,9 @@ export function systemEventText(event: SystemEvent): string {
         : `${actor} made ${list(event.userIds)} a member`;
     case 'ownership_transferred':
       return `${actor} made ${list(event.userIds)} the owner`;
+    case 'ttl_changed':
+      return event.value
+        ? `${actor} turned on disappearing messages (${ttlLabel(Number(event.value))})`
+        : `${actor} turned off disappearing messages`;
   }
 }

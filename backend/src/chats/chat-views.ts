@@ -25,6 +25,7 @@ interface ChatRow {
   name: string;
   description: string;
   avatar_url: string | null;
+  message_ttl_seconds: number | null;
   last_seq: number;
   version: number;
   created_at: Date;
@@ -61,7 +62,8 @@ export async function loadChatViews(
   const limit = opts.limit ?? 50;
   const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor);
   const rows = await ctx.db.prisma.$queryRaw<ChatRow[]>`
-    SELECT c.id::text AS id, c.kind, c.name, c.description, c.avatar_url, c.last_seq, c.version,
+    SELECT c.id::text AS id, c.kind, c.name, c.description, c.avatar_url, c.message_ttl_seconds,
+           c.last_seq, c.version,
            c.created_at, c.last_activity_at, m.role, m.last_read_seq, m.cleared_seq,
            m.archived, m.muted_until, m.notify,
            (SELECT count(*)::int FROM chat_members x WHERE x.chat_id = c.id) AS member_count,
@@ -129,6 +131,7 @@ async function decorate(db: Db, userId: string, rows: ChatRow[]): Promise<Chat[]
       description: row.description,
       avatarUrl: row.avatar_url,
       memberCount: row.member_count,
+      messageTtlSeconds: row.message_ttl_seconds,
       lastSeq: row.last_seq,
       version: row.version,
       createdAt: row.created_at.toISOString(),
@@ -170,6 +173,7 @@ export function chatInfoOf(chat: Chat): ChatInfo {
     description: chat.description,
     avatarUrl: chat.avatarUrl,
     memberCount: chat.memberCount,
+    messageTtlSeconds: chat.messageTtlSeconds,
     lastSeq: chat.lastSeq,
     version: chat.version,
     createdAt: chat.createdAt,

@@ -12,6 +12,7 @@ import { deleteChat } from './delete-chat.js';
 import { leaveChat, removeMember } from './remove-member.js';
 import { setMemberRole, transferOwnership } from './set-member-role.js';
 import { setPreferences } from './set-preferences.js';
+import { updateChatSettings } from './update-settings.js';
 import { updateChat } from './update-chat.js';
 
 const s = initServer();
@@ -91,6 +92,10 @@ export function chatsRouter(ctx: AppContext) {
         status: 200,
         body: await setMemberRole(ctx, me.userId, params.chatId, params.userId, body.role),
       };
+    },
+    updateSettings: async ({ request, params, body }) => {
+      const me = await authenticate(ctx, request);
+      return { status: 200, body: await updateChatSettings(ctx, me.userId, params.chatId, body) };
     },
     setPreferences: async ({ request, params, body }) => {
       const me = await authenticate(ctx, request);

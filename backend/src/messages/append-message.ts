@@ -27,10 +27,10 @@ export async function appendMessage(
   now: Date,
   message: NewMessage,
 ): Promise<MessageRow> {
-  const [chat] = await tx.$queryRaw<{ last_seq: number }[]>`
+  const [chat] = await tx.$queryRaw<{ last_seq: number; message_ttl_seconds: number | null }[]>`
     UPDATE chats SET last_seq = last_seq + 1, last_activity_at = ${now}
     WHERE id = ${chatId}::uuid
-    RETURNING last_seq`;
+    RETURNING last_seq, message_ttl_seconds`;
   if (!chat) throw new Error(`chat ${chatId} vanished inside its own transaction`);
   return tx.message.create({
     data: {
@@ -44,6 +44,11 @@ export async function appendMessage(
       ...(message.system ? { system: message.system as unknown as Prisma.InputJsonValue } : {}),
       replyToId: message.replyToId ?? null,
       priority: message.priority ?? 'normal',
+      // Disappearing messages: what people write expires; system lines stay.
+      expiresAt:
+        message.kind === 'text' && chat.message_ttl_seconds
+          ? new Date(now.getTime() + chat.message_ttl_seconds * 1000)
+          : null,
       ...(message.mentions?.length
         ? { mentions: { create: message.mentions.map((userId) => ({ userId })) } }
         : {}),

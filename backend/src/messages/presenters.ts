@@ -62,6 +62,7 @@ export async function presentMessages(db: Db, rows: MessageRow[]): Promise<Messa
       reactions: row.deletedAt ? [] : summariseReactions(row.reactions),
       priority: row.priority as Message['priority'],
       mentions: row.deletedAt ? [] : row.mentions.map((m) => m.userId),
+      expiresAt: row.expiresAt?.toISOString() ?? null,
       createdAt: row.createdAt.toISOString(),
       editedAt: row.editedAt?.toISOString() ?? null,
       deletedAt: row.deletedAt?.toISOString() ?? null,

@@ -68,6 +68,8 @@ export const chatInfoSchema = z.object({
   description: z.string(),
   avatarUrl: z.string().nullable(),
   memberCount: z.number().int(),
+  /** Disappearing messages: new messages expire this long after they are sent; null = off. */
+  messageTtlSeconds: z.number().int().nullable(),
   /** seq of the newest message. */
   lastSeq: z.number().int(),
   /** Bumped by every edit, delete and reaction in the chat (see GET /changes). */
@@ -124,6 +126,19 @@ export const chatMemberSchema = z.object({
   lastSeenAt: isoDateTime.nullable(),
 });
 export type ChatMember = z.infer<typeof chatMemberSchema>;
+
+/** The choices for disappearing messages: 1 hour, 1 day, 7 days, 90 days. */
+export const MESSAGE_TTL_CHOICES = [3600, 86_400, 604_800, 7_776_000] as const;
+
+export const chatSettingsSchema = z.object({
+  messageTtlSeconds: z
+    .number()
+    .int()
+    .refine((v) => (MESSAGE_TTL_CHOICES as readonly number[]).includes(v), {
+      message: 'Use 3600 (1 hour), 86400 (1 day), 604800 (7 days) or 7776000 (90 days).',
+    })
+    .nullable(),
+});
 
 export const listChatsQuerySchema = z.object({
   /** true: only archived chats; false (default): the rest. */
@@ -240,6 +255,14 @@ export const chatsContract = c.router(
       pathParams: memberParams,
       body: z.object({ role: z.enum(['admin', 'member']) }),
       responses: { 200: chatMemberSchema, ...errors, 403: errorBodySchema },
+    },
+    updateSettings: {
+      method: 'PUT',
+      path: '/chats/:chatId/settings',
+      summary: 'Disappearing messages on or off (in groups, admins only); posts a system message',
+      pathParams: chatParams,
+      body: chatSettingsSchema,
+      responses: { 200: chatSchema, ...errors, 403: errorBodySchema },
     },
     setPreferences: {
       method: 'PUT',

@@ -70,13 +70,14 @@ export const systemEventSchema = z.object({
     'renamed',
     'role_changed',
     'ownership_transferred',
+    'ttl_changed',
   ]),
   actorId: uuid.nullable(),
   /** The users the action was about (added, removed, promoted). */
   userIds: z.array(uuid),
   /** Display names at the time, so old system lines read right after renames. */
   names: z.record(z.string(), z.string()),
-  /** New group name for "renamed", new role for "role_changed". */
+  /** New group name for "renamed", new role for "role_changed", seconds (or null) for "ttl_changed". */
   value: z.string().nullable(),
 });
 export type SystemEvent = z.infer<typeof systemEventSchema>;
@@ -108,6 +109,8 @@ export const messageSchema = z.object({
   priority: messagePrioritySchema,
   /** Members named with @username in the text. */
   mentions: z.array(uuid),
+  /** Disappearing messages: erased everywhere at this time. */
+  expiresAt: isoDateTime.nullable(),
   createdAt: isoDateTime,
   editedAt: isoDateTime.nullable(),
   deletedAt: isoDateTime.nullable(),

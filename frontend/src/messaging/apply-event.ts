@@ -136,6 +136,16 @@ export function applyEvent(event: ServerEvent, me: string, effects: EventEffects
       if (refresh) effects.refreshChat?.(chatId);
       return;
     }
+    case 'message:expired': {
+      // Disappearing messages: gone for everyone; the list preview and unread count come
+      // from the server again.
+      const { chatId, messageIds } = event.data;
+      updateChatMessages(chatId, (cm) =>
+        messageIds.reduce((acc, id) => withDeleted(acc, id, 'me', null, now()), cm),
+      );
+      if (chats.chats[chatId]) effects.refreshChat?.(chatId);
+      return;
+    }
     case 'message:delivered': {
       const { chatId, userId, upToSeq } = event.data;
       members.update(chatId, (m) => withPositions(m, userId, { delivered: upToSeq }));

@@ -172,6 +172,7 @@ const events: ServerEvent[] = [
         description: '',
         avatarUrl: null,
         memberCount: 3,
+        messageTtlSeconds: null,
         lastSeq: 6,
         version: 1,
         createdAt: at(0),
