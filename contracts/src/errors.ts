@@ -22,6 +22,11 @@ export const errorCatalogue = {
   NOT_A_GROUP: { status: 400, message: 'This works only in group chats.' },
   UNKNOWN_COMMAND: { status: 400, message: 'There is no such command.' },
   BLOCKED: { status: 403, message: 'You cannot message or invite this person.' },
+  CHAT_REQUEST_LIMIT: {
+    status: 403,
+    message: 'Wait for an answer: a chat request allows 3 messages until it is accepted.',
+  },
+  CHAT_REQUEST_DECLINED: { status: 403, message: 'This person declined your chat request. Try again later.' },
   FORBIDDEN: { status: 403, message: 'You are not allowed to do that.' },
   ORIGIN_NOT_ALLOWED: { status: 403, message: 'This origin is not allowed.' },
   NOT_FOUND: { status: 404, message: 'Not found.' },

@@ -26,6 +26,8 @@ interface ChatRow {
   description: string;
   avatar_url: string | null;
   message_ttl_seconds: number | null;
+  request_state: string | null;
+  requested_by: string | null;
   last_seq: number;
   version: number;
   created_at: Date;
@@ -57,12 +59,15 @@ export async function loadChatViews(
     includeHidden?: boolean;
     /** Only archived chats (true) or only the others (false); both when unset. */
     archived?: boolean;
+    /** Only requests others sent the user (true), or everything else (false); both when unset. */
+    incomingRequests?: boolean;
   },
 ): Promise<ChatPage> {
   const limit = opts.limit ?? 50;
   const after = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor);
   const rows = await ctx.db.prisma.$queryRaw<ChatRow[]>`
     SELECT c.id::text AS id, c.kind, c.name, c.description, c.avatar_url, c.message_ttl_seconds,
+           c.request_state, c.requested_by::text AS requested_by,
            c.last_seq, c.version,
            c.created_at, c.last_activity_at, m.role, m.last_read_seq, m.cleared_seq,
            m.archived, m.muted_until, m.notify,
@@ -81,6 +86,13 @@ export async function loadChatViews(
     WHERE m.user_id = ${userId}::uuid
       ${opts.includeHidden ? Prisma.empty : Prisma.sql`AND m.hidden = false`}
       ${opts.archived === undefined ? Prisma.empty : Prisma.sql`AND m.archived = ${opts.archived}`}
+      ${
+        opts.incomingRequests === undefined
+          ? Prisma.empty
+          : opts.incomingRequests
+            ? Prisma.sql`AND c.request_state = 'pending' AND c.requested_by <> m.user_id`
+            : Prisma.sql`AND NOT (c.request_state IS NOT NULL AND c.requested_by <> m.user_id)`
+      }
       ${opts.chatIds ? Prisma.sql`AND c.id IN (${Prisma.join(opts.chatIds.map((id) => Prisma.sql`${id}::uuid`))})` : Prisma.empty}
       ${after ? Prisma.sql`AND (c.last_activity_at, c.id) < (${after.at}::timestamptz, ${after.id}::uuid)` : Prisma.empty}
     ORDER BY c.last_activity_at DESC, c.id DESC
@@ -132,6 +144,10 @@ async function decorate(db: Db, userId: string, rows: ChatRow[]): Promise<Chat[]
       avatarUrl: row.avatar_url,
       memberCount: row.member_count,
       messageTtlSeconds: row.message_ttl_seconds,
+      request:
+        row.request_state && row.requested_by
+          ? { state: row.request_state as 'pending' | 'rejected', requestedBy: row.requested_by }
+          : null,
       lastSeq: row.last_seq,
       version: row.version,
       createdAt: row.created_at.toISOString(),
@@ -174,6 +190,7 @@ export function chatInfoOf(chat: Chat): ChatInfo {
     avatarUrl: chat.avatarUrl,
     memberCount: chat.memberCount,
     messageTtlSeconds: chat.messageTtlSeconds,
+    request: chat.request,
     lastSeq: chat.lastSeq,
     version: chat.version,
     createdAt: chat.createdAt,

@@ -8,6 +8,7 @@ import type { AppContext } from '../app-context.js';
 import { Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
 import { refuseIfBlocked } from '../contacts/blocks.js';
+import { needsRequest, reopenRequest } from './chat-requests.js';
 import { loadChatView } from './chat-views.js';
 
 export async function createDirectChat(
@@ -25,8 +26,15 @@ export async function createDirectChat(
   await refuseIfBlocked(ctx.db.prisma, userId, otherId);
   const directKey = [userId, otherId].sort().join(':');
 
-  const existing = await ctx.db.prisma.chat.findUnique({ where: { directKey }, select: { id: true } });
-  if (existing) return { chat: await reopen(ctx, userId, existing.id), created: false };
+  const existing = await ctx.db.prisma.chat.findUnique({
+    where: { directKey },
+    select: { id: true, requestState: true, requestedBy: true, rejectedAt: true },
+  });
+  if (existing) {
+    await reopenRequest(ctx, existing, userId);
+    return { chat: await reopen(ctx, userId, existing.id), created: false };
+  }
+  const asRequest = await needsRequest(ctx, userId, otherId);
 
   const now = ctx.now();
   const chatId = randomUUID();
@@ -36,6 +44,7 @@ export async function createDirectChat(
         id: chatId,
         kind: 'direct',
         directKey,
+        ...(asRequest ? { requestState: 'pending', requestedBy: userId } : {}),
         createdAt: now,
         lastActivityAt: now,
         members: {

@@ -6,6 +6,7 @@ import { addMembers } from './add-members.js';
 import { blockersOf } from '../contacts/blocks.js';
 import { requireMembership } from './access.js';
 import { loadChatView, loadChatViews, presentMembers } from './chat-views.js';
+import { acceptChatRequest, rejectChatRequest } from './chat-requests.js';
 import { createDirectChat } from './create-direct-chat.js';
 import { createGroup } from './create-group.js';
 import { deleteChat } from './delete-chat.js';
@@ -21,7 +22,24 @@ export function chatsRouter(ctx: AppContext) {
   return s.router(contract.chats, {
     list: async ({ request, query }) => {
       const me = await authenticate(ctx, request);
-      return { status: 200, body: await loadChatViews(ctx, me.userId, query) };
+      return {
+        status: 200,
+        body: await loadChatViews(ctx, me.userId, { ...query, incomingRequests: false }),
+      };
+    },
+    listRequests: async ({ request }) => {
+      const me = await authenticate(ctx, request);
+      const { chats } = await loadChatViews(ctx, me.userId, { incomingRequests: true, limit: 100 });
+      return { status: 200, body: { chats } };
+    },
+    acceptRequest: async ({ request, params }) => {
+      const me = await authenticate(ctx, request);
+      return { status: 200, body: await acceptChatRequest(ctx, me.userId, params.chatId) };
+    },
+    rejectRequest: async ({ request, params }) => {
+      const me = await authenticate(ctx, request);
+      await rejectChatRequest(ctx, me.userId, params.chatId);
+      return { status: 204, body: undefined };
     },
     createDirect: async ({ request, body }) => {
       const me = await authenticate(ctx, request);

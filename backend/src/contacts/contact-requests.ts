@@ -8,6 +8,7 @@ import type { AppContext } from '../app-context.js';
 import type { Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
 import { toPublicUser } from '../users/presenters.js';
+import { acceptRequestsBetween } from '../chats/chat-requests.js';
 import { refuseIfBlocked } from './blocks.js';
 import { presentContacts } from './contacts.js';
 
@@ -103,6 +104,7 @@ export async function acceptRequest(ctx: AppContext, userId: string, requestId: 
     return request;
   });
   const otherId = request.fromUserId;
+  await acceptRequestsBetween(ctx, userId, otherId);
   await ctx.events.toUsers([userId, otherId], { type: 'contact:request_removed', data: { requestId } });
   const [mine] = await presentContacts(ctx, userId, [otherId]);
   const [theirs] = await presentContacts(ctx, otherId, [userId]);

@@ -60,6 +60,7 @@ const envSchema = z
     INBOX_SIZE: z.coerce.number().int().min(10).max(1_000_000).default(2000),
     WS_HEARTBEAT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
     WS_AUTH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+    DIRECT_CHAT_POLICY: z.enum(['open', 'requests']).default('open'),
     EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(1_000),
     TYPING_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(6_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -111,6 +112,8 @@ export interface Config {
   wsAuthTimeoutMs: number;
   /** A typing state ends by itself after this long without a new typing:start. */
   typingTimeoutMs: number;
+  /** open: anyone may message anyone; requests: non-contacts start with a chat request. */
+  directChatPolicy: 'open' | 'requests';
   /** How often disappearing messages are swept. */
   expirySweepMs: number;
   logLevel: string;
@@ -169,6 +172,7 @@ export function loadConfig(
     wsAuthTimeoutMs: e.WS_AUTH_TIMEOUT_MS,
     typingTimeoutMs: e.TYPING_TIMEOUT_MS,
     expirySweepMs: e.EXPIRY_SWEEP_MS,
+    directChatPolicy: e.DIRECT_CHAT_POLICY,
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };

@@ -6,7 +6,8 @@
 import type { Message, SendMessageInput } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { publishToChat, requireMembership } from '../chats/access.js';
-import { loadChatView } from '../chats/chat-views.js';
+import { checkRequestOnSend } from '../chats/chat-requests.js';
+import { chatInfoOf, loadChatView } from '../chats/chat-views.js';
 import { refuseIfBlocked } from '../contacts/blocks.js';
 import { Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
@@ -42,13 +43,14 @@ export async function sendMessage(
   try {
     return await ctx.chatQueue.run(chatId, async () => {
       const now = ctx.now();
-      const { row, reopened } = await ctx.db.prisma.$transaction(async (tx) => {
+      const { row, reopened, accepted } = await ctx.db.prisma.$transaction(async (tx) => {
         const { chat } = await requireMembership(tx, chatId, senderId);
         // Blocked people cannot message each other; shared groups still work.
         if (chat.kind === 'direct' && chat.directKey) {
           const peerId = chat.directKey.split(':').find((id) => id !== senderId) ?? senderId;
           await refuseIfBlocked(tx, senderId, peerId);
         }
+        const accepted = chat.kind === 'direct' ? await checkRequestOnSend(tx, chat, senderId) : false;
         if (input.replyTo) {
           const target = await tx.message.findFirst({
             where: { id: input.replyTo, chatId },
@@ -81,9 +83,13 @@ export async function sendMessage(
           where: { chatId_userId: { chatId, userId: senderId } },
           data: { lastReadSeq: row.seq, lastDeliveredSeq: row.seq },
         });
-        return { row, reopened: hidden.map((h) => h.userId) };
+        return { row, reopened: hidden.map((h) => h.userId), accepted };
       });
       const message = await presentMessage(ctx.db.prisma, row);
+      if (accepted) {
+        const view = await loadChatView(ctx, senderId, chatId);
+        await publishToChat(ctx, chatId, { type: 'chat:updated', data: { chat: chatInfoOf(view) } });
+      }
       for (const userId of reopened) {
         await ctx.events.toUsers([userId], {
           type: 'chat:created',

@@ -59,6 +59,14 @@ export const messagePreviewSchema = z.object({
   createdAt: isoDateTime,
 });
 
+/** A direct chat with someone who is not a contact starts as a request. */
+export const CHAT_REQUEST_MESSAGE_LIMIT = 3;
+export const chatRequestSchema = z.object({
+  state: z.enum(['pending', 'rejected']),
+  /** Who opened the chat; the other person accepts or rejects. */
+  requestedBy: uuid,
+});
+
 /** What every member sees alike. */
 export const chatInfoSchema = z.object({
   id: uuid,
@@ -76,6 +84,8 @@ export const chatInfoSchema = z.object({
   version: z.number().int(),
   createdAt: isoDateTime,
   lastActivityAt: isoDateTime,
+  /** Set while a direct chat is an unanswered (or rejected) request; null once accepted. */
+  request: chatRequestSchema.nullable(),
 });
 export type ChatInfo = z.infer<typeof chatInfoSchema>;
 
@@ -171,6 +181,28 @@ export const chatsContract = c.router(
         400: errorBodySchema,
         401: errorBodySchema,
       },
+    },
+    listRequests: {
+      method: 'GET',
+      path: '/chats/requests',
+      summary: 'Direct chats other people opened with you that wait for your answer',
+      responses: { 200: z.object({ chats: z.array(chatSchema) }), 401: errorBodySchema },
+    },
+    acceptRequest: {
+      method: 'POST',
+      path: '/chats/:chatId/accept',
+      summary: 'Accept a chat request: it becomes a normal chat',
+      pathParams: chatParams,
+      body: c.noBody(),
+      responses: { 200: chatSchema, ...errors, 403: errorBodySchema },
+    },
+    rejectRequest: {
+      method: 'POST',
+      path: '/chats/:chatId/reject',
+      summary: 'Reject a chat request: hidden for you; the requester may not write or ask again for 24 hours',
+      pathParams: chatParams,
+      body: c.noBody(),
+      responses: { 204: c.noBody(), ...errors, 403: errorBodySchema },
     },
     createDirect: {
       method: 'POST',

@@ -173,6 +173,7 @@ const events: ServerEvent[] = [
         avatarUrl: null,
         memberCount: 3,
         messageTtlSeconds: null,
+        request: null,
         lastSeq: 6,
         version: 1,
         createdAt: at(0),

@@ -102,6 +102,7 @@ export function chat(chatId: string, extra: Partial<Chat> = {}): Chat {
     avatarUrl: null,
     memberCount: 3,
     messageTtlSeconds: null,
+    request: null,
     lastSeq: 0,
     version: 0,
     createdAt: at(0),

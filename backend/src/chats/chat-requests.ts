@@ -1,0 +1,119 @@
+/**
+ * Chat requests. With DIRECT_CHAT_POLICY=requests, a direct chat opened with someone who
+ * is not a contact waits for their answer: the requester may send up to 3 messages; the
+ * other person accepts (a normal chat from then on), rejects (hidden for them; the
+ * requester may not write or ask again for 24 hours) or blocks. Between contacts, and
+ * with the "open" policy, direct chats are accepted at once.
+ */
+import { CHAT_REQUEST_MESSAGE_LIMIT, type Chat } from '@parley/contracts';
+import type { AppContext } from '../app-context.js';
+import type { Prisma } from '../infra/db/generated/client.js';
+import { AppError } from '../infra/errors.js';
+import { lockChat, publishToChat, requireMembership } from './access.js';
+import { chatInfoOf, loadChatView } from './chat-views.js';
+
+export const REJECTED_REQUEST_COOLDOWN_MS = 24 * 3_600_000;
+
+/** Does a new direct chat from `userId` to `otherId` start as a request? */
+export async function needsRequest(ctx: AppContext, userId: string, otherId: string): Promise<boolean> {
+  if (ctx.config.directChatPolicy === 'open') return false;
+  const contact = await ctx.db.prisma.contact.findUnique({
+    where: { userId_contactId: { userId, contactId: otherId } },
+  });
+  return contact === null;
+}
+
+/**
+ * The request rules for a message in a direct chat (inside the send transaction). The
+ * other person writing back accepts the request. Returns true when it did.
+ */
+export async function checkRequestOnSend(
+  tx: Prisma.TransactionClient,
+  chat: { id: string; requestState: string | null; requestedBy: string | null },
+  senderId: string,
+): Promise<boolean> {
+  if (!chat.requestState) return false;
+  if (chat.requestedBy !== senderId) {
+    await tx.chat.update({ where: { id: chat.id }, data: { requestState: null, rejectedAt: null } });
+    return true;
+  }
+  if (chat.requestState === 'rejected') throw new AppError('CHAT_REQUEST_DECLINED');
+  const sent = await tx.message.count({ where: { chatId: chat.id, senderId, kind: 'text' } });
+  if (sent >= CHAT_REQUEST_MESSAGE_LIMIT) throw new AppError('CHAT_REQUEST_LIMIT');
+  return false;
+}
+
+/** Opening a direct chat again after a rejection: refused during the cooldown, else a new request. */
+export async function reopenRequest(
+  ctx: AppContext,
+  chat: { id: string; requestState: string | null; requestedBy: string | null; rejectedAt: Date | null },
+  userId: string,
+): Promise<void> {
+  if (chat.requestState !== 'rejected' || chat.requestedBy !== userId) return;
+  if (chat.rejectedAt && ctx.now().getTime() - chat.rejectedAt.getTime() < REJECTED_REQUEST_COOLDOWN_MS) {
+    throw new AppError('CHAT_REQUEST_DECLINED');
+  }
+  await ctx.db.prisma.chat.update({
+    where: { id: chat.id },
+    data: { requestState: 'pending', rejectedAt: null },
+  });
+  await ctx.db.prisma.chatMember.updateMany({
+    where: { chatId: chat.id, userId: { not: userId } },
+    data: { hidden: false },
+  });
+  await announce(ctx, chat.id, userId);
+}
+
+export async function acceptChatRequest(ctx: AppContext, userId: string, chatId: string): Promise<Chat> {
+  await ctx.chatQueue.run(chatId, async () => {
+    const changed = await ctx.db.prisma.$transaction(async (tx) => {
+      await lockChat(tx, chatId);
+      const { chat } = await requireMembership(tx, chatId, userId);
+      if (!chat.requestState) return false;
+      if (chat.requestedBy === userId)
+        throw new AppError('FORBIDDEN', 'The other person answers your request.');
+      await tx.chat.update({ where: { id: chatId }, data: { requestState: null, rejectedAt: null } });
+      await tx.chatMember.update({ where: { chatId_userId: { chatId, userId } }, data: { hidden: false } });
+      return true;
+    });
+    if (changed) await announce(ctx, chatId, userId);
+  });
+  return loadChatView(ctx, userId, chatId);
+}
+
+export async function rejectChatRequest(ctx: AppContext, userId: string, chatId: string): Promise<void> {
+  await ctx.chatQueue.run(chatId, async () => {
+    await ctx.db.prisma.$transaction(async (tx) => {
+      await lockChat(tx, chatId);
+      const { chat } = await requireMembership(tx, chatId, userId);
+      if (chat.requestState !== 'pending' || chat.requestedBy === userId) {
+        throw new AppError('FORBIDDEN', 'There is no request from the other person to reject.');
+      }
+      await tx.chat.update({
+        where: { id: chatId },
+        data: { requestState: 'rejected', rejectedAt: ctx.now() },
+      });
+      await tx.chatMember.update({ where: { chatId_userId: { chatId, userId } }, data: { hidden: true } });
+    });
+    await ctx.events.toUsers([userId], { type: 'chat:deleted', data: { chatId } });
+    await announce(ctx, chatId, userId);
+  });
+}
+
+/** New contacts: their pending or rejected direct chat becomes a normal one. */
+export async function acceptRequestsBetween(ctx: AppContext, a: string, b: string): Promise<void> {
+  const directKey = [a, b].sort().join(':');
+  const chat = await ctx.db.prisma.chat.findUnique({
+    where: { directKey },
+    select: { id: true, requestState: true },
+  });
+  if (!chat?.requestState) return;
+  await ctx.db.prisma.chat.update({ where: { id: chat.id }, data: { requestState: null, rejectedAt: null } });
+  await ctx.db.prisma.chatMember.updateMany({ where: { chatId: chat.id }, data: { hidden: false } });
+  await announce(ctx, chat.id, a);
+}
+
+async function announce(ctx: AppContext, chatId: string, viewerId: string) {
+  const chat = await loadChatView(ctx, viewerId, chatId);
+  await publishToChat(ctx, chatId, { type: 'chat:updated', data: { chat: chatInfoOf(chat) } });
+}
