@@ -101,6 +101,8 @@ async function startServer(port, dataDir, databaseUrl) {
     LOG_LEVEL: 'warn',
     // The deep-link step seeds 220 messages through the API in a few seconds.
     SEND_RATE_PER_SECOND: '1000',
+    // Direct chats with strangers start as requests (accepted, or blocked, below).
+    DIRECT_CHAT_POLICY: 'requests',
   };
   if (databaseUrl) env.DATABASE_URL = databaseUrl;
   else delete env.DATABASE_URL;
@@ -447,12 +449,45 @@ async function main() {
       assert.equal(await mine.locator('strong').innerText(), 'Bob');
       assert.equal(await mine.locator('a[href="https://example.com"]').count(), 1);
       assert.match(await mine.getByTestId('message-body').innerText(), /second line/);
-      // Bob's list shows the chat with one unread message, without a reload.
+      // Alice is a stranger to Bob: her chat is a request, waiting for his answer.
+      await alice.locator('[data-testid="request-waiting"][data-sent="1"]').waitFor();
+      assert.match(
+        await alice.getByTestId('request-waiting').innerText(),
+        new RegExp(`Waiting for ${bobAccount.displayName} to accept \\(1 of 3 messages\\)`),
+      );
+      // Bob's Requests tab shows it with one unread message, without a reload; his chats do not.
+      await bob.page.locator('[data-testid="chat-tab-requests-count"]', { hasText: '1' }).waitFor();
+      assert.equal(await bob.page.locator('[data-testid="chat-list"][data-view="main"]').count(), 1);
+      assert.equal(
+        await bob.page.locator(`[data-testid="chat-list-item"][data-chat-id="${chatId}"]`).count(),
+        0,
+        'a request stays out of the main list',
+      );
+      await bob.page.getByTestId('chat-tab-requests').click();
       const item = bob.page.locator(`[data-testid="chat-list-item"][data-chat-id="${chatId}"]`);
       await item.waitFor();
       assert.equal(await item.getByTestId('unread-badge').innerText(), '1');
     },
   );
+
+  await step('a chat request from a stranger: Bob opens it from Requests and accepts', async () => {
+    await bob.page.locator(`[data-testid="chat-list-item"][data-chat-id="${chatId}"]`).click();
+    const banner = bob.page.getByTestId('chat-request-banner');
+    await banner.waitFor();
+    assert.match(await banner.innerText(), new RegExp(`${renamed} wants to chat`));
+    await message(bob.page, 'Hello').waitFor();
+    // No composer until Bob answers, and Alice sees no read tick before that.
+    assert.equal(await bob.page.getByTestId('composer').count(), 0);
+    await screenshot(bob.page, 'chat-request-banner');
+    await bob.page.getByTestId('request-accept-button').click();
+    await bob.page.getByTestId('composer').waitFor();
+    await banner.waitFor({ state: 'detached' });
+    // A normal chat now: in Bob's main list; Alice's "waiting" line goes away live.
+    await bob.page
+      .locator(`[data-testid="chat-list"][data-view="main"] [data-chat-id="${chatId}"]`)
+      .waitFor();
+    await alice.getByTestId('request-waiting').waitFor({ state: 'detached' });
+  });
 
   await step('opening the chat reads it: the sender sees the read tick', async () => {
     await bob.page.locator(`[data-testid="chat-list-item"][data-chat-id="${chatId}"]`).click();
@@ -625,9 +660,252 @@ async function main() {
     await screenshot(alice, 'group-read-by');
   });
 
+  // ---- Contacts, profiles, blocking, muting, mentions, priority, archive, disappearing ----
+  const groupItem = (p) => p.locator('[data-testid="chat-list-item"]', { hasText: `Team ${id}` });
+  let aliceId = '';
+  let bobId = '';
+
+  await step(
+    'a profile page from a sender name; a contact request accepted live on the Contacts page',
+    async () => {
+      // Bob is in the group; Alice's message there carries her name, which leads to her profile.
+      await message(bob.page, 'Welcome to the team').getByTestId('message-sender').click();
+      const profile = bob.page.getByTestId('user-profile');
+      await profile.waitFor();
+      aliceId = await profile.getAttribute('data-user-id');
+      assert.equal(new URL(bob.page.url()).pathname, `/users/${aliceId}`);
+      assert.equal(await bob.page.getByTestId('user-profile-name').innerText(), renamed);
+      assert.equal(await bob.page.getByTestId('user-profile-username').innerText(), `@${account.username}`);
+      assert.equal(
+        await bob.page.getByTestId('user-profile-status').innerText(),
+        'Testing Parley end to end',
+      );
+      await bob.page.locator('[data-testid="user-profile-presence"][data-online="true"]').waitFor();
+      await bob.page.getByTestId('profile-add-contact-button').click();
+      await bob.page.getByTestId('profile-request-sent').waitFor();
+
+      // Alice: the request shows up live in the navigation and on her Contacts page.
+      await alice.locator('[data-testid="nav-contacts-count"]', { hasText: '1' }).waitFor();
+      await alice.getByTestId('nav-contacts').click();
+      await alice.getByTestId('contacts-page').waitFor();
+      const request = alice.locator('[data-testid="contact-request"][data-direction="incoming"]');
+      await request.waitFor();
+      assert.match(await request.innerText(), new RegExp(bobAccount.displayName));
+      await screenshot(alice, 'contacts-incoming-request');
+      bobId = await request.getAttribute('data-user-id');
+      await request.getByTestId('contact-accept-button').click();
+      const contact = alice.locator(`[data-testid="contact"][data-user-id="${bobId}"]`);
+      await contact.waitFor();
+      await alice.locator(`[data-testid="contact"][data-user-id="${bobId}"][data-online="true"]`).waitFor();
+      assert.match(await contact.getByTestId('contact-presence').innerText(), /online/);
+      await screenshot(alice, 'contacts-page');
+      // Bob's profile page of Alice follows without a reload.
+      await bob.page.getByTestId('profile-contact-status').waitFor();
+      assert.equal(await bob.page.getByTestId('profile-block-button').count(), 1);
+      await screenshot(bob.page, 'profile-page');
+    },
+  );
+
+  const cyAccount = {
+    username: `cy_${id}`,
+    email: `cy_${id}@example.test`,
+    displayName: `Cy ${id}`,
+    password: `pw-${randomBytes(8).toString('hex')}`,
+  };
+  const cy = await newPage();
+  cleanups.push(() => cy.context.close());
+
+  await step('a block stops messages: Cy asks, Bob blocks from the banner, Cy is refused', async () => {
+    const registered = await fetch(`${base}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(cyAccount),
+    });
+    assert.equal(registered.status, 201);
+    await cy.page.goto('/login');
+    await cy.page.getByLabel('Username or email').fill(cyAccount.username);
+    await cy.page.getByLabel('Password').fill(cyAccount.password);
+    await cy.page.getByRole('button', { name: 'Sign in' }).click();
+    await cy.page.getByTestId('home-page').waitFor();
+    await cy.page.getByTestId('new-chat-button').click();
+    await cy.page.getByTestId('user-search-input').fill(bobAccount.username);
+    await cy.page.getByTestId('user-search-result').first().click();
+    await cy.page.getByTestId('chat-view').waitFor();
+    const cyChat = await cy.page.getByTestId('chat-view').getAttribute('data-chat-id');
+    await send(cy.page, 'Hi Bob, Cy here');
+    await message(cy.page, 'Hi Bob, Cy here').waitFor();
+
+    await bob.page.goto('/');
+    await bob.page.getByTestId('chat-tab-requests').click();
+    const item = bob.page.locator(`[data-testid="chat-list-item"][data-chat-id="${cyChat}"]`);
+    await item.waitFor();
+    await screenshot(bob.page, 'requests-list');
+    await item.click();
+    await bob.page.getByTestId('chat-request-banner').waitFor();
+    await message(bob.page, 'Hi Bob, Cy here').waitFor();
+    await bob.page.getByTestId('request-block-button').click();
+    const blocked = bob.page.getByTestId('chat-blocked');
+    await blocked.waitFor();
+    assert.match(await blocked.innerText(), new RegExp(`You blocked ${cyAccount.displayName}`));
+    assert.equal(await blocked.getByTestId('unblock-button').count(), 1);
+    assert.equal(await bob.page.getByTestId('composer').count(), 0);
+    await screenshot(bob.page, 'blocked-chat');
+
+    // Cy's next message is refused, with words that say why; Bob receives nothing.
+    await send(cy.page, 'Are you there?');
+    const error = cy.page.locator('[data-testid="send-error"][data-code="BLOCKED"]');
+    await error.waitFor();
+    assert.match(await error.innerText(), new RegExp(`You can't message ${bobAccount.displayName}`));
+    await cy.page.getByTestId('chat-cant-message').waitFor();
+    await screenshot(cy.page, 'blocked-send-refused');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await bob.page.getByText('Are you there?').count(), 0, 'Bob receives nothing');
+
+    // Bob's settings list Cy as blocked.
+    await bob.page.getByRole('link', { name: 'Profile', exact: true }).click();
+    const listed = bob.page.locator('[data-testid="blocked-user"]', { hasText: cyAccount.displayName });
+    await listed.waitFor();
+  });
+
+  await step('a mention notifies in a muted chat; other messages there do not; urgent ones do', async () => {
+    // Notifications allowed, and recorded instead of shown.
+    await bob.context.grantPermissions(['notifications'], { origin: base });
+    await bob.context.addInitScript(() => {
+      const Native = window.Notification;
+      window.__notifications = [];
+      window.Notification = class {
+        static get permission() {
+          return Native ? Native.permission : 'granted';
+        }
+        static requestPermission() {
+          return Promise.resolve(this.permission);
+        }
+        constructor(title, options) {
+          window.__notifications.push({ title, body: options?.body ?? '' });
+        }
+        close() {}
+      };
+    });
+    await bob.page.goto('/');
+    await groupItem(bob.page).click();
+    await bob.page.getByTestId('chat-view').waitFor();
+    await bob.page.getByTestId('chat-menu-button').click();
+    await bob.page.getByTestId('chat-menu').waitFor();
+    await screenshot(bob.page, 'chat-menu');
+    await bob.page.getByTestId('chat-menu-mute-forever').click();
+    await bob.page.getByTestId('chat-muted').waitFor();
+    await groupItem(bob.page).locator('[data-testid="muted-icon"]').waitFor();
+    assert.equal(await groupItem(bob.page).getAttribute('data-muted'), 'true');
+
+    // Bob switches to another tab.
+    await bob.page.evaluate(() => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'hidden' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await alice.goto('/');
+    await groupItem(alice).click();
+    await alice.getByTestId('chat-view').waitFor();
+    await send(alice, 'Plain update for the team');
+    await message(bob.page, 'Plain update for the team').waitFor();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await bob.page.title(), 'Parley', 'a muted chat does not count up');
+    assert.deepEqual(await bob.page.evaluate(() => window.__notifications), []);
+    // The unread badge of a muted chat is the quiet grey one.
+    const badge = groupItem(bob.page).getByTestId('unread-badge');
+    await badge.waitFor();
+    assert.match((await badge.getAttribute('class')) ?? '', /unread-badge--muted/);
+
+    // Alice mentions Bob, picking him from the @ suggestions.
+    const input = alice.getByTestId('composer-input');
+    await input.fill(`@${bobAccount.username.slice(0, 4)}`);
+    await alice
+      .locator(`[data-testid="mention-suggestion"][data-username="${bobAccount.username}"]`)
+      .waitFor();
+    await input.press('Enter');
+    assert.equal(await input.inputValue(), `@${bobAccount.username} `);
+    await input.pressSequentially('please review the plan');
+    await input.press('Enter');
+    await bob.page.waitForFunction(() => document.title === '(1) Parley');
+    const notes = await bob.page.evaluate(() => window.__notifications);
+    assert.equal(notes.length, 1);
+    assert.match(notes[0].title, new RegExp(`${renamed} mentioned you in Team ${id}`));
+    const mentioned = message(bob.page, 'please review the plan');
+    assert.equal(await mentioned.getAttribute('data-mentioned'), 'true');
+    assert.equal(await mentioned.getByTestId('mention').getAttribute('href'), `/users/${bobId}`);
+
+    // An urgent message notifies in the muted chat too, and stands out.
+    await alice.getByTestId('priority-button').click();
+    await alice.getByTestId('priority-option-urgent').click();
+    await alice.getByTestId('priority-bar').waitFor();
+    await send(alice, 'The build is broken');
+    await bob.page.waitForFunction(() => document.title === '(2) Parley');
+    const urgent = message(bob.page, 'The build is broken');
+    assert.equal(await urgent.getAttribute('data-priority'), 'urgent');
+    assert.equal(await urgent.getByTestId('priority-label').textContent(), '‼ Urgent');
+    const titles = (await bob.page.evaluate(() => window.__notifications)).map((n) => n.title);
+    assert.match(titles[1], /^Urgent: /);
+    await screenshot(bob.page, 'muted-chat-mention-urgent');
+
+    // Back on the tab: the title count resets.
+    await bob.page.evaluate(() => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => 'visible' });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await bob.page.waitForFunction(() => document.title === 'Parley');
+  });
+
+  await step('an archived chat stays in Archived when a message arrives', async () => {
+    await bob.page.goto(`/chats/${chatId}`);
+    await bob.page.getByTestId('chat-menu-button').click();
+    await bob.page.getByTestId('chat-menu-archive').click();
+    await bob.page.getByTestId('chat-tab-archived').waitFor();
+    assert.equal(
+      await bob.page
+        .locator(`[data-testid="chat-list"][data-view="main"] [data-chat-id="${chatId}"]`)
+        .count(),
+      0,
+    );
+    await bob.page.goto('/');
+    await alice.goto(`/chats/${chatId}`);
+    await send(alice, 'Still there in the archive?');
+    await message(alice, 'Still there in the archive?').waitFor();
+    await bob.page.getByTestId('chat-tab-archived').click();
+    const archived = bob.page.locator(
+      `[data-testid="chat-list"][data-view="archived"] [data-testid="chat-list-item"][data-chat-id="${chatId}"]`,
+    );
+    await archived.getByTestId('unread-badge').waitFor();
+    assert.match(
+      await archived.getByTestId('chat-list-item-preview').innerText(),
+      /Still there in the archive/,
+    );
+    await bob.page.getByTestId('chat-tab-main').click();
+    assert.equal(
+      await bob.page.locator(`[data-testid="chat-list-item"][data-chat-id="${chatId}"]`).count(),
+      0,
+    );
+  });
+
+  await step('disappearing messages: turned on from the header, shown on the messages', async () => {
+    await alice.getByTestId('chat-menu-button').click();
+    await alice.getByTestId('chat-menu-ttl-3600').click();
+    await alice.locator('[data-testid="chat-ttl"]', { hasText: '1 hour' }).waitFor();
+    await alice
+      .getByTestId('system-message')
+      .filter({ hasText: 'turned on disappearing messages (1 hour)' })
+      .waitFor();
+    await send(alice, 'This one disappears');
+    await message(alice, 'This one disappears').getByTestId('message-expires').waitFor();
+    await bob.page.goto(`/chats/${chatId}`);
+    await message(bob.page, 'This one disappears').getByTestId('message-expires').waitFor();
+    await bob.page.locator('[data-testid="chat-ttl"]', { hasText: '1 hour' }).waitFor();
+    await screenshot(bob.page, 'disappearing-messages');
+  });
+
   await step('no uncaught errors in the page', async () => {
     assert.deepEqual(
-      [...problems, ...bob.problems].filter((p) => p.startsWith('pageerror')),
+      [...problems, ...bob.problems, ...cy.problems].filter((p) => p.startsWith('pageerror')),
       [],
     );
   });

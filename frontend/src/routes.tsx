@@ -8,6 +8,8 @@ import { NotFoundPage } from './pages/NotFoundPage';
 import { ProfilePage } from './pages/ProfilePage';
 import { RegisterPage } from './pages/RegisterPage';
 import { SessionsPage } from './pages/SessionsPage';
+import { ContactsPage } from './people/ContactsPage';
+import { UserProfilePage } from './people/UserProfilePage';
 
 export const routes: RouteObject[] = [
   {
@@ -41,6 +43,8 @@ export const routes: RouteObject[] = [
           { path: 'chats/:chatId/messages/:messageId', element: <ChatPage /> },
         ],
       },
+      { path: 'contacts', element: <ContactsPage /> },
+      { path: 'users/:userId', element: <UserProfilePage /> },
       { path: 'settings/profile', element: <ProfilePage /> },
       { path: 'settings/sessions', element: <SessionsPage /> },
     ],

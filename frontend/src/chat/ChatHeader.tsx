@@ -1,34 +1,66 @@
-import type { Chat } from '@parley/contracts';
+import { type Chat, ttlLabel } from '@parley/contracts';
 import { Link } from 'react-router-dom';
+import { useIsMuted } from './use-muted';
 import { usePresenceStore } from '../messaging/presence-store';
+import { useContactsStore } from '../people/contacts-store';
 import { Avatar } from './Avatar';
+import { ChatMenu, mutedText } from './ChatMenu';
 import { lastSeen } from './format';
+import { MutedIcon, TimerIcon } from './Icons';
 
 export function ChatHeader({ chat, onOpenSettings }: { chat: Chat; onOpenSettings: () => void }) {
   const peerId = chat.kind === 'direct' ? (chat.peer?.id ?? null) : null;
   const presence = usePresenceStore((s) => (peerId ? s.byUser[peerId] : undefined));
+  const blocked = useContactsStore((s) => (peerId ? Boolean(s.blocked[peerId]) : false));
+  const muted = useIsMuted(chat.preferences);
   const subtitle =
     chat.kind === 'group'
       ? `${chat.memberCount} ${chat.memberCount === 1 ? 'member' : 'members'}`
-      : presence?.online
-        ? 'online'
-        : presence
-          ? lastSeen(presence.lastSeenAt)
-          : chat.peer
-            ? `@${chat.peer.username}`
-            : '';
+      : blocked
+        ? 'Blocked'
+        : presence?.online
+          ? 'online'
+          : presence
+            ? lastSeen(presence.lastSeenAt)
+            : chat.peer
+              ? `@${chat.peer.username}`
+              : '';
   return (
     <header className="chat-header">
       <Link to="/" className="chat-header__back" aria-label="Back to chats" data-testid="back-to-chats">
         ‹
       </Link>
-      <Avatar name={chat.name} presenceUserId={peerId} />
+      <Avatar name={chat.name} presenceUserId={blocked ? null : peerId} />
       <div className="chat-header__text">
         <h1 className="chat-header__title" data-testid="chat-title">
-          {chat.name}
+          {peerId ? (
+            <Link to={`/users/${peerId}`} className="chat-header__title-link" data-testid="chat-title-link">
+              {chat.name}
+            </Link>
+          ) : (
+            chat.name
+          )}
         </h1>
-        <p className="chat-header__subtitle muted" data-testid="chat-subtitle">
-          {subtitle}
+        <p className="chat-header__subtitle muted">
+          <span data-testid="chat-subtitle">{subtitle}</span>
+          {chat.messageTtlSeconds !== null && (
+            <span
+              className="chat-header__flag"
+              title={`Disappearing messages: new messages are erased after ${ttlLabel(chat.messageTtlSeconds)}`}
+              data-testid="chat-ttl"
+            >
+              <TimerIcon /> {ttlLabel(chat.messageTtlSeconds)}
+            </span>
+          )}
+          {muted && (
+            <span
+              className="chat-header__flag"
+              title={mutedText(chat.preferences.mutedUntil)}
+              data-testid="chat-muted"
+            >
+              <MutedIcon /> Muted
+            </span>
+          )}
         </p>
       </div>
       {chat.kind === 'group' && (
@@ -41,6 +73,7 @@ export function ChatHeader({ chat, onOpenSettings }: { chat: Chat; onOpenSetting
           Group settings
         </button>
       )}
+      <ChatMenu chat={chat} />
     </header>
   );
 }

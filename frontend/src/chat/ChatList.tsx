@@ -1,12 +1,28 @@
 import type { Chat } from '@parley/contracts';
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { NavLink } from 'react-router-dom';
+import { create } from 'zustand';
 import { useAuthStore } from '../auth/auth-store';
-import { sortChats, useChatsStore } from '../messaging/chats-store';
+import { type ChatFolder, chatFolder, sortChats, useChatsStore } from '../messaging/chats-store';
+import { useIsMuted } from './use-muted';
 import { requestResync } from '../messaging/session';
 import { useTypingStore } from '../messaging/typing-store';
+import { useContactsStore } from '../people/contacts-store';
 import { listTime } from './format';
+import { MutedIcon } from './Icons';
 import { Avatar } from './Avatar';
+
+type ListView = Exclude<ChatFolder, 'hidden'>;
+
+/** Which list the sidebar shows; kept while chats open and close (not across reloads). */
+export const useChatListView = create<{ view: ListView }>()(() => ({ view: 'main' }));
+export const showChatList = (view: ListView) => useChatListView.setState({ view });
+
+const emptyTexts: Record<ListView, string> = {
+  main: 'No conversations yet. Start one with “New chat”.',
+  requests: 'No chat requests.',
+  archived: 'No archived chats.',
+};
 import { NewChatDialog } from './NewChatDialog';
 import { NewGroupDialog } from './NewGroupDialog';
 import { NotificationPrompt } from './NotificationPrompt';
@@ -15,8 +31,37 @@ export function ChatList({ activeChatId }: { activeChatId: string | null }) {
   const chats = useChatsStore((s) => s.chats);
   const loaded = useChatsStore((s) => s.loaded);
   const error = useChatsStore((s) => s.error);
-  const sorted = useMemo(() => sortChats(chats), [chats]);
+  const me = useAuthStore((s) => s.user?.id ?? '');
+  const blocked = useContactsStore((s) => s.blocked);
+  const view = useChatListView((s) => s.view);
+  const folders = useMemo(() => {
+    const out: Record<ListView, Chat[]> = { main: [], archived: [], requests: [] };
+    for (const chat of sortChats(chats)) {
+      const folder = chatFolder(chat, me);
+      // Requests from people I blocked wait out of sight (they come back if I unblock).
+      if (folder === 'hidden' || (folder === 'requests' && chat.peer && blocked[chat.peer.id])) continue;
+      out[folder].push(chat);
+    }
+    return out;
+  }, [chats, me, blocked]);
   const [dialog, setDialog] = useState<'chat' | 'group' | null>(null);
+  const sorted = folders[view];
+  const requestCount = folders.requests.length;
+  // Archived chats with something unread (the tab is there whenever any chat is archived).
+  const archivedUnread = folders.archived.filter((c) => c.unreadCount > 0).length;
+  // An emptied Requests or Archived list goes back to the chats.
+  useEffect(() => {
+    if (loaded && view !== 'main' && sorted.length === 0) showChatList('main');
+  }, [loaded, view, sorted.length]);
+  const tabs: { view: ListView; label: string; count: number }[] = [
+    { view: 'main', label: 'Chats', count: 0 },
+    ...(requestCount > 0 || view === 'requests'
+      ? [{ view: 'requests' as const, label: 'Requests', count: requestCount }]
+      : []),
+    ...(folders.archived.length > 0 || view === 'archived'
+      ? [{ view: 'archived' as const, label: 'Archived', count: archivedUnread }]
+      : []),
+  ];
 
   return (
     <aside className="chat-sidebar" aria-label="Chats">
@@ -42,6 +87,28 @@ export function ChatList({ activeChatId }: { activeChatId: string | null }) {
         </div>
       </div>
       <NotificationPrompt />
+      {tabs.length > 1 && (
+        <div className="chat-tabs" role="tablist" aria-label="Lists">
+          {tabs.map((t) => (
+            <button
+              key={t.view}
+              type="button"
+              role="tab"
+              aria-selected={view === t.view}
+              className={`chat-tabs__tab${view === t.view ? ' chat-tabs__tab--active' : ''}`}
+              onClick={() => showChatList(t.view)}
+              data-testid={`chat-tab-${t.view}`}
+            >
+              {t.label}
+              {t.count > 0 && (
+                <span className="chat-tabs__count" data-testid={`chat-tab-${t.view}-count`}>
+                  {t.count}
+                </span>
+              )}
+            </button>
+          ))}
+        </div>
+      )}
       {!loaded && error && (
         <div className="chat-sidebar__status" role="alert" data-testid="chat-list-error">
           <p>{error}</p>
@@ -62,10 +129,15 @@ export function ChatList({ activeChatId }: { activeChatId: string | null }) {
       )}
       {loaded && sorted.length === 0 && (
         <p className="chat-sidebar__status muted" data-testid="chat-list-empty">
-          No conversations yet. Start one with “New chat”.
+          {emptyTexts[view]}
         </p>
       )}
-      <ul className="chat-list" data-testid="chat-list">
+      {view === 'requests' && sorted.length > 0 && (
+        <p className="chat-sidebar__hint muted">
+          People you have no contact with. They won’t know you’ve seen their messages until you accept.
+        </p>
+      )}
+      <ul className="chat-list" data-testid="chat-list" data-view={view}>
         {sorted.map((chat) => (
           <ChatListItem key={chat.id} chat={chat} active={chat.id === activeChatId} />
         ))}
@@ -89,14 +161,16 @@ function previewLine(chat: Chat, me: string | undefined): string {
 function ChatListItem({ chat, active }: { chat: Chat; active: boolean }) {
   const me = useAuthStore((s) => s.user?.id);
   const typing = useTypingStore((s) => Object.keys(s.byChat[chat.id] ?? {}).length > 0);
+  const muted = useIsMuted(chat.preferences);
   return (
     <li>
       <NavLink
         to={`/chats/${chat.id}`}
-        className={`chat-list-item${active ? ' chat-list-item--active' : ''}${chat.unreadCount > 0 ? ' chat-list-item--unread' : ''}`}
+        className={`chat-list-item${active ? ' chat-list-item--active' : ''}${chat.unreadCount > 0 ? ' chat-list-item--unread' : ''}${muted ? ' chat-list-item--muted' : ''}`}
         data-testid="chat-list-item"
         data-chat-id={chat.id}
         data-unread={chat.unreadCount}
+        data-muted={muted}
         aria-current={active ? 'page' : undefined}
       >
         <Avatar name={chat.name} presenceUserId={chat.kind === 'direct' ? (chat.peer?.id ?? null) : null} />
@@ -105,6 +179,16 @@ function ChatListItem({ chat, active }: { chat: Chat; active: boolean }) {
             <span className="chat-list-item__name" data-testid="chat-list-item-name">
               {chat.name}
             </span>
+            {muted && (
+              <span
+                className="chat-list-item__muted"
+                title="Muted"
+                aria-label="Muted"
+                data-testid="muted-icon"
+              >
+                <MutedIcon />
+              </span>
+            )}
             <time className="chat-list-item__time" dateTime={chat.lastActivityAt}>
               {listTime(chat.lastMessage?.createdAt ?? chat.lastActivityAt)}
             </time>
@@ -115,7 +199,7 @@ function ChatListItem({ chat, active }: { chat: Chat; active: boolean }) {
             </span>
             {chat.unreadCount > 0 && (
               <span
-                className="unread-badge"
+                className={`unread-badge${muted ? ' unread-badge--muted' : ''}`}
                 data-testid="unread-badge"
                 aria-label={`${chat.unreadCount} unread`}
               >

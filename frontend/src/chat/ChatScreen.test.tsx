@@ -38,7 +38,11 @@ function setup() {
     const url = new URL(req.url, 'http://parley.test');
     const path = url.pathname;
     if (req.method === 'GET' && path === '/api/chats')
-      return { status: 200, body: { chats, nextCursor: null } };
+      return {
+        status: 200,
+        body: { chats: url.searchParams.get('archived') === 'true' ? [] : chats, nextCursor: null },
+      };
+    if (req.method === 'GET' && path === '/api/chats/requests') return { status: 200, body: { chats: [] } };
     const m = path.match(/^\/api\/chats\/([^/]+)(\/[a-z]+)?$/);
     if (m) {
       const [, chatId, sub] = m;

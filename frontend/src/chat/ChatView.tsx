@@ -1,13 +1,22 @@
-import type { Message } from '@parley/contracts';
+import type { Message, MessagePriority } from '@parley/contracts';
 import { useCallback, useEffect, useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { useAuthStore } from '../auth/auth-store';
 import { ChatIcon } from '../components/ChatIcon';
 import { editMessage, errorText, sendMessage, sendTyping } from '../messaging/actions';
-import { useChatsStore } from '../messaging/chats-store';
+import { isIncomingRequest, useChatsStore } from '../messaging/chats-store';
+import { useMembersStore } from '../messaging/members-store';
 import { useMessagesStore } from '../messaging/messages-store';
 import { loadMembers, refreshChat } from '../messaging/sync';
+import { useContactsStore } from '../people/contacts-store';
 import { ChatHeader } from './ChatHeader';
+import {
+  BlockedNotice,
+  CantMessageNotice,
+  RequestBanner,
+  RequestDeclined,
+  RequestWaiting,
+} from './ChatNotices';
 import { Composer } from './Composer';
 import { GroupSettingsDialog } from './GroupSettingsDialog';
 import { MessageList } from './MessageList';
@@ -26,6 +35,13 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string; focusMess
   const [replyTo, setReplyTo] = useState<Message | null>(null);
   const [editing, setEditing] = useState<Message | null>(null);
   const [settingsOpen, setSettingsOpen] = useState(false);
+  const peer = chat?.kind === 'direct' ? chat.peer : null;
+  const blockedPeer = useContactsStore((s) => (peer ? Boolean(s.blocked[peer.id]) : false));
+  // The server refused a message here with BLOCKED (the other person blocked me).
+  const refused = useMessagesStore(
+    (s) => s.byChat[chatId]?.pending.some((p) => p.status === 'failed' && p.errorCode === 'BLOCKED') ?? false,
+  );
+  const members = useMembersStore((s) => s.byChat[chatId]);
 
   // A chat not in the list (opened by link, or just removed): ask for it once.
   useEffect(() => {
@@ -77,11 +93,11 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string; focusMess
     );
   }
 
-  const send = (body: string) => {
+  const send = (body: string, priority: MessagePriority) => {
     // Sending from a window around an old message: go to the newest, where it will appear.
     if (focusMessageId || useMessagesStore.getState().byChat[chatId]?.hasMoreAfter)
       navigate(`/chats/${chatId}`);
-    sendMessage(chatId, body, replyTo);
+    sendMessage(chatId, body, replyTo, priority);
     setReplyTo(null);
   };
   const saveEdit = (body: string) => {
@@ -95,17 +111,31 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string; focusMess
       <ChatHeader chat={chat} onOpenSettings={() => setSettingsOpen(true)} />
       <MessageList chat={chat} me={me} focusMessageId={focusMessageId} onReply={onReply} onEdit={onEdit} />
       <TypingIndicator chat={chat} me={me} />
-      <Composer
-        key={editing?.id ?? 'new'}
-        chatId={chat.id}
-        replyTo={replyTo}
-        editing={editing}
-        onSend={send}
-        onSaveEdit={saveEdit}
-        onCancelReply={() => setReplyTo(null)}
-        onCancelEdit={() => setEditing(null)}
-        onTyping={(typing) => sendTyping(chat.id, typing)}
-      />
+      {peer && blockedPeer ? (
+        <BlockedNotice peer={peer} />
+      ) : peer && isIncomingRequest(chat, me) ? (
+        <RequestBanner chat={chat} peer={peer} />
+      ) : peer && chat.request?.state === 'rejected' && chat.request.requestedBy === me ? (
+        <RequestDeclined peer={peer} />
+      ) : (
+        <>
+          {peer && chat.request?.state === 'pending' && <RequestWaiting chat={chat} peer={peer} me={me} />}
+          {peer && refused && <CantMessageNotice name={peer.displayName} />}
+          <Composer
+            key={editing?.id ?? 'new'}
+            chatId={chat.id}
+            replyTo={replyTo}
+            editing={editing}
+            members={members}
+            me={me}
+            onSend={send}
+            onSaveEdit={saveEdit}
+            onCancelReply={() => setReplyTo(null)}
+            onCancelEdit={() => setEditing(null)}
+            onTyping={(typing) => sendTyping(chat.id, typing)}
+          />
+        </>
+      )}
       {settingsOpen && chat.kind === 'group' && (
         <GroupSettingsDialog chat={chat} me={me} onClose={() => setSettingsOpen(false)} />
       )}

@@ -2,8 +2,8 @@ import { MESSAGE_MAX_LENGTH } from '@parley/contracts';
 import { fireEvent, render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it, vi } from 'vitest';
-import { BOB, id, message } from '../test/chat-fixtures';
-import { Composer, type ComposerProps } from './Composer';
+import { BOB, CAROL, DAVE, ME, id, member, message } from '../test/chat-fixtures';
+import { Composer, type ComposerProps, mentionCandidates, mentionQuery } from './Composer';
 
 function setup(props: Partial<ComposerProps> = {}) {
   const handlers = {
@@ -33,7 +33,7 @@ describe('Composer', () => {
     expect(onSend).not.toHaveBeenCalled();
     expect(input.value).toBe('first line\nsecond line');
     await user.keyboard('{Enter}');
-    expect(onSend).toHaveBeenCalledExactlyOnceWith('first line\nsecond line');
+    expect(onSend).toHaveBeenCalledExactlyOnceWith('first line\nsecond line', 'normal');
     expect(input.value).toBe('');
   });
 
@@ -93,5 +93,67 @@ describe('Composer', () => {
     expect(screen.getByTestId('reply-bar')).toHaveTextContent('quoted **words**');
     await userEvent.setup().type(input, '{Escape}');
     expect(onCancelReply).toHaveBeenCalled();
+  });
+
+  it('marks the next message important or urgent, then goes back to normal', async () => {
+    const { onSend, input } = setup();
+    const user = userEvent.setup();
+    await user.click(screen.getByTestId('priority-button'));
+    await user.click(screen.getByTestId('priority-option-urgent'));
+    expect(screen.getByTestId('priority-bar')).toHaveTextContent('Urgent message');
+    expect(screen.getByTestId('priority-button')).toHaveAttribute('data-priority', 'urgent');
+    await user.type(input, 'servers are down{Enter}');
+    expect(onSend).toHaveBeenLastCalledWith('servers are down', 'urgent');
+    expect(screen.queryByTestId('priority-bar')).toBeNull();
+
+    await user.click(screen.getByTestId('priority-button'));
+    await user.click(screen.getByTestId('priority-option-high'));
+    await user.click(screen.getByTestId('priority-clear-button'));
+    await user.type(input, 'never mind{Enter}');
+    expect(onSend).toHaveBeenLastCalledWith('never mind', 'normal');
+  });
+
+  describe('@ mentions', () => {
+    const members = {
+      [ME]: member(ME, 'owner', 0),
+      [BOB]: member(BOB, 'member', 0),
+      [CAROL]: member(CAROL, 'member', 0),
+      [DAVE]: member(DAVE, 'member', 0),
+    };
+
+    it('finds the "@…" before the caret, not in e-mail addresses', () => {
+      expect(mentionQuery('hi @bo', 6)).toEqual({ start: 3, query: 'bo' });
+      expect(mentionQuery('@', 1)).toEqual({ start: 0, query: '' });
+      expect(mentionQuery('mail ada@exa', 12)).toBeNull();
+      expect(mentionQuery('hi @bob there', 13)).toBeNull();
+      expect(mentionCandidates(members, ME, 'ca').map((u) => u.username)).toEqual(['carol']);
+      // By a word of the display name too; never myself.
+      expect(mentionCandidates(members, ME, 'baker').map((u) => u.username)).toEqual(['bob']);
+      expect(mentionCandidates(members, ME, '').map((u) => u.username)).toEqual(['bob', 'carol', 'dave']);
+    });
+
+    it('suggests members after "@"; Enter or a click picks one, arrows move, Escape closes', async () => {
+      const { onSend, input } = setup({ members, me: ME });
+      const user = userEvent.setup();
+      await user.type(input, 'hey @');
+      const names = () =>
+        screen.getAllByTestId('mention-suggestion').map((el) => el.getAttribute('data-username'));
+      expect(names()).toEqual(['bob', 'carol', 'dave']);
+      await user.keyboard('{ArrowDown}{ArrowDown}{Enter}');
+      expect(input.value).toBe('hey @dave ');
+      expect(screen.queryByTestId('mention-suggestions')).toBeNull();
+      expect(onSend).not.toHaveBeenCalled();
+
+      await user.type(input, 'and @c');
+      expect(names()).toEqual(['carol']);
+      await user.click(screen.getByTestId('mention-suggestion'));
+      expect(input.value).toBe('hey @dave and @carol ');
+
+      await user.type(input, '@b');
+      await user.keyboard('{Escape}');
+      expect(screen.queryByTestId('mention-suggestions')).toBeNull();
+      await user.keyboard('{Enter}');
+      expect(onSend).toHaveBeenCalledExactlyOnceWith('hey @dave and @carol @b', 'normal');
+    });
   });
 });

@@ -1,10 +1,22 @@
 /**
  * Where messages are written. Enter sends, Shift+Enter starts a new line, Escape leaves
  * edit mode (or drops the reply). Typing state is announced at most every 2 seconds while
- * there is text, and withdrawn when the text is sent or cleared.
+ * there is text, and withdrawn when the text is sent or cleared. "@" offers the chat's
+ * members to mention; the "!" button marks the next message important or urgent.
  */
-import { MESSAGE_MAX_LENGTH, type Message, previewText } from '@parley/contracts';
-import { type FormEvent, type KeyboardEvent, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { MESSAGE_MAX_LENGTH, type Message, type MessagePriority, previewText } from '@parley/contracts';
+import {
+  type FormEvent,
+  type KeyboardEvent,
+  useCallback,
+  useEffect,
+  useLayoutEffect,
+  useMemo,
+  useRef,
+  useState,
+} from 'react';
+import type { MemberMap } from '../messaging/members-store';
+import { useDismiss } from './use-dismiss';
 
 export const TYPING_THROTTLE_MS = 2_000;
 /** The counter shows from here on. */
@@ -13,11 +25,51 @@ const COUNTER_FROM = MESSAGE_MAX_LENGTH - 1_000;
 /** Unsent text per chat, kept while the tab lives (switching chats does not lose it). */
 const drafts = new Map<string, string>();
 
+/** The "@…" being typed right before the caret, if any. */
+export function mentionQuery(text: string, caret: number): { start: number; query: string } | null {
+  const match = /(^|[^\w@.])@([a-z0-9_.]{0,32})$/.exec(text.slice(0, caret));
+  if (!match) return null;
+  return { start: match.index + (match[1] ?? '').length, query: match[2] ?? '' };
+}
+
+interface Candidate {
+  id: string;
+  username: string;
+  displayName: string;
+}
+
+/** Members (not me) whose username starts with the query, or whose name has a word that does. */
+export function mentionCandidates(members: MemberMap | undefined, me: string, query: string): Candidate[] {
+  const q = query.toLowerCase();
+  return Object.values(members ?? {})
+    .map((m) => m.user)
+    .filter(
+      (u) =>
+        u.id !== me &&
+        (u.username.startsWith(q) ||
+          u.displayName
+            .toLowerCase()
+            .split(/\s+/)
+            .some((w) => w.startsWith(q))),
+    )
+    .sort((a, b) => a.username.localeCompare(b.username))
+    .slice(0, 6);
+}
+
+const priorityChoices: { value: MessagePriority; label: string; hint: string }[] = [
+  { value: 'normal', label: 'Normal', hint: 'Notifies as the chat’s settings say' },
+  { value: 'high', label: 'Important', hint: 'Highlighted for everyone' },
+  { value: 'urgent', label: 'Urgent', hint: 'Notifies even where the chat is muted' },
+];
+
 export interface ComposerProps {
   chatId: string;
   replyTo: Message | null;
   editing: Message | null;
-  onSend: (body: string) => void;
+  /** The chat's members, for @-mention suggestions. */
+  members?: MemberMap | undefined;
+  me?: string;
+  onSend: (body: string, priority: MessagePriority) => void;
   onSaveEdit: (body: string) => void;
   onCancelReply: () => void;
   onCancelEdit: () => void;
@@ -28,6 +80,8 @@ export function Composer({
   chatId,
   replyTo,
   editing,
+  members,
+  me = '',
   onSend,
   onSaveEdit,
   onCancelReply,
@@ -35,7 +89,18 @@ export function Composer({
   onTyping,
 }: ComposerProps) {
   const [text, setText] = useState(() => (editing ? editing.body : (drafts.get(chatId) ?? '')));
+  const [priority, setPriority] = useState<MessagePriority>('normal');
+  const [priorityOpen, setPriorityOpen] = useState(false);
+  const closePriority = useCallback(() => setPriorityOpen(false), []);
+  const priorityRef = useDismiss(priorityOpen, closePriority);
+  const [mention, setMention] = useState<{ start: number; query: string } | null>(null);
+  const [activeMention, setActiveMention] = useState(0);
   const inputRef = useRef<HTMLTextAreaElement>(null);
+  const caretAfterRender = useRef<number | null>(null);
+  const candidates = useMemo(
+    () => (mention ? mentionCandidates(members, me, mention.query) : []),
+    [mention, members, me],
+  );
   const lastTypingAt = useRef(0);
   const typingRef = useRef(false);
   const onTypingRef = useRef(onTyping);
@@ -51,10 +116,16 @@ export function Composer({
     [],
   );
 
-  // Grow with the text, up to a limit (CSS max-height).
+  // Grow with the text, up to a limit (CSS max-height); put the caret after a picked mention.
   useLayoutEffect(() => {
     const el = inputRef.current;
     if (!el) return;
+    const caret = caretAfterRender.current;
+    if (caret !== null) {
+      caretAfterRender.current = null;
+      el.focus();
+      el.setSelectionRange(caret, caret);
+    }
     el.style.height = 'auto';
     if (el.scrollHeight) el.style.height = `${el.scrollHeight}px`;
   }, [text]);
@@ -69,8 +140,27 @@ export function Composer({
     lastTypingAt.current = 0;
   }
 
+  /** Look for an "@…" before the caret (after typing, clicking or moving the caret). */
+  function findMention(value: string) {
+    const caret = inputRef.current?.selectionStart ?? value.length;
+    const next = mentionQuery(value, caret);
+    setMention((prev) => (prev?.start === next?.start && prev?.query === next?.query ? prev : next));
+    if (next?.query !== mention?.query) setActiveMention(0);
+  }
+
+  function pickMention(candidate: Candidate) {
+    if (!mention) return;
+    const caret = inputRef.current?.selectionStart ?? text.length;
+    const inserted = `@${candidate.username} `;
+    const value = text.slice(0, mention.start) + inserted + text.slice(caret);
+    change(value);
+    setMention(null);
+    caretAfterRender.current = mention.start + inserted.length;
+  }
+
   function change(value: string) {
     setText(value);
+    findMention(value);
     if (!editing) {
       if (value) drafts.set(chatId, value);
       else drafts.delete(chatId);
@@ -98,12 +188,33 @@ export function Composer({
       return;
     }
     stopTyping();
-    onSend(text.trim());
+    onSend(text.trim(), priority);
     setText('');
+    setMention(null);
+    setPriority('normal');
     drafts.delete(chatId);
   }
 
   function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
+    if (mention && candidates.length > 0) {
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        const step = e.key === 'ArrowDown' ? 1 : -1;
+        setActiveMention((i) => (i + step + candidates.length) % candidates.length);
+        return;
+      }
+      if ((e.key === 'Enter' || e.key === 'Tab') && !e.shiftKey && !e.nativeEvent.isComposing) {
+        e.preventDefault();
+        const picked = candidates[Math.min(activeMention, candidates.length - 1)];
+        if (picked) pickMention(picked);
+        return;
+      }
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        setMention(null);
+        return;
+      }
+    }
     if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       submit();
@@ -154,7 +265,95 @@ export function Composer({
           </button>
         </div>
       )}
+      {!editing && priority !== 'normal' && (
+        <div className={`composer__bar composer__bar--${priority}`} data-testid="priority-bar">
+          <span className="composer__bar-text">
+            <strong>{priority === 'urgent' ? 'Urgent message' : 'Important message'}</strong>
+            <span className="muted">
+              {priority === 'urgent'
+                ? 'Notifies everyone, even where the chat is muted'
+                : 'Highlighted for everyone'}
+            </span>
+          </span>
+          <button
+            type="button"
+            className="icon-button"
+            onClick={() => setPriority('normal')}
+            aria-label="Send as a normal message"
+            data-testid="priority-clear-button"
+          >
+            ×
+          </button>
+        </div>
+      )}
+      {mention && candidates.length > 0 && (
+        <ul
+          className="mention-suggestions"
+          role="listbox"
+          aria-label="Mention someone"
+          data-testid="mention-suggestions"
+        >
+          {candidates.map((c, i) => (
+            <li key={c.id} role="option" aria-selected={i === activeMention}>
+              <button
+                type="button"
+                className={`user-row user-row--button${i === activeMention ? ' user-row--active' : ''}`}
+                onMouseDown={(e) => e.preventDefault()}
+                onClick={() => pickMention(c)}
+                data-testid="mention-suggestion"
+                data-username={c.username}
+              >
+                <span className="user-row__name">{c.displayName}</span>
+                <span className="muted">@{c.username}</span>
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
       <div className="composer__row">
+        {!editing && (
+          <div className="composer__priority" ref={priorityRef}>
+            <button
+              type="button"
+              className={`icon-button composer__priority-button composer__priority-button--${priority}`}
+              aria-label={`Priority: ${priorityChoices.find((c) => c.value === priority)?.label ?? 'Normal'}`}
+              title="Priority"
+              aria-haspopup="menu"
+              aria-expanded={priorityOpen}
+              onClick={() => setPriorityOpen(!priorityOpen)}
+              data-testid="priority-button"
+              data-priority={priority}
+            >
+              !
+            </button>
+            {priorityOpen && (
+              <div className="popup menu composer__priority-menu" role="menu" data-testid="priority-menu">
+                {priorityChoices.map((choice) => (
+                  <button
+                    key={choice.value}
+                    type="button"
+                    role="menuitemradio"
+                    aria-checked={priority === choice.value}
+                    onClick={() => {
+                      setPriority(choice.value);
+                      setPriorityOpen(false);
+                      inputRef.current?.focus();
+                    }}
+                    data-testid={`priority-option-${choice.value}`}
+                  >
+                    <span className="menu__check" aria-hidden="true">
+                      {priority === choice.value ? '✓' : ''}
+                    </span>
+                    <span className="menu__label">
+                      {choice.label}
+                      <span className="menu__hint">{choice.hint}</span>
+                    </span>
+                  </button>
+                ))}
+              </div>
+            )}
+          </div>
+        )}
         <textarea
           ref={inputRef}
           className="composer__input"
@@ -165,6 +364,14 @@ export function Composer({
           autoFocus
           onChange={(e) => change(e.target.value)}
           onKeyDown={onKeyDown}
+          onClick={() => findMention(text)}
+          onKeyUp={(e) => {
+            if (e.key === 'ArrowLeft' || e.key === 'ArrowRight' || e.key === 'Home' || e.key === 'End')
+              findMention(text);
+          }}
+          onBlur={() => setMention(null)}
+          aria-autocomplete="list"
+          aria-expanded={Boolean(mention && candidates.length > 0)}
           data-testid="composer-input"
         />
         <button

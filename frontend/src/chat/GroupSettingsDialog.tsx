@@ -11,7 +11,7 @@ import {
   updateChatSchema,
 } from '@parley/contracts';
 import { type FormEvent, useMemo, useState } from 'react';
-import { useNavigate } from 'react-router-dom';
+import { Link, useNavigate } from 'react-router-dom';
 import { api } from '../api/client';
 import { networkProblem, toProblem } from '../api/errors';
 import { Field, FormMessage } from '../components/Field';
@@ -133,7 +133,9 @@ export function GroupSettingsDialog({ chat, me, onClose }: { chat: Chat; me: str
               >
                 <PresenceDot userId={m.user.id} />
                 <span className="member-row__name">
-                  {m.user.displayName}
+                  <Link to={`/users/${m.user.id}`} onClick={onClose} data-testid="member-profile-link">
+                    {m.user.displayName}
+                  </Link>
                   {self && <span className="muted"> (you)</span>}
                   <span className="muted member-row__username">@{m.user.username}</span>
                 </span>

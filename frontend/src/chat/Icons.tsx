@@ -41,3 +41,28 @@ export function AlertIcon() {
     </svg>
   );
 }
+
+/** Disappearing messages: a stopwatch. */
+export function TimerIcon() {
+  return (
+    <svg {...base}>
+      <circle cx="8" cy="9" r="5.6" stroke="currentColor" strokeWidth="1.4" />
+      <path d="M6.2 1.6h3.6M8 9V6.2" stroke="currentColor" strokeWidth="1.4" strokeLinecap="round" />
+    </svg>
+  );
+}
+
+/** A bell with a line through it: the chat is muted. */
+export function MutedIcon() {
+  return (
+    <svg {...base}>
+      <path
+        d="M4.2 11.5h7.6l-1.1-1.6V7a2.7 2.7 0 0 0-5.4 0v2.9z M6.7 13.2a1.4 1.4 0 0 0 2.6 0"
+        stroke="currentColor"
+        strokeWidth="1.3"
+        strokeLinejoin="round"
+      />
+      <path d="M2.5 2.5l11 11" stroke="currentColor" strokeWidth="1.4" strokeLinecap="round" />
+    </svg>
+  );
+}

@@ -1,13 +1,16 @@
 import { systemEventText } from '@parley/contracts';
 import type { Chat, DeleteScope, Message } from '@parley/contracts';
-import { memo, useEffect, useRef, useState } from 'react';
+import { memo, useMemo, useState } from 'react';
+import { Link } from 'react-router-dom';
+import { useAuthStore } from '../auth/auth-store';
 import { deleteMessage, discardPending, errorText, retryMessage, toggleReaction } from '../messaging/actions';
 import { type MemberMap, directReceipt, readBy } from '../messaging/members-store';
 import type { PendingMessage } from '../messaging/messages-store';
 import { fullTime, timeOf } from './format';
-import { AlertIcon, CheckIcon, ClockIcon } from './Icons';
+import { AlertIcon, CheckIcon, ClockIcon, TimerIcon } from './Icons';
 import { MessageBody } from './MessageBody';
 import { showToast } from './toast';
+import { useDismiss } from './use-dismiss';
 
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀'];
 
@@ -69,6 +72,37 @@ function ReplyQuote({
   );
 }
 
+const NO_MENTIONS: Record<string, string> = {};
+
+/** username → id of the people a message mentions, from what the client knows of them. */
+export function mentionMap(
+  message: Pick<Message, 'mentions' | 'sender'>,
+  members: MemberMap | undefined,
+  me: { id: string; username: string } | null,
+): Record<string, string> {
+  if (message.mentions.length === 0) return NO_MENTIONS;
+  const out: Record<string, string> = {};
+  for (const userId of message.mentions) {
+    const username =
+      members?.[userId]?.user.username ??
+      (me?.id === userId ? me.username : undefined) ??
+      (message.sender?.id === userId ? message.sender.username : undefined);
+    if (username) out[username] = userId;
+  }
+  return out;
+}
+
+const priorityLabels = { high: 'Important', urgent: 'Urgent' } as const;
+
+function PriorityLabel({ priority }: { priority: Message['priority'] }) {
+  if (priority === 'normal') return null;
+  return (
+    <span className={`priority-label priority-label--${priority}`} data-testid="priority-label">
+      {priority === 'urgent' ? '‼' : '!'} {priorityLabels[priority]}
+    </span>
+  );
+}
+
 interface ItemProps {
   message: Message;
   chat: Pick<Chat, 'id' | 'kind' | 'myRole'>;
@@ -121,27 +155,6 @@ function Receipt({ message, chat, me, members }: Pick<ItemProps, 'message' | 'ch
   );
 }
 
-/** Closes a popup on a click elsewhere or Escape. */
-function useDismiss(open: boolean, close: () => void) {
-  const ref = useRef<HTMLDivElement>(null);
-  useEffect(() => {
-    if (!open) return;
-    const onDown = (e: MouseEvent) => {
-      if (ref.current && !ref.current.contains(e.target as Node)) close();
-    };
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') close();
-    };
-    document.addEventListener('mousedown', onDown);
-    document.addEventListener('keydown', onKey);
-    return () => {
-      document.removeEventListener('mousedown', onDown);
-      document.removeEventListener('keydown', onKey);
-    };
-  }, [open, close]);
-  return ref;
-}
-
 export const MessageItem = memo(function MessageItem({
   message,
   chat,
@@ -161,6 +174,11 @@ export const MessageItem = memo(function MessageItem({
   const canDeleteForEveryone =
     mine || (chat.kind === 'group' && (chat.myRole === 'admin' || chat.myRole === 'owner'));
   const status = receiptStatus(message, chat, me, members);
+  const self = useAuthStore((s) => s.user);
+  const selfRef = useMemo(() => (self ? { id: self.id, username: self.username } : null), [self]);
+  const mentions = useMemo(() => mentionMap(message, members, selfRef), [message, members, selfRef]);
+  const mentionsMe = !mine && message.mentions.includes(me);
+  const priority = deleted ? 'normal' : message.priority;
 
   async function run(action: () => Promise<void>) {
     close();
@@ -174,16 +192,27 @@ export const MessageItem = memo(function MessageItem({
 
   return (
     <div
-      className={`message${mine ? ' message--mine' : ''}${highlight ? ' message--highlight' : ''}${deleted ? ' message--deleted' : ''}`}
+      className={`message${mine ? ' message--mine' : ''}${highlight ? ' message--highlight' : ''}${deleted ? ' message--deleted' : ''}${mentionsMe && !deleted ? ' message--mentioned' : ''}${priority !== 'normal' ? ` message--${priority}` : ''}`}
       data-testid="message"
       data-message-id={message.id}
       data-seq={message.seq}
       data-status={status}
       data-mine={mine}
+      data-priority={priority}
+      data-mentioned={mentionsMe}
     >
       <div className="message__bubble">
+        <PriorityLabel priority={priority} />
         {showSender && !mine && (
-          <div className="message__sender">{message.sender?.displayName ?? 'Someone'}</div>
+          <div className="message__sender">
+            {message.senderId ? (
+              <Link to={`/users/${message.senderId}`} data-testid="message-sender">
+                {message.sender?.displayName ?? 'Someone'}
+              </Link>
+            ) : (
+              'Someone'
+            )}
+          </div>
         )}
         {message.replyTo && !deleted && <ReplyQuote reply={message.replyTo} onJump={onJump} />}
         {deleted ? (
@@ -191,9 +220,19 @@ export const MessageItem = memo(function MessageItem({
             This message was deleted
           </p>
         ) : (
-          <MessageBody text={message.body} />
+          <MessageBody text={message.body} mentions={mentions} />
         )}
         <div className="message__meta">
+          {message.expiresAt && !deleted && (
+            <span
+              className="message__expires"
+              title={`Disappears ${fullTime(message.expiresAt)}`}
+              aria-label={`Disappears ${fullTime(message.expiresAt)}`}
+              data-testid="message-expires"
+            >
+              <TimerIcon />
+            </span>
+          )}
           {message.editedAt && !deleted && (
             <span className="message__edited" data-testid="message-edited">
               (edited)
@@ -349,13 +388,15 @@ export function PendingItem({ pending, onJump }: { pending: PendingMessage; onJu
   const failed = pending.status === 'failed';
   return (
     <div
-      className={`message message--mine message--${pending.status}`}
+      className={`message message--mine message--${pending.status}${pending.priority !== 'normal' ? ` message--${pending.priority}` : ''}`}
       data-testid="message"
       data-client-msg-id={pending.clientMsgId}
       data-status={pending.status}
       data-mine="true"
+      data-priority={pending.priority}
     >
       <div className="message__bubble">
+        <PriorityLabel priority={pending.priority} />
         {pending.replyTo && <ReplyQuote reply={pending.replyTo} onJump={onJump} />}
         <MessageBody text={pending.body} />
         <div className="message__meta">
@@ -383,7 +424,12 @@ export function PendingItem({ pending, onJump }: { pending: PendingMessage; onJu
         </div>
       </div>
       {failed && (
-        <div className="message__failed" role="alert">
+        <div
+          className="message__failed"
+          role="alert"
+          data-testid="send-error"
+          data-code={pending.errorCode ?? ''}
+        >
           <span>{pending.error ?? 'Not sent.'}</span>
           <button
             type="button"

@@ -17,6 +17,7 @@ import {
 } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { markRead } from '../messaging/actions';
+import { isIncomingRequest } from '../messaging/chats-store';
 import { useMembersStore } from '../messaging/members-store';
 import { emptyChatMessages, maxSeq, useMessagesStore } from '../messaging/messages-store';
 import { loadAround, loadErrorMessage, loadLatest, loadNewer, loadOlder } from '../messaging/sync';
@@ -174,14 +175,25 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
 
   // Read up to the newest loaded message while the chat is open, visible and at the bottom.
   const newest = maxSeq(cm);
+  // A request stays unread until accepted: the requester learns nothing before the answer.
+  const mayRead = !isIncomingRequest(chat, me);
   useEffect(() => {
-    if (!visible || !atBottom || !cm.loaded || cm.hasMoreAfter || loading === 'initial' || newest === 0)
+    if (
+      !mayRead ||
+      !visible ||
+      !atBottom ||
+      !cm.loaded ||
+      cm.hasMoreAfter ||
+      loading === 'initial' ||
+      newest === 0
+    )
       return;
     if (newest <= readSent.current) return;
     if (newest <= chat.lastReadSeq && chat.unreadCount === 0) return;
     readSent.current = newest;
     void markRead(chatId, newest);
   }, [
+    mayRead,
     visible,
     atBottom,
     cm.loaded,

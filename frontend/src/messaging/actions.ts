@@ -4,7 +4,7 @@ import { previewText } from '@parley/contracts';
  * otherwise (or when the socket drops mid-command: the same clientMsgId makes a repeated
  * send safe). Results are applied to the stores at once; the events that follow are no-ops.
  */
-import type { DeleteScope, Message } from '@parley/contracts';
+import type { DeleteScope, Message, MessagePriority } from '@parley/contracts';
 import { api } from '../api/client';
 import { networkProblem, toProblem } from '../api/errors';
 import { useAuthStore } from '../auth/auth-store';
@@ -22,8 +22,15 @@ import {
 import { getRealtime } from './session';
 import { newClientMsgId } from './uuid';
 
-/** An action the server refused, with the message to show. */
-export class ActionError extends Error {}
+/** An action the server refused, with the message to show and the error code. */
+export class ActionError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | null = null,
+  ) {
+    super(message);
+  }
+}
 
 function me(): string {
   return useAuthStore.getState().user?.id ?? '';
@@ -42,13 +49,14 @@ async function overSocket<T>(
     return await run(rt);
   } catch (err) {
     if (err instanceof RealtimeError && err.isTransport) return null;
-    if (err instanceof RealtimeError) throw new ActionError(err.message);
+    if (err instanceof RealtimeError) throw new ActionError(err.message, err.code);
     throw err;
   }
 }
 
-function refused(status: number, body: unknown): never {
-  throw new ActionError(toProblem(status, body).message);
+export function refused(status: number, body: unknown): never {
+  const problem = toProblem(status, body);
+  throw new ActionError(problem.message, problem.code);
 }
 
 export function errorText(err: unknown): string {
@@ -62,12 +70,18 @@ export function receiveOwnMessage(message: Message): void {
 }
 
 /** Show the message at once as pending, then send it. */
-export function sendMessage(chatId: string, body: string, replyTo: Message | null): string {
+export function sendMessage(
+  chatId: string,
+  body: string,
+  replyTo: Message | null,
+  priority: MessagePriority = 'normal',
+): string {
   const clientMsgId = newClientMsgId();
   addPending({
     clientMsgId,
     chatId,
     body,
+    priority,
     replyTo: replyTo
       ? {
           id: replyTo.id,
@@ -97,6 +111,7 @@ export async function deliver(chatId: string, clientMsgId: string): Promise<void
     clientMsgId,
     body: pending.body,
     ...(pending.replyTo ? { replyTo: pending.replyTo.id } : {}),
+    ...(pending.priority !== 'normal' ? { priority: pending.priority } : {}),
   };
   try {
     let message = await overSocket(
@@ -109,8 +124,18 @@ export async function deliver(chatId: string, clientMsgId: string): Promise<void
     }
     receiveOwnMessage(message);
   } catch (err) {
-    setPendingStatus(chatId, clientMsgId, 'failed', errorText(err));
+    const code = err instanceof ActionError ? err.code : null;
+    setPendingStatus(chatId, clientMsgId, 'failed', sendErrorText(chatId, err), code);
   }
+}
+
+/** Why a send failed, in words for this chat ("You can't message Bob." when blocked). */
+function sendErrorText(chatId: string, err: unknown): string {
+  if (err instanceof ActionError && err.code === 'BLOCKED') {
+    const peer = useChatsStore.getState().chats[chatId]?.peer;
+    return peer ? `You can't message ${peer.displayName}.` : "You can't message this person.";
+  }
+  return errorText(err);
 }
 
 export const retryMessage = deliver;

@@ -5,7 +5,15 @@
  * state.test.ts checks that live events bring a stale state to what a fresh fetch returns.
  */
 import type { Chat, ChatMember, ServerEvent } from '@parley/contracts';
-import { countsAsUnread, previewOf, useChatsStore, withInfo, withNewMessage } from './chats-store';
+import { dropContact, dropRequest, upsertContact, upsertRequest } from '../people/contacts-store';
+import {
+  countsAsUnread,
+  isIncomingRequest,
+  previewOf,
+  useChatsStore,
+  withInfo,
+  withNewMessage,
+} from './chats-store';
 import { type MemberMap, useMembersStore, withPositions } from './members-store';
 import {
   type ChatMessages,
@@ -186,9 +194,18 @@ export function applyEvent(event: ServerEvent, me: string, effects: EventEffects
       if (!existing || chat.lastSeq >= existing.lastSeq) chats.upsert(chat);
       return;
     }
-    case 'chat:updated':
-      chats.update(event.data.chat.id, (c) => withInfo(c, event.data.chat));
+    case 'chat:updated': {
+      const info = event.data.chat;
+      if (chats.chats[info.id]) chats.update(info.id, (c) => withInfo(c, info));
+      // A request asked again after a rejection: the chat comes back (to Requests).
+      else if (chats.loaded && isIncomingRequest(info, me)) effects.refreshChat?.(info.id);
       return;
+    }
+    case 'chat:preferences': {
+      const { chatId, preferences } = event.data;
+      chats.update(chatId, (c) => ({ ...c, preferences }));
+      return;
+    }
     case 'chat:deleted':
       forgetChat(event.data.chatId);
       return;
@@ -247,6 +264,24 @@ export function applyEvent(event: ServerEvent, me: string, effects: EventEffects
       if (member.user.id === me) chats.update(chatId, (c) => ({ ...c, myRole: member.role }));
       return;
     }
+    case 'contact:request':
+      upsertRequest(event.data.request);
+      return;
+    case 'contact:request_removed':
+      dropRequest(event.data.requestId);
+      return;
+    case 'contact:added': {
+      const { contact } = event.data;
+      upsertContact(contact);
+      usePresenceStore.getState().set(contact.user.id, {
+        online: contact.online,
+        lastSeenAt: contact.lastSeenAt,
+      });
+      return;
+    }
+    case 'contact:removed':
+      dropContact(event.data.userId);
+      return;
     case 'sync:resync':
       // Handled by the session (it re-fetches from REST).
       return;

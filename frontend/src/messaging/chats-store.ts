@@ -1,6 +1,9 @@
 import { previewText, systemEventText } from '@parley/contracts';
-/** The chat list: every chat I am in, with unread counts and the newest message's preview. */
-import type { Chat, ChatInfo, Message } from '@parley/contracts';
+/**
+ * Every chat I am in, with unread counts and the newest message's preview: the main list,
+ * the archived ones and the chat requests others sent me, told apart by `chatFolder`.
+ */
+import type { Chat, ChatInfo, ChatPreferences, Message } from '@parley/contracts';
 import { create } from 'zustand';
 
 interface ChatsState {
@@ -98,4 +101,29 @@ export function withInfo(chat: Chat, info: ChatInfo): Chat {
     lastActivityAt: later(chat.lastActivityAt, info.lastActivityAt),
     lastMessage: chat.lastMessage,
   };
+}
+
+/**
+ * Where a chat is listed: a request someone sent me waits in "requests" (a rejected one is
+ * hidden), archived chats in "archived" (and stay there when messages arrive), the rest
+ * in the main list.
+ */
+export type ChatFolder = 'main' | 'archived' | 'requests' | 'hidden';
+
+export function chatFolder(chat: Chat, me: string): ChatFolder {
+  if (chat.request && chat.request.requestedBy !== me)
+    return chat.request.state === 'pending' ? 'requests' : 'hidden';
+  return chat.preferences.archived ? 'archived' : 'main';
+}
+
+/** A direct chat someone opened with me that waits for my answer. */
+export function isIncomingRequest(chat: Pick<Chat, 'request'>, me: string): boolean {
+  return chat.request?.state === 'pending' && chat.request.requestedBy !== me;
+}
+
+/** Muted forever, or until a time still ahead. */
+export function isMuted(preferences: ChatPreferences, now = Date.now()): boolean {
+  const until = preferences.mutedUntil;
+  if (until === null) return false;
+  return until === 'forever' || Date.parse(until) > now;
 }

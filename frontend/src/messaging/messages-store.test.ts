@@ -24,6 +24,7 @@ function pending(clientMsgId: string, body = 'on its way'): PendingMessage {
     chatId: C,
     body,
     replyTo: null,
+    priority: 'normal',
     createdAt: new Date().toISOString(),
     status: 'pending',
     error: null,

@@ -4,7 +4,7 @@
  * clientMsgId until the server gives them a seq. Every update is idempotent: delivery is
  * at least once, so the same message or change may arrive twice.
  */
-import type { Message, MessagePage } from '@parley/contracts';
+import type { Message, MessagePage, MessagePriority } from '@parley/contracts';
 import { create } from 'zustand';
 
 export type PendingStatus = 'pending' | 'failed';
@@ -14,9 +14,12 @@ export interface PendingMessage {
   chatId: string;
   body: string;
   replyTo: Message['replyTo'];
+  priority: MessagePriority;
   createdAt: string;
   status: PendingStatus;
   error: string | null;
+  /** The server's error code when it refused the message (BLOCKED, CHAT_REQUEST_LIMIT…). */
+  errorCode?: string | null;
 }
 
 export interface ChatMessages {
@@ -166,6 +169,36 @@ export function withReaction(
   return { ...cm, byId: { ...cm.byId, [messageId]: { ...m, reactions, version: nextVersion } } };
 }
 
+/**
+ * Disappearing messages whose time has come, by the client's clock: gone at once, even
+ * before the server's message:expired arrives (which then changes nothing).
+ */
+export function withoutExpired(cm: ChatMessages, nowMs: number): ChatMessages {
+  const due = cm.order.filter((id) => {
+    const at = cm.byId[id]?.expiresAt;
+    return at !== null && at !== undefined && Date.parse(at) <= nowMs;
+  });
+  if (due.length === 0) return cm;
+  const gone = new Set(due);
+  const byId = { ...cm.byId };
+  for (const id of due) delete byId[id];
+  return { ...cm, byId, order: cm.order.filter((id) => !gone.has(id)) };
+}
+
+/** The soonest expiresAt (ms) among the loaded messages of every chat; null when none expires. */
+export function nextExpiry(byChat: Record<string, ChatMessages>): number | null {
+  let next: number | null = null;
+  for (const cm of Object.values(byChat)) {
+    for (const id of cm.order) {
+      const at = cm.byId[id]?.expiresAt;
+      if (!at) continue;
+      const ms = Date.parse(at);
+      if (next === null || ms < next) next = ms;
+    }
+  }
+  return next;
+}
+
 export function maxSeq(cm: ChatMessages | undefined): number {
   if (!cm || cm.order.length === 0) return 0;
   const last = cm.order[cm.order.length - 1];
@@ -215,12 +248,15 @@ export function setPendingStatus(
   clientMsgId: string,
   status: PendingStatus,
   error: string | null,
+  errorCode: string | null = null,
 ): void {
   updateChatMessages(chatId, (cm) =>
     cm.pending.some((p) => p.clientMsgId === clientMsgId)
       ? {
           ...cm,
-          pending: cm.pending.map((p) => (p.clientMsgId === clientMsgId ? { ...p, status, error } : p)),
+          pending: cm.pending.map((p) =>
+            p.clientMsgId === clientMsgId ? { ...p, status, error, errorCode } : p,
+          ),
         }
       : cm,
   );

@@ -1,6 +1,7 @@
+import type { Chat, Message } from '@parley/contracts';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { BOB, id, message } from '../test/chat-fixtures';
-import { noteIncoming, startNotifications } from './notifications';
+import { BOB, CAROL, ME, chat, id, message } from '../test/chat-fixtures';
+import { noteIncoming, notifyReason, startNotifications } from './notifications';
 
 function setHidden(hidden: boolean) {
   Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
@@ -33,30 +34,139 @@ afterEach(() => {
   vi.unstubAllGlobals();
 });
 
-describe('notifications', () => {
-  const m = message(id('notify chat'), 5, BOB, 'are you around?');
+const C = id('notify chat');
+const NOW = Date.parse('2026-03-01T12:00:00.000Z');
+const inAnHour = new Date(NOW + 3_600_000).toISOString();
+const anHourAgo = new Date(NOW - 3_600_000).toISOString();
 
+function prefs(p: Partial<Chat['preferences']>): Chat {
+  return chat(C, { preferences: { archived: false, mutedUntil: null, notify: 'all', ...p } });
+}
+function msg(extra: Partial<Message> = {}): Message {
+  return message(C, 5, BOB, 'are you around?', extra);
+}
+const plain = msg();
+const mention = msg({ mentions: [ME] });
+const otherMention = msg({ mentions: [CAROL] });
+const urgent = msg({ priority: 'urgent' });
+const high = msg({ priority: 'high' });
+
+describe('notifyReason: which messages notify', () => {
+  const reason = (m: Message, c: Chat | null) => notifyReason(m, c, ME, NOW);
+
+  it('notify "all", not muted: every message from someone else', () => {
+    const c = prefs({});
+    expect(reason(plain, c)).toBe('message');
+    expect(reason(high, c)).toBe('message');
+    expect(reason(otherMention, c)).toBe('message');
+    expect(reason(mention, c)).toBe('mention');
+    expect(reason(urgent, c)).toBe('urgent');
+  });
+
+  it('never my own messages, system lines or deleted messages', () => {
+    const c = prefs({});
+    expect(reason(msg({ senderId: ME, priority: 'urgent' }), c)).toBeNull();
+    expect(reason(msg({ kind: 'system', senderId: null }), c)).toBeNull();
+    expect(reason(msg({ deletedAt: '2026-03-01T11:00:00.000Z' }), c)).toBeNull();
+  });
+
+  it('notify "mentions": only mentions of me, and urgent messages', () => {
+    const c = prefs({ notify: 'mentions' });
+    expect(reason(plain, c)).toBeNull();
+    expect(reason(high, c)).toBeNull();
+    expect(reason(otherMention, c)).toBeNull();
+    expect(reason(mention, c)).toBe('mention');
+    expect(reason(urgent, c)).toBe('urgent');
+  });
+
+  it('notify "none": nothing but urgent messages, not even mentions', () => {
+    const c = prefs({ notify: 'none' });
+    expect(reason(plain, c)).toBeNull();
+    expect(reason(mention, c)).toBeNull();
+    expect(reason(urgent, c)).toBe('urgent');
+    expect(reason(msg({ priority: 'urgent', mentions: [ME] }), c)).toBe('urgent');
+  });
+
+  it('muted forever: mentions of me and urgent messages still notify', () => {
+    const c = prefs({ mutedUntil: 'forever' });
+    expect(reason(plain, c)).toBeNull();
+    expect(reason(high, c)).toBeNull();
+    expect(reason(otherMention, c)).toBeNull();
+    expect(reason(mention, c)).toBe('mention');
+    expect(reason(urgent, c)).toBe('urgent');
+  });
+
+  it('muted until a time: muted before it, normal after it', () => {
+    expect(reason(plain, prefs({ mutedUntil: inAnHour }))).toBeNull();
+    expect(reason(mention, prefs({ mutedUntil: inAnHour }))).toBe('mention');
+    expect(reason(plain, prefs({ mutedUntil: anHourAgo }))).toBe('message');
+    expect(reason(plain, prefs({ mutedUntil: new Date(NOW).toISOString() }))).toBe('message');
+  });
+
+  it('muted and "mentions" together: mentions and urgent; muted and "none": urgent only', () => {
+    expect(reason(mention, prefs({ mutedUntil: 'forever', notify: 'mentions' }))).toBe('mention');
+    expect(reason(plain, prefs({ mutedUntil: 'forever', notify: 'mentions' }))).toBeNull();
+    expect(reason(mention, prefs({ mutedUntil: 'forever', notify: 'none' }))).toBeNull();
+    expect(reason(urgent, prefs({ mutedUntil: 'forever', notify: 'none' }))).toBe('urgent');
+  });
+
+  it('archiving alone does not silence a chat', () => {
+    expect(reason(plain, prefs({ archived: true }))).toBe('message');
+  });
+
+  it('a chat request from a stranger waits in Requests silently, urgent or not', () => {
+    const request = chat(C, { kind: 'direct', request: { state: 'pending', requestedBy: BOB } });
+    expect(reason(plain, request)).toBeNull();
+    expect(reason(urgent, request)).toBeNull();
+    // My own request, answered by the other person writing back: a normal message.
+    const mine = chat(C, { kind: 'direct', request: { state: 'pending', requestedBy: ME } });
+    expect(reason(plain, mine)).toBe('message');
+  });
+
+  it('a chat the client does not know yet notifies as "all"', () => {
+    expect(reason(plain, null)).toBe('message');
+    expect(reason(mention, null)).toBe('mention');
+  });
+});
+
+describe('noteIncoming: title count and browser notifications', () => {
   it('counts messages in the title while hidden and resets when visible again', () => {
     setHidden(true);
-    noteIncoming(m, 'Bob Baker');
-    noteIncoming({ ...m, seq: 6 }, 'Bob Baker');
+    noteIncoming(plain, chat(C, { kind: 'direct', name: 'Bob Baker' }), ME);
+    noteIncoming({ ...plain, seq: 6 }, chat(C, { kind: 'direct', name: 'Bob Baker' }), ME);
     expect(document.title).toBe('(2) Parley');
     expect(shown).toEqual([
-      { title: 'Bob Baker', options: { body: 'are you around?', tag: m.chatId } },
-      { title: 'Bob Baker', options: { body: 'are you around?', tag: m.chatId } },
+      { title: 'Bob Baker', options: { body: 'are you around?', tag: C } },
+      { title: 'Bob Baker', options: { body: 'are you around?', tag: C } },
     ]);
     setHidden(false);
     expect(document.title).toBe('Parley');
   });
 
   it('does nothing while the tab is visible, and shows no notification without permission', () => {
-    noteIncoming(m, 'Team');
+    noteIncoming(plain, prefs({}), ME);
     expect(document.title).toBe('Parley');
     FakeNotification.permission = 'default';
     setHidden(true);
-    noteIncoming(message(id('notify chat'), 7, BOB, 'hi'), 'Team');
+    noteIncoming(msg({ seq: 7, body: 'hi' }), prefs({}), ME);
     expect(document.title).toBe('(1) Parley');
     expect(shown).toEqual([]);
     FakeNotification.permission = 'granted';
+  });
+
+  it('a muted chat neither counts nor notifies, except a mention of me or an urgent message', () => {
+    setHidden(true);
+    const team = { ...prefs({ mutedUntil: 'forever' }), name: 'Team' };
+    noteIncoming(plain, team, ME);
+    expect(document.title).toBe('Parley');
+    expect(shown).toEqual([]);
+    noteIncoming(msg({ seq: 8, body: '@ada look', mentions: [ME] }), team, ME);
+    noteIncoming(msg({ seq: 9, body: 'server down', priority: 'urgent' }), team, ME);
+    expect(document.title).toBe('(2) Parley');
+    expect(shown.map((n) => n.title)).toEqual([
+      'Bob Baker mentioned you in Team',
+      'Urgent: Bob Baker in Team',
+    ]);
+    expect(shown[1]?.options).toMatchObject({ requireInteraction: true });
   });
 });

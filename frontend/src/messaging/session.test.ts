@@ -11,6 +11,7 @@ import { FakeSocket } from '../test/fake-socket';
 import { type StubRequest, stubNetwork, testUser } from '../test/stub-network';
 import { useChatsStore } from './chats-store';
 import { useMessagesStore } from './messages-store';
+import { resetUnseen } from './notifications';
 import { startMessaging, stopMessaging } from './session';
 import { loadLatest } from './sync';
 
@@ -46,6 +47,9 @@ beforeEach(() => {
   const net = stubNetwork(async (req) => {
     const url = new URL(req.url, 'http://parley.test');
     const q = url.searchParams;
+    if (url.pathname === '/api/chats/requests') return { status: 200, body: { chats: [] } };
+    if (url.pathname === '/api/chats' && q.get('archived') === 'true')
+      return { status: 200, body: { chats: [], nextCursor: null } };
     if (url.pathname === '/api/chats') {
       chatListCalls += 1;
       const body = { chats: [structuredClone(server.chat)], nextCursor: null }; // the state at request time
@@ -169,5 +173,28 @@ describe('messaging session', () => {
     expect(socket.readyState).toBe(3);
     expect(useChatsStore.getState().chats).toEqual({});
     expect(useConnectionStore.getState().state).toBe('idle');
+  });
+
+  it('a live message in a muted chat counts in the title only when it mentions me', async () => {
+    server.chat = { ...server.chat, preferences: { archived: false, mutedUntil: 'forever', notify: 'all' } };
+    startMessaging({ createSocket: (url) => new FakeSocket(url) });
+    await expect.poll(() => useChatsStore.getState().loaded).toBe(true);
+    const socket = FakeSocket.latest();
+    await authenticate(socket, 'p1');
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+    try {
+      socket.push({ type: 'message:new', position: 'p2', data: { message: message(G, 4, BOB, 'lunch') } });
+      await expect.poll(() => useChatsStore.getState().chats[G]?.lastSeq).toBe(4);
+      expect(document.title).not.toMatch(/^\(/);
+      socket.push({
+        type: 'message:new',
+        position: 'p3',
+        data: { message: message(G, 5, BOB, '@ada look', { mentions: [ME] }) },
+      });
+      await expect.poll(() => document.title).toBe('(1) Parley');
+    } finally {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+      resetUnseen();
+    }
   });
 });

@@ -9,8 +9,10 @@ import { api, refreshAccessToken } from '../api/client';
 import { useAuthStore } from '../auth/auth-store';
 import { useConnectionStore } from '../realtime/connection-store';
 import { RealtimeClient, type SocketLike, defaultSocketUrl } from '../realtime/realtime-client';
+import { useContactsStore } from '../people/contacts-store';
 import { applyEvent } from './apply-event';
 import { useChatsStore } from './chats-store';
+import { startExpiryClock } from './expiry';
 import { useMembersStore } from './members-store';
 import { useMessagesStore } from './messages-store';
 import { noteIncoming } from './notifications';
@@ -35,6 +37,7 @@ let retryTimer: ReturnType<typeof setTimeout> | null = null;
 const refreshQueue = new Set<string>();
 let refreshTimer: ReturnType<typeof setTimeout> | null = null;
 let generation = 0;
+let stopExpiryClock: (() => void) | null = null;
 
 const ephemeral = new Set<string>(ephemeralEventTypes);
 
@@ -65,8 +68,7 @@ function apply(event: ServerEvent): void {
     const { message } = event.data;
     const chat = useChatsStore.getState().chats[message.chatId];
     const isNew = !chat || message.seq > chat.lastSeq;
-    if (isNew && message.kind === 'text' && message.senderId !== me())
-      noteIncoming(message, chat?.name ?? null);
+    if (isNew) noteIncoming(message, chat ?? null, me());
   }
   applyEvent(event, me(), { refreshChat: queueRefresh });
 }
@@ -135,6 +137,7 @@ export function startMessaging(options: SessionOptions = {}): () => void {
   stopMessaging();
   const gen = ++generation;
   useConnectionStore.setState({ state: 'connecting' });
+  stopExpiryClock = startExpiryClock(me);
   // The first load is a re-sync too: the socket's first auth asks for another, which runs
   // after it, so two chat lists never race each other into the store.
   void requestResync().then(() => (gen === generation ? loadDirectPresence() : undefined));
@@ -171,7 +174,10 @@ export function stopMessaging(): void {
   if (refreshTimer) clearTimeout(refreshTimer);
   refreshTimer = null;
   refreshQueue.clear();
+  stopExpiryClock?.();
+  stopExpiryClock = null;
   useConnectionStore.setState({ state: 'idle' });
+  useContactsStore.getState().clear();
   useChatsStore.getState().clear();
   useMessagesStore.getState().clear();
   useMembersStore.getState().clear();

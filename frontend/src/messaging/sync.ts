@@ -12,6 +12,7 @@ import {
 } from '@parley/contracts';
 import { api } from '../api/client';
 import { networkProblem, toProblem } from '../api/errors';
+import { useContactsStore } from '../people/contacts-store';
 import { forgetChat } from './apply-event';
 import { useChatsStore } from './chats-store';
 import { useMembersStore } from './members-store';
@@ -47,16 +48,62 @@ export function loadErrorMessage(err: unknown): string {
 /** Gaps longer than this are not walked page by page: the window jumps to the newest page. */
 const MAX_CATCH_UP_PAGES = 5;
 
-export async function fetchAllChats(): Promise<Chat[]> {
+/** Every page of the main list (or of the archived chats). */
+export async function fetchAllChats(archived = false): Promise<Chat[]> {
   const all: Chat[] = [];
   let cursor: string | undefined;
   for (;;) {
-    const res = await api.chats.list({ query: { limit: 100, ...(cursor ? { cursor } : {}) } });
+    const res = await api.chats.list({
+      query: {
+        limit: 100,
+        ...(archived ? { archived: 'true' as const } : {}),
+        ...(cursor ? { cursor } : {}),
+      },
+    });
     if (res.status !== 200) fail(res.status, res.body);
     all.push(...res.body.chats);
     if (!res.body.nextCursor) return all;
     cursor = res.body.nextCursor;
   }
+}
+
+/** Chat requests others sent me (kept apart from the lists above by the server). */
+export async function fetchChatRequests(): Promise<Chat[]> {
+  const res = await api.chats.listRequests();
+  if (res.status !== 200) fail(res.status, res.body);
+  return res.body.chats;
+}
+
+/** The main list, the archived chats and the requests, as one set (the store tells them apart). */
+export async function fetchEveryChat(): Promise<Chat[]> {
+  const [main, archived, requests] = await Promise.all([
+    fetchAllChats(false),
+    fetchAllChats(true),
+    fetchChatRequests(),
+  ]);
+  const byId = new Map<string, Chat>();
+  for (const chat of [...main, ...archived, ...requests]) byId.set(chat.id, chat);
+  return [...byId.values()];
+}
+
+/** Contacts, contact requests and blocked people; their presence goes to the presence store. */
+export async function loadPeople(): Promise<void> {
+  const [contacts, requests, blocked] = await Promise.all([
+    api.contacts.list(),
+    api.contacts.listRequests(),
+    api.blocks.list(),
+  ]);
+  if (contacts.status !== 200) fail(contacts.status, contacts.body);
+  if (requests.status !== 200) fail(requests.status, requests.body);
+  if (blocked.status !== 200) fail(blocked.status, blocked.body);
+  useContactsStore.getState().setAll({
+    contacts: contacts.body.contacts,
+    requests: [...requests.body.incoming, ...requests.body.outgoing],
+    blocked: blocked.body.users,
+  });
+  const presence = usePresenceStore.getState();
+  for (const c of contacts.body.contacts)
+    presence.set(c.user.id, { online: c.online, lastSeenAt: c.lastSeenAt });
 }
 
 /** One chat again (an event the client could not apply exactly, or a chat it did not know). */
@@ -156,7 +203,9 @@ async function fetchChanges(chatId: string, sinceVersion: number): Promise<void>
  */
 export async function resync(): Promise<void> {
   const seen = useChatsStore.getState().chats;
-  const fresh = await fetchAllChats();
+  // People load alongside; a failure there leaves the chats usable (the next re-sync retries).
+  const people = loadPeople().catch(() => {});
+  const fresh = await fetchEveryChat();
   const freshIds = new Set(fresh.map((c) => c.id));
   for (const id of Object.keys(seen)) if (!freshIds.has(id)) forgetChat(id);
   useChatsStore.getState().setAll(fresh);
@@ -172,4 +221,5 @@ export async function resync(): Promise<void> {
   for (const chatId of Object.keys(useMembersStore.getState().byChat)) {
     if (freshIds.has(chatId)) await loadMembers(chatId);
   }
+  await people;
 }

@@ -5,6 +5,7 @@ import { useAuthStore } from '../auth/auth-store';
 import { AvailabilityDot } from '../components/AvailabilityDot';
 import { startNotifications } from '../messaging/notifications';
 import { startMessaging, stopMessaging } from '../messaging/session';
+import { useContactsStore } from '../people/contacts-store';
 import { useConnectionStore } from '../realtime/connection-store';
 
 /** The signed-in shell: top bar with the user and navigation, page content below. */
@@ -15,7 +16,10 @@ export function AppLayout() {
   const navigate = useNavigate();
   const { pathname } = useLocation();
   const [pending, setPending] = useState(false);
-  const chatScreen = !pathname.startsWith('/settings');
+  const chatScreen = pathname === '/' || pathname.startsWith('/chats');
+  const incomingContactRequests = useContactsStore(
+    (s) => Object.values(s.requests).filter((r) => r.direction === 'incoming').length,
+  );
 
   // One messaging session (chat list + WebSocket) for as long as the user is signed in here.
   useEffect(() => startMessaging(), []);
@@ -47,6 +51,18 @@ export function AppLayout() {
           >
             Chats
           </Link>
+          <NavLink to="/contacts" data-testid="nav-contacts">
+            Contacts
+            {incomingContactRequests > 0 && (
+              <span
+                className="nav-count"
+                data-testid="nav-contacts-count"
+                aria-label={`${incomingContactRequests} requests`}
+              >
+                {incomingContactRequests}
+              </span>
+            )}
+          </NavLink>
           <NavLink to="/settings/profile">Profile</NavLink>
           <NavLink to="/settings/sessions">Sessions</NavLink>
         </nav>

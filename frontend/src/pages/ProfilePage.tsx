@@ -13,6 +13,7 @@ import { useAuthStore } from '../auth/auth-store';
 import { availabilityLabels } from '../components/AvailabilityDot';
 import { Field, FormMessage } from '../components/Field';
 import { succeeded, useApiForm } from '../components/use-api-form';
+import { BlockedCard } from '../people/BlockedCard';
 
 type ProfileForm = Required<UpdateProfile>;
 type PasswordForm = ClientInferRequest<typeof contract.users.changePassword>['body'];
@@ -23,6 +24,7 @@ export function ProfilePage() {
       <h1>Profile</h1>
       <ProfileCard />
       <PasswordCard />
+      <BlockedCard />
     </div>
   );
 }

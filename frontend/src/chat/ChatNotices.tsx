@@ -1,0 +1,187 @@
+/**
+ * What a direct chat shows around (or instead of) the composer when it is not a plain
+ * conversation: a request waiting for my answer, my own request waiting for theirs or
+ * declined, a person I blocked, or a person who refuses my messages.
+ */
+import { CHAT_REQUEST_MESSAGE_LIMIT, type Chat, type PublicUser } from '@parley/contracts';
+import { useState } from 'react';
+import { Link, useNavigate } from 'react-router-dom';
+import { errorText } from '../messaging/actions';
+import { acceptChatRequest, openDirectChat, rejectChatRequest } from '../messaging/chat-actions';
+import { emptyChatMessages, useMessagesStore } from '../messaging/messages-store';
+import { blockUser, unblockUser } from '../people/people-actions';
+import { showChatList } from './ChatList';
+import { showToast } from './toast';
+
+function useBusy() {
+  const [busy, setBusy] = useState(false);
+  const run = async (action: () => Promise<void>) => {
+    setBusy(true);
+    try {
+      await action();
+    } catch (err) {
+      showToast(errorText(err), 'error');
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, run };
+}
+
+/** Someone I have no contact with wants to chat: accept, reject or block. Replaces the composer. */
+export function RequestBanner({ chat, peer }: { chat: Chat; peer: PublicUser }) {
+  const navigate = useNavigate();
+  const { busy, run } = useBusy();
+  return (
+    <div
+      className="chat-notice chat-notice--request"
+      role="region"
+      aria-label="Chat request"
+      data-testid="chat-request-banner"
+    >
+      <p className="chat-notice__text">
+        <strong>
+          <Link to={`/users/${peer.id}`}>{peer.displayName}</Link> wants to chat
+        </strong>
+        <span className="muted">
+          {' '}
+          · @{peer.username}. They are not in your contacts; they won’t know you’ve seen their messages until
+          you accept.
+        </span>
+      </p>
+      <div className="chat-notice__actions">
+        <button
+          type="button"
+          className="button button--primary button--small"
+          disabled={busy}
+          onClick={() =>
+            void run(async () => {
+              await acceptChatRequest(chat.id);
+              showChatList('main');
+            })
+          }
+          data-testid="request-accept-button"
+        >
+          Accept
+        </button>
+        <button
+          type="button"
+          className="button button--ghost button--small"
+          disabled={busy}
+          onClick={() =>
+            void run(async () => {
+              await rejectChatRequest(chat.id);
+              showToast('Request rejected');
+              navigate('/');
+            })
+          }
+          data-testid="request-reject-button"
+        >
+          Reject
+        </button>
+        <button
+          type="button"
+          className="button button--danger button--small"
+          disabled={busy}
+          onClick={() =>
+            void run(async () => {
+              await blockUser(peer);
+              showToast(`Blocked ${peer.displayName}`);
+            })
+          }
+          data-testid="request-block-button"
+        >
+          Block
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** My request: how many of the allowed messages I have used. Shown above the composer. */
+export function RequestWaiting({ chat, peer, me }: { chat: Chat; peer: PublicUser; me: string }) {
+  const cm = useMessagesStore((s) => s.byChat[chat.id]) ?? emptyChatMessages;
+  const sent =
+    cm.order.filter((id) => {
+      const m = cm.byId[id];
+      return m?.kind === 'text' && m.senderId === me;
+    }).length + cm.pending.filter((p) => p.status === 'pending').length;
+  const used = Math.min(sent, CHAT_REQUEST_MESSAGE_LIMIT);
+  return (
+    <div
+      className="chat-notice chat-notice--waiting"
+      role="status"
+      data-testid="request-waiting"
+      data-sent={used}
+    >
+      {used >= CHAT_REQUEST_MESSAGE_LIMIT ? (
+        <p className="chat-notice__text">
+          Waiting for {peer.displayName} to accept. You have sent {used} of {CHAT_REQUEST_MESSAGE_LIMIT}{' '}
+          messages; you can write more once they accept.
+        </p>
+      ) : (
+        <p className="chat-notice__text">
+          Waiting for {peer.displayName} to accept ({used} of {CHAT_REQUEST_MESSAGE_LIMIT} messages)
+        </p>
+      )}
+    </div>
+  );
+}
+
+/** My request was declined: no writing; asking again works after the hold. Replaces the composer. */
+export function RequestDeclined({ peer }: { peer: PublicUser }) {
+  const { busy, run } = useBusy();
+  return (
+    <div className="chat-notice chat-notice--declined" role="status" data-testid="request-declined">
+      <p className="chat-notice__text">{peer.displayName} declined your chat request.</p>
+      <div className="chat-notice__actions">
+        <button
+          type="button"
+          className="button button--ghost button--small"
+          disabled={busy}
+          onClick={() => void run(async () => void (await openDirectChat(peer.id)))}
+          data-testid="request-again-button"
+        >
+          Ask again
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** I blocked the other person. Replaces the composer. */
+export function BlockedNotice({ peer }: { peer: PublicUser }) {
+  const { busy, run } = useBusy();
+  return (
+    <div className="chat-notice chat-notice--blocked" role="status" data-testid="chat-blocked">
+      <p className="chat-notice__text">
+        You blocked <Link to={`/users/${peer.id}`}>{peer.displayName}</Link>
+      </p>
+      <div className="chat-notice__actions">
+        <button
+          type="button"
+          className="button button--ghost button--small"
+          disabled={busy}
+          onClick={() =>
+            void run(async () => {
+              await unblockUser(peer);
+              showToast(`Unblocked ${peer.displayName}`);
+            })
+          }
+          data-testid="unblock-button"
+        >
+          Unblock
+        </button>
+      </div>
+    </div>
+  );
+}
+
+/** The server refused my message with BLOCKED: the other person blocked me (or I them, elsewhere). */
+export function CantMessageNotice({ name }: { name: string }) {
+  return (
+    <div className="chat-notice chat-notice--refused" role="alert" data-testid="chat-cant-message">
+      <p className="chat-notice__text">You can’t message {name}.</p>
+    </div>
+  );
+}
