@@ -1,0 +1,174 @@
+/**
+ * The server's own view, from its Prometheus endpoint (GET /metrics): process CPU seconds
+ * and resident memory (prom-client's process metrics), open WebSockets and event-loop lag.
+ * Sampled before, periodically during and after the run; CPU % is the CPU seconds used
+ * between two samples over the wall time between them (100 % = one core).
+ */
+import os from 'node:os';
+import type { ApiClient } from './api.js';
+
+export interface ServerSample {
+  /** ms since the run started. */
+  t: number;
+  cpuSeconds: number;
+  rssBytes: number;
+  wsConnections: number | undefined;
+  eventLoopLagP99Ms: number | undefined;
+  /** CPU seconds used by every process on this (the generator's) machine so far. */
+  machineBusySeconds?: number;
+}
+
+/** Finds `name` (no labels, or the first labelled series) in Prometheus text format. */
+export function metricValue(text: string, name: string): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const rest = line.slice(name.length);
+    if (rest[0] !== ' ' && rest[0] !== '{') continue;
+    // "name 1.5" or "name{label="x"} 1.5", optionally followed by a timestamp.
+    const afterLabels = rest[0] === '{' ? rest.slice(rest.lastIndexOf('}') + 1) : rest;
+    const value = Number(afterLabels.trim().split(/\s+/)[0]);
+    if (Number.isFinite(value)) return value;
+  }
+  return undefined;
+}
+
+export function parseSample(text: string, t: number): ServerSample | undefined {
+  const cpuSeconds = metricValue(text, 'parley_process_cpu_seconds_total');
+  const rssBytes = metricValue(text, 'parley_process_resident_memory_bytes');
+  if (cpuSeconds === undefined || rssBytes === undefined) return undefined;
+  const lag = metricValue(text, 'parley_nodejs_eventloop_lag_p99_seconds');
+  return {
+    t,
+    cpuSeconds,
+    rssBytes,
+    wsConnections: metricValue(text, 'parley_ws_connections'),
+    eventLoopLagP99Ms: lag === undefined ? undefined : lag * 1000,
+  };
+}
+
+export interface ServerWindow {
+  samples: number;
+  cpuPercentAvg: number | undefined;
+  cpuPercentMax: number | undefined;
+  rssStartBytes: number | undefined;
+  rssEndBytes: number | undefined;
+  rssMaxBytes: number | undefined;
+  eventLoopLagP99MaxMs: number | undefined;
+}
+
+/**
+ * Summary of the samples between `from` and `to` (ms since run start). CPU seconds are
+ * cumulative, so the last sample before the window and the first one after it anchor
+ * the average: a sample that could not be taken while the server was stalled does not
+ * make the stall disappear from the average.
+ */
+export function summarizeWindow(all: ServerSample[], from: number, to: number): ServerWindow {
+  const before = all.filter((s) => s.t <= from).at(-1);
+  const inside = all.filter((s) => s.t > from && s.t <= to);
+  const after = all.find((s) => s.t > to);
+  const series = [...(before ? [before] : []), ...inside, ...(after ? [after] : [])];
+  const rates: number[] = [];
+  for (let i = 1; i < series.length; i++) {
+    const dt = (series[i]!.t - series[i - 1]!.t) / 1000;
+    if (dt > 0) rates.push(((series[i]!.cpuSeconds - series[i - 1]!.cpuSeconds) / dt) * 100);
+  }
+  const first = series[0];
+  const last = series.at(-1);
+  const lags = inside.map((s) => s.eventLoopLagP99Ms).filter((v): v is number => v !== undefined);
+  return {
+    samples: inside.length,
+    cpuPercentAvg:
+      first && last && last.t > first.t
+        ? round1(((last.cpuSeconds - first.cpuSeconds) / ((last.t - first.t) / 1000)) * 100)
+        : undefined,
+    cpuPercentMax: rates.length ? round1(Math.max(...rates)) : undefined,
+    rssStartBytes: first?.rssBytes,
+    rssEndBytes: last?.rssBytes,
+    rssMaxBytes: series.length ? Math.max(...series.map((s) => s.rssBytes)) : undefined,
+    eventLoopLagP99MaxMs: lags.length ? round1(Math.max(...lags)) : undefined,
+  };
+}
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+/** Samples GET /metrics every `intervalMs` until stopped; a failed sample is skipped. */
+export class MetricsSampler {
+  readonly samples: ServerSample[] = [];
+  failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private inFlight: Promise<void> = Promise.resolve();
+  private busy = false;
+
+  constructor(
+    private readonly api: ApiClient,
+    private readonly t0: number,
+    private readonly intervalMs = 2_000,
+  ) {}
+
+  get available(): boolean {
+    return this.samples.length > 0;
+  }
+
+  /** One sample now (also used for the before/after samples), after any in flight. */
+  sample(): Promise<void> {
+    this.inFlight = this.inFlight.then(() => this.take());
+    return this.inFlight;
+  }
+
+  private async take(): Promise<void> {
+    this.busy = true;
+    try {
+      // Generous: a stalled server answers late, and a late sample is still exact.
+      const text = await this.api.getText('/metrics', 15_000);
+      const s = parseSample(text, performance.now() - this.t0);
+      if (s) this.samples.push({ ...s, machineBusySeconds: machineCpuTimes().busyMs / 1000 });
+      else this.failures += 1;
+    } catch {
+      this.failures += 1;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  start(): void {
+    // A tick while a sample is still out is skipped, so slow answers never pile up.
+    this.timer = setInterval(() => {
+      if (!this.busy) void this.sample();
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.inFlight;
+  }
+}
+
+/** CPU time of the whole machine so far, summed over its cores (ms). */
+export function machineCpuTimes(): { busyMs: number; totalMs: number } {
+  let busyMs = 0;
+  let totalMs = 0;
+  for (const { times } of os.cpus()) {
+    const total = times.user + times.nice + times.sys + times.idle + times.irq;
+    totalMs += total;
+    busyMs += total - times.idle;
+  }
+  return { busyMs, totalMs };
+}
+
+/**
+ * CPU used by every process on the machine between two readings, in the same unit as
+ * the server's and the generator's (100 = one core). What neither of them used is other
+ * work on the machine competing for the same cores.
+ */
+export function machineCpuPercent(
+  from: { busyMs: number; totalMs: number },
+  to: { busyMs: number; totalMs: number },
+  cores = os.cpus().length,
+): number {
+  const total = to.totalMs - from.totalMs;
+  return total > 0 ? round1(((to.busyMs - from.busyMs) / total) * cores * 100) : 0;
+}

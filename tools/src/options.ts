@@ -1,0 +1,388 @@
+/**
+ * Command-line options of parley-load: one table drives parsing, validation, defaults and
+ * --help, so the three never drift apart. Every number has a bound, so no option can make
+ * a loop unbounded in count or time.
+ */
+import { parseArgs } from 'node:util';
+
+export interface LoadOptions {
+  url: string;
+  users: number;
+  devices: number;
+  rate: number;
+  /** Seconds of the steady phase; 0 skips it (the default with --ramp). */
+  duration: number;
+  rampUp: number;
+  spikeRate: number;
+  spikeDuration: number;
+  groupSize: number;
+  directShare: number;
+  messageSize: number;
+  drain: number;
+  maxAvgMs: number | undefined;
+  maxP95Ms: number | undefined;
+  maxP99Ms: number | undefined;
+  /** A fraction, 0..1. */
+  minDelivery: number | undefined;
+  ramp: boolean;
+  rampP99Ms: number;
+  rampStart: number;
+  rampFactor: number;
+  rampSteps: number;
+  rampStepDuration: number;
+  rampMaxRate: number;
+  rampRefine: number;
+  out: string | undefined;
+  html: string | undefined;
+  registerConcurrency: number;
+  connectConcurrency: number;
+  seed: number;
+  allowRemote: boolean;
+  serverMetrics: boolean;
+  quiet: boolean;
+}
+
+type Kind = 'int' | 'number' | 'string' | 'boolean' | 'fraction';
+
+interface Spec {
+  key: keyof LoadOptions;
+  kind: Kind;
+  help: string;
+  /** Shown in --help; undefined = no default (off). */
+  def?: string | number | boolean;
+  min?: number;
+  max?: number;
+  metavar?: string;
+}
+
+/** The flag is the key in kebab case: rampUp → --ramp-up. */
+const specs: Spec[] = [
+  { key: 'url', kind: 'string', def: 'http://127.0.0.1:3000', metavar: 'URL', help: 'server to test' },
+  { key: 'users', kind: 'int', def: 100, min: 2, max: 20_000, help: 'users to create and connect' },
+  { key: 'devices', kind: 'int', def: 1, min: 1, max: 10, help: 'WebSocket connections per user' },
+  { key: 'rate', kind: 'number', def: 10, min: 0.1, max: 10_000, help: 'target send rate, messages/s' },
+  {
+    key: 'duration',
+    kind: 'number',
+    def: 30,
+    min: 0,
+    max: 3600,
+    help: 'seconds of sending at --rate (0 with --ramp unless given)',
+  },
+  {
+    key: 'rampUp',
+    kind: 'number',
+    def: 0,
+    min: 0,
+    max: 600,
+    help: 'seconds over which the rate rises from 0 to --rate (part of --duration)',
+  },
+  {
+    key: 'spikeRate',
+    kind: 'number',
+    def: 0,
+    min: 0,
+    max: 10_000,
+    help: 'after the steady phase, a spike at this rate (0 = none)',
+  },
+  { key: 'spikeDuration', kind: 'number', def: 10, min: 1, max: 600, help: 'seconds of the spike' },
+  {
+    key: 'groupSize',
+    kind: 'int',
+    def: 10,
+    min: 2,
+    max: 300,
+    help: 'members per group chat (every user is in one group)',
+  },
+  {
+    key: 'directShare',
+    kind: 'number',
+    def: 0.3,
+    min: 0,
+    max: 1,
+    help: 'share of messages sent to direct chats (the rest go to groups)',
+  },
+  {
+    key: 'messageSize',
+    kind: 'int',
+    def: 100,
+    min: 24,
+    max: 10_000,
+    help: 'characters per message body',
+  },
+  {
+    key: 'drain',
+    kind: 'number',
+    def: 10,
+    min: 1,
+    max: 120,
+    help: 'seconds to wait for late acks and deliveries after the last send',
+  },
+  {
+    key: 'maxAvgMs',
+    kind: 'number',
+    min: 0,
+    max: 3_600_000,
+    metavar: 'MS',
+    help: 'fail if a phase has avg delivery latency above this',
+  },
+  {
+    key: 'maxP95Ms',
+    kind: 'number',
+    min: 0,
+    max: 3_600_000,
+    metavar: 'MS',
+    help: 'fail if a phase has p95 delivery latency above this',
+  },
+  {
+    key: 'maxP99Ms',
+    kind: 'number',
+    min: 0,
+    max: 3_600_000,
+    metavar: 'MS',
+    help: 'fail if a phase has p99 delivery latency above this',
+  },
+  {
+    key: 'minDelivery',
+    kind: 'fraction',
+    metavar: 'R',
+    help: 'fail if a phase delivered less (0.999 or 99.9%)',
+  },
+  {
+    key: 'ramp',
+    kind: 'boolean',
+    def: false,
+    help: 'find the highest rate that keeps p99 under --ramp-p99-ms',
+  },
+  { key: 'rampP99Ms', kind: 'number', def: 100, min: 1, max: 60_000, help: 'ramp: p99 delivery bound, ms' },
+  {
+    key: 'rampStart',
+    kind: 'number',
+    def: 25,
+    min: 0.1,
+    max: 10_000,
+    help: 'ramp: first step rate, messages/s',
+  },
+  {
+    key: 'rampFactor',
+    kind: 'number',
+    def: 1.5,
+    min: 1.05,
+    max: 4,
+    help: 'ramp: each step multiplies the rate',
+  },
+  {
+    key: 'rampSteps',
+    kind: 'int',
+    def: 10,
+    min: 1,
+    max: 30,
+    help: 'ramp: most steps in all (refinement included)',
+  },
+  { key: 'rampStepDuration', kind: 'number', def: 10, min: 1, max: 600, help: 'ramp: seconds per step' },
+  {
+    key: 'rampMaxRate',
+    kind: 'number',
+    def: 5000,
+    min: 0.1,
+    max: 10_000,
+    help: 'ramp: never go above this rate',
+  },
+  {
+    key: 'rampRefine',
+    kind: 'int',
+    def: 2,
+    min: 0,
+    max: 10,
+    help: 'ramp: bisection steps between the last pass and the first failure',
+  },
+  { key: 'out', kind: 'string', metavar: 'FILE', help: 'write the JSON report here' },
+  { key: 'html', kind: 'string', metavar: 'FILE', help: 'write the HTML report here' },
+  {
+    key: 'registerConcurrency',
+    kind: 'int',
+    def: 8,
+    min: 1,
+    max: 64,
+    help: 'registrations in flight at once (the server hashes passwords)',
+  },
+  { key: 'connectConcurrency', kind: 'int', def: 100, min: 1, max: 1000, help: 'connections opened at once' },
+  {
+    key: 'seed',
+    kind: 'int',
+    min: 0,
+    max: 2 ** 31 - 1,
+    metavar: 'N',
+    help: 'seed for the send pattern (random)',
+  },
+  { key: 'allowRemote', kind: 'boolean', def: false, help: 'allow a target that is not a loopback address' },
+  {
+    key: 'serverMetrics',
+    kind: 'boolean',
+    def: false,
+    help: 'sample GET /metrics of a remote target too (always on for loopback)',
+  },
+  { key: 'quiet', kind: 'boolean', def: false, help: 'no live progress line' },
+];
+
+const flag = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export type ParsedArgs = { help: true } | { help: false; options: LoadOptions; warnings: string[] };
+
+export function parseOptions(argv: string[]): ParsedArgs {
+  const config: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+  };
+  for (const s of specs) config[flag(s.key)] = { type: s.kind === 'boolean' ? 'boolean' : 'string' };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options: config, strict: true, allowPositionals: false }) as {
+      values: Record<string, string | boolean | undefined>;
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  if (values.help) return { help: true };
+
+  const out: Record<string, unknown> = {};
+  for (const s of specs) {
+    const name = `--${flag(s.key)}`;
+    const raw = values[flag(s.key)];
+    if (raw === undefined) {
+      out[s.key] = s.def;
+      continue;
+    }
+    if (s.kind === 'boolean' || s.kind === 'string') {
+      out[s.key] = raw;
+      continue;
+    }
+    out[s.key] = s.kind === 'fraction' ? parseFraction(name, String(raw)) : parseNumber(s, name, String(raw));
+  }
+  // --ramp alone means "only the ramp": the steady phase runs only when asked for.
+  if (values.ramp && values.duration === undefined) out.duration = 0;
+  out.seed ??= Math.floor(Math.random() * 2 ** 31);
+  const options = out as unknown as LoadOptions;
+
+  checkTarget(options.url, options.allowRemote);
+  if (options.rampUp > options.duration && options.duration > 0) {
+    throw new UsageError('--ramp-up cannot be longer than --duration');
+  }
+  if (options.duration === 0 && !options.ramp && options.spikeRate === 0) {
+    throw new UsageError('nothing to do: give --duration, --spike-rate or --ramp');
+  }
+  const perPhase = [options.rate * options.duration, options.spikeRate * options.spikeDuration];
+  if (options.ramp) perPhase.push(options.rampMaxRate * options.rampStepDuration);
+  if (perPhase.some((n) => n > MAX_MESSAGES_PER_PHASE)) {
+    throw new UsageError(`a phase may send at most ${MAX_MESSAGES_PER_PHASE} messages (rate × seconds)`);
+  }
+  if (options.ramp && options.rampStart > options.rampMaxRate) {
+    throw new UsageError('--ramp-start is above --ramp-max-rate');
+  }
+
+  const warnings: string[] = [];
+  const peak = Math.max(options.rate, options.spikeRate, options.ramp ? options.rampMaxRate : 0);
+  if (peak / options.users > DEFAULT_SERVER_SEND_RATE) {
+    warnings.push(
+      `up to ${(peak / options.users).toFixed(1)} messages/s per user: above the server's default ` +
+        `SEND_RATE_PER_SECOND (${DEFAULT_SERVER_SEND_RATE}, plus a burst of 120/min), so sends may be ` +
+        'refused RATE_LIMITED. Use more --users or raise the limit on the server.',
+    );
+  }
+  return { help: false, options, warnings };
+}
+
+/** Keeps memory and run time bounded: the ledger holds one record per message. */
+export const MAX_MESSAGES_PER_PHASE = 2_000_000;
+/** The server's default per-user send limit (SEND_RATE_PER_SECOND). */
+export const DEFAULT_SERVER_SEND_RATE = 5;
+
+function parseNumber(s: Spec, name: string, raw: string): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n))
+    throw new UsageError(`${name} must be a number, got "${raw}"`);
+  if (s.kind === 'int' && !Number.isInteger(n)) throw new UsageError(`${name} must be a whole number`);
+  if (s.min !== undefined && n < s.min) throw new UsageError(`${name} must be at least ${s.min}`);
+  if (s.max !== undefined && n > s.max) throw new UsageError(`${name} must be at most ${s.max}`);
+  return n;
+}
+
+/** "0.999" or "99.9%": a fraction without a sign is ambiguous above 1, so it is refused. */
+export function parseFraction(name: string, raw: string): number {
+  const percent = raw.trim().endsWith('%');
+  const n = Number(percent ? raw.trim().slice(0, -1) : raw);
+  if (!Number.isFinite(n))
+    throw new UsageError(`${name} must be a fraction like 0.999 or a percentage like 99.9%`);
+  const value = percent ? n / 100 : n;
+  if (value < 0 || value > 1) {
+    throw new UsageError(`${name} must be between 0 and 1 (or 0% and 100%), got "${raw}"`);
+  }
+  return value;
+}
+
+/** Loopback only unless the operator says otherwise: a load test is an attack on anyone else. */
+export function checkTarget(url: string, allowRemote: boolean): void {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`--url is not a URL: "${url}"`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new UsageError('--url must be http:// or https:// (the WebSocket URL is derived from it)');
+  }
+  if (!allowRemote && !isLoopbackHost(parsed.hostname)) {
+    throw new UsageError(
+      `refusing to load-test ${parsed.hostname}: only loopback targets (127.0.0.1, ::1, localhost) ` +
+        'are allowed. Pass --allow-remote if this server is yours to test.',
+    );
+  }
+}
+
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  if (host === '::1' || host === '0:0:0:0:0:0:0:1') return true;
+  // IPv4-mapped 127.x.y.z, as written and as URL normalises it (::ffff:7f00:1).
+  if (/^::ffff:127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(host))
+    return true;
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+export function helpText(): string {
+  const rows = specs.map((s) => {
+    const left = `--${flag(s.key)}${s.kind === 'boolean' ? '' : ` ${s.metavar ?? (s.kind === 'string' ? 'VALUE' : 'N')}`}`;
+    const def = s.def === undefined || s.def === false ? '' : ` (default ${s.def})`;
+    return `  ${left.padEnd(28)} ${s.help}${def}`;
+  });
+  return [
+    'parley-load: load-test a Parley server over its public API and WebSocket.',
+    '',
+    'Usage: npm run loadtest -- [options]      (or: npx parley-load [options])',
+    '',
+    'It registers its own users, creates their chats, connects every device, then sends',
+    'messages on an open-loop schedule and measures every delivery. Exit code 0: all',
+    'thresholds met; 1: a threshold missed (or connections failed); 2: it could not run.',
+    '',
+    'Options:',
+    ...rows,
+    '  -h, --help                   this text',
+    '',
+    'Example:',
+    '  npm run loadtest -- --url http://127.0.0.1:3000 --users 1000 --rate 50 --duration 60 \\',
+    '    --max-p99-ms 500 --min-delivery 99.9% --out report.json --html report.html',
+    '',
+  ].join('\n');
+}
+
+/** The options table for tools/README.md and tests: flag, default, help. */
+export function optionRows(): { flag: string; def: string; help: string }[] {
+  return specs.map((s) => ({
+    flag: `--${flag(s.key)}`,
+    def: s.def === undefined ? '' : String(s.def),
+    help: s.help,
+  }));
+}

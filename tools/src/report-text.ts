@@ -1,0 +1,157 @@
+/**
+ * The human summary printed at the end: one column per phase, the rows an operator reads
+ * top to bottom (did everything arrive, how fast, what did it cost), then the checks.
+ */
+import type { PhaseReport, Report } from './report.js';
+
+const f1 = (n: number | undefined) => (n === undefined ? '—' : n.toFixed(1));
+const mib = (n: number | undefined) => (n === undefined ? '—' : `${(n / 1024 / 1024).toFixed(0)} MiB`);
+
+/** Other work on the machine above this (% of one core) is worth a warning. */
+export const OTHER_CPU_WARNING = 25;
+
+type Row = [label: string, value: (p: PhaseReport) => string];
+
+const rows: (Row | string)[] = [
+  'schedule',
+  ['target rate (msg/s)', (p) => f1(p.rate)],
+  ['achieved rate (msg/s)', (p) => f1(p.achievedRate)],
+  ['duration (s)', (p) => f1(p.durationS)],
+  'messages',
+  ['scheduled', (p) => `${p.counts.scheduled}`],
+  ['sent', (p) => `${p.counts.sent}`],
+  ['acked', (p) => `${p.counts.acked}`],
+  ['rejected', (p) => `${p.counts.rejected}${codes(p)}`],
+  ['unanswered', (p) => `${p.counts.unanswered}`],
+  ['not sent (device down)', (p) => `${p.counts.notSent}`],
+  'deliveries (per recipient device)',
+  ['expected', (p) => `${p.counts.expected}`],
+  ['received', (p) => `${p.counts.received}`],
+  ['missing', (p) => `${p.counts.missing}`],
+  ['delivered', (p) => (p.deliveryRatio === null ? '—' : `${(p.deliveryRatio * 100).toFixed(3)} %`)],
+  ['duplicates', (p) => `${p.counts.duplicates}`],
+  ['out of order', (p) => `${p.counts.outOfOrder}`],
+  'delivery latency (ms, from scheduled send)',
+  ['avg', (p) => f1(p.latencyMs.avg)],
+  ['p50', (p) => f1(p.latencyMs.p50)],
+  ['p90', (p) => f1(p.latencyMs.p90)],
+  ['p95', (p) => f1(p.latencyMs.p95)],
+  ['p99', (p) => f1(p.latencyMs.p99)],
+  ['p99.9', (p) => f1(p.latencyMs.p999)],
+  ['max', (p) => f1(p.latencyMs.max)],
+  'ack latency (ms, from scheduled send)',
+  ['p50', (p) => f1(p.ackLatencyMs.p50)],
+  ['p99', (p) => f1(p.ackLatencyMs.p99)],
+  ['max', (p) => f1(p.ackLatencyMs.max)],
+  'server (GET /metrics)',
+  ['cpu avg (%, 100 = 1 core)', (p) => f1(p.server?.cpuPercentAvg)],
+  ['cpu max (%)', (p) => f1(p.server?.cpuPercentMax)],
+  ['rss max', (p) => mib(p.server?.rssMaxBytes)],
+  ['event loop lag p99 max (ms)', (p) => f1(p.server?.eventLoopLagP99MaxMs)],
+  'load generator',
+  ['cpu (%)', (p) => f1(p.generator.cpuPercent)],
+  ['event loop delay p99 (ms)', (p) => f1(p.generator.eventLoopDelayP99Ms)],
+  ['worst send lag (ms)', (p) => f1(p.generator.maxSendLagMs)],
+  'machine',
+  ['cpu, all processes (%)', (p) => f1(p.machine.cpuPercent)],
+  ['cpu, other processes (%)', (p) => f1(p.machine.otherCpuPercent ?? undefined)],
+];
+
+function codes(p: PhaseReport): string {
+  const entries = Object.entries(p.counts.rejectCodes);
+  return entries.length ? ` (${entries.map(([k, v]) => `${k} ${v}`).join(', ')})` : '';
+}
+
+function table(phases: PhaseReport[]): string[] {
+  const labelWidth = 30;
+  const width = Math.max(14, ...phases.map((p) => p.name.length + 2));
+  const cells = (p: PhaseReport, r: Row) => r[1](p);
+  const lines = [`${''.padEnd(labelWidth)}${phases.map((p) => p.name.padStart(width)).join('')}`];
+  for (const r of rows) {
+    if (typeof r === 'string') {
+      lines.push(r);
+      continue;
+    }
+    lines.push(`  ${r[0].padEnd(labelWidth - 2)}${phases.map((p) => cells(p, r).padStart(width)).join('')}`);
+  }
+  return lines;
+}
+
+export function renderText(report: Report): string {
+  const out: string[] = [];
+  const c = report.connections;
+  const pop = report.population;
+  out.push('');
+  out.push(`parley-load ${report.runId} against ${report.target.url} — ${report.startedAt}`);
+  out.push(
+    `machine: ${report.machine.cpus} × ${report.machine.cpuModel}, ` +
+      `${(report.machine.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB, node ${report.machine.node}`,
+  );
+  out.push(
+    `population: ${pop.users} users × ${pop.devicesPerUser} device(s); ${pop.groups} groups ` +
+      `(avg ${pop.avgGroupMembers} members), ${pop.directChats} direct chats; ` +
+      `${Math.round(report.options.directShare * 100)} % of messages to direct chats, ` +
+      `${report.options.messageSize} characters each`,
+  );
+  out.push(`preparation: registered in ${pop.registerS} s, chats created in ${pop.chatsS} s`);
+  out.push(
+    `connections: ${c.opened}/${c.attempted} opened, ${c.failed} failed, ${c.closedDuringRun} dropped during the run; ` +
+      `connect+auth p50 ${f1(c.connectMs.p50)} ms, p99 ${f1(c.connectMs.p99)} ms`,
+  );
+  for (const [reason, n] of Object.entries(c.failures)) out.push(`  failed: ${n} × ${reason}`);
+  if (c.resyncs) out.push(`  sync:resync events: ${c.resyncs} (a device fell behind its inbox)`);
+  if (report.lateDeliveries)
+    out.push(`late deliveries (after their phase's drain): ${report.lateDeliveries}`);
+  out.push('');
+
+  const fixed = report.phases.filter((p) => p.kind !== 'ramp-step');
+  if (fixed.length) {
+    out.push(...table(fixed));
+    out.push('');
+  }
+  if (report.ramp) {
+    const r = report.ramp;
+    out.push(`ramp: p99 bound ${r.config.p99BoundMs} ms, nothing lost`);
+    out.push(
+      `  ${'rate/s'.padStart(8)} ${'p99 ms'.padStart(9)} ${'missing'.padStart(8)} ${'failed'.padStart(7)}  result`,
+    );
+    for (const s of r.steps) {
+      out.push(
+        `  ${f1(s.rate).padStart(8)} ${f1(s.p99Ms).padStart(9)} ${String(s.missing).padStart(8)} ` +
+          `${String(s.failedSends).padStart(7)}  ${s.passed ? 'pass' : `FAIL: ${s.reason}`}`,
+      );
+    }
+    out.push(
+      `  highest sustained rate: ${r.maxSustainedRate === null ? 'none passed' : `${r.maxSustainedRate} msg/s`}` +
+        `${r.firstFailingRate === null ? '' : `; first failure at ${r.firstFailingRate} msg/s`} (${r.stoppedBecause})`,
+    );
+    out.push('');
+  }
+  for (const w of report.warnings) out.push(`warning: ${w}`);
+  const saturated = report.phases.filter(
+    (p) => p.generator.cpuPercent > 90 || p.generator.eventLoopDelayP99Ms > 50,
+  );
+  if (saturated.length) {
+    out.push(
+      `warning: the load generator itself was busy in ${saturated.map((p) => p.name).join(', ')} ` +
+        '(CPU > 90 % or event-loop delay p99 > 50 ms): part of the latency may be its own.',
+    );
+  }
+  const disturbed = report.phases.filter((p) => (p.machine.otherCpuPercent ?? 0) > OTHER_CPU_WARNING);
+  if (disturbed.length) {
+    out.push(
+      `warning: other processes on this machine used more than ${OTHER_CPU_WARNING} % CPU during ` +
+        `${disturbed.map((p) => `${p.name} (${p.machine.otherCpuPercent} %)`).join(', ')}: ` +
+        'they competed with the server for its cores.',
+    );
+  }
+  out.push('checks:');
+  for (const ch of report.checks) {
+    out.push(
+      `  ${ch.passed ? 'pass' : 'FAIL'}  ${ch.name}${ch.phase ? ` [${ch.phase}]` : ''}: ${ch.actual} (limit ${ch.limit})`,
+    );
+  }
+  out.push(report.interrupted ? 'INTERRUPTED' : report.passed ? 'PASSED' : 'FAILED');
+  out.push('');
+  return out.join('\n');
+}
