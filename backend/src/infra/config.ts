@@ -60,7 +60,7 @@ const envSchema = z
     INBOX_SIZE: z.coerce.number().int().min(10).max(1_000_000).default(2000),
     WS_HEARTBEAT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
     WS_AUTH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
-    DIRECT_CHAT_POLICY: z.enum(['open', 'requests']).default('open'),
+    DIRECT_CHAT_POLICY: z.enum(['open', 'requests']).default('requests'),
     EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(1_000),
     TYPING_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(6_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

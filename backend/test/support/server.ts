@@ -32,6 +32,9 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     HOST: '127.0.0.1',
     PORT: '0',
     DATA_DIR: '/tmp/parley-test-unused',
+    // Most tests open direct chats between strangers and talk at length; chat requests
+    // (the default policy) have their own tests, which set it back.
+    DIRECT_CHAT_POLICY: 'open',
     ...env,
   });
   config.database = db.target;
