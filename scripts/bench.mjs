@@ -27,12 +27,10 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createCleanups, freePort, freshDatabase, root, startServer } from './lib/run-server.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const quick = process.argv.includes('--quick');
 const unknown = process.argv.slice(2).filter((a) => a !== '--quick');
 if (unknown.length) {
@@ -93,130 +91,10 @@ const shape = {
 };
 
 /** Everything to undo, in reverse order, however the run ends. */
-const cleanups = [];
-let cleaningUp = null;
-function cleanup() {
-  cleaningUp ??= (async () => {
-    for (const fn of cleanups.reverse()) {
-      try {
-        await fn();
-      } catch (err) {
-        console.error(`cleanup: ${err instanceof Error ? err.message : err}`);
-      }
-    }
-  })();
-  return cleaningUp;
-}
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+const { cleanups, cleanup } = createCleanups();
 
 const started = Date.now();
 const say = (line) => console.log(`[bench ${((Date.now() - started) / 1000).toFixed(0)}s] ${line}`);
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** With DATABASE_URL: a throwaway database on the same server, dropped after the run. */
-async function freshDatabase() {
-  const base = process.env.DATABASE_URL;
-  if (!base) return undefined;
-  const { default: pg } = await import('pg');
-  const name = `parley_bench_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  cleanups.push(async () => {
-    const c = new pg.Client({ connectionString: base });
-    await c.connect();
-    try {
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    } finally {
-      await c.end();
-    }
-  });
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function startServer(port, dataDir, databaseUrl) {
-  const env = {
-    ...process.env,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    DATA_DIR: dataDir,
-    // Production, as operators run it: a real secret, default limits and log level.
-    NODE_ENV: 'production',
-    JWT_SECRET: randomBytes(32).toString('hex'),
-  };
-  if (databaseUrl) env.DATABASE_URL = databaseUrl;
-  else delete env.DATABASE_URL;
-  const child = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), ['backend/src/main.ts'], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output = [];
-  // Keep the last warnings and errors (and anything not JSON), not the request log.
-  const partial = { stdout: '', stderr: '' };
-  const keep = (stream) => (chunk) => {
-    const lines = (partial[stream] + chunk.toString()).split('\n');
-    partial[stream] = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!line.trim()) continue;
-      try {
-        if (JSON.parse(line).level < 40) continue;
-      } catch {
-        // not a log line: keep it
-      }
-      output.push(line);
-      if (output.length > 200) output.shift();
-    }
-  };
-  child.stdout.on('data', keep('stdout'));
-  child.stderr.on('data', keep('stderr'));
-  let exited = false;
-  child.on('exit', () => (exited = true));
-  cleanups.push(
-    () =>
-      new Promise((resolve) => {
-        if (exited) return resolve();
-        const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.once('exit', () => {
-          clearTimeout(kill);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
-  );
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`server exited during start-up:\n${output.join('\n')}`);
-    try {
-      const res = await fetch(`${base}/health`);
-      if (res.status === 200) return { base, output };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`server did not answer GET /health with 200 within 60 s:\n${output.join('\n')}`);
-}
 
 /**
  * CPU seconds used so far by the local PostgreSQL server (Linux /proc; every process named
@@ -544,12 +422,19 @@ async function main() {
   mkdirSync(outDir, { recursive: true });
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-'));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const databaseUrl = await freshDatabase();
+  const databaseUrl = await freshDatabase('parley_bench', cleanups);
   const port = await freePort();
   say(
     `starting the server (${mode === 'postgres' ? 'PostgreSQL, fresh database' : 'PGlite in a temporary DATA_DIR'})`,
   );
-  const { base, output } = await startServer(port, dataDir, databaseUrl);
+  const { base, output } = await startServer({
+    port,
+    dataDir,
+    databaseUrl,
+    cleanups,
+    // Production, as operators run it: a real secret, default limits and log level.
+    env: { NODE_ENV: 'production', JWT_SECRET: randomBytes(32).toString('hex') },
+  });
   say(`server up at ${base}; running the load test${quick ? ' (quick)' : ''}`);
 
   const name = quick ? `quick-${mode}` : mode;

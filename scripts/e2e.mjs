@@ -9,53 +9,19 @@
  * Screenshots go to artifacts/e2e/*.png.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { createCleanups, freePort, freshDatabase, root, startServer } from './lib/run-server.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const artifacts = path.join(root, 'artifacts', 'e2e');
 const RUN_BUDGET_MS = 200_000;
 const STEP_TIMEOUT_MS = 15_000;
 
-/** Everything to undo, in reverse order, however the run ends. */
-const cleanups = [];
-let cleaningUp = null;
-function cleanup() {
-  cleaningUp ??= (async () => {
-    for (const fn of cleanups.reverse()) {
-      try {
-        await fn();
-      } catch (err) {
-        console.error(`cleanup: ${err instanceof Error ? err.message : err}`);
-      }
-    }
-  })();
-  return cleaningUp;
-}
-for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: cleaning up`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+const { cleanups, cleanup } = createCleanups();
 
 function buildFrontendIfMissing() {
   if (existsSync(path.join(root, 'frontend', 'dist', 'index.html'))) return;
@@ -67,86 +33,14 @@ function buildFrontendIfMissing() {
   if (res.status !== 0) throw new Error('frontend build failed');
 }
 
-/** With DATABASE_URL: a throwaway database on the same server, dropped after the run. */
-async function freshDatabase() {
-  const base = process.env.DATABASE_URL;
-  if (!base) return undefined;
-  const { default: pg } = await import('pg');
-  const name = `parley_e2e_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  cleanups.push(async () => {
-    const c = new pg.Client({ connectionString: base });
-    await c.connect();
-    try {
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    } finally {
-      await c.end();
-    }
-  });
-  const url = new URL(base);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function startServer(port, dataDir, databaseUrl) {
-  const env = {
-    ...process.env,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    DATA_DIR: dataDir,
-    NODE_ENV: 'test',
-    LOG_LEVEL: 'warn',
-    // The deep-link step seeds 220 messages through the API in a few seconds.
-    SEND_RATE_PER_SECOND: '1000',
-    // Direct chats with strangers start as requests (accepted, or blocked, below).
-    DIRECT_CHAT_POLICY: 'requests',
-  };
-  if (databaseUrl) env.DATABASE_URL = databaseUrl;
-  else delete env.DATABASE_URL;
-  const child = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), ['backend/src/main.ts'], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const output = [];
-  const keep = (chunk) => {
-    output.push(chunk.toString());
-    if (output.length > 200) output.shift();
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  let exited = false;
-  child.on('exit', () => (exited = true));
-  cleanups.push(
-    () =>
-      new Promise((resolve) => {
-        if (exited) return resolve();
-        const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
-        child.once('exit', () => {
-          clearTimeout(kill);
-          resolve();
-        });
-        child.kill('SIGTERM');
-      }),
-  );
-
-  const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 45_000;
-  while (Date.now() < deadline) {
-    if (exited) throw new Error(`server exited during start-up:\n${output.join('')}`);
-    try {
-      const res = await fetch(`${base}/health`);
-      if (res.status === 200) return { base, output };
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`server did not answer GET /health with 200 within 45 s:\n${output.join('')}`);
-}
+const serverEnv = {
+  NODE_ENV: 'test',
+  LOG_LEVEL: 'warn',
+  // The deep-link step seeds 220 messages through the API in a few seconds.
+  SEND_RATE_PER_SECOND: '1000',
+  // Direct chats with strangers start as requests (accepted, or blocked, below).
+  DIRECT_CHAT_POLICY: 'requests',
+};
 
 async function main() {
   const started = Date.now();
@@ -162,9 +56,9 @@ async function main() {
 
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-e2e-'));
   cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const databaseUrl = await freshDatabase();
+  const databaseUrl = await freshDatabase('parley_e2e', cleanups);
   const port = await freePort();
-  const { base, output } = await startServer(port, dataDir, databaseUrl);
+  const { base, output } = await startServer({ port, dataDir, databaseUrl, env: serverEnv, cleanups });
   console.log(
     `server up at ${base} (${databaseUrl ? 'PostgreSQL' : 'PGlite'}) in ${Date.now() - started} ms`,
   );

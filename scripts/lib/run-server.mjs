@@ -1,0 +1,143 @@
+/**
+ * What the end-to-end test and the benchmark share: undo-on-exit bookkeeping, a free
+ * loopback port, a throwaway PostgreSQL database, and the real server started as a child
+ * process and awaited on GET /health.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Everything to undo, in reverse order, however the run ends (also on Ctrl+C). */
+export function createCleanups() {
+  const cleanups = [];
+  let cleaningUp = null;
+  const cleanup = () => {
+    cleaningUp ??= (async () => {
+      for (const fn of cleanups.reverse()) {
+        try {
+          await fn();
+        } catch (err) {
+          console.error(`cleanup: ${err instanceof Error ? err.message : err}`);
+        }
+      }
+    })();
+    return cleaningUp;
+  };
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.on(signal, () => {
+      console.error(`\n${signal}: cleaning up`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+  return { cleanups, cleanup };
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** With DATABASE_URL: a throwaway database `<prefix>_<random>` on that server, dropped afterwards. */
+export async function freshDatabase(prefix, cleanups) {
+  const base = process.env.DATABASE_URL;
+  if (!base) return undefined;
+  const { default: pg } = await import('pg');
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  cleanups.push(async () => {
+    const c = new pg.Client({ connectionString: base });
+    await c.connect();
+    try {
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } finally {
+      await c.end();
+    }
+  });
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/**
+ * Starts `backend/src/main.ts` on 127.0.0.1:`port` with `env` on top of this process's
+ * environment, and resolves once /health answers 200. Keeps the server's last warnings and
+ * errors (and anything that is not a log line) in `output`.
+ */
+export async function startServer({
+  port,
+  dataDir,
+  databaseUrl,
+  env: extra,
+  cleanups,
+  startTimeoutMs = 60_000,
+}) {
+  const env = { ...process.env, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, ...extra };
+  if (databaseUrl) env.DATABASE_URL = databaseUrl;
+  else delete env.DATABASE_URL;
+  const child = spawn(path.join(root, 'node_modules', '.bin', 'tsx'), ['backend/src/main.ts'], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const output = [];
+  const partial = { stdout: '', stderr: '' };
+  const keep = (stream) => (chunk) => {
+    const lines = (partial[stream] + chunk.toString()).split('\n');
+    partial[stream] = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      try {
+        if (JSON.parse(line).level < 40) continue;
+      } catch {
+        // not a log line: keep it
+      }
+      output.push(line);
+      if (output.length > 200) output.shift();
+    }
+  };
+  child.stdout.on('data', keep('stdout'));
+  child.stderr.on('data', keep('stderr'));
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  cleanups.push(
+    () =>
+      new Promise((resolve) => {
+        if (exited) return resolve();
+        const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
+        child.kill('SIGTERM');
+      }),
+  );
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + startTimeoutMs;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`server exited during start-up:\n${output.join('\n')}`);
+    try {
+      const res = await fetch(`${base}/health`);
+      if (res.status === 200) return { base, output };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(
+    `server did not answer GET /health with 200 within ${startTimeoutMs / 1000} s:\n${output.join('\n')}`,
+  );
+}
