@@ -1,6 +1,6 @@
 /**
  * Disappearing messages: a sweep erases every message whose time has come (the rows go,
- * with their reactions, mentions and hides; replies keep a quote-less stub) and tells the
+ * with their reactions, mentions and hides; a reply keeps its own text, without the quote) and tells the
  * chat's members, whose clients drop them too. It runs on a timer and uses the app clock,
  * so tests move time instead of sleeping.
  */

@@ -4,7 +4,7 @@
  * declined, a person I blocked, or a person who refuses my messages.
  */
 import { CHAT_REQUEST_MESSAGE_LIMIT, type Chat, type PublicUser } from '@parley/contracts';
-import { useState } from 'react';
+import { useState, type ReactNode } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { errorText } from '../messaging/actions';
 import { acceptChatRequest, openDirectChat, rejectChatRequest } from '../messaging/chat-actions';
@@ -29,6 +29,27 @@ function useBusy() {
 }
 
 /** Someone I have no contact with wants to chat: accept, reject or block. Replaces the composer. */
+/** One action button of a notice; disabled while any action of that notice runs. */
+function NoticeAction(props: {
+  variant: 'primary' | 'ghost' | 'danger';
+  busy: boolean;
+  testId: string;
+  onClick: () => void;
+  children: ReactNode;
+}) {
+  return (
+    <button
+      type="button"
+      className={`button button--${props.variant} button--small`}
+      disabled={props.busy}
+      onClick={props.onClick}
+      data-testid={props.testId}
+    >
+      {props.children}
+    </button>
+  );
+}
+
 export function RequestBanner({ chat, peer }: { chat: Chat; peer: PublicUser }) {
   const navigate = useNavigate();
   const { busy, run } = useBusy();
@@ -50,24 +71,23 @@ export function RequestBanner({ chat, peer }: { chat: Chat; peer: PublicUser }) 
         </span>
       </p>
       <div className="chat-notice__actions">
-        <button
-          type="button"
-          className="button button--primary button--small"
-          disabled={busy}
+        <NoticeAction
+          variant="primary"
+          busy={busy}
+          testId="request-accept-button"
           onClick={() =>
             void run(async () => {
               await acceptChatRequest(chat.id);
               showChatList('main');
             })
           }
-          data-testid="request-accept-button"
         >
           Accept
-        </button>
-        <button
-          type="button"
-          className="button button--ghost button--small"
-          disabled={busy}
+        </NoticeAction>
+        <NoticeAction
+          variant="ghost"
+          busy={busy}
+          testId="request-reject-button"
           onClick={() =>
             void run(async () => {
               await rejectChatRequest(chat.id);
@@ -75,24 +95,22 @@ export function RequestBanner({ chat, peer }: { chat: Chat; peer: PublicUser }) 
               navigate('/');
             })
           }
-          data-testid="request-reject-button"
         >
           Reject
-        </button>
-        <button
-          type="button"
-          className="button button--danger button--small"
-          disabled={busy}
+        </NoticeAction>
+        <NoticeAction
+          variant="danger"
+          busy={busy}
+          testId="request-block-button"
           onClick={() =>
             void run(async () => {
               await blockUser(peer);
               showToast(`Blocked ${peer.displayName}`);
             })
           }
-          data-testid="request-block-button"
         >
           Block
-        </button>
+        </NoticeAction>
       </div>
     </div>
   );
@@ -135,15 +153,14 @@ export function RequestDeclined({ peer }: { peer: PublicUser }) {
     <div className="chat-notice chat-notice--declined" role="status" data-testid="request-declined">
       <p className="chat-notice__text">{peer.displayName} declined your chat request.</p>
       <div className="chat-notice__actions">
-        <button
-          type="button"
-          className="button button--ghost button--small"
-          disabled={busy}
+        <NoticeAction
+          variant="ghost"
+          busy={busy}
+          testId="request-again-button"
           onClick={() => void run(async () => void (await openDirectChat(peer.id)))}
-          data-testid="request-again-button"
         >
           Ask again
-        </button>
+        </NoticeAction>
       </div>
     </div>
   );
@@ -158,20 +175,19 @@ export function BlockedNotice({ peer }: { peer: PublicUser }) {
         You blocked <Link to={`/users/${peer.id}`}>{peer.displayName}</Link>
       </p>
       <div className="chat-notice__actions">
-        <button
-          type="button"
-          className="button button--ghost button--small"
-          disabled={busy}
+        <NoticeAction
+          variant="ghost"
+          busy={busy}
+          testId="unblock-button"
           onClick={() =>
             void run(async () => {
               await unblockUser(peer);
               showToast(`Unblocked ${peer.displayName}`);
             })
           }
-          data-testid="unblock-button"
         >
           Unblock
-        </button>
+        </NoticeAction>
       </div>
     </div>
   );
