@@ -5,7 +5,6 @@ import { describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,16 +12,6 @@ import { createTestDatabase } from '../test/support/database.js';
 
 const backendDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tsx = path.resolve(backendDir, '../node_modules/.bin/tsx');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function startMain(env: Record<string, string>) {
   const child = spawn(tsx, ['src/main.ts'], {
@@ -47,24 +36,23 @@ describe('main', () => {
   it('on SIGTERM finishes the request in flight, then exits 0', async () => {
     const db = await createTestDatabase();
     const dataDir = mkdtempSync(path.join(tmpdir(), 'parley-main-'));
-    const port = await freePort();
-    const env: Record<string, string> = { HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir };
+    // Port 0: the server picks a free port and prints it (a port picked here and handed over
+    // could be taken by another test's server in between).
+    const env: Record<string, string> = { HOST: '127.0.0.1', PORT: '0', DATA_DIR: dataDir };
     if (db.target.kind === 'postgres') env.DATABASE_URL = db.target.url;
     const proc = startMain(env);
     try {
-      const base = `http://127.0.0.1:${port}`;
-      for (let i = 0; i < 120; i += 1) {
-        if (
-          await fetch(`${base}/health`).then(
-            (r) => r.ok,
-            () => false,
-          )
-        )
-          break;
-        await new Promise((r) => setTimeout(r, 250));
+      let port = 0;
+      for (let i = 0; i < 600 && !port; i += 1) {
+        port = Number(/running at http:\/\/localhost:(\d+)/.exec(proc.output())?.[1] ?? 0);
+        if (!port) await new Promise((r) => setTimeout(r, 100));
       }
-      expect(proc.output()).toContain(`http://localhost:${port}`);
+      expect(port).toBeGreaterThan(0);
+      const base = `http://127.0.0.1:${port}`;
+      expect((await fetch(`${base}/health`)).ok).toBe(true);
       // Send the headers and half the body, so the server is mid-request when SIGTERM lands.
+      // `Expect: 100-continue` makes the server say when it has the headers: from then on the
+      // request is in flight, however busy the machine.
       const body = JSON.stringify({
         username: `term_${port}`,
         email: `term${port}@example.test`,
@@ -73,8 +61,13 @@ describe('main', () => {
       });
       const req = request(`${base}/api/auth/register`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          expect: '100-continue',
+        },
       });
+      const headersReceived = new Promise<void>((resolve) => req.on('continue', () => resolve()));
       const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
         req.on('response', (res) => {
           let text = '';
@@ -83,8 +76,9 @@ describe('main', () => {
         });
         req.on('error', reject);
       });
+      req.flushHeaders();
+      await headersReceived;
       req.write(body.slice(0, 20));
-      await new Promise((r) => setTimeout(r, 300));
       proc.child.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 300));
       req.end(body.slice(20));
