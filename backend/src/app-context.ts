@@ -1,35 +1,47 @@
 /**
  * What every service needs, built once at start-up: config, database, the real-time
- * parts, rate-limit counters. Handlers receive it; business code never reaches for globals.
+ * parts, the delivery pipeline, rate-limit counters. Handlers receive it; business code
+ * never reaches for globals.
  */
+import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
+import type { ChatDirectory } from './chats/chat-directory.js';
+import type { Relay } from './events/relay.js';
 import type { Config } from './infra/config.js';
-import type { Expirer } from './messages/expire-messages.js';
-import type { DeliveryRecorder } from './messages/record-delivery.js';
-import type { TypingTracker } from './realtime/typing.js';
 import type { Database } from './infra/db/client.js';
+import type { Metrics } from './infra/metrics.js';
 import type { FailureCounter, SendLimiter } from './infra/rate-limit.js';
 import type { EventBus } from './infra/realtime/bus.js';
 import type { Inbox } from './infra/realtime/inbox.js';
-import type { KeyedQueue } from './infra/realtime/keyed-queue.js';
 import type { PresenceRegistry } from './infra/realtime/presence.js';
 import type { EventPublisher } from './infra/realtime/publisher.js';
+import type { Expirer } from './messages/expire-messages.js';
+import type { DeliveryRecorder } from './messages/record-delivery.js';
+import type { SendPipeline } from './messages/send-pipeline.js';
+import type { TypingTracker } from './realtime/typing.js';
 
 export interface AppContext {
   config: Config;
   db: Database;
   redis: Redis | undefined;
+  log: FastifyBaseLogger;
+  metrics: Metrics;
   loginFailures: FailureCounter;
   sendLimiter: SendLimiter;
   inbox: Inbox;
   bus: EventBus;
+  /** Puts events into inboxes and wakes devices; only the relay (and ephemeral events) use it. */
   events: EventPublisher;
+  /** Publishes what transactions committed, in order, and what crashed nodes left behind. */
+  relay: Relay;
+  /** This node's cache of chat membership and names. */
+  directory: ChatDirectory;
+  /** The lane for writes that take a chat's seq: group-committed sends and exclusive jobs. */
+  pipeline: SendPipeline;
   presence: PresenceRegistry;
   deliveries: DeliveryRecorder;
   typing: TypingTracker;
   expirer: Expirer;
-  /** Per-chat ordering of commit-then-publish on this node. */
-  chatQueue: KeyedQueue;
   /** Injectable clock, so tests can move time. */
   now(): Date;
 }

@@ -13,8 +13,6 @@ import { authRouter } from './auth/routes.js';
 import { registerHealthRoutes } from './health/routes.js';
 import { errorBody, toHttpError, zodIssues } from './infra/errors.js';
 import { registerSpa } from './infra/http/spa.js';
-import { loggerOptions } from './infra/logging.js';
-import { createMetrics } from './infra/metrics.js';
 import { usersRouter } from './users/routes.js';
 import { chatsRouter } from './chats/routes.js';
 import { blocksRouter, contactsRouter } from './contacts/routes.js';
@@ -29,15 +27,10 @@ declare module 'fastify' {
   }
 }
 
-export interface BuildOptions {
-  /** Where log lines go (stdout when unset); tests read them. */
-  logStream?: { write(line: string): void };
-}
-
-export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promise<FastifyInstance> {
+export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
   const { config } = ctx;
   const app = Fastify({
-    logger: loggerOptions(config, opts.logStream),
+    loggerInstance: ctx.log,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitBytes,
     trustProxy: config.trustProxy,
@@ -49,7 +42,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
   });
-  const metrics = createMetrics();
+  const { metrics } = ctx;
 
   // Every route as registered, so a test can hold the server to the contract.
   const routes: { method: string; url: string }[] = [];

@@ -5,19 +5,24 @@
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { AppContext } from './app-context.js';
-import { buildApp, type BuildOptions } from './app.js';
+import { buildApp } from './app.js';
+import { createChatDirectory } from './chats/chat-directory.js';
+import { createRelay } from './events/relay.js';
 import type { Config } from './infra/config.js';
 import { openDatabase } from './infra/db/client.js';
 import { migrate } from './infra/db/migrate.js';
-import { createExpirer } from './messages/expire-messages.js';
-import { createDeliveryRecorder } from './messages/record-delivery.js';
-import { createTypingTracker } from './realtime/typing.js';
+import { createLogger } from './infra/logging.js';
+import { createMetrics } from './infra/metrics.js';
 import { createFailureCounter, createSendLimiter } from './infra/rate-limit.js';
 import { createInProcessBus } from './infra/realtime/bus.js';
 import { createMemoryInbox } from './infra/realtime/inbox.js';
-import { createKeyedQueue } from './infra/realtime/keyed-queue.js';
 import { createMemoryPresence } from './infra/realtime/presence.js';
 import { createPublisher } from './infra/realtime/publisher.js';
+import { createExpirer } from './messages/expire-messages.js';
+import { createDeliveryRecorder } from './messages/record-delivery.js';
+import { findEarlier, sendInTransaction } from './messages/send-message.js';
+import { createSendPipeline } from './messages/send-pipeline.js';
+import { createTypingTracker } from './realtime/typing.js';
 
 export interface RunningApp {
   app: FastifyInstance;
@@ -26,26 +31,44 @@ export interface RunningApp {
   close(): Promise<void>;
 }
 
-export interface StartOptions extends BuildOptions {
+export interface StartOptions {
   now?: () => Date;
+  /** Where log lines go (stdout when unset); tests read them. */
+  logStream?: { write(line: string): void };
 }
 
 export async function startApp(config: Config, opts: StartOptions = {}): Promise<RunningApp> {
-  const db = await openDatabase(config.database);
+  const db = await openDatabase(config.database, {
+    poolSize: config.dbPool.size,
+    acquireTimeoutMs: config.dbPool.acquireTimeoutMs,
+  });
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 })
     : undefined;
   try {
     await migrate(db);
+    const log = createLogger(config, opts.logStream);
+    const metrics = createMetrics();
     // Fan-out and inbox are in-process in both database modes for now; the Redis versions
     // slot in here behind the same interfaces.
     const inbox = createMemoryInbox(config.inboxSize);
     const bus = createInProcessBus();
+    const now = opts.now ?? (() => new Date());
+    const directory = createChatDirectory(db, {
+      ttlMs: config.chatCacheTtlMs,
+      now: () => now().getTime(),
+    });
+    // Every node forgets what another node's change made stale (and this node its own).
+    const unsubscribe = bus.subscribe((m) => {
+      if (m.kind === 'invalidate') directory.invalidate(m);
+    });
     const ctx = {
       config,
       db,
       redis,
-      now: opts.now ?? (() => new Date()),
+      log,
+      metrics,
+      now,
       loginFailures: createFailureCounter({
         name: 'login',
         maxFailures: config.login.maxFailures,
@@ -60,22 +83,38 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       }),
       inbox,
       bus,
+      directory,
       events: createPublisher(inbox, bus),
       presence: createMemoryPresence(),
-      chatQueue: createKeyedQueue(),
-    } as Omit<AppContext, 'deliveries' | 'typing' | 'expirer'> as AppContext;
-    // These two publish events, so they need the context they are part of.
-    ctx.deliveries = createDeliveryRecorder(ctx);
+    } as Omit<AppContext, 'deliveries' | 'typing' | 'expirer' | 'relay' | 'pipeline'> as AppContext;
+    // These work through the context they are part of.
+    ctx.relay = createRelay(ctx, { ...config.outbox, log: log.child({ part: 'relay' }) });
+    ctx.pipeline = createSendPipeline(ctx, {
+      ...config.sendPipeline,
+      log: log.child({ part: 'send-pipeline' }),
+      sendSlow: (request) => sendInTransaction(ctx, request),
+      findEarlier: (request) => findEarlier(ctx, request),
+      onBatch: (size, seconds) => {
+        metrics.sendBatchSize.observe(size);
+        metrics.sendCommitSeconds.observe(seconds);
+      },
+    });
+    ctx.deliveries = createDeliveryRecorder(ctx, config.receiptFlushMs);
     ctx.typing = createTypingTracker(ctx);
     ctx.expirer = createExpirer(ctx, config.expirySweepMs);
-    const app = await buildApp(ctx, opts);
+    metrics.watch({ dbStatements: () => db.statements, sendQueue: () => ctx.pipeline.queued });
+    const app = await buildApp(ctx);
     await app.ready();
+    ctx.relay.start();
     return {
       app,
       ctx,
       close: async () => {
         await app.close();
+        await ctx.pipeline.drain();
         await ctx.deliveries.flush();
+        await ctx.relay.close();
+        unsubscribe();
         ctx.typing.close();
         ctx.expirer.close();
         await db.close();

@@ -51,7 +51,8 @@ export const errorCatalogue = {
   },
   RATE_LIMITED: { status: 429, message: 'Too many requests. Slow down.' },
   INTERNAL_ERROR: { status: 500, message: 'Something went wrong on our side.' },
-  SERVICE_UNAVAILABLE: { status: 503, message: 'The service is not ready.' },
+  /** Overloaded or the database is unreachable: retry after `details.retryAfterMs` (and Retry-After). */
+  SERVICE_UNAVAILABLE: { status: 503, message: 'The server is busy. Try again in a moment.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

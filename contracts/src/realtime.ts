@@ -121,8 +121,19 @@ export const eventSchemas = {
   }),
   /** Disappearing messages that reached their time: gone from the chat. */
   'message:expired': z.object({ chatId: uuid, messageIds: z.array(uuid) }),
-  /** A member's devices have received everything up to upToSeq. */
-  'message:delivered': z.object({ chatId: uuid, userId: uuid, upToSeq: z.number().int() }),
+  /**
+   * Members' devices have received everything up to upToSeq. Coalesced per chat: one event
+   * carries every member whose position moved since the last one (at most a few per second
+   * per chat), and goes to whoever can use it (both people of a direct chat; in a group the
+   * senders of what was delivered).
+   */
+  'message:delivered': z.object({
+    chatId: uuid,
+    receipts: z
+      .array(z.object({ userId: uuid, upToSeq: z.number().int() }))
+      .min(1)
+      .max(300),
+  }),
   /** A member has read everything up to upToSeq. */
   'message:read': z.object({ chatId: uuid, userId: uuid, upToSeq: z.number().int() }),
   'reaction:added': messageRef.extend({ userId: uuid, emoji: z.string(), version: z.number().int() }),

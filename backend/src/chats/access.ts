@@ -2,7 +2,7 @@
  * Who may see a chat: its members, nobody else. Every read and every event recipient list
  * goes through these functions, so "not a member" and "no such chat" are the same 404.
  */
-import type { MemberRole, ServerEvent } from '@parley/contracts';
+import type { MemberRole } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import type { Prisma, PrismaClient } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
@@ -61,16 +61,6 @@ export async function requireGroupRole(
   requireGroup(me);
   requireRole(me, role);
   return me;
-}
-
-export async function memberIds(db: Db, chatId: string): Promise<string[]> {
-  const rows = await db.chatMember.findMany({ where: { chatId }, select: { userId: true } });
-  return rows.map((r) => r.userId);
-}
-
-/** Sends an event to the chat's members as they are now (after the commit). */
-export async function publishToChat(ctx: AppContext, chatId: string, event: ServerEvent): Promise<void> {
-  await ctx.events.toUsers(await memberIds(ctx.db.prisma, chatId), event);
 }
 
 /**

@@ -9,8 +9,9 @@ import { CHAT_REQUEST_MESSAGE_LIMIT, type Chat } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import type { Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
-import { lockChat, publishToChat, requireMembership } from './access.js';
-import { chatInfoOf, loadChatView } from './chat-views.js';
+import { inTransaction, type Emitter } from '../events/outbox.js';
+import { lockChat, requireMembership } from './access.js';
+import { loadChatView } from './chat-views.js';
 
 export const REJECTED_REQUEST_COOLDOWN_MS = 24 * 3_600_000;
 
@@ -53,37 +54,35 @@ export async function reopenRequest(
   if (chat.rejectedAt && ctx.now().getTime() - chat.rejectedAt.getTime() < REJECTED_REQUEST_COOLDOWN_MS) {
     throw new AppError('CHAT_REQUEST_DECLINED');
   }
-  await ctx.db.prisma.chat.update({
-    where: { id: chat.id },
-    data: { requestState: 'pending', rejectedAt: null },
+  await inTransaction(ctx, async (tx, emit) => {
+    await tx.chat.update({ where: { id: chat.id }, data: { requestState: 'pending', rejectedAt: null } });
+    await tx.chatMember.updateMany({
+      where: { chatId: chat.id, userId: { not: userId } },
+      data: { hidden: false },
+    });
+    emit.chatUpdated(chat.id);
   });
-  await ctx.db.prisma.chatMember.updateMany({
-    where: { chatId: chat.id, userId: { not: userId } },
-    data: { hidden: false },
-  });
-  await announce(ctx, chat.id, userId);
 }
 
 export async function acceptChatRequest(ctx: AppContext, userId: string, chatId: string): Promise<Chat> {
-  await ctx.chatQueue.run(chatId, async () => {
-    const changed = await ctx.db.prisma.$transaction(async (tx) => {
+  await ctx.pipeline.exclusive(() =>
+    inTransaction(ctx, async (tx, emit) => {
       await lockChat(tx, chatId);
       const { chat } = await requireMembership(tx, chatId, userId);
-      if (!chat.requestState) return false;
+      if (!chat.requestState) return;
       if (chat.requestedBy === userId)
         throw new AppError('FORBIDDEN', 'The other person answers your request.');
       await tx.chat.update({ where: { id: chatId }, data: { requestState: null, rejectedAt: null } });
       await tx.chatMember.update({ where: { chatId_userId: { chatId, userId } }, data: { hidden: false } });
-      return true;
-    });
-    if (changed) await announce(ctx, chatId, userId);
-  });
+      emit.chatUpdated(chatId);
+    }),
+  );
   return loadChatView(ctx, userId, chatId);
 }
 
 export async function rejectChatRequest(ctx: AppContext, userId: string, chatId: string): Promise<void> {
-  await ctx.chatQueue.run(chatId, async () => {
-    await ctx.db.prisma.$transaction(async (tx) => {
+  await ctx.pipeline.exclusive(() =>
+    inTransaction(ctx, async (tx, emit) => {
       await lockChat(tx, chatId);
       const { chat } = await requireMembership(tx, chatId, userId);
       if (chat.requestState !== 'pending' || chat.requestedBy === userId) {
@@ -94,26 +93,23 @@ export async function rejectChatRequest(ctx: AppContext, userId: string, chatId:
         data: { requestState: 'rejected', rejectedAt: ctx.now() },
       });
       await tx.chatMember.update({ where: { chatId_userId: { chatId, userId } }, data: { hidden: true } });
-    });
-    await ctx.events.toUsers([userId], { type: 'chat:deleted', data: { chatId } });
-    await announce(ctx, chatId, userId);
-  });
+      emit.toUsers([userId], { type: 'chat:deleted', data: { chatId } });
+      emit.chatUpdated(chatId);
+    }),
+  );
 }
 
-/** New contacts: their pending or rejected direct chat becomes a normal one. */
-export async function acceptRequestsBetween(ctx: AppContext, a: string, b: string): Promise<void> {
+/** New contacts (inside their transaction): their pending or rejected direct chat becomes a normal one. */
+export async function acceptRequestsBetween(
+  tx: Prisma.TransactionClient,
+  emit: Emitter,
+  a: string,
+  b: string,
+): Promise<void> {
   const directKey = [a, b].sort().join(':');
-  const chat = await ctx.db.prisma.chat.findUnique({
-    where: { directKey },
-    select: { id: true, requestState: true },
-  });
+  const chat = await tx.chat.findUnique({ where: { directKey }, select: { id: true, requestState: true } });
   if (!chat?.requestState) return;
-  await ctx.db.prisma.chat.update({ where: { id: chat.id }, data: { requestState: null, rejectedAt: null } });
-  await ctx.db.prisma.chatMember.updateMany({ where: { chatId: chat.id }, data: { hidden: false } });
-  await announce(ctx, chat.id, a);
-}
-
-async function announce(ctx: AppContext, chatId: string, viewerId: string) {
-  const chat = await loadChatView(ctx, viewerId, chatId);
-  await publishToChat(ctx, chatId, { type: 'chat:updated', data: { chat: chatInfoOf(chat) } });
+  await tx.chat.update({ where: { id: chat.id }, data: { requestState: null, rejectedAt: null } });
+  await tx.chatMember.updateMany({ where: { chatId: chat.id }, data: { hidden: false } });
+  emit.chatUpdated(chat.id);
 }

@@ -232,16 +232,20 @@ export function presentPreferences(
   };
 }
 
+/** What presentMembers needs loaded with each membership row. */
+export const memberInclude = { user: true, delivery: true } satisfies Prisma.ChatMemberInclude;
+
 export async function presentMembers(
   ctx: AppContext,
-  rows: Prisma.ChatMemberGetPayload<{ include: { user: true } }>[],
+  rows: Prisma.ChatMemberGetPayload<{ include: typeof memberInclude }>[],
 ): Promise<ChatMember[]> {
   const online = await ctx.presence.onlineAmong(rows.map((r) => r.userId));
   return rows.map((r) => ({
     user: toPublicUser(r.user),
     role: r.role as MemberRole,
     joinedAt: r.joinedAt.toISOString(),
-    lastDeliveredSeq: r.lastDeliveredSeq,
+    // Read implies delivered.
+    lastDeliveredSeq: Math.max(r.lastReadSeq, r.delivery?.lastDeliveredSeq ?? 0),
     lastReadSeq: r.lastReadSeq,
     online: online.has(r.userId),
     lastSeenAt: r.user.lastSeenAt?.toISOString() ?? null,

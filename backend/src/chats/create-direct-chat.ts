@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Chat } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
+import { inTransaction } from '../events/outbox.js';
 import { Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
 import { refuseIfBlocked } from '../contacts/blocks.js';
@@ -39,21 +40,24 @@ export async function createDirectChat(
   const now = ctx.now();
   const chatId = randomUUID();
   try {
-    await ctx.db.prisma.chat.create({
-      data: {
-        id: chatId,
-        kind: 'direct',
-        directKey,
-        ...(asRequest ? { requestState: 'pending', requestedBy: userId } : {}),
-        createdAt: now,
-        lastActivityAt: now,
-        members: {
-          create: [
-            { userId, role: 'member', joinedAt: now },
-            { userId: otherId, role: 'member', joinedAt: now },
-          ],
+    await inTransaction(ctx, async (tx, emit) => {
+      await tx.chat.create({
+        data: {
+          id: chatId,
+          kind: 'direct',
+          directKey,
+          ...(asRequest ? { requestState: 'pending', requestedBy: userId } : {}),
+          createdAt: now,
+          lastActivityAt: now,
+          members: {
+            create: [
+              { userId, role: 'member', joinedAt: now },
+              { userId: otherId, role: 'member', joinedAt: now },
+            ],
+          },
         },
-      },
+      });
+      emit.chatCreated(chatId, [userId, otherId]);
     });
   } catch (err) {
     // Both people opened the chat at the same moment: the other request created it.
@@ -66,20 +70,17 @@ export async function createDirectChat(
     }
     throw err;
   }
-  for (const memberId of [userId, otherId]) {
-    const chat = await loadChatView(ctx, memberId, chatId);
-    await ctx.events.toUsers([memberId], { type: 'chat:created', data: { chat } });
-  }
   return { chat: await loadChatView(ctx, userId, chatId), created: true };
 }
 
 /** A direct chat the user had deleted for themselves comes back to their list. */
 async function reopen(ctx: AppContext, userId: string, chatId: string): Promise<Chat> {
-  const { count } = await ctx.db.prisma.chatMember.updateMany({
-    where: { chatId, userId, hidden: true },
-    data: { hidden: false },
+  await inTransaction(ctx, async (tx, emit) => {
+    const { count } = await tx.chatMember.updateMany({
+      where: { chatId, userId, hidden: true },
+      data: { hidden: false },
+    });
+    if (count > 0) emit.chatCreated(chatId, [userId]);
   });
-  const chat = await loadChatView(ctx, userId, chatId);
-  if (count > 0) await ctx.events.toUsers([userId], { type: 'chat:created', data: { chat } });
-  return chat;
+  return loadChatView(ctx, userId, chatId);
 }

@@ -6,8 +6,9 @@ import { randomUUID } from 'node:crypto';
 import { GROUP_MAX_MEMBERS, type Chat } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { AppError } from '../infra/errors.js';
-import { appendSystemMessage, publishNewMessages } from '../messages/append-message.js';
-import { loadChatView, viewForNewMember } from './chat-views.js';
+import { inTransaction } from '../events/outbox.js';
+import { appendSystemMessage } from '../messages/append-message.js';
+import { loadChatView } from './chat-views.js';
 
 export async function createGroup(
   ctx: AppContext,
@@ -25,7 +26,7 @@ export async function createGroup(
 
   const now = ctx.now();
   const chatId = randomUUID();
-  const created = await ctx.db.prisma.$transaction(async (tx) => {
+  await inTransaction(ctx, async (tx, emit) => {
     await tx.chat.create({
       data: {
         id: chatId,
@@ -51,18 +52,13 @@ export async function createGroup(
     });
     await tx.chatMember.updateMany({
       where: { chatId },
-      data: { lastReadSeq: line.seq, lastDeliveredSeq: line.seq },
+      data: { lastReadSeq: line.seq },
     });
-    return line;
+    emit.chatCreated(chatId, [ownerId]);
+    emit.chatCreated(chatId, memberIds, { viewerId: ownerId, role: 'member', lastReadSeq: line.seq });
+    emit.newMessages([line.id]);
   });
-
-  const ownerView = await loadChatView(ctx, ownerId, chatId);
-  await ctx.events.toUsers([ownerId], { type: 'chat:created', data: { chat: ownerView } });
-  const memberView = viewForNewMember(ownerView, 'member', created.seq);
-  for (const userId of memberIds)
-    await ctx.events.toUsers([userId], { type: 'chat:created', data: { chat: memberView } });
-  await publishNewMessages(ctx, ctx.db.prisma, chatId, [created]);
-  return ownerView;
+  return loadChatView(ctx, ownerId, chatId);
 }
 
 /** Every id must be a user; the answer names the first that is not. */

@@ -4,12 +4,13 @@
  * are after the commit.
  */
 import type { AppContext } from '../app-context.js';
+import { inTransaction, type Emitter } from '../events/outbox.js';
 import type { Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
-import { appendSystemMessage, publishNewMessages } from '../messages/append-message.js';
+import { appendSystemMessage } from '../messages/append-message.js';
 import type { MessageRow } from '../messages/presenters.js';
-import { hasRole, lockChat, memberIds, requireGroup, requireGroupRole, requireMembership } from './access.js';
-import { presentMembers } from './chat-views.js';
+import { hasRole, lockChat, requireGroup, requireGroupRole, requireMembership } from './access.js';
+import { memberInclude, presentMembers } from './chat-views.js';
 
 export async function removeMember(
   ctx: AppContext,
@@ -18,9 +19,9 @@ export async function removeMember(
   targetId: string,
 ): Promise<void> {
   if (targetId === userId) return leaveChat(ctx, userId, chatId);
-  await ctx.chatQueue.run(chatId, async () => {
-    const now = ctx.now();
-    const line = await ctx.db.prisma.$transaction(async (tx) => {
+  await ctx.pipeline.exclusive(() =>
+    inTransaction(ctx, async (tx, emit) => {
+      const now = ctx.now();
       const me = await requireGroupRole(tx, chatId, userId, 'admin');
       const target = await tx.chatMember.findUnique({
         where: { chatId_userId: { chatId, userId: targetId } },
@@ -34,15 +35,15 @@ export async function removeMember(
         );
       }
       await tx.chatMember.delete({ where: { chatId_userId: { chatId, userId: targetId } } });
-      return appendSystemMessage(tx, chatId, now, {
+      const line = await appendSystemMessage(tx, chatId, now, {
         action: 'member_removed',
         actorId: userId,
         userIds: [targetId],
         value: null,
       });
-    });
-    await announceDeparture(ctx, chatId, targetId, [line]);
-  });
+      await emitDeparture(ctx, tx, emit, chatId, targetId, [line]);
+    }),
+  );
 }
 
 /**
@@ -50,9 +51,9 @@ export async function removeMember(
  * else the longest-standing member; the last one out deletes the group.
  */
 export async function leaveChat(ctx: AppContext, userId: string, chatId: string): Promise<void> {
-  await ctx.chatQueue.run(chatId, async () => {
-    const now = ctx.now();
-    const outcome = await ctx.db.prisma.$transaction(async (tx) => {
+  await ctx.pipeline.exclusive(() =>
+    inTransaction(ctx, async (tx, emit) => {
+      const now = ctx.now();
       await lockChat(tx, chatId);
       const me = await requireMembership(tx, chatId, userId);
       requireGroup(me);
@@ -63,7 +64,8 @@ export async function leaveChat(ctx: AppContext, userId: string, chatId: string)
       });
       if (rest.length === 0) {
         await tx.chat.delete({ where: { id: chatId } });
-        return { deleted: true as const };
+        emit.toUsers([userId], { type: 'chat:deleted', data: { chatId } });
+        return;
       }
       const lines: MessageRow[] = [
         await appendSystemMessage(tx, chatId, now, {
@@ -74,14 +76,9 @@ export async function leaveChat(ctx: AppContext, userId: string, chatId: string)
         }),
       ];
       if (me.role === 'owner') lines.push(await handOver(tx, chatId, now, rest));
-      return { deleted: false as const, lines };
-    });
-    if (outcome.deleted) {
-      await ctx.events.toUsers([userId], { type: 'chat:deleted', data: { chatId } });
-      return;
-    }
-    await announceDeparture(ctx, chatId, userId, outcome.lines);
-  });
+      await emitDeparture(ctx, tx, emit, chatId, userId, lines);
+    }),
+  );
 }
 
 async function handOver(
@@ -103,13 +100,20 @@ async function handOver(
   });
 }
 
-async function announceDeparture(ctx: AppContext, chatId: string, goneId: string, lines: MessageRow[]) {
-  const remaining = await memberIds(ctx.db.prisma, chatId);
-  await ctx.events.toUsers([...remaining, goneId], {
+async function emitDeparture(
+  ctx: AppContext,
+  tx: Prisma.TransactionClient,
+  emit: Emitter,
+  chatId: string,
+  goneId: string,
+  lines: MessageRow[],
+) {
+  const remaining = await tx.chatMember.findMany({ where: { chatId }, select: { userId: true } });
+  emit.toUsers([...remaining.map((m) => m.userId), goneId], {
     type: 'chat:member_removed',
     data: { chatId, userId: goneId, memberCount: remaining.length },
   });
-  await publishNewMessages(ctx, ctx.db.prisma, chatId, lines);
+  emit.newMessages(lines.map((l) => l.id));
   // A new owner shows up as a member update.
   for (const line of lines) {
     if (
@@ -117,18 +121,24 @@ async function announceDeparture(ctx: AppContext, chatId: string, goneId: string
       (line.system as { action?: string } | null)?.action === 'ownership_transferred'
     ) {
       const heirId = (line.system as { userIds: string[] }).userIds[0]!;
-      await publishMemberUpdate(ctx, chatId, heirId);
+      await emitMemberUpdate(ctx, tx, emit, chatId, heirId);
     }
   }
 }
 
-export async function publishMemberUpdate(ctx: AppContext, chatId: string, userId: string): Promise<void> {
-  const row = await ctx.db.prisma.chatMember.findUnique({
+/** chat:member_updated for one member, to the chat (read inside the transaction that changed it). */
+export async function emitMemberUpdate(
+  ctx: AppContext,
+  tx: Prisma.TransactionClient,
+  emit: Emitter,
+  chatId: string,
+  userId: string,
+): Promise<void> {
+  const row = await tx.chatMember.findUnique({
     where: { chatId_userId: { chatId, userId } },
-    include: { user: true },
+    include: memberInclude,
   });
   if (!row) return;
   const [member] = await presentMembers(ctx, [row]);
-  const recipients = await memberIds(ctx.db.prisma, chatId);
-  await ctx.events.toUsers(recipients, { type: 'chat:member_updated', data: { chatId, member: member! } });
+  emit.toChat(chatId, { type: 'chat:member_updated', data: { chatId, member: member! } });
 }

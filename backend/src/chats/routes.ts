@@ -5,7 +5,7 @@ import { authenticate } from '../auth/authenticate.js';
 import { addMembers } from './add-members.js';
 import { blockersOf } from '../contacts/blocks.js';
 import { requireMembership } from './access.js';
-import { loadChatView, loadChatViews, presentMembers } from './chat-views.js';
+import { loadChatView, loadChatViews, memberInclude, presentMembers } from './chat-views.js';
 import { acceptChatRequest, rejectChatRequest } from './chat-requests.js';
 import { createDirectChat } from './create-direct-chat.js';
 import { createGroup } from './create-group.js';
@@ -73,7 +73,7 @@ export function chatsRouter(ctx: AppContext) {
       await requireMembership(ctx.db.prisma, params.chatId, me.userId);
       const rows = await ctx.db.prisma.chatMember.findMany({
         where: { chatId: params.chatId },
-        include: { user: true },
+        include: memberInclude,
         orderBy: [{ joinedAt: 'asc' }, { userId: 'asc' }],
       });
       const members = await presentMembers(ctx, rows);

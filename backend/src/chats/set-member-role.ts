@@ -1,11 +1,12 @@
 /** Roles in a group: the owner makes members admins and back, and hands the group over. */
 import type { ChatMember } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
+import { inTransaction } from '../events/outbox.js';
 import { AppError } from '../infra/errors.js';
-import { appendSystemMessage, publishNewMessages } from '../messages/append-message.js';
+import { appendSystemMessage } from '../messages/append-message.js';
 import { requireGroupRole } from './access.js';
-import { presentMembers } from './chat-views.js';
-import { publishMemberUpdate } from './remove-member.js';
+import { memberInclude, presentMembers } from './chat-views.js';
+import { emitMemberUpdate } from './remove-member.js';
 
 export async function setMemberRole(
   ctx: AppContext,
@@ -14,31 +15,29 @@ export async function setMemberRole(
   targetId: string,
   role: 'admin' | 'member',
 ): Promise<ChatMember> {
-  return ctx.chatQueue.run(chatId, async () => {
+  return ctx.pipeline.exclusive(async () => {
     const now = ctx.now();
-    const line = await ctx.db.prisma.$transaction(async (tx) => {
+    await inTransaction(ctx, async (tx, emit) => {
       await requireGroupRole(tx, chatId, userId, 'owner');
       const target = await tx.chatMember.findUnique({
         where: { chatId_userId: { chatId, userId: targetId } },
       });
       if (!target) throw new AppError('NOT_FOUND');
       if (target.role === 'owner') throw new AppError('FORBIDDEN', 'Hand the group over instead.');
-      if (target.role === role) return null;
+      if (target.role === role) return;
       await tx.chatMember.update({ where: { chatId_userId: { chatId, userId: targetId } }, data: { role } });
-      return appendSystemMessage(tx, chatId, now, {
+      const line = await appendSystemMessage(tx, chatId, now, {
         action: 'role_changed',
         actorId: userId,
         userIds: [targetId],
         value: role,
       });
+      await emitMemberUpdate(ctx, tx, emit, chatId, targetId);
+      emit.newMessages([line.id]);
     });
-    if (line) {
-      await publishMemberUpdate(ctx, chatId, targetId);
-      await publishNewMessages(ctx, ctx.db.prisma, chatId, [line]);
-    }
     const row = await ctx.db.prisma.chatMember.findUniqueOrThrow({
       where: { chatId_userId: { chatId, userId: targetId } },
-      include: { user: true },
+      include: memberInclude,
     });
     return (await presentMembers(ctx, [row]))[0]!;
   });
@@ -51,11 +50,11 @@ export async function transferOwnership(
   chatId: string,
   targetId: string,
 ): Promise<void> {
-  await ctx.chatQueue.run(chatId, async () => {
-    const now = ctx.now();
-    const line = await ctx.db.prisma.$transaction(async (tx) => {
+  await ctx.pipeline.exclusive(() =>
+    inTransaction(ctx, async (tx, emit) => {
+      const now = ctx.now();
       await requireGroupRole(tx, chatId, userId, 'owner');
-      if (targetId === userId) return null;
+      if (targetId === userId) return;
       const target = await tx.chatMember.findUnique({
         where: { chatId_userId: { chatId, userId: targetId } },
       });
@@ -65,16 +64,15 @@ export async function transferOwnership(
         data: { role: 'owner' },
       });
       await tx.chatMember.update({ where: { chatId_userId: { chatId, userId } }, data: { role: 'admin' } });
-      return appendSystemMessage(tx, chatId, now, {
+      const line = await appendSystemMessage(tx, chatId, now, {
         action: 'ownership_transferred',
         actorId: userId,
         userIds: [targetId],
         value: null,
       });
-    });
-    if (!line) return;
-    await publishMemberUpdate(ctx, chatId, targetId);
-    await publishMemberUpdate(ctx, chatId, userId);
-    await publishNewMessages(ctx, ctx.db.prisma, chatId, [line]);
-  });
+      await emitMemberUpdate(ctx, tx, emit, chatId, targetId);
+      await emitMemberUpdate(ctx, tx, emit, chatId, userId);
+      emit.newMessages([line.id]);
+    }),
+  );
 }

@@ -1,9 +1,10 @@
 /** Renames a group or changes its description or picture (admins and the owner). */
 import type { Chat, UpdateChatInput } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
-import { appendSystemMessage, publishNewMessages } from '../messages/append-message.js';
-import { publishToChat, requireGroupRole } from './access.js';
-import { chatInfoOf, loadChatView } from './chat-views.js';
+import { inTransaction } from '../events/outbox.js';
+import { appendSystemMessage } from '../messages/append-message.js';
+import { requireGroupRole } from './access.js';
+import { loadChatView } from './chat-views.js';
 
 export async function updateChat(
   ctx: AppContext,
@@ -11,9 +12,9 @@ export async function updateChat(
   chatId: string,
   changes: UpdateChatInput,
 ): Promise<Chat> {
-  return ctx.chatQueue.run(chatId, async () => {
+  return ctx.pipeline.exclusive(async () => {
     const now = ctx.now();
-    const line = await ctx.db.prisma.$transaction(async (tx) => {
+    await inTransaction(ctx, async (tx, emit) => {
       const me = await requireGroupRole(tx, chatId, userId, 'admin');
       await tx.chat.update({
         where: { id: chatId },
@@ -23,19 +24,17 @@ export async function updateChat(
           ...(changes.avatarUrl !== undefined ? { avatarUrl: changes.avatarUrl } : {}),
         },
       });
-      const renamed = changes.name !== undefined && changes.name !== me.chat.name;
-      return renamed
-        ? appendSystemMessage(tx, chatId, now, {
-            action: 'renamed',
-            actorId: userId,
-            userIds: [],
-            value: changes.name!,
-          })
-        : null;
+      emit.chatUpdated(chatId);
+      if (changes.name !== undefined && changes.name !== me.chat.name) {
+        const line = await appendSystemMessage(tx, chatId, now, {
+          action: 'renamed',
+          actorId: userId,
+          userIds: [],
+          value: changes.name,
+        });
+        emit.newMessages([line.id]);
+      }
     });
-    const chat = await loadChatView(ctx, userId, chatId);
-    await publishToChat(ctx, chatId, { type: 'chat:updated', data: { chat: chatInfoOf(chat) } });
-    if (line) await publishNewMessages(ctx, ctx.db.prisma, chatId, [line]);
-    return chat;
+    return loadChatView(ctx, userId, chatId);
   });
 }

@@ -4,9 +4,10 @@
  */
 import type { Chat } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
-import { appendSystemMessage, publishNewMessages } from '../messages/append-message.js';
-import { lockChat, publishToChat, requireMembership, requireRole } from './access.js';
-import { chatInfoOf, loadChatView } from './chat-views.js';
+import { inTransaction } from '../events/outbox.js';
+import { appendSystemMessage } from '../messages/append-message.js';
+import { lockChat, requireMembership, requireRole } from './access.js';
+import { loadChatView } from './chat-views.js';
 
 export async function updateChatSettings(
   ctx: AppContext,
@@ -14,29 +15,26 @@ export async function updateChatSettings(
   chatId: string,
   settings: { messageTtlSeconds: number | null },
 ): Promise<Chat> {
-  return ctx.chatQueue.run(chatId, async () => {
+  return ctx.pipeline.exclusive(async () => {
     const now = ctx.now();
-    const line = await ctx.db.prisma.$transaction(async (tx) => {
+    await inTransaction(ctx, async (tx, emit) => {
       await lockChat(tx, chatId);
       const me = await requireMembership(tx, chatId, userId);
       if (me.chat.kind === 'group') requireRole(me, 'admin');
-      if (me.chat.messageTtlSeconds === settings.messageTtlSeconds) return null;
+      if (me.chat.messageTtlSeconds === settings.messageTtlSeconds) return;
       await tx.chat.update({
         where: { id: chatId },
         data: { messageTtlSeconds: settings.messageTtlSeconds },
       });
-      return appendSystemMessage(tx, chatId, now, {
+      const line = await appendSystemMessage(tx, chatId, now, {
         action: 'ttl_changed',
         actorId: userId,
         userIds: [],
         value: settings.messageTtlSeconds === null ? null : String(settings.messageTtlSeconds),
       });
+      emit.chatUpdated(chatId);
+      emit.newMessages([line.id]);
     });
-    const chat = await loadChatView(ctx, userId, chatId);
-    if (line) {
-      await publishToChat(ctx, chatId, { type: 'chat:updated', data: { chat: chatInfoOf(chat) } });
-      await publishNewMessages(ctx, ctx.db.prisma, chatId, [line]);
-    }
-    return chat;
+    return loadChatView(ctx, userId, chatId);
   });
 }

@@ -5,6 +5,7 @@
 import type { PublicUser } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import type { Db } from '../chats/access.js';
+import { inTransaction } from '../events/outbox.js';
 import { AppError } from '../infra/errors.js';
 import { toPublicUser } from '../users/presenters.js';
 
@@ -48,7 +49,7 @@ export async function blockUser(ctx: AppContext, userId: string, targetId: strin
     { userId, contactId: targetId },
     { userId: targetId, contactId: userId },
   ];
-  const { wasContact, requests } = await ctx.db.prisma.$transaction(async (tx) => {
+  await inTransaction(ctx, async (tx, emit) => {
     await tx.block.createMany({ data: [{ blockerId: userId, blockedId: targetId }], skipDuplicates: true });
     const removed = await tx.contact.deleteMany({ where: { OR: pair } });
     const requests = await tx.contactRequest.findMany({
@@ -61,18 +62,14 @@ export async function blockUser(ctx: AppContext, userId: string, targetId: strin
       select: { id: true },
     });
     await tx.contactRequest.deleteMany({ where: { id: { in: requests.map((r) => r.id) } } });
-    return { wasContact: removed.count > 0, requests };
+    for (const r of requests) {
+      emit.toUsers([userId, targetId], { type: 'contact:request_removed', data: { requestId: r.id } });
+    }
+    if (removed.count > 0) {
+      emit.toUsers([userId], { type: 'contact:removed', data: { userId: targetId } });
+      emit.toUsers([targetId], { type: 'contact:removed', data: { userId } });
+    }
   });
-  for (const r of requests) {
-    await ctx.events.toUsers([userId, targetId], {
-      type: 'contact:request_removed',
-      data: { requestId: r.id },
-    });
-  }
-  if (wasContact) {
-    await ctx.events.toUsers([userId], { type: 'contact:removed', data: { userId: targetId } });
-    await ctx.events.toUsers([targetId], { type: 'contact:removed', data: { userId } });
-  }
 }
 
 export async function unblockUser(ctx: AppContext, userId: string, targetId: string): Promise<void> {

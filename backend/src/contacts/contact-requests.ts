@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Contact, ContactRequest } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import type { Prisma } from '../infra/db/generated/client.js';
+import { inTransaction } from '../events/outbox.js';
 import { AppError } from '../infra/errors.js';
 import { toPublicUser } from '../users/presenters.js';
 import { acceptRequestsBetween } from '../chats/chat-requests.js';
@@ -67,17 +68,14 @@ export async function requestContact(
     include: { fromUser: true, toUser: true },
   });
   if (existing) return { created: false, request: presentRequest(existing, userId), contact: null };
-  const row = await ctx.db.prisma.contactRequest.create({
-    data: { id: randomUUID(), fromUserId: userId, toUserId: targetId, createdAt: ctx.now() },
-    include: { fromUser: true, toUser: true },
-  });
-  await ctx.events.toUsers([userId], {
-    type: 'contact:request',
-    data: { request: presentRequest(row, userId) },
-  });
-  await ctx.events.toUsers([targetId], {
-    type: 'contact:request',
-    data: { request: presentRequest(row, targetId) },
+  const row = await inTransaction(ctx, async (tx, emit) => {
+    const row = await tx.contactRequest.create({
+      data: { id: randomUUID(), fromUserId: userId, toUserId: targetId, createdAt: ctx.now() },
+      include: { fromUser: true, toUser: true },
+    });
+    emit.toUsers([userId], { type: 'contact:request', data: { request: presentRequest(row, userId) } });
+    emit.toUsers([targetId], { type: 'contact:request', data: { request: presentRequest(row, targetId) } });
+    return row;
   });
   return { created: true, request: presentRequest(row, userId), contact: null };
 }
@@ -85,7 +83,7 @@ export async function requestContact(
 /** Only the person asked may accept. */
 export async function acceptRequest(ctx: AppContext, userId: string, requestId: string): Promise<Contact> {
   const now = ctx.now();
-  const request = await ctx.db.prisma.$transaction(async (tx) => {
+  return inTransaction(ctx, async (tx, emit) => {
     const request = await tx.contactRequest.findFirst({
       where: { id: requestId, OR: [{ toUserId: userId }, { fromUserId: userId }] },
     });
@@ -101,27 +99,28 @@ export async function acceptRequest(ctx: AppContext, userId: string, requestId: 
       ],
       skipDuplicates: true,
     });
-    return request;
+    const otherId = request.fromUserId;
+    await acceptRequestsBetween(tx, emit, userId, otherId);
+    emit.toUsers([userId, otherId], { type: 'contact:request_removed', data: { requestId } });
+    const [mine] = await presentContacts(ctx, userId, [otherId], tx);
+    const [theirs] = await presentContacts(ctx, otherId, [userId], tx);
+    emit.toUsers([userId], { type: 'contact:added', data: { contact: mine! } });
+    emit.toUsers([otherId], { type: 'contact:added', data: { contact: theirs! } });
+    return mine!;
   });
-  const otherId = request.fromUserId;
-  await acceptRequestsBetween(ctx, userId, otherId);
-  await ctx.events.toUsers([userId, otherId], { type: 'contact:request_removed', data: { requestId } });
-  const [mine] = await presentContacts(ctx, userId, [otherId]);
-  const [theirs] = await presentContacts(ctx, otherId, [userId]);
-  await ctx.events.toUsers([userId], { type: 'contact:added', data: { contact: mine! } });
-  await ctx.events.toUsers([otherId], { type: 'contact:added', data: { contact: theirs! } });
-  return mine!;
 }
 
 /** Rejecting (the person asked) and cancelling (the asker) are the same delete. */
 export async function dismissRequest(ctx: AppContext, userId: string, requestId: string): Promise<void> {
-  const request = await ctx.db.prisma.contactRequest.findFirst({
-    where: { id: requestId, OR: [{ toUserId: userId }, { fromUserId: userId }] },
-  });
-  if (!request) throw new AppError('NOT_FOUND');
-  await ctx.db.prisma.contactRequest.deleteMany({ where: { id: requestId } });
-  await ctx.events.toUsers([request.fromUserId, request.toUserId], {
-    type: 'contact:request_removed',
-    data: { requestId },
+  await inTransaction(ctx, async (tx, emit) => {
+    const request = await tx.contactRequest.findFirst({
+      where: { id: requestId, OR: [{ toUserId: userId }, { fromUserId: userId }] },
+    });
+    if (!request) throw new AppError('NOT_FOUND');
+    await tx.contactRequest.deleteMany({ where: { id: requestId } });
+    emit.toUsers([request.fromUserId, request.toUserId], {
+      type: 'contact:request_removed',
+      data: { requestId },
+    });
   });
 }

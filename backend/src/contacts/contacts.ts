@@ -1,6 +1,8 @@
 /** The contact list: people who accepted each other, with online status. */
 import type { Contact } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
+import type { Db } from '../chats/access.js';
+import { inTransaction } from '../events/outbox.js';
 import { AppError } from '../infra/errors.js';
 import { toPublicUser } from '../users/presenters.js';
 
@@ -9,8 +11,9 @@ export async function presentContacts(
   ctx: AppContext,
   viewerId: string,
   onlyIds?: string[],
+  db: Db = ctx.db.prisma,
 ): Promise<Contact[]> {
-  const rows = await ctx.db.prisma.contact.findMany({
+  const rows = await db.contact.findMany({
     where: { userId: viewerId, ...(onlyIds ? { contactId: { in: onlyIds } } : {}) },
     include: { contact: true },
     orderBy: { createdAt: 'desc' },
@@ -26,15 +29,17 @@ export async function presentContacts(
 
 /** Either side may end it; both sides hear contact:removed. */
 export async function removeContact(ctx: AppContext, userId: string, otherId: string): Promise<void> {
-  const { count } = await ctx.db.prisma.contact.deleteMany({
-    where: {
-      OR: [
-        { userId, contactId: otherId },
-        { userId: otherId, contactId: userId },
-      ],
-    },
+  await inTransaction(ctx, async (tx, emit) => {
+    const { count } = await tx.contact.deleteMany({
+      where: {
+        OR: [
+          { userId, contactId: otherId },
+          { userId: otherId, contactId: userId },
+        ],
+      },
+    });
+    if (count === 0) throw new AppError('NOT_FOUND');
+    emit.toUsers([userId], { type: 'contact:removed', data: { userId: otherId } });
+    emit.toUsers([otherId], { type: 'contact:removed', data: { userId } });
   });
-  if (count === 0) throw new AppError('NOT_FOUND');
-  await ctx.events.toUsers([userId], { type: 'contact:removed', data: { userId: otherId } });
-  await ctx.events.toUsers([otherId], { type: 'contact:removed', data: { userId } });
 }

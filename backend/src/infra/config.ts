@@ -58,6 +58,16 @@ const envSchema = z
     SEND_RATE_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(5),
     SEND_BURST: z.coerce.number().int().min(0).max(100_000).default(120),
     INBOX_SIZE: z.coerce.number().int().min(10).max(1_000_000).default(2000),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(10),
+    DATABASE_ACQUIRE_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+    SEND_BATCH_MAX: z.coerce.number().int().min(1).max(5_000).default(500),
+    SEND_BATCH_CONCURRENCY: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(64).optional()),
+    SEND_QUEUE_MAX: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+    SEND_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+    OUTBOX_SWEEP_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
+    OUTBOX_STALE_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
+    RECEIPT_FLUSH_MS: z.coerce.number().int().min(1).max(60_000).default(100),
+    CHAT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
     WS_HEARTBEAT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
     WS_AUTH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
     DIRECT_CHAT_POLICY: z.enum(['open', 'requests']).default('requests'),
@@ -108,6 +118,19 @@ export interface Config {
   sendRate: { perSecond: number; burstPerMinute: number };
   /** Events kept per user for resume (embedded inbox). */
   inboxSize: number;
+  /** PostgreSQL pool size, and how long work may wait for a connection before a 503. */
+  dbPool: { size: number; acquireTimeoutMs: number };
+  /**
+   * The send pipeline: sends per group commit at most, sends that may wait (beyond: 503),
+   * and how long one may wait (a database outage) before it is refused with a 503.
+   */
+  sendPipeline: { maxBatch: number; concurrency: number; maxQueued: number; queueTimeoutMs: number };
+  /** The outbox relay: how often it looks for left-behind rows, and when a row counts as left behind. */
+  outbox: { sweepMs: number; staleMs: number };
+  /** Delivery receipts are coalesced for this long. */
+  receiptFlushMs: number;
+  /** Cached chat membership and names expire after this long (invalidation keeps them right meanwhile). */
+  chatCacheTtlMs: number;
   wsHeartbeatMs: number;
   wsAuthTimeoutMs: number;
   /** A typing state ends by itself after this long without a new typing:start. */
@@ -168,6 +191,17 @@ export function loadConfig(
     login: { maxFailures: e.LOGIN_MAX_FAILURES, windowSeconds: e.LOGIN_WINDOW_SECONDS },
     sendRate: { perSecond: e.SEND_RATE_PER_SECOND, burstPerMinute: e.SEND_BURST },
     inboxSize: e.INBOX_SIZE,
+    dbPool: { size: e.DATABASE_POOL_SIZE, acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS },
+    sendPipeline: {
+      maxBatch: e.SEND_BATCH_MAX,
+      // PGlite is one connection in this process: a second batch at once would only wait.
+      concurrency: e.SEND_BATCH_CONCURRENCY ?? (e.DATABASE_URL ? 4 : 1),
+      maxQueued: e.SEND_QUEUE_MAX,
+      queueTimeoutMs: e.SEND_QUEUE_TIMEOUT_MS,
+    },
+    outbox: { sweepMs: e.OUTBOX_SWEEP_MS, staleMs: e.OUTBOX_STALE_MS },
+    receiptFlushMs: e.RECEIPT_FLUSH_MS,
+    chatCacheTtlMs: e.CHAT_CACHE_TTL_MS,
     wsHeartbeatMs: e.WS_HEARTBEAT_MS,
     wsAuthTimeoutMs: e.WS_AUTH_TIMEOUT_MS,
     typingTimeoutMs: e.TYPING_TIMEOUT_MS,

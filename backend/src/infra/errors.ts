@@ -4,6 +4,7 @@
  */
 import { errorCatalogue, type ErrorBody, type ErrorCode, type FieldIssue } from '@parley/contracts';
 import type { ZodError } from 'zod';
+import { isTransientDbError } from './db/transient.js';
 
 export class AppError extends Error {
   readonly status: number;
@@ -18,6 +19,29 @@ export class AppError extends Error {
     this.name = 'AppError';
     this.status = errorCatalogue[code].status;
   }
+}
+
+/** How long a client should wait before retrying when the server is busy or the database away. */
+export const BUSY_RETRY_AFTER_MS = 1_000;
+
+/** The retryable "busy" error: overload, or the database briefly unreachable. */
+export function serviceUnavailable(retryAfterMs = BUSY_RETRY_AFTER_MS, message?: string): AppError {
+  return new AppError(
+    'SERVICE_UNAVAILABLE',
+    message,
+    { retryAfterMs },
+    { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
+  );
+}
+
+/**
+ * Errors with a meaning for the client: AppErrors as they are, and database outages or
+ * saturation as SERVICE_UNAVAILABLE. Anything else is a bug (null: the caller answers 500).
+ */
+export function toAppError(err: unknown): AppError | null {
+  if (err instanceof AppError) return err;
+  if (isTransientDbError(err)) return serviceUnavailable();
+  return null;
 }
 
 export function errorBody(code: ErrorCode, message?: string, details?: unknown): ErrorBody {
@@ -50,8 +74,13 @@ export function toHttpError(err: unknown): {
   body: ErrorBody;
   headers?: Record<string, string>;
 } {
-  if (err instanceof AppError) {
-    return { status: err.status, body: errorBody(err.code, err.message, err.details), headers: err.headers };
+  const known = toAppError(err);
+  if (known) {
+    return {
+      status: known.status,
+      body: errorBody(known.code, known.message, known.details),
+      headers: known.headers,
+    };
   }
   const e = (err ?? {}) as FastifyLikeError;
   switch (e.code) {

@@ -2,7 +2,7 @@
  * pino options: structured JSON, one line per request (see http/request-log.ts), and
  * redaction of anything secret should a header object ever be logged.
  */
-import type { FastifyServerOptions } from 'fastify';
+import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
 
 export const REDACTED_PATHS = [
@@ -20,13 +20,11 @@ export const REDACTED_PATHS = [
   '*.body',
 ];
 
-export function loggerOptions(
+/** The process's logger, made before the HTTP server so workers (relay, pipeline) log the same way. */
+export function createLogger(
   config: Pick<Config, 'logLevel'>,
   stream?: { write(line: string): void },
-): FastifyServerOptions['logger'] {
-  return {
-    level: config.logLevel,
-    ...(stream ? { stream } : {}),
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-  };
+): Logger {
+  const options = { level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
+  return stream ? pino(options, stream) : pino(options);
 }

@@ -1,6 +1,8 @@
 /**
- * Prometheus metrics: process metrics plus an HTTP request duration histogram labelled by
- * route pattern (never the raw URL, which would explode cardinality) and status code.
+ * Prometheus metrics: process metrics, an HTTP request duration histogram labelled by
+ * route pattern (never the raw URL, which would explode cardinality) and status code,
+ * WebSocket traffic, and the delivery pipeline (group-commit batch sizes, queue length,
+ * statements sent to the database).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -10,6 +12,10 @@ export interface Metrics {
   wsConnections: Gauge;
   wsCommands: Counter<'type' | 'outcome'>;
   wsEventsSent: Counter;
+  sendBatchSize: Histogram;
+  sendCommitSeconds: Histogram;
+  /** Sources read when /metrics is scraped. */
+  watch(sources: { dbStatements(): number; sendQueue(): number }): void;
 }
 
 export function createMetrics(): Metrics {
@@ -38,5 +44,46 @@ export function createMetrics(): Metrics {
     help: 'Event frames written to WebSockets on this node',
     registers: [registry],
   });
-  return { registry, httpDuration, wsConnections, wsCommands, wsEventsSent };
+  const sendBatchSize = new Histogram({
+    name: 'parley_send_batch_size',
+    help: 'Sends committed together by one group-commit statement',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+    registers: [registry],
+  });
+  const sendCommitSeconds = new Histogram({
+    name: 'parley_send_commit_seconds',
+    help: 'Time of one group-commit statement, from sending it to its answer',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  let sources = { dbStatements: () => 0, sendQueue: () => 0 };
+  new Counter({
+    name: 'parley_db_hot_statements_total',
+    help: 'Statements sent on the hot paths (sends, receipts, outbox) straight through the driver',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(sources.dbStatements());
+    },
+  });
+  new Gauge({
+    name: 'parley_send_queue',
+    help: 'Sends waiting for their group commit on this node',
+    registers: [registry],
+    collect() {
+      this.set(sources.sendQueue());
+    },
+  });
+  return {
+    registry,
+    httpDuration,
+    wsConnections,
+    wsCommands,
+    wsEventsSent,
+    sendBatchSize,
+    sendCommitSeconds,
+    watch(s) {
+      sources = s;
+    },
+  };
 }

@@ -5,10 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { SystemEvent } from '@parley/contracts';
-import type { AppContext } from '../app-context.js';
-import { publishToChat, type Db } from '../chats/access.js';
 import type { Prisma } from '../infra/db/generated/client.js';
-import { messageInclude, presentMessages, type MessageRow } from './presenters.js';
+import { messageInclude, type MessageRow } from './presenters.js';
 
 export interface NewMessage {
   kind: 'text' | 'system';
@@ -72,11 +70,4 @@ export async function appendSystemMessage(
   });
   const names = Object.fromEntries(users.map((u) => [u.id, u.displayName]));
   return appendMessage(tx, chatId, now, { kind: 'system', system: { ...event, names } });
-}
-
-/** message:new for each row, to the chat's members as they are now. */
-export async function publishNewMessages(ctx: AppContext, db: Db, chatId: string, rows: MessageRow[]) {
-  for (const message of await presentMessages(db, rows)) {
-    await publishToChat(ctx, chatId, { type: 'message:new', data: { message } });
-  }
 }

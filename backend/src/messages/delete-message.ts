@@ -4,7 +4,8 @@
  */
 import type { DeleteScope } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
-import { hasRole, publishToChat } from '../chats/access.js';
+import { hasRole } from '../chats/access.js';
+import { inTransaction } from '../events/outbox.js';
 import { AppError } from '../infra/errors.js';
 import { nextChatVersion, requireVisibleMessage } from './access.js';
 
@@ -14,37 +15,33 @@ export async function deleteMessage(
   messageId: string,
   scope: DeleteScope,
 ): Promise<void> {
-  const { message, chatId } = await requireVisibleMessage(ctx.db.prisma, messageId, userId);
-  if (scope === 'me') {
-    await ctx.db.prisma.messageHide.upsert({
-      where: { userId_messageId: { userId, messageId } },
-      create: { userId, messageId },
-      update: {},
-    });
-    await ctx.events.toUsers([userId], {
-      type: 'message:deleted',
-      data: { chatId, messageId, seq: message.seq, scope: 'me', version: message.version, deletedAt: null },
-    });
-    return;
-  }
-  await ctx.chatQueue.run(chatId, async () => {
-    const outcome = await ctx.db.prisma.$transaction(async (tx) => {
-      const { message, membership, chat } = await requireVisibleMessage(tx, messageId, userId);
-      const mayDelete =
-        message.kind === 'text' &&
-        (message.senderId === userId || (chat.kind === 'group' && hasRole(membership, 'admin')));
-      if (!mayDelete) throw new AppError('FORBIDDEN', 'You can only delete your own messages.');
-      if (message.deletedAt) return null;
-      const version = await nextChatVersion(tx, chatId);
-      await tx.messageReaction.deleteMany({ where: { messageId } });
-      await tx.messageMention.deleteMany({ where: { messageId } });
-      return tx.message.update({
-        where: { id: messageId },
-        data: { body: '', deletedAt: ctx.now(), version: { increment: 1 }, changedInVersion: version },
+  await inTransaction(ctx, async (tx, emit) => {
+    const { message, membership, chat, chatId } = await requireVisibleMessage(tx, messageId, userId);
+    if (scope === 'me') {
+      await tx.messageHide.upsert({
+        where: { userId_messageId: { userId, messageId } },
+        create: { userId, messageId },
+        update: {},
       });
+      emit.toUsers([userId], {
+        type: 'message:deleted',
+        data: { chatId, messageId, seq: message.seq, scope: 'me', version: message.version, deletedAt: null },
+      });
+      return;
+    }
+    const mayDelete =
+      message.kind === 'text' &&
+      (message.senderId === userId || (chat.kind === 'group' && hasRole(membership, 'admin')));
+    if (!mayDelete) throw new AppError('FORBIDDEN', 'You can only delete your own messages.');
+    if (message.deletedAt) return;
+    const version = await nextChatVersion(tx, chatId);
+    await tx.messageReaction.deleteMany({ where: { messageId } });
+    await tx.messageMention.deleteMany({ where: { messageId } });
+    const outcome = await tx.message.update({
+      where: { id: messageId },
+      data: { body: '', deletedAt: ctx.now(), version: { increment: 1 }, changedInVersion: version },
     });
-    if (!outcome) return;
-    await publishToChat(ctx, chatId, {
+    emit.toChat(chatId, {
       type: 'message:deleted',
       data: {
         chatId,

@@ -1,7 +1,7 @@
 /** Editing your own message: new text, marked edited, the chat's version moves on. */
 import type { Message } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
-import { publishToChat } from '../chats/access.js';
+import { inTransaction } from '../events/outbox.js';
 import { AppError } from '../infra/errors.js';
 import { nextChatVersion, requireVisibleMessage } from './access.js';
 import { resolveMentions } from './mentions.js';
@@ -13,34 +13,27 @@ export async function editMessage(
   messageId: string,
   body: string,
 ): Promise<Message> {
-  const { chatId } = await requireVisibleMessage(ctx.db.prisma, messageId, userId);
-  return ctx.chatQueue.run(chatId, async () => {
-    const { row, changed } = await ctx.db.prisma.$transaction(async (tx) => {
-      const { message } = await requireVisibleMessage(tx, messageId, userId);
-      if (message.kind !== 'text' || message.senderId !== userId) {
-        throw new AppError('FORBIDDEN', 'You can only edit your own messages.');
-      }
-      if (message.deletedAt) throw new AppError('MESSAGE_DELETED');
-      if (message.body === body) {
-        return {
-          row: await tx.message.findUniqueOrThrow({ where: { id: messageId }, include: messageInclude }),
-          changed: false,
-        };
-      }
-      const version = await nextChatVersion(tx, chatId);
-      await tx.messageMention.deleteMany({ where: { messageId } });
-      const mentions = await resolveMentions(tx, chatId, body);
-      if (mentions.length)
-        await tx.messageMention.createMany({ data: mentions.map((userId) => ({ messageId, userId })) });
-      const row = await tx.message.update({
-        where: { id: messageId },
-        data: { body, editedAt: ctx.now(), version: { increment: 1 }, changedInVersion: version },
-        include: messageInclude,
-      });
-      return { row, changed: true };
+  const row = await inTransaction(ctx, async (tx, emit) => {
+    const { message, chatId } = await requireVisibleMessage(tx, messageId, userId);
+    if (message.kind !== 'text' || message.senderId !== userId) {
+      throw new AppError('FORBIDDEN', 'You can only edit your own messages.');
+    }
+    if (message.deletedAt) throw new AppError('MESSAGE_DELETED');
+    if (message.body === body) {
+      return tx.message.findUniqueOrThrow({ where: { id: messageId }, include: messageInclude });
+    }
+    const version = await nextChatVersion(tx, chatId);
+    await tx.messageMention.deleteMany({ where: { messageId } });
+    const mentions = await resolveMentions(tx, chatId, body);
+    if (mentions.length)
+      await tx.messageMention.createMany({ data: mentions.map((userId) => ({ messageId, userId })) });
+    const row = await tx.message.update({
+      where: { id: messageId },
+      data: { body, editedAt: ctx.now(), version: { increment: 1 }, changedInVersion: version },
+      include: messageInclude,
     });
-    const message = await presentMessage(ctx.db.prisma, row);
-    if (changed) await publishToChat(ctx, chatId, { type: 'message:edited', data: { message } });
-    return message;
+    emit.toChat(chatId, { type: 'message:edited', data: { message: await presentMessage(tx, row) } });
+    return row;
   });
+  return presentMessage(ctx.db.prisma, row);
 }

@@ -5,7 +5,7 @@
  * so tests move time instead of sleeping.
  */
 import type { AppContext } from '../app-context.js';
-import { publishToChat } from '../chats/access.js';
+import { inTransaction } from '../events/outbox.js';
 
 export interface Expirer {
   /** Erases what is due now; returns how many messages went. */
@@ -31,9 +31,9 @@ export function createExpirer(ctx: AppContext, intervalMs: number): Expirer {
       const byChat = new Map<string, string[]>();
       for (const m of due) byChat.set(m.chatId, [...(byChat.get(m.chatId) ?? []), m.id]);
       for (const [chatId, messageIds] of byChat) {
-        await ctx.chatQueue.run(chatId, async () => {
-          await ctx.db.prisma.message.deleteMany({ where: { id: { in: messageIds } } });
-          await publishToChat(ctx, chatId, { type: 'message:expired', data: { chatId, messageIds } });
+        await inTransaction(ctx, async (tx, emit) => {
+          await tx.message.deleteMany({ where: { id: { in: messageIds } } });
+          emit.toChat(chatId, { type: 'message:expired', data: { chatId, messageIds } });
         });
       }
       total += due.length;

@@ -21,8 +21,8 @@ export async function listMessages(
   userId: string,
   chatId: string,
   query: PageQuery,
-  /** Called with the newest seq handed out, for delivery receipts. */
-  onDelivered?: (upToSeq: number) => void,
+  /** Called with the newest seq handed out and the senders of what it newly delivers, for receipts. */
+  onDelivered?: (upToSeq: number, senderIds: string[]) => void,
 ): Promise<MessagePage> {
   const db = ctx.db.prisma;
   const me = await requireMembership(db, chatId, userId);
@@ -75,6 +75,12 @@ export async function listMessages(
     hasMoreAfter = below <= me.chat.lastSeq;
   }
   const newest = rows.at(-1)?.seq ?? 0;
-  if (onDelivered && newest > me.lastDeliveredSeq) onDelivered(newest);
+  // Read implies delivered; the receipt statement skips what the delivered position covers.
+  if (onDelivered && newest > me.lastReadSeq) {
+    const senders = rows.flatMap((r) =>
+      r.seq > me.lastReadSeq && r.senderId && r.senderId !== userId ? [r.senderId] : [],
+    );
+    onDelivered(newest, senders);
+  }
   return { messages: await presentMessages(db, rows), hasMoreBefore, hasMoreAfter };
 }

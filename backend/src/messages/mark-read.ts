@@ -3,7 +3,8 @@
  * see "read" and the reader's other devices clear their unread badge.
  */
 import type { AppContext } from '../app-context.js';
-import { publishToChat, requireMembership } from '../chats/access.js';
+import { requireMembership } from '../chats/access.js';
+import { inTransaction } from '../events/outbox.js';
 
 export async function markRead(
   ctx: AppContext,
@@ -16,18 +17,19 @@ export async function markRead(
   const target = Math.min(upToSeq, me.chat.lastSeq);
   let lastReadSeq = me.lastReadSeq;
   if (target > me.lastReadSeq) {
-    const rows = await db.$queryRaw<{ last_read_seq: number }[]>`
-      UPDATE chat_members
-      SET last_read_seq = GREATEST(last_read_seq, ${target}),
-          last_delivered_seq = GREATEST(last_delivered_seq, ${target})
-      WHERE chat_id = ${chatId}::uuid AND user_id = ${userId}::uuid AND last_read_seq < ${target}
-      RETURNING last_read_seq`;
-    if (rows[0]) {
-      lastReadSeq = rows[0].last_read_seq;
-      await publishToChat(ctx, chatId, {
-        type: 'message:read',
-        data: { chatId, userId, upToSeq: lastReadSeq },
-      });
+    const moved = await inTransaction(ctx, async (tx, emit) => {
+      const rows = await tx.$queryRaw<{ last_read_seq: number }[]>`
+        UPDATE chat_members
+        SET last_read_seq = GREATEST(last_read_seq, ${target})
+        WHERE chat_id = ${chatId}::uuid AND user_id = ${userId}::uuid AND last_read_seq < ${target}
+        RETURNING last_read_seq`;
+      const row = rows[0];
+      if (row)
+        emit.toChat(chatId, { type: 'message:read', data: { chatId, userId, upToSeq: row.last_read_seq } });
+      return row;
+    });
+    if (moved) {
+      lastReadSeq = moved.last_read_seq;
     } else {
       lastReadSeq = (await requireMembership(db, chatId, userId)).lastReadSeq;
     }

@@ -1,113 +1,141 @@
 /**
  * Delivery receipts: when a member's device is handed a message (a frame written to its
- * socket, or a page fetched over REST), their lastDeliveredSeq moves up. Hand-offs are
- * coalesced for a short moment and written in one statement per flush, so a burst of
- * messages into busy chats is a handful of updates and events, not one per message and
- * recipient. The event goes to whoever can use it: both people of a direct chat; in a
- * group, the member and the senders of what was delivered.
+ * socket, or a page fetched over REST), their lastDeliveredSeq moves up.
+ *
+ * Receipts are coalesced: hand-offs wait up to `flushMs`, then one statement moves every
+ * pending position, and each chat gets ONE message:delivered event listing every member
+ * whose position moved, sent to the senders of what was delivered (they are the ones
+ * whose ticks change). Under load that is a few events per chat per second whatever the
+ * traffic, instead of one per message and recipient.
+ *
+ * Receipts are positions that only grow, so they do not go through the outbox: an event
+ * lost in a crash is superseded by the next one, and a re-sync reads the positions from
+ * the database. The database write is what makes "delivered" true.
  */
 import type { AppContext } from '../app-context.js';
-import { Prisma } from '../infra/db/generated/client.js';
 
 export interface DeliveryRecorder {
-  record(chatId: string, userId: string, seq: number): void;
+  /** `userId`'s device was handed the chat's messages up to `seq`, sent by `senderIds`. */
+  record(chatId: string, userId: string, seq: number, senderIds?: Iterable<string>): void;
   /** Writes what is pending now (shutdown, tests). */
   flush(): Promise<void>;
 }
 
-const COALESCE_MS = 50;
-/** Rows per UPDATE statement. */
-const BATCH = 500;
+/** Rows per statement. */
+const BATCH = 2000;
 
 interface Pending {
-  chatId: string;
-  userId: string;
   seq: number;
+  senders: Set<string>;
 }
 
-export function createDeliveryRecorder(ctx: AppContext): DeliveryRecorder {
-  let pending = new Map<string, Pending>();
+const MOVE_POSITIONS = {
+  // Delivered positions live in chat_deliveries, which only receipts write: sends and reads
+  // write chat_members, so neither ever waits on the other's row locks. Members only (the
+  // foreign key; someone removed meanwhile is skipped), forward only, ahead of the read
+  // position only (read implies delivered). Rows in key order, so two nodes never deadlock.
+  // Planned on every run (no name): it touches many rows, and the best plan depends on the
+  // size of the tables now.
+  text: `INSERT INTO chat_deliveries AS d (chat_id, user_id, last_delivered_seq)
+    SELECT m.chat_id, m.user_id, v.seq
+    FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS v(chat_id, user_id, seq)
+    JOIN chat_members m ON m.chat_id = v.chat_id AND m.user_id = v.user_id AND m.last_read_seq < v.seq
+    ORDER BY m.chat_id, m.user_id
+    ON CONFLICT (chat_id, user_id) DO UPDATE SET last_delivered_seq = EXCLUDED.last_delivered_seq
+      WHERE d.last_delivered_seq < EXCLUDED.last_delivered_seq
+    RETURNING d.chat_id::text AS chat_id, d.user_id::text AS user_id, d.last_delivered_seq AS seq`,
+};
+
+export function createDeliveryRecorder(ctx: AppContext, flushMs: number): DeliveryRecorder {
+  /** chatId → userId → what is pending */
+  let pending = new Map<string, Map<string, Pending>>();
+  let size = 0;
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
 
-  async function write(rows: Pending[]) {
-    // `before` is the same row as `m` read before the update: the old position.
-    const moved = await ctx.db.prisma.$queryRaw<
-      { chat_id: string; user_id: string; seq: number; prev: number; kind: string }[]
-    >`
-      UPDATE chat_members AS m SET last_delivered_seq = v.seq
-      FROM (VALUES ${Prisma.join(rows.map((r) => Prisma.sql`(${r.chatId}::uuid, ${r.userId}::uuid, ${r.seq}::int)`))})
-        AS v(chat_id, user_id, seq),
-        chat_members AS before, chats AS c
-      WHERE m.chat_id = v.chat_id AND m.user_id = v.user_id AND m.last_delivered_seq < v.seq
-        AND before.chat_id = m.chat_id AND before.user_id = m.user_id AND c.id = m.chat_id
-      RETURNING m.chat_id::text AS chat_id, m.user_id::text AS user_id, m.last_delivered_seq AS seq,
-        before.last_delivered_seq AS prev, c.kind`;
-    if (moved.length === 0) return;
-
-    // Who hears of it: in a direct chat both people; in a group the member's own devices and
-    // the senders of the messages just delivered (a group of 300 should not hear every
-    // member's every receipt).
-    const direct = moved.filter((r) => r.kind === 'direct');
-    const group = moved.filter((r) => r.kind !== 'direct');
-    const audience = new Map<string, Set<string>>();
-    const key = (r: { chat_id: string; user_id: string }) => `${r.chat_id}:${r.user_id}`;
-    if (direct.length) {
-      const members = await ctx.db.prisma.chatMember.findMany({
-        where: { chatId: { in: [...new Set(direct.map((r) => r.chat_id))] } },
-        select: { chatId: true, userId: true },
-      });
-      for (const r of direct) {
-        audience.set(key(r), new Set(members.filter((m) => m.chatId === r.chat_id).map((m) => m.userId)));
+  async function write(batch: Map<string, Map<string, Pending>>) {
+    const chatIds: string[] = [];
+    const userIds: string[] = [];
+    const seqs: number[] = [];
+    for (const [chatId, members] of batch) {
+      for (const [userId, p] of members) {
+        chatIds.push(chatId);
+        userIds.push(userId);
+        seqs.push(p.seq);
       }
     }
-    if (group.length) {
-      const senders = await ctx.db.prisma.$queryRaw<
-        { chat_id: string; user_id: string; sender_id: string }[]
-      >`
-        SELECT DISTINCT r.chat_id::text AS chat_id, r.user_id::text AS user_id, msg.sender_id::text AS sender_id
-        FROM (VALUES ${Prisma.join(
-          group.map(
-            (r) => Prisma.sql`(${r.chat_id}::uuid, ${r.user_id}::uuid, ${r.prev}::int, ${r.seq}::int)`,
-          ),
-        )}) AS r(chat_id, user_id, lo, hi)
-        JOIN messages msg ON msg.chat_id = r.chat_id AND msg.seq > r.lo AND msg.seq <= r.hi
-        WHERE msg.sender_id IS NOT NULL`;
-      for (const r of group) audience.set(key(r), new Set([r.user_id]));
-      for (const s of senders) audience.get(key(s))?.add(s.sender_id);
-    }
-    for (const r of moved) {
-      await ctx.events.toUsers([...(audience.get(key(r)) ?? [])], {
-        type: 'message:delivered',
-        data: { chatId: r.chat_id, userId: r.user_id, upToSeq: r.seq },
-      });
+    for (let i = 0; i < chatIds.length; i += BATCH) {
+      const moved = await ctx.db.sql<{ chat_id: string; user_id: string; seq: number }>(MOVE_POSITIONS, [
+        chatIds.slice(i, i + BATCH),
+        userIds.slice(i, i + BATCH),
+        seqs.slice(i, i + BATCH),
+      ]);
+      const byChat = new Map<string, { userId: string; upToSeq: number }[]>();
+      for (const r of moved) {
+        const list = byChat.get(r.chat_id) ?? [];
+        list.push({ userId: r.user_id, upToSeq: r.seq });
+        byChat.set(r.chat_id, list);
+      }
+      for (const [chatId, receipts] of byChat) {
+        const audience = new Set<string>();
+        for (const { userId } of receipts) {
+          for (const sender of batch.get(chatId)?.get(userId)?.senders ?? []) {
+            if (sender !== userId) audience.add(sender);
+          }
+        }
+        if (audience.size === 0) continue;
+        // 300 members at most per chat, so one event always fits the contract.
+        await ctx.events.toUsers([...audience], { type: 'message:delivered', data: { chatId, receipts } });
+      }
     }
   }
 
   function flush(): Promise<void> {
     if (timer) clearTimeout(timer);
     timer = undefined;
-    const batch = [...pending.values()];
+    const batch = pending;
     pending = new Map();
+    size = 0;
+    if (batch.size === 0) return running;
     running = running.then(async () => {
-      for (let i = 0; i < batch.length; i += BATCH) {
-        try {
-          await write(batch.slice(i, i + BATCH));
-        } catch {
-          // A receipt is advisory; the next hand-off or the read position carries it.
-        }
+      try {
+        await write(batch);
+      } catch {
+        // The database is away: the next hand-off or the read position carries the receipt.
       }
     });
     return running;
   }
 
+  function entry(chatId: string, userId: string): Pending {
+    let members = pending.get(chatId);
+    if (!members) {
+      members = new Map();
+      pending.set(chatId, members);
+    }
+    let p = members.get(userId);
+    if (!p) {
+      p = { seq: 0, senders: new Set() };
+      members.set(userId, p);
+      size += 1;
+    }
+    return p;
+  }
+
+  function schedule() {
+    if (size >= BATCH) void flush();
+    else if (!timer) {
+      timer = setTimeout(() => void flush(), flushMs);
+      timer.unref();
+    }
+  }
+
   return {
-    record(chatId, userId, seq) {
-      const key = `${chatId}:${userId}`;
-      const current = pending.get(key);
-      if (current && current.seq >= seq) return;
-      pending.set(key, { chatId, userId, seq });
-      timer ??= setTimeout(() => void flush(), COALESCE_MS);
+    record(chatId, userId, seq, senderIds = []) {
+      const p = entry(chatId, userId);
+      p.seq = Math.max(p.seq, seq);
+      for (const s of senderIds) p.senders.add(s);
+      schedule();
     },
     flush,
   };

@@ -16,8 +16,8 @@ export function messagesRouter(ctx: AppContext) {
   return s.router(contract.messages, {
     list: async ({ request, params, query }) => {
       const me = await authenticate(ctx, request);
-      const page = await listMessages(ctx, me.userId, params.chatId, query, (seq) =>
-        ctx.deliveries.record(params.chatId, me.userId, seq),
+      const page = await listMessages(ctx, me.userId, params.chatId, query, (seq, senders) =>
+        ctx.deliveries.record(params.chatId, me.userId, seq, senders),
       );
       return { status: 200, body: page };
     },

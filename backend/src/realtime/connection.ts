@@ -2,7 +2,14 @@
  * One WebSocket: its state (authenticated or not, inbox cursor), the order in which its
  * commands run (one at a time, in arrival order) and the order in which its events go
  * out (strictly by inbox position, read from the inbox, never skipped).
+ *
+ * Fan-out is cheap: an event's data is serialised once for all its recipients (each frame
+ * only adds its own position); a socket's frames of one event-loop turn leave in one write
+ * (its TCP socket is corked at the first frame and uncorked after the turn: a send's ack
+ * and its echo, or a drain of many events, are one system call); and the delivery
+ * receipt of a drain is recorded once per chat.
  */
+import type { Socket } from 'node:net';
 import type { ErrorCode, ServerEvent } from '@parley/contracts';
 import type { FastifyBaseLogger } from 'fastify';
 import WebSocket from 'ws';
@@ -14,6 +21,38 @@ const MAX_QUEUED_COMMANDS = 256;
 /** Unsent bytes beyond this mean the client cannot keep up; it reconnects and resumes. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const READ_BATCH = 200;
+
+const serialised = new WeakMap<object, string>();
+
+/** An event's data as JSON, computed once per event object however many sockets it goes to. */
+export function serialisedData(event: ServerEvent): string {
+  let json = serialised.get(event);
+  if (json === undefined) {
+    json = JSON.stringify(event.data);
+    serialised.set(event, json);
+  }
+  return json;
+}
+
+/** TCP sockets corked during this event-loop turn; uncorked together after it. */
+const corked = new Set<Socket>();
+
+function uncorkAll() {
+  for (const tcp of corked) tcp.uncork();
+  corked.clear();
+}
+
+function corkForThisTurn(tcp: Socket | undefined) {
+  if (!tcp || corked.has(tcp)) return;
+  if (corked.size === 0) setImmediate(uncorkAll);
+  tcp.cork();
+  corked.add(tcp);
+}
+
+/** `{ type, position, data }` around data that is already JSON. */
+function eventFrame(type: string, position: string, dataJson: string): string {
+  return `{"type":${JSON.stringify(type)},"position":${JSON.stringify(position)},"data":${dataJson}}`;
+}
 
 export class Connection {
   userId: string | undefined;
@@ -30,7 +69,7 @@ export class Connection {
     readonly socket: WebSocket,
     private readonly ctx: AppContext,
     readonly log: FastifyBaseLogger,
-    private readonly onEventSent: () => void = () => undefined,
+    private readonly onEventsSent: (count: number) => void = () => undefined,
   ) {}
 
   get open(): boolean {
@@ -38,14 +77,28 @@ export class Connection {
   }
 
   send(frame: object, onWritten?: () => void): void {
+    this.sendText(JSON.stringify(frame), onWritten);
+  }
+
+  private sendText(text: string, onWritten?: () => void): void {
     if (!this.open) return;
     if (this.socket.bufferedAmount > MAX_BUFFERED_BYTES) {
       this.socket.close(1013, 'Too far behind; reconnect and resume');
       return;
     }
-    this.socket.send(JSON.stringify(frame), (err) => {
-      if (!err) onWritten?.();
-    });
+    corkForThisTurn(this.tcp);
+    this.socket.send(
+      text,
+      onWritten &&
+        ((err) => {
+          if (!err) onWritten();
+        }),
+    );
+  }
+
+  /** The TCP socket under the WebSocket (ws keeps it as `_socket`), for corking. */
+  private get tcp(): Socket | undefined {
+    return (this.socket as unknown as { _socket?: Socket })._socket;
   }
 
   ack(id: string | undefined, data: unknown): void {
@@ -99,7 +152,8 @@ export class Connection {
 
   /** Moment-only events carry the current position unchanged. */
   sendEphemeral(event: ServerEvent): void {
-    this.send({ type: event.type, position: this.cursor, data: event.data });
+    this.sendText(eventFrame(event.type, this.cursor, serialisedData(event)));
+    this.onEventsSent(1);
   }
 
   private async drain(): Promise<number> {
@@ -114,16 +168,33 @@ export class Connection {
         return sent;
       }
       if (read.entries.length === 0) return sent;
-      for (const { position, event } of read.entries) {
-        this.cursor = position;
-        sent += 1;
-        const onWritten =
-          event.type === 'message:new' && event.data.message.senderId !== userId
-            ? () => this.ctx.deliveries.record(event.data.message.chatId, userId, event.data.message.seq)
-            : undefined;
-        this.send({ type: event.type, position, data: event.data }, onWritten);
-        this.onEventSent();
+      // Messages from others handed to this device, per chat: the receipt, once per drain.
+      let delivered: Map<string, { seq: number; senders: Set<string> }> | undefined;
+      {
+        const last = read.entries.length - 1;
+        read.entries.forEach(({ position, event }, i) => {
+          this.cursor = position;
+          if (event.type === 'message:new' && event.data.message.senderId !== userId) {
+            const { chatId, seq, senderId } = event.data.message;
+            delivered ??= new Map();
+            const chat = delivered.get(chatId) ?? { seq, senders: new Set<string>() };
+            chat.seq = Math.max(chat.seq, seq);
+            if (senderId) chat.senders.add(senderId);
+            delivered.set(chatId, chat);
+          }
+          const receipts = i === last ? delivered : undefined;
+          this.sendText(
+            eventFrame(event.type, position, serialisedData(event)),
+            receipts &&
+              (() => {
+                for (const [chatId, { seq, senders }] of receipts)
+                  this.ctx.deliveries.record(chatId, userId, seq, senders);
+              }),
+          );
+        });
       }
+      sent += read.entries.length;
+      this.onEventsSent(read.entries.length);
     }
   }
 

@@ -14,7 +14,7 @@ import {
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { presenceAudience } from '../chats/access.js';
-import { AppError, errorBody, zodIssues } from '../infra/errors.js';
+import { errorBody, toAppError, zodIssues } from '../infra/errors.js';
 import type { Metrics } from '../infra/metrics.js';
 import { Connection } from './connection.js';
 import { createCommandHandlers } from './commands.js';
@@ -62,7 +62,7 @@ export async function registerGateway(
     if (!(await ctx.presence.disconnected(userId))) return;
     await typing.stopAll(userId);
     const lastSeenAt = ctx.now();
-    await ctx.db.prisma.user.update({ where: { id: userId }, data: { lastSeenAt } });
+    await ctx.db.prisma.user.update({ where: { id: userId }, data: { lastSeenAt } }).catch(() => undefined);
     await ctx.events.toUsers(await presenceAudience(ctx, userId), {
       type: 'presence:offline',
       data: { userId, lastSeenAt: lastSeenAt.toISOString() },
@@ -75,7 +75,7 @@ export async function registerGateway(
     } else if (message.kind === 'ephemeral') {
       for (const userId of message.userIds)
         for (const conn of byUser.get(userId) ?? []) conn.sendEphemeral(message.event);
-    } else {
+    } else if (message.kind === 'close-sessions') {
       for (const sessionId of message.sessionIds) {
         for (const conn of bySession.get(sessionId) ?? [])
           conn.socket.close(wsCloseCodes.policyViolation, 'Session ended');
@@ -120,7 +120,7 @@ export async function registerGateway(
     handler: async (_request, reply) =>
       reply.code(426).header('upgrade', 'websocket').send(errorBody('UPGRADE_REQUIRED')),
     wsHandler: (socket, request) => {
-      const conn = new Connection(socket, ctx, request.log, () => metrics.wsEventsSent.inc());
+      const conn = new Connection(socket, ctx, request.log, (n) => metrics.wsEventsSent.inc(n));
       all.add(conn);
       metrics.wsConnections.inc();
       const authTimer = setTimeout(() => {
@@ -189,12 +189,10 @@ export async function registerGateway(
       conn.ack(id, result);
       metrics.wsCommands.inc({ type: command, outcome: 'ok' });
     } catch (err) {
-      metrics.wsCommands.inc({
-        type: command,
-        outcome: err instanceof AppError ? err.code : 'INTERNAL_ERROR',
-      });
-      if (err instanceof AppError) {
-        conn.fail(id, err.code, err.message, err.details);
+      const known = toAppError(err);
+      metrics.wsCommands.inc({ type: command, outcome: known ? known.code : 'INTERNAL_ERROR' });
+      if (known) {
+        conn.fail(id, known.code, known.message, known.details);
       } else {
         conn.log.error({ err, command }, 'ws command failed');
         conn.fail(id, 'INTERNAL_ERROR');

@@ -101,14 +101,14 @@ test('receipts: delivered when a device of the recipient got it, read when the p
   // b's device catches up via REST (as after a resync): that counts as delivered.
   await api.get(`/api/chats/${chat.id}/messages`, { token: b.accessToken });
   const delivered = await wa.waitFor(of('message:delivered', chat.id));
-  expect(delivered.data).toMatchObject({ userId: b.id, upToSeq: seq });
+  expect(delivered.data).toEqual({ chatId: chat.id, receipts: [{ userId: b.id, upToSeq: seq }] });
   // Live: a second message reaches b's socket, so it is delivered without b doing anything.
   const next = await wa.command('message:send', {
     chatId: chat.id,
     clientMsgId: randomUUID(),
     body: 'again',
   });
-  await wa.waitFor((f) => of('message:delivered', chat.id)(f) && f.data.upToSeq === next.data.message.seq);
+  await wa.waitFor((f) => receiptIn(f, chat.id, b.id) === next.data.message.seq);
   // Read.
   const read = await wb.command('chat:read', { chatId: chat.id, upToSeq: next.data.message.seq });
   expect(read.data).toMatchObject({ lastReadSeq: next.data.message.seq, unreadCount: 0 });
@@ -356,14 +356,21 @@ test('delivery receipts for several chats and members in one burst each reach th
   const lastSeq = (chatId: string) =>
     Math.max(...sends.filter((s) => s.data.message.chatId === chatId).map((s) => s.data.message.seq));
   const deliveredTo = (chatId: string, userId: string) => (f: Frame) =>
-    of('message:delivered', chatId)(f) && f.data.userId === userId && f.data.upToSeq === lastSeq(chatId);
+    receiptIn(f, chatId, userId) === lastSeq(chatId);
   await wa.waitFor(deliveredTo(group.id, b.id));
   await wa.waitFor(deliveredTo(group.id, c.id));
   await wa.waitFor(deliveredTo(direct.id, b.id));
   // c is not in the direct chat: it hears nothing about it. In the group, c sent nothing,
-  // so b's receipts are not c's business.
+  // so receipts are not c's business; nor are b's own receipts b's.
   await settle();
-  expect(wc.events.filter((f) => of('message:delivered')(f) && f.data.userId === b.id)).toEqual([]);
+  expect(wc.events.filter(of('message:delivered'))).toEqual([]);
+  expect(wb.events.filter(of('message:delivered'))).toEqual([]);
   expect(wc.events.filter((f) => JSON.stringify(f.data).includes(direct.id))).toEqual([]);
   await Promise.all([wa, wb, wc].map((s) => s.close()));
 });
+
+/** The position a message:delivered frame reports for this chat and member, if any. */
+function receiptIn(f: Frame, chatId: string, userId: string): number | undefined {
+  if (f.type !== 'message:delivered' || f.data.chatId !== chatId) return undefined;
+  return (f.data.receipts as { userId: string; upToSeq: number }[]).find((r) => r.userId === userId)?.upToSeq;
+}

@@ -5,7 +5,7 @@
  * the user sends a message.
  */
 import type { AppContext } from '../app-context.js';
-import { memberIds, requireMembership } from '../chats/access.js';
+import { AppError } from '../infra/errors.js';
 
 interface TypingState {
   lastAnnounced: number;
@@ -21,13 +21,18 @@ export interface TypingTracker {
 }
 
 export function createTypingTracker(ctx: AppContext): TypingTracker {
-  const states = new Map<string, TypingState>();
+  /** userId → chatId → state: a send ends its sender's typing without a scan. */
+  const states = new Map<string, Map<string, TypingState>>();
   const timeoutMs = ctx.config.typingTimeoutMs;
   const throttleMs = Math.min(2_000, Math.floor(timeoutMs / 3));
-  const key = (userId: string, chatId: string) => `${chatId}:${userId}`;
+
+  async function requireMember(userId: string, chatId: string) {
+    const chat = await ctx.directory.chat(chatId);
+    if (!chat?.members.has(userId)) throw new AppError('NOT_FOUND');
+  }
 
   async function announce(userId: string, chatId: string, typing: boolean) {
-    const others = (await memberIds(ctx.db.prisma, chatId)).filter((id) => id !== userId);
+    const others = (await ctx.directory.memberIds(chatId)).filter((id) => id !== userId);
     await ctx.events.toUsers(
       others,
       typing
@@ -37,19 +42,21 @@ export function createTypingTracker(ctx: AppContext): TypingTracker {
   }
 
   async function end(userId: string, chatId: string) {
-    const k = key(userId, chatId);
-    const state = states.get(k);
-    if (!state) return;
+    const mine = states.get(userId);
+    const state = mine?.get(chatId);
+    if (!mine || !state) return;
     clearTimeout(state.timer);
-    states.delete(k);
+    mine.delete(chatId);
+    if (mine.size === 0) states.delete(userId);
     await announce(userId, chatId, false);
   }
 
   return {
     async start(userId, chatId) {
-      await requireMembership(ctx.db.prisma, chatId, userId);
-      const k = key(userId, chatId);
-      const state = states.get(k);
+      await requireMember(userId, chatId);
+      const mine = states.get(userId) ?? new Map<string, TypingState>();
+      states.set(userId, mine);
+      const state = mine.get(chatId);
       const now = Date.now();
       const expire = () => setTimeout(() => void end(userId, chatId).catch(() => undefined), timeoutMs);
       if (state) {
@@ -58,22 +65,21 @@ export function createTypingTracker(ctx: AppContext): TypingTracker {
         if (now - state.lastAnnounced < throttleMs) return;
         state.lastAnnounced = now;
       } else {
-        states.set(k, { lastAnnounced: now, timer: expire() });
+        mine.set(chatId, { lastAnnounced: now, timer: expire() });
       }
       await announce(userId, chatId, true);
     },
     async stop(userId, chatId) {
-      await requireMembership(ctx.db.prisma, chatId, userId);
+      await requireMember(userId, chatId);
       await end(userId, chatId);
     },
     async stopAll(userId, chatId) {
-      for (const k of [...states.keys()]) {
-        const [c, u] = k.split(':');
-        if (u === userId && (!chatId || c === chatId)) await end(userId, c!);
-      }
+      const mine = states.get(userId);
+      if (!mine) return;
+      for (const c of chatId ? [chatId] : [...mine.keys()]) await end(userId, c);
     },
     close() {
-      for (const state of states.values()) clearTimeout(state.timer);
+      for (const mine of states.values()) for (const state of mine.values()) clearTimeout(state.timer);
       states.clear();
     },
   };

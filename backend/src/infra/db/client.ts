@@ -1,7 +1,9 @@
 /**
  * The database: Prisma Client over a driver adapter, on PGlite (embedded default) or
- * PostgreSQL (DATABASE_URL). Business code uses `db.prisma`; the migration runner and
- * health checks use the raw connection through `withConnection`.
+ * PostgreSQL (DATABASE_URL). Business code uses `db.prisma`; the hot paths (the send
+ * pipeline, receipts, the outbox relay) use `db.sql`, one round trip straight through the
+ * driver with a prepared statement, because Prisma's per-query cost is most of what a
+ * message costs; the migration runner and health checks use `withConnection`.
  */
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
@@ -12,6 +14,13 @@ import { PrismaClient } from './generated/client.js';
 
 export type DatabaseTarget = { kind: 'pglite'; dir: string } | { kind: 'postgres'; url: string };
 
+export interface DatabaseOptions {
+  /** PostgreSQL connections in the pool. */
+  poolSize?: number;
+  /** How long a request may wait for a connection (or a Prisma transaction to start). */
+  acquireTimeoutMs?: number;
+}
+
 /** One connection, for scripts and statements that must share a session. */
 export interface RawConnection {
   /** Runs a script of one or more statements without parameters. */
@@ -19,22 +28,45 @@ export interface RawConnection {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
 }
 
+/**
+ * A hot-path statement: its text, and a name under which PostgreSQL keeps it prepared and
+ * planned once (generic plan). Without a name it is planned on every run, with the
+ * statistics of the moment: for statements whose best plan depends on table sizes.
+ */
+export interface Statement {
+  name?: string;
+  text: string;
+}
+
 export interface Database {
   kind: DatabaseTarget['kind'];
   prisma: PrismaClient;
+  /** One statement (autocommit), prepared once per connection. */
+  sql<T = Record<string, unknown>>(statement: Statement, params: unknown[]): Promise<T[]>;
   withConnection<T>(fn: (conn: RawConnection) => Promise<T>): Promise<T>;
+  /** Statements sent through `sql` since start (reported in /metrics). */
+  readonly statements: number;
   close(): Promise<void>;
 }
 
-export async function openDatabase(target: DatabaseTarget): Promise<Database> {
-  return target.kind === 'pglite' ? openPglite(target.dir) : openPostgres(target.url);
+export async function openDatabase(target: DatabaseTarget, opts: DatabaseOptions = {}): Promise<Database> {
+  return target.kind === 'pglite' ? openPglite(target.dir, opts) : openPostgres(target.url, opts);
 }
 
-async function openPglite(dir: string): Promise<Database> {
+/** Prisma's interactive transactions wait this long for a connection before failing (P2028). */
+function transactionOptions(opts: DatabaseOptions) {
+  const maxWait = opts.acquireTimeoutMs ?? 10_000;
+  return { maxWait, timeout: Math.max(30_000, maxWait * 2) };
+}
+
+async function openPglite(dir: string, opts: DatabaseOptions): Promise<Database> {
   if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
   const pglite = new PGlite(dir);
   await pglite.waitReady;
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  const prisma = new PrismaClient({
+    adapter: new PrismaPGlite(pglite),
+    transactionOptions: transactionOptions(opts),
+  });
   const conn: RawConnection = {
     exec: async (sql) => {
       await pglite.exec(sql);
@@ -42,11 +74,20 @@ async function openPglite(dir: string): Promise<Database> {
     query: async <T>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params)).rows,
   };
   // PGlite is a single connection; serialise raw sessions so a migration's BEGIN..COMMIT
-  // is never interleaved with another raw session.
+  // is never interleaved with another raw session. (pglite.query itself waits for an open
+  // transaction to finish, so `sql` needs no queue of its own.)
   let queue: Promise<unknown> = Promise.resolve();
+  let statements = 0;
   return {
     kind: 'pglite',
     prisma,
+    async sql<T>(statement: Statement, params: unknown[]) {
+      statements += 1;
+      return (await pglite.query<T>(statement.text, params)).rows;
+    },
+    get statements() {
+      return statements;
+    },
     withConnection: (fn) => {
       const run = queue.then(() => fn(conn));
       queue = run.catch(() => undefined);
@@ -59,14 +100,46 @@ async function openPglite(dir: string): Promise<Database> {
   };
 }
 
-async function openPostgres(url: string): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+async function openPostgres(url: string, opts: DatabaseOptions): Promise<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: opts.poolSize ?? 10,
+    // Connections are kept: opening one costs more than a message does. They are replaced
+    // only when they break (or after five idle minutes).
+    idleTimeoutMillis: 300_000,
+    // Waiting longer than this for a connection means the database is down or saturated:
+    // the caller gets a retryable error instead of hanging.
+    connectionTimeoutMillis: opts.acquireTimeoutMs ?? 10_000,
+    keepAlive: true,
+  });
   // An idle client erroring (server restart) must not crash the process.
   pool.on('error', () => undefined);
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  // The hot-path statements are prepared once per connection and planned once: their plans
+  // do not depend on the values (arrays of keys), and planning costs as much as running them.
+  // Prisma's statements are unnamed, so this setting does not reach them.
+  pool.on('connect', (client) => {
+    client.query('SET plan_cache_mode = force_generic_plan').catch(() => undefined);
+  });
+  const prisma = new PrismaClient({
+    adapter: new PrismaPg(pool),
+    transactionOptions: transactionOptions(opts),
+  });
+  let statements = 0;
   return {
     kind: 'postgres',
     prisma,
+    async sql<T>(statement: Statement, params: unknown[]) {
+      statements += 1;
+      const result = await pool.query(
+        statement.name
+          ? { name: statement.name, text: statement.text, values: params }
+          : { text: statement.text, values: params },
+      );
+      return result.rows as T[];
+    },
+    get statements() {
+      return statements;
+    },
     withConnection: async (fn) => {
       const client = await pool.connect();
       try {

@@ -12,7 +12,9 @@ export type BusMessage =
   /** Typing and presence: pushed to whoever is connected, never stored. */
   | { kind: 'ephemeral'; userIds: string[]; event: ServerEvent }
   /** Signed out or revoked: close these sessions' sockets. */
-  | { kind: 'close-sessions'; sessionIds: string[] };
+  | { kind: 'close-sessions'; sessionIds: string[] }
+  /** Cached membership or names of these chats and users changed: every node forgets them. */
+  | { kind: 'invalidate'; chatIds?: string[]; userIds?: string[] };
 
 export interface EventBus {
   publish(message: BusMessage): Promise<void>;

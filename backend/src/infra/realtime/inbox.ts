@@ -20,6 +20,8 @@ export type InboxRead =
 export interface Inbox {
   /** Appends and returns the event's position. Positions of one user only grow. */
   append(userId: string, event: ServerEvent): Promise<string>;
+  /** The same event for several users (one round trip where the inbox is remote). */
+  appendMany(userIds: readonly string[], event: ServerEvent): Promise<void>;
   /** Entries after `position`, oldest first, at most `limit`. */
   readAfter(userId: string, position: string, limit: number): Promise<InboxRead>;
   /** The position of the newest entry (what a device that saw everything holds). */
@@ -27,9 +29,10 @@ export interface Inbox {
 }
 
 interface Ring {
-  /** Sequence number of entries[0]. */
+  /** Number of events[0]. */
   first: number;
-  entries: InboxEntry[];
+  /** Shared event objects; positions are computed from `first`, not stored per entry. */
+  events: ServerEvent[];
 }
 
 /**
@@ -42,12 +45,12 @@ export function createMemoryInbox(capacity: number): Inbox {
   const ring = (userId: string): Ring => {
     let r = rings.get(userId);
     if (!r) {
-      r = { first: 1, entries: [] };
+      r = { first: 1, events: [] };
       rings.set(userId, r);
     }
     return r;
   };
-  const lastN = (r: Ring) => r.first + r.entries.length - 1;
+  const lastN = (r: Ring) => r.first + r.events.length - 1;
   const parse = (position: string): number | null => {
     const dot = position.lastIndexOf('.');
     if (dot < 0 || position.slice(0, dot) !== run) return null;
@@ -55,19 +58,22 @@ export function createMemoryInbox(capacity: number): Inbox {
     return Number.isSafeInteger(n) && n >= 0 ? n : null;
   };
 
+  function append(userId: string, event: ServerEvent): string {
+    const r = ring(userId);
+    r.events.push(event);
+    // Trim in chunks so appends stay O(1) amortised.
+    if (r.events.length > capacity + Math.max(1, capacity >> 3)) {
+      const drop = r.events.length - capacity;
+      r.events.splice(0, drop);
+      r.first += drop;
+    }
+    return `${run}.${lastN(r)}`;
+  }
+
   return {
-    async append(userId, event) {
-      const r = ring(userId);
-      const n = lastN(r) + 1;
-      const position = `${run}.${n}`;
-      r.entries.push({ position, event });
-      // Trim in chunks so appends stay O(1) amortised.
-      if (r.entries.length > capacity + Math.max(1, capacity >> 3)) {
-        const drop = r.entries.length - capacity;
-        r.entries.splice(0, drop);
-        r.first += drop;
-      }
-      return position;
+    append: async (userId, event) => append(userId, event),
+    async appendMany(userIds, event) {
+      for (const userId of userIds) append(userId, event);
     },
     async readAfter(userId, position, limit) {
       const r = ring(userId);
@@ -75,7 +81,10 @@ export function createMemoryInbox(capacity: number): Inbox {
       if (n === null || n > lastN(r)) return { ok: false, reason: 'position_unknown' };
       if (n < r.first - 1) return { ok: false, reason: 'position_trimmed' };
       const from = n - r.first + 1;
-      return { ok: true, entries: r.entries.slice(from, from + limit) };
+      const entries = r.events
+        .slice(from, from + limit)
+        .map((event, i) => ({ position: `${run}.${n + 1 + i}`, event }));
+      return { ok: true, entries };
     },
     async head(userId) {
       return `${run}.${lastN(ring(userId))}`;

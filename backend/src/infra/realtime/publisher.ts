@@ -1,7 +1,8 @@
 /**
- * The one way business code emits events: lasting events go into each recipient's inbox
- * first, then the bus wakes their devices; moment-only events (typing, presence) go
- * straight to connected devices. Call it only after the transaction has committed.
+ * The one way events reach users: lasting events go into each recipient's inbox first,
+ * then the bus wakes their devices; moment-only events (typing, presence) go straight to
+ * connected devices. Business code does not call it directly: it records events in the
+ * outbox (events/outbox.ts) and the relay publishes them here after the commit.
  */
 import { ephemeralEventTypes, type ServerEvent } from '@parley/contracts';
 import type { EventBus } from './bus.js';
@@ -23,7 +24,7 @@ export function createPublisher(inbox: Inbox, bus: EventBus): EventPublisher {
         await bus.publish({ kind: 'ephemeral', userIds: unique, event });
         return;
       }
-      for (const userId of unique) await inbox.append(userId, event);
+      await inbox.appendMany(unique, event);
       await bus.publish({ kind: 'inbox', userIds: unique });
     },
     async closeSessions(sessionIds) {

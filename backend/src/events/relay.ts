@@ -1,0 +1,304 @@
+/**
+ * The outbox relay: publishes what transactions committed, in commit order, and makes
+ * sure nothing committed is left unpublished.
+ *
+ * - Fast path: right after a commit the node hands its entries over (`committed`). One
+ *   queue per node publishes them in the order they were handed over, so a chat's events
+ *   leave this node in the order its transactions committed. Published rows are deleted
+ *   in batches a moment later.
+ * - Recovery: every `sweepMs` the relay claims rows older than `staleMs` (a node died
+ *   between commit and publish, or its database connection broke at the wrong moment),
+ *   publishes them and deletes them. Claims are leases (FOR UPDATE SKIP LOCKED plus
+ *   `claimed_at`), so any number of nodes can sweep and a claim whose node died is taken
+ *   over after `staleMs`. Delivery is at least once: a row can be published twice in
+ *   rare races, and clients deduplicate by id.
+ *
+ * Before publishing an event that changes a chat's membership or rules, the relay
+ * invalidates that chat in every node's directory (the bus), so audiences computed after
+ * it see the change.
+ */
+import type { Message, ServerEvent } from '@parley/contracts';
+import type { FastifyBaseLogger } from 'fastify';
+import type { AppContext } from '../app-context.js';
+import { chatInfoOf, loadChatView, viewForNewMember } from '../chats/chat-views.js';
+import { AppError } from '../infra/errors.js';
+import { messageInclude, presentMessages } from '../messages/presenters.js';
+import { fromColumns, type CommittedUnit, type OutboxEntry } from './outbox.js';
+
+export interface Relay {
+  /** Publishes a committed unit after everything handed over before it. Never rejects. */
+  committed(unit: CommittedUnit): Promise<void>;
+  /** Claims and publishes left-behind rows now; returns how many rows it published. */
+  sweep(): Promise<number>;
+  /** Publishes the outbox rows of these messages now, whatever their age (a lost commit answer). */
+  recoverMessages(messageIds: readonly string[]): Promise<number>;
+  /** Deletes the rows of everything published so far. */
+  flushDeletes(): Promise<void>;
+  start(): void;
+  close(): Promise<void>;
+}
+
+export interface RelayOptions {
+  sweepMs: number;
+  staleMs: number;
+  log: FastifyBaseLogger;
+}
+
+/** Event types after which a chat's cached membership or rules are out of date. */
+const CHANGES_CHAT = new Set<string>([
+  'chat:created',
+  'chat:updated',
+  'chat:deleted',
+  'chat:member_added',
+  'chat:member_removed',
+  'chat:member_updated',
+]);
+
+const DELETE_BATCH = 1000;
+const DELETE_DELAY_MS = 100;
+const SWEEP_BATCH = 200;
+
+export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
+  let tail: Promise<void> = Promise.resolve();
+  let toDelete: string[] = [];
+  /** Published here, not yet deleted: a sweep that claims one only deletes it. */
+  const published = new Set<string>();
+  let deleteTimer: NodeJS.Timeout | undefined;
+  let deleting: Promise<void> = Promise.resolve();
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<number> | null = null;
+  let closed = false;
+
+  function invalidateChats(chatIds: string[]) {
+    if (chatIds.length) void ctx.bus.publish({ kind: 'invalidate', chatIds });
+  }
+
+  async function audienceOf(audience: { chatId: string } | { userIds: string[] }): Promise<string[]> {
+    return 'userIds' in audience ? audience.userIds : ctx.directory.memberIds(audience.chatId);
+  }
+
+  async function publishMessages(messages: Message[]) {
+    for (const message of messages) {
+      await ctx.events.toUsers(await ctx.directory.memberIds(message.chatId), {
+        type: 'message:new',
+        data: { message },
+      });
+    }
+  }
+
+  async function viewOrNull(userId: string, chatId: string) {
+    try {
+      return await loadChatView(ctx, userId, chatId);
+    } catch (err) {
+      // No longer a member (or the chat is gone): nothing to tell them.
+      if (err instanceof AppError && err.code === 'NOT_FOUND') return null;
+      throw err;
+    }
+  }
+
+  async function publishEntry(entry: OutboxEntry): Promise<void> {
+    switch (entry.kind) {
+      case 'event': {
+        const chatId = chatIdOf(entry.event);
+        if (chatId && CHANGES_CHAT.has(entry.event.type)) invalidateChats([chatId]);
+        await ctx.events.toUsers(await audienceOf(entry.audience), entry.event);
+        return;
+      }
+      case 'messages': {
+        if (entry.presented) return publishMessages(entry.presented);
+        const rows = await ctx.db.prisma.message.findMany({
+          where: { id: { in: entry.messageIds } },
+          include: messageInclude,
+          orderBy: [{ chatId: 'asc' }, { seq: 'asc' }],
+        });
+        return publishMessages(await presentMessages(ctx.db.prisma, rows));
+      }
+      case 'chat-created': {
+        invalidateChats([entry.chatId]);
+        const { like } = entry;
+        const base = like ? await viewOrNull(like.viewerId, entry.chatId) : null;
+        for (const userId of entry.userIds) {
+          const chat =
+            base && like
+              ? viewForNewMember(base, like.role, like.lastReadSeq)
+              : await viewOrNull(userId, entry.chatId);
+          if (chat) await ctx.events.toUsers([userId], { type: 'chat:created', data: { chat } });
+        }
+        return;
+      }
+      case 'chat-updated': {
+        invalidateChats([entry.chatId]);
+        const chat = await ctx.directory.chat(entry.chatId);
+        if (!chat) return;
+        // A direct chat is named after the other person, so each side gets its own view.
+        const viewers =
+          chat.kind === 'direct' ? [...chat.members.keys()] : [...chat.members.keys()].slice(0, 1);
+        for (const viewer of viewers) {
+          const view = await viewOrNull(viewer, entry.chatId);
+          if (!view) continue;
+          const audience = chat.kind === 'direct' ? [viewer] : [...chat.members.keys()];
+          await ctx.events.toUsers(audience, { type: 'chat:updated', data: { chat: chatInfoOf(view) } });
+        }
+        return;
+      }
+    }
+  }
+
+  async function publishUnit(unit: CommittedUnit): Promise<boolean> {
+    try {
+      for (const entry of unit.entries) await publishEntry(entry);
+    } catch (err) {
+      // Left in the outbox: the sweep publishes it once the cause (usually the database) is gone.
+      opts.log.warn({ err, outboxIds: unit.ids }, 'publishing committed events failed; the relay retries');
+      return false;
+    }
+    for (const id of unit.ids) published.add(id);
+    toDelete.push(...unit.ids);
+    if (toDelete.length >= DELETE_BATCH) void flushDeletes();
+    else if (!deleteTimer) {
+      deleteTimer = setTimeout(() => void flushDeletes(), DELETE_DELAY_MS);
+      deleteTimer.unref();
+    }
+    return true;
+  }
+
+  function flushDeletes(): Promise<void> {
+    if (deleteTimer) clearTimeout(deleteTimer);
+    deleteTimer = undefined;
+    const ids = toDelete;
+    toDelete = [];
+    if (ids.length === 0) return deleting;
+    deleting = deleting.then(async () => {
+      for (let i = 0; i < ids.length; i += DELETE_BATCH) {
+        const part = ids.slice(i, i + DELETE_BATCH);
+        try {
+          await ctx.db.sql(DELETE_ROWS, [part]);
+          for (const id of part) published.delete(id);
+        } catch {
+          // The database is away: try again with the next batch (the rows are harmless meanwhile).
+          if (!closed) toDelete.push(...part);
+        }
+      }
+    });
+    return deleting;
+  }
+
+  function committed(unit: CommittedUnit): Promise<void> {
+    const run = tail.then(() => publishUnit(unit)).then(() => undefined);
+    tail = run;
+    return run;
+  }
+
+  interface ClaimedRow {
+    id: string;
+    chat_id: string | null;
+    user_ids: string[] | null;
+    message_ids: string[] | null;
+    payload: unknown;
+    attempts: number;
+  }
+
+  async function publishClaimed(rows: ClaimedRow[]): Promise<number> {
+    if (rows.length === 0) return 0;
+    rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+    let count = 0;
+    for (const row of rows) {
+      if (published.has(row.id)) {
+        // Published by this node's fast path, only the delete is pending.
+        toDelete.push(row.id);
+        continue;
+      }
+      const entry = fromColumns(row);
+      if (!entry) {
+        opts.log.error({ outboxId: row.id }, 'outbox row cannot be read; dropped');
+        toDelete.push(row.id);
+        continue;
+      }
+      if (row.attempts > 3)
+        opts.log.warn({ outboxId: row.id, attempts: row.attempts }, 'outbox row keeps failing');
+      const ok = await new Promise<boolean>((resolve) => {
+        tail = tail.then(() => publishUnit({ ids: [row.id], entries: [entry] }).then(resolve));
+      });
+      if (ok) count += 1;
+    }
+    await flushDeletes();
+    return count;
+  }
+
+  async function sweepOnce(): Promise<number> {
+    const now = ctx.now();
+    const cutoff = new Date(now.getTime() - opts.staleMs);
+    return publishClaimed(await ctx.db.sql<ClaimedRow>(CLAIM_STALE, [now, cutoff, SWEEP_BATCH]));
+  }
+
+  function sweep(): Promise<number> {
+    sweeping ??= sweepOnce().finally(() => {
+      sweeping = null;
+    });
+    return sweeping;
+  }
+
+  return {
+    committed,
+    sweep,
+    async recoverMessages(messageIds) {
+      return publishClaimed(await ctx.db.sql<ClaimedRow>(CLAIM_FOR_MESSAGES, [ctx.now(), messageIds]));
+    },
+    flushDeletes,
+    start() {
+      const tick = () => {
+        sweepTimer = setTimeout(() => {
+          sweep()
+            .catch((err) => opts.log.warn({ err }, 'outbox sweep failed'))
+            .finally(() => {
+              if (!closed) tick();
+            });
+        }, opts.sweepMs);
+        sweepTimer.unref();
+      };
+      // Whatever a previous run left behind goes out first.
+      void sweep().catch((err) => opts.log.warn({ err }, 'outbox sweep failed'));
+      tick();
+    },
+    async close() {
+      closed = true;
+      if (sweepTimer) clearTimeout(sweepTimer);
+      await sweeping?.catch(() => 0);
+      await tail;
+      await flushDeletes();
+    },
+  };
+}
+
+function chatIdOf(event: ServerEvent): string | undefined {
+  const data = event.data as { chatId?: unknown; chat?: { id?: unknown } };
+  if (typeof data.chatId === 'string') return data.chatId;
+  if (typeof data.chat?.id === 'string') return data.chat.id;
+  return undefined;
+}
+
+const DELETE_ROWS = {
+  name: 'outbox-delete',
+  text: `DELETE FROM outbox WHERE id = ANY($1::bigint[])`,
+};
+
+const RETURNED = `id::text AS id, chat_id::text AS chat_id, user_ids::text[] AS user_ids,
+      message_ids::text[] AS message_ids, payload, attempts`;
+
+const CLAIM_FOR_MESSAGES = {
+  name: 'outbox-claim-messages',
+  text: `UPDATE outbox SET claimed_at = $1, attempts = attempts + 1
+    WHERE id IN (SELECT id FROM outbox WHERE message_ids && $2::uuid[] ORDER BY id FOR UPDATE SKIP LOCKED)
+    RETURNING ${RETURNED}`,
+};
+
+const CLAIM_STALE = {
+  name: 'outbox-claim-stale',
+  text: `UPDATE outbox SET claimed_at = $1, attempts = attempts + 1
+    WHERE id IN (
+      SELECT id FROM outbox
+      WHERE created_at < $2 AND (claimed_at IS NULL OR claimed_at < $2)
+      ORDER BY id LIMIT $3
+      FOR UPDATE SKIP LOCKED)
+    RETURNING ${RETURNED}`,
+};
