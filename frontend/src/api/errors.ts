@@ -6,9 +6,18 @@ export interface ApiProblem {
   message: string;
   /** Field name (no `body.` prefix) → message, from VALIDATION_ERROR details. */
   fieldErrors: Record<string, string>;
+  /** When the server says to try again later (SERVICE_UNAVAILABLE, RATE_LIMITED): after this long. */
+  retryAfterMs?: number;
 }
 
 const fieldIssuesSchema = z.array(fieldIssueSchema);
+const retryAfterSchema = z.object({ retryAfterMs: z.number().nonnegative() });
+
+/** The wait an error's `details` asks for, or null when it names none. */
+export function retryAfterOf(details: unknown): number | null {
+  const parsed = retryAfterSchema.safeParse(details);
+  return parsed.success ? parsed.data.retryAfterMs : null;
+}
 
 /** Strip the request part a server may prefix ("body.username" → "username"). */
 function fieldName(path: string): string {
@@ -41,12 +50,14 @@ export function toProblem(status: number, body: unknown): ApiProblem {
   }
   const { code, message, details } = parsed.data.error;
   const issues = fieldIssuesSchema.safeParse(details);
+  const retryAfterMs = retryAfterOf(details);
   return {
     code,
     message,
     // VALIDATION_ERROR and field-specific refusals (USERNAME_TAKEN, WRONG_CURRENT_PASSWORD…)
     // name their fields the same way.
     fieldErrors: issues.success ? toFieldErrors(issues.data) : {},
+    ...(retryAfterMs === null ? {} : { retryAfterMs }),
   };
 }
 

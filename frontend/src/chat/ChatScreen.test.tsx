@@ -3,10 +3,11 @@
  * The socket never connects here, so every action takes the REST path.
  */
 import type { Chat, ChatMember, Message } from '@parley/contracts';
-import { act, screen, waitFor, within } from '@testing-library/react';
+import { act, fireEvent, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { useAuthStore } from '../auth/auth-store';
+import { SEND_RETRIES } from '../messaging/actions';
 import {
   BOB,
   CAROL,
@@ -109,7 +110,28 @@ beforeEach(() => {
   setup();
 });
 
+afterEach(() => {
+  vi.useRealTimers();
+  vi.unstubAllGlobals();
+});
+
 const messageEls = () => screen.getAllByTestId('message');
+const sendPosts = () => requests.filter((r) => r.method === 'POST' && r.url === `/api/chats/${D}/messages`);
+/**
+ * Types a message and sends it with Enter, with setTimeout fake from the Enter on: a send's
+ * wait is stepped through, the rest of the screen runs as usual. Testing Library lets React
+ * settle on a timeout of its own and steps it through a `jest` global only, which Vitest
+ * does not define: the stub gives it one.
+ */
+async function writeAndSend(text: string) {
+  const input = screen.getByTestId('composer-input');
+  await userEvent.setup().type(input, text);
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+  vi.stubGlobal('jest', { advanceTimersByTime: (ms: number) => vi.advanceTimersByTime(ms) });
+  fireEvent.keyDown(input, { key: 'Enter' });
+}
+const busy = (retryAfterMs: number) =>
+  errorReply(503, 'SERVICE_UNAVAILABLE', 'The server is busy. Try again in a moment.', { retryAfterMs });
 
 describe('chat screen', () => {
   it('lists chats by recent activity with unread badges, and opening one marks it read', async () => {
@@ -140,34 +162,60 @@ describe('chat screen', () => {
     await waitFor(() => expect(within(list).queryByTestId('unread-badge')).toBeNull());
   });
 
-  it('sends over REST while the socket is down; a failed send is retried with the same clientMsgId', async () => {
-    sendReplies = [errorReply(503, 'SERVICE_UNAVAILABLE', 'The service is not ready.')];
-    const user = userEvent.setup();
+  it('sends over REST while the socket is down; a busy server gets the same message again by itself', async () => {
+    sendReplies = [busy(10_000)];
     renderAt(`/chats/${D}`);
     await waitFor(() => expect(messageEls()).toHaveLength(2));
 
-    await user.type(screen.getByTestId('composer-input'), 'new **message**{Enter}');
+    await writeAndSend('new **message**');
     expect(screen.getByTestId('composer-input')).toHaveValue('');
+    // Refused as busy: a while later it is still on its way (clock), with no error and no Retry.
+    await act(() => vi.advanceTimersByTimeAsync(5_000));
+    expect(sendPosts()).toHaveLength(1);
+    const sending = messageEls()[2]!;
+    expect(sending).toHaveAttribute('data-status', 'pending');
+    expect(within(sending).getByTestId('receipt')).toHaveAttribute('data-receipt', 'pending');
+    expect(within(sending).queryByRole('alert')).toBeNull();
+
+    await act(() => vi.advanceTimersByTimeAsync(5_000));
+    await waitFor(() => expect(messageEls()[2]).toHaveAttribute('data-seq', '3'));
+    expect(messageEls()).toHaveLength(3);
+    expect(messageEls()[2]!.dataset.status).toBe('sent');
+    expect(sendPosts()).toHaveLength(2);
+    const [first, again] = sendPosts().map((p) => p.body as { clientMsgId: string; body: string });
+    expect(first!.clientMsgId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(again!.clientMsgId).toBe(first!.clientMsgId);
+    expect(again!.body).toBe('new **message**');
+  });
+
+  it('shows a send the server stayed too busy for as failed; Retry sends it again with the same clientMsgId', async () => {
+    sendReplies = Array.from({ length: SEND_RETRIES + 1 }, () => busy(10_000));
+    renderAt(`/chats/${D}`);
+    await waitFor(() => expect(messageEls()).toHaveLength(2));
+
+    await writeAndSend('new **message**');
+    for (let sent = 1; sent <= SEND_RETRIES; sent++) {
+      await act(() => vi.advanceTimersByTimeAsync(5_000));
+      expect(sendPosts()).toHaveLength(sent);
+      expect(messageEls()[2]).toHaveAttribute('data-status', 'pending');
+      await act(() => vi.advanceTimersByTimeAsync(5_000));
+    }
     const failed = await waitFor(() => {
       const el = messageEls().find((x) => x.dataset.status === 'failed');
       expect(el).toBeDefined();
       return el!;
     });
-    expect(within(failed).getByRole('alert')).toHaveTextContent('The service is not ready.');
+    expect(within(failed).getByRole('alert')).toHaveTextContent('The server is busy. Try again in a moment.');
+    expect(sendPosts()).toHaveLength(SEND_RETRIES + 1);
 
-    await user.click(within(failed).getByTestId('retry-button'));
-    await waitFor(() => expect(messageEls()).toHaveLength(3));
+    fireEvent.click(within(failed).getByTestId('retry-button'));
+    await waitFor(() => expect(messageEls()[2]).toHaveAttribute('data-seq', '3'));
     const sent = messageEls()[2]!;
-    await waitFor(() => expect(sent).toHaveAttribute('data-seq', '3'));
     expect(sent.dataset.status).toBe('sent');
     expect(within(sent).getByTestId('receipt')).toHaveAttribute('data-receipt', 'sent');
-
-    const posts = requests.filter((r) => r.method === 'POST' && r.url === `/api/chats/${D}/messages`);
-    expect(posts).toHaveLength(2);
-    const [a, b] = posts.map((p) => p.body as { clientMsgId: string; body: string });
-    expect(a!.clientMsgId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(b!.clientMsgId).toBe(a!.clientMsgId);
-    expect(b!.body).toBe('new **message**');
+    expect(sendPosts()).toHaveLength(SEND_RETRIES + 2);
+    const clientMsgIds = new Set(sendPosts().map((p) => (p.body as { clientMsgId: string }).clientMsgId));
+    expect(clientMsgIds.size).toBe(1);
   });
 
   it('opens a deep link around the message and highlights it', async () => {

@@ -4,22 +4,24 @@ import { previewText } from '@parley/contracts';
  * otherwise (or when the socket drops mid-command: the same clientMsgId makes a repeated
  * send safe). Results are applied to the stores at once; the events that follow are no-ops.
  */
-import type { DeleteScope, Message, MessagePriority } from '@parley/contracts';
+import type { CommandData, DeleteScope, Message, MessagePriority } from '@parley/contracts';
 import { api } from '../api/client';
-import { networkProblem, toProblem } from '../api/errors';
+import { networkProblem, retryAfterOf, toProblem } from '../api/errors';
 import { useAuthStore } from '../auth/auth-store';
 import { RealtimeError } from '../realtime/realtime-client';
 import { applyEvent, applyOwnRead } from './apply-event';
 import { useChatsStore, withNewMessage } from './chats-store';
 import {
+  type PendingMessage,
   addPending,
+  gapBefore,
   setPendingStatus,
   updateChatMessages,
   useMessagesStore,
   withLiveMessage,
   withReaction,
 } from './messages-store';
-import { getRealtime } from './session';
+import { getRealtime, reportGap } from './session';
 import { newClientMsgId } from './uuid';
 
 /** An action the server refused, with the message to show and the error code. */
@@ -27,6 +29,8 @@ export class ActionError extends Error {
   constructor(
     message: string,
     readonly code: string | null = null,
+    /** The wait the server asked for before trying again (details.retryAfterMs). */
+    readonly retryAfterMs: number | null = null,
   ) {
     super(message);
   }
@@ -49,24 +53,29 @@ async function overSocket<T>(
     return await run(rt);
   } catch (err) {
     if (err instanceof RealtimeError && err.isTransport) return null;
-    if (err instanceof RealtimeError) throw new ActionError(err.message, err.code);
+    if (err instanceof RealtimeError) throw new ActionError(err.message, err.code, retryAfterOf(err.details));
     throw err;
   }
 }
 
 export function refused(status: number, body: unknown): never {
   const problem = toProblem(status, body);
-  throw new ActionError(problem.message, problem.code);
+  throw new ActionError(problem.message, problem.code, problem.retryAfterMs ?? null);
 }
 
 export function errorText(err: unknown): string {
   return err instanceof ActionError ? err.message : networkProblem().message;
 }
 
-/** My message is confirmed (ack, REST answer): it takes its seq and the pending copy goes. */
+/**
+ * My message is confirmed (ack, REST answer): it takes its seq and the pending copy goes.
+ * Its seq can be the first to show that others' messages before it never came.
+ */
 export function receiveOwnMessage(message: Message): void {
+  const gap = gapBefore(useMessagesStore.getState().byChat[message.chatId], message);
   updateChatMessages(message.chatId, (cm) => withLiveMessage(cm, message));
   useChatsStore.getState().update(message.chatId, (c) => withNewMessage(c, message, me()));
+  if (gap) reportGap(message.chatId, gap);
 }
 
 /** Show the message at once as pending, then send it. */
@@ -100,32 +109,73 @@ export function sendMessage(
   return clientMsgId;
 }
 
-/** Send (or re-send, after a failure) a pending message with its original clientMsgId. */
+/** Refusals that mean "not now" rather than "no": the same send goes again by itself. */
+const RETRYABLE_SEND_CODES: ReadonlySet<string> = new Set(['SERVICE_UNAVAILABLE', 'RATE_LIMITED']);
+/** Automatic re-sends after such refusals before the message shows as failed (with Retry). */
+export const SEND_RETRIES = 5;
+/** The server's wait is kept within these bounds: no hammering, no endless clock. */
+const SEND_RETRY_MIN_MS = 250;
+const SEND_RETRY_MAX_MS = 30_000;
+/** The wait when the refusal names none. */
+const SEND_RETRY_DEFAULT_MS = 1_000;
+
+/** How long to wait before sending again after this failure; null when it is final. */
+function sendRetryDelay(err: unknown): number | null {
+  if (!(err instanceof ActionError) || !err.code || !RETRYABLE_SEND_CODES.has(err.code)) return null;
+  const wait = err.retryAfterMs ?? SEND_RETRY_DEFAULT_MS;
+  return Math.min(SEND_RETRY_MAX_MS, Math.max(SEND_RETRY_MIN_MS, wait));
+}
+
+function findPending(chatId: string, clientMsgId: string): PendingMessage | undefined {
+  return useMessagesStore.getState().byChat[chatId]?.pending.find((p) => p.clientMsgId === clientMsgId);
+}
+
+type SendInput = CommandData<'message:send'>;
+
+/** One send over the socket, or over REST when the socket cannot take it. */
+async function sendOnce(input: SendInput): Promise<Message> {
+  const sent = await overSocket(async (rt) => (await rt.request('message:send', input)).message);
+  if (sent) return sent;
+  const { chatId, ...body } = input;
+  const res = await api.messages.send({ params: { chatId }, body });
+  if (res.status !== 200 && res.status !== 201) refused(res.status, res.body);
+  return res.body;
+}
+
+const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Send (or re-send, after a failure) a pending message with its original clientMsgId, so
+ * the server stores it once however often it arrives. A busy server (SERVICE_UNAVAILABLE,
+ * RATE_LIMITED) gets the same send again after the wait it asks for, while the message
+ * stays "sending"; any other refusal, or the last retry, shows it as failed.
+ */
 export async function deliver(chatId: string, clientMsgId: string): Promise<void> {
-  const pending = useMessagesStore
-    .getState()
-    .byChat[chatId]?.pending.find((p) => p.clientMsgId === clientMsgId);
+  const pending = findPending(chatId, clientMsgId);
   if (!pending) return;
   setPendingStatus(chatId, clientMsgId, 'pending', null);
-  const input = {
+  const input: SendInput = {
+    chatId,
     clientMsgId,
     body: pending.body,
     ...(pending.replyTo ? { replyTo: pending.replyTo.id } : {}),
     ...(pending.priority !== 'normal' ? { priority: pending.priority } : {}),
   };
-  try {
-    let message = await overSocket(
-      async (rt) => (await rt.request('message:send', { chatId, ...input })).message,
-    );
-    if (!message) {
-      const res = await api.messages.send({ params: { chatId }, body: input });
-      if (res.status !== 200 && res.status !== 201) refused(res.status, res.body);
-      message = res.body;
+  for (let retries = 0; ; retries += 1) {
+    try {
+      receiveOwnMessage(await sendOnce(input));
+      return;
+    } catch (err) {
+      const delay = retries < SEND_RETRIES ? sendRetryDelay(err) : null;
+      if (delay === null) {
+        const code = err instanceof ActionError ? err.code : null;
+        setPendingStatus(chatId, clientMsgId, 'failed', sendErrorText(chatId, err), code);
+        return;
+      }
+      await wait(delay);
+      // Confirmed by its event, or signed out meanwhile: nothing left to send.
+      if (!findPending(chatId, clientMsgId)) return;
     }
-    receiveOwnMessage(message);
-  } catch (err) {
-    const code = err instanceof ActionError ? err.code : null;
-    setPendingStatus(chatId, clientMsgId, 'failed', sendErrorText(chatId, err), code);
   }
 }
 

@@ -17,6 +17,8 @@ import {
 import { type MemberMap, useMembersStore, withPositions } from './members-store';
 import {
   type ChatMessages,
+  type SeqGap,
+  gapBefore,
   minSeq,
   updateChatMessages,
   useMessagesStore,
@@ -31,6 +33,8 @@ import { useTypingStore } from './typing-store';
 export interface EventEffects {
   /** The event cannot be applied exactly from what the client holds: fetch this chat again. */
   refreshChat?: (chatId: string) => void;
+  /** A live message skipped seqs of a window at the live end: fetch what is missing. */
+  fetchGap?: (chatId: string, gap: SeqGap) => void;
   /** Current time as ISO (for a tombstone when the event has no deletedAt). */
   now?: () => string;
 }
@@ -108,9 +112,15 @@ export function applyEvent(event: ServerEvent, me: string, effects: EventEffects
   switch (event.type) {
     case 'message:new': {
       const { message } = event.data;
-      if (chats.chats[message.chatId]) chats.update(message.chatId, (c) => withNewMessage(c, message, me));
-      else if (chats.loaded) effects.refreshChat?.(message.chatId);
+      const chat = chats.chats[message.chatId];
+      if (chat) {
+        // Seqs skipped since the last one the list saw: the unread count cannot be counted here.
+        if (message.seq > chat.lastSeq + 1) effects.refreshChat?.(message.chatId);
+        chats.update(message.chatId, (c) => withNewMessage(c, message, me));
+      } else if (chats.loaded) effects.refreshChat?.(message.chatId);
+      const gap = gapBefore(useMessagesStore.getState().byChat[message.chatId], message);
       updateChatMessages(message.chatId, (cm) => withLiveMessage(cm, message));
+      if (gap) effects.fetchGap?.(message.chatId, gap);
       if (message.senderId) useTypingStore.getState().stop(message.chatId, message.senderId);
       return;
     }
@@ -155,8 +165,11 @@ export function applyEvent(event: ServerEvent, me: string, effects: EventEffects
       return;
     }
     case 'message:delivered': {
-      const { chatId, userId, upToSeq } = event.data;
-      members.update(chatId, (m) => withPositions(m, userId, { delivered: upToSeq }));
+      // Coalesced per chat: one event moves every member whose devices received more.
+      const { chatId, receipts } = event.data;
+      members.update(chatId, (m) =>
+        receipts.reduce((acc, r) => withPositions(acc, r.userId, { delivered: r.upToSeq }), m),
+      );
       return;
     }
     case 'message:read': {

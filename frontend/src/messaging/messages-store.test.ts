@@ -4,6 +4,8 @@ import {
   type ChatMessages,
   type PendingMessage,
   emptyChatMessages,
+  gapBefore,
+  isGapOpen,
   withChangedMessages,
   withLiveMessage,
   withPage,
@@ -121,5 +123,29 @@ describe('messages of a chat', () => {
     cm = withReaction(cm, m.id, ME, '👍', 'remove', 2); // stale replay of an older change
     expect(cm.byId[m.id]?.reactions).toEqual([{ emoji: '👍', userIds: [ME, BOB] }]);
     expect(cm.byId[m.id]?.version).toBe(3);
+  });
+
+  it('tells the seqs a live message skips at the newest end, until every one of them is in', () => {
+    let cm = withPage(
+      emptyChatMessages,
+      page([message(C, 9, BOB, 'i'), message(C, 10, BOB, 'j')]),
+      'replace',
+    );
+    expect(gapBefore(cm, message(C, 11, BOB, 'next in line'))).toBeNull();
+    const gap = gapBefore(cm, message(C, 13, BOB, 'm'));
+    expect(gap).toEqual({ afterSeq: 10, beforeSeq: 13 });
+
+    cm = withLiveMessage(cm, message(C, 13, BOB, 'm'));
+    expect(isGapOpen(cm, gap!)).toBe(true);
+    cm = withLiveMessage(cm, message(C, 12, BOB, 'l')); // late, out of order
+    expect(gapBefore(cm, message(C, 12, BOB, 'l'))).toBeNull(); // already in: no new gap
+    expect(isGapOpen(cm, gap!)).toBe(true); // 11 still missing
+    cm = withPage(
+      cm,
+      page([message(C, 11, BOB, 'k'), message(C, 12, BOB, 'l'), message(C, 13, BOB, 'm')]),
+      'merge',
+    );
+    expect(seqs(cm)).toEqual([9, 10, 11, 12, 13]);
+    expect(isGapOpen(cm, gap!)).toBe(false);
   });
 });

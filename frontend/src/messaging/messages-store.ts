@@ -97,6 +97,35 @@ export function withLiveMessage(cm: ChatMessages, message: Message): ChatMessage
   return upsertAll({ ...cm, pending }, [message]);
 }
 
+/** Seqs a chat's window misses: every seq strictly between afterSeq and beforeSeq. */
+export interface SeqGap {
+  afterSeq: number;
+  beforeSeq: number;
+}
+
+/**
+ * The seqs a live message skips at the newest end of the window (the window holds 10 and
+ * 12 arrives: 11 is missing), or null. Only a window at the live end can tell; a late
+ * message that lands inside the window skips nothing. A message deleted for me or expired
+ * at the end of the window looks like a gap too: one fetch finds nothing new, which is harmless.
+ */
+export function gapBefore(cm: ChatMessages | undefined, message: Message): SeqGap | null {
+  if (!cm?.loaded || cm.hasMoreAfter || cm.byId[message.id]) return null;
+  const last = maxSeq(cm);
+  return message.seq > last + 1 ? { afterSeq: last, beforeSeq: message.seq } : null;
+}
+
+/** True while some seq of the gap is still not in a window at the live end. */
+export function isGapOpen(cm: ChatMessages | undefined, gap: SeqGap): boolean {
+  if (!cm?.loaded || cm.hasMoreAfter) return false;
+  let held = 0;
+  for (const id of cm.order) {
+    const seq = cm.byId[id]?.seq ?? 0;
+    if (seq > gap.afterSeq && seq < gap.beforeSeq) held += 1;
+  }
+  return held < gap.beforeSeq - gap.afterSeq - 1;
+}
+
 /** Edits and changes only touch messages inside the window. */
 export function withChangedMessages(cm: ChatMessages, messages: Message[]): ChatMessages {
   const known = messages.filter((m) => cm.byId[m.id]);

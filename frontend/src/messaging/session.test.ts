@@ -3,13 +3,15 @@
  * load, live events, and the re-sync after the server lost the client's position.
  */
 import type { Chat, Message } from '@parley/contracts';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { useAuthStore } from '../auth/auth-store';
 import { useConnectionStore } from '../realtime/connection-store';
 import { BOB, ME, at, chat, id, member, message, preview } from '../test/chat-fixtures';
 import { FakeSocket } from '../test/fake-socket';
 import { type StubRequest, stubNetwork, testUser } from '../test/stub-network';
+import { sendMessage } from './actions';
 import { useChatsStore } from './chats-store';
+import { GAP_GRACE_MS } from './gap-filler';
 import { useMessagesStore } from './messages-store';
 import { resetUnseen } from './notifications';
 import { startMessaging, stopMessaging } from './session';
@@ -56,6 +58,7 @@ beforeEach(() => {
       if (gate) await gate;
       return { status: 200, body };
     }
+    if (url.pathname === `/api/chats/${G}`) return { status: 200, body: structuredClone(server.chat) };
     if (url.pathname === `/api/chats/${G}/messages`) {
       const limit = Number(q.get('limit') ?? 50);
       if (q.has('after')) return { status: 200, body: pageAfter(Number(q.get('after')), limit) };
@@ -76,7 +79,10 @@ beforeEach(() => {
   });
   requests = net.requests;
 });
-afterEach(() => stopMessaging());
+afterEach(() => {
+  stopMessaging();
+  vi.useRealTimers();
+});
 
 const seqs = () => {
   const cm = useMessagesStore.getState().byChat[G];
@@ -162,6 +168,69 @@ describe('messaging session', () => {
     expect(useMessagesStore.getState().byChat[G]?.byId[server.messages[1]!.id]?.body).toBe('two (edited)');
     expect(chatListCalls).toBe(3); // the sync:resync after resumed:false asked for nothing more
     expect(useConnectionStore.getState().state).toBe('online');
+  });
+
+  it('fetches the messages a live message skipped over REST, and the chat with its unread count', async () => {
+    startMessaging({ createSocket: (url) => new FakeSocket(url), random: () => 0 });
+    await expect.poll(() => useChatsStore.getState().loaded).toBe(true);
+    const socket = FakeSocket.latest();
+    await authenticate(socket, 'p1');
+    await expect.poll(() => chatListCalls).toBe(2);
+    await loadLatest(G);
+    vi.useFakeTimers();
+
+    // Bob's 4 and 5 are committed; the event for 4 went astray (another node, a lost connection).
+    const m4 = message(G, 4, BOB, 'four');
+    const m5 = message(G, 5, BOB, 'five');
+    server.messages.push(m4, m5);
+    server.chat = {
+      ...server.chat,
+      lastSeq: 5,
+      lastActivityAt: at(5),
+      lastMessage: preview(m5),
+      unreadCount: 2,
+    };
+    socket.push({ type: 'message:new', position: 'p2', data: { message: m5 } });
+    expect(seqs()).toEqual([1, 2, 3, 5]);
+
+    await vi.advanceTimersByTimeAsync(GAP_GRACE_MS);
+    await vi.waitFor(() => expect(seqs()).toEqual([1, 2, 3, 4, 5]));
+    await vi.waitFor(() => expect(useChatsStore.getState().chats[G]?.unreadCount).toBe(2));
+    const gapFetches = requests
+      .map((r) => new URL(r.url, 'http://parley.test'))
+      .filter((u) => u.pathname === `/api/chats/${G}/messages` && u.searchParams.has('after'));
+    expect(gapFetches.map((u) => u.searchParams.get('after'))).toEqual(['3']);
+
+    // The astray event turns up after all: nothing changes.
+    socket.push({ type: 'message:new', position: 'p3', data: { message: m4 } });
+    expect(seqs()).toEqual([1, 2, 3, 4, 5]);
+    expect(useChatsStore.getState().chats[G]?.unreadCount).toBe(2);
+  });
+
+  it('fetches the messages my own send skipped once its answer shows them missing', async () => {
+    startMessaging({ createSocket: (url) => new FakeSocket(url), random: () => 0 });
+    await expect.poll(() => useChatsStore.getState().loaded).toBe(true);
+    const socket = FakeSocket.latest();
+    await authenticate(socket, 'p1');
+    await expect.poll(() => chatListCalls).toBe(2);
+    await loadLatest(G);
+    vi.useFakeTimers();
+
+    // Bob's 4 went astray; my message became 5.
+    const m4 = message(G, 4, BOB, 'four');
+    server.messages.push(m4);
+    const clientMsgId = sendMessage(G, 'five', null);
+    await vi.advanceTimersByTimeAsync(0);
+    const send = socket.last('message:send');
+    const m5 = message(G, 5, ME, 'five', { clientMsgId });
+    server.messages.push(m5);
+    socket.ack(send.id, { message: m5, duplicate: false });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(seqs()).toEqual([1, 2, 3, 5]);
+
+    await vi.advanceTimersByTimeAsync(GAP_GRACE_MS);
+    await vi.waitFor(() => expect(seqs()).toEqual([1, 2, 3, 4, 5]));
+    expect(useMessagesStore.getState().byChat[G]?.pending).toEqual([]);
   });
 
   it('closes the socket and forgets every chat on stop (logout)', async () => {

@@ -13,11 +13,12 @@ import { useContactsStore } from '../people/contacts-store';
 import { applyEvent } from './apply-event';
 import { useChatsStore } from './chats-store';
 import { startExpiryClock } from './expiry';
+import { type GapFiller, createGapFiller } from './gap-filler';
 import { useMembersStore } from './members-store';
-import { useMessagesStore } from './messages-store';
+import { type SeqGap, isGapOpen, useMessagesStore } from './messages-store';
 import { noteIncoming } from './notifications';
 import { usePresenceStore } from './presence-store';
-import { loadErrorMessage, refreshChat, resync } from './sync';
+import { fetchGap, loadErrorMessage, refreshChat, resync } from './sync';
 import { useTypingStore } from './typing-store';
 
 export interface SessionOptions {
@@ -36,6 +37,8 @@ let resyncFailed = false;
 let retryTimer: ReturnType<typeof setTimeout> | null = null;
 const refreshQueue = new Set<string>();
 let refreshTimer: ReturnType<typeof setTimeout> | null = null;
+/** Seqs live messages skipped, fetched over REST (null when signed out). */
+let gapFiller: GapFiller | null = null;
 let generation = 0;
 let stopExpiryClock: (() => void) | null = null;
 
@@ -70,7 +73,12 @@ function apply(event: ServerEvent): void {
     const isNew = !chat || message.seq > chat.lastSeq;
     if (isNew) noteIncoming(message, chat ?? null, me());
   }
-  applyEvent(event, me(), { refreshChat: queueRefresh });
+  applyEvent(event, me(), { refreshChat: queueRefresh, fetchGap: reportGap });
+}
+
+/** Seqs a live message (or my own send's answer) skipped: fetched unless they turn up by themselves. */
+export function reportGap(chatId: string, gap: SeqGap): void {
+  gapFiller?.report(chatId, gap);
 }
 
 function onEvent(event: ServerEvent): void {
@@ -138,6 +146,10 @@ export function startMessaging(options: SessionOptions = {}): () => void {
   const gen = ++generation;
   useConnectionStore.setState({ state: 'connecting' });
   stopExpiryClock = startExpiryClock(me);
+  gapFiller = createGapFiller({
+    fetchAfter: (chatId, afterSeq) => (gen === generation ? fetchGap(chatId, afterSeq) : Promise.resolve()),
+    isOpen: (chatId, gap) => isGapOpen(useMessagesStore.getState().byChat[chatId], gap),
+  });
   // The first load is a re-sync too: the socket's first auth asks for another, which runs
   // after it, so two chat lists never race each other into the store.
   void requestResync().then(() => (gen === generation ? loadDirectPresence() : undefined));
@@ -174,6 +186,8 @@ export function stopMessaging(): void {
   if (refreshTimer) clearTimeout(refreshTimer);
   refreshTimer = null;
   refreshQueue.clear();
+  gapFiller?.stop();
+  gapFiller = null;
   stopExpiryClock?.();
   stopExpiryClock = null;
   useConnectionStore.setState({ state: 'idle' });

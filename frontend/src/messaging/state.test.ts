@@ -25,7 +25,7 @@ import { testUser } from '../test/stub-network';
 import { applyEvent } from './apply-event';
 import { useChatsStore } from './chats-store';
 import { useMembersStore } from './members-store';
-import { updateChatMessages, useMessagesStore, withPage } from './messages-store';
+import { type SeqGap, updateChatMessages, useMessagesStore, withPage } from './messages-store';
 import { usePresenceStore } from './presence-store';
 import { useTypingStore } from './typing-store';
 
@@ -142,7 +142,16 @@ const newChat = chat(N, {
 
 const events: ServerEvent[] = [
   { type: 'message:new', data: { message: d3 } },
-  { type: 'message:delivered', data: { chatId: D, userId: ME, upToSeq: 3 } },
+  {
+    type: 'message:delivered',
+    data: {
+      chatId: D,
+      receipts: [
+        { userId: ME, upToSeq: 3 },
+        { userId: BOB, upToSeq: 3 },
+      ],
+    },
+  },
   { type: 'message:new', data: { message: d4 } }, // from my other device
   { type: 'message:read', data: { chatId: D, userId: ME, upToSeq: 4 } },
   { type: 'message:read', data: { chatId: D, userId: BOB, upToSeq: 4 } },
@@ -160,6 +169,17 @@ const events: ServerEvent[] = [
   {
     type: 'message:deleted',
     data: { chatId: G, messageId: g4.id, seq: 4, scope: 'everyone', version: 2, deletedAt: DELETED_AT },
+  },
+  // One coalesced receipt for the group: Bob's devices have Carol's message, Carol's too.
+  {
+    type: 'message:delivered',
+    data: {
+      chatId: G,
+      receipts: [
+        { userId: BOB, upToSeq: 5 },
+        { userId: CAROL, upToSeq: 5 },
+      ],
+    },
   },
   { type: 'message:new', data: { message: g6 } },
   {
@@ -232,17 +252,23 @@ const fresh: Snapshot = {
   },
   members: {
     [D]: [member(ME, 'member', 4, 4, true), { ...member(BOB, 'member', 4, 4), lastSeenAt: at(20) }],
-    [G]: [member(ME, 'owner', 8, 8, true), member(BOB, 'admin', 4, 4, true), daveJoined],
+    [G]: [member(ME, 'owner', 8, 8, true), member(BOB, 'admin', 4, 5, true), daveJoined],
   },
 };
 // Bob went offline after the group's member list was read in the fresh load too.
 fresh.members[G]![1] = { ...fresh.members[G]![1]!, online: false, lastSeenAt: at(20) };
 
-const effects = { now: () => DELETED_AT, refreshChat: (chatId: string) => refreshed.push(chatId) };
+const effects = {
+  now: () => DELETED_AT,
+  refreshChat: (chatId: string) => refreshed.push(chatId),
+  fetchGap: (chatId: string, gap: SeqGap) => gaps.push({ chatId, ...gap }),
+};
 let refreshed: string[] = [];
+let gaps: ({ chatId: string } & SeqGap)[] = [];
 
 beforeEach(() => {
   refreshed = [];
+  gaps = [];
   useAuthStore.setState({ status: 'signedIn', user: testUser, accessToken: 't', sessionId: null });
 });
 
@@ -257,6 +283,7 @@ describe('client state', () => {
     expect(state([ME, BOB, DAVE])).toEqual(expected);
     // Every event could be applied from what the client held: nothing had to be re-fetched.
     expect(refreshed).toEqual([]);
+    expect(gaps).toEqual([]);
     // Ephemeral state is there too, outside the comparison.
     expect(Object.keys(useTypingStore.getState().byChat[G] ?? {})).toEqual([DAVE]);
   });
@@ -281,6 +308,32 @@ describe('client state', () => {
     expect(state([ME, BOB, DAVE])).toEqual(expected);
   });
 
+  it('applies every receipt of a coalesced message:delivered, each only forward', () => {
+    hydrate(stale);
+    const delivered = () =>
+      Object.fromEntries(
+        Object.values(useMembersStore.getState().byChat[G] ?? {}).map((m) => [m.user.id, m.lastDeliveredSeq]),
+      );
+    expect(delivered()).toEqual({ [ME]: 3, [BOB]: 3, [CAROL]: 3 });
+    applyEvent(
+      {
+        type: 'message:delivered',
+        data: {
+          chatId: G,
+          receipts: [
+            { userId: CAROL, upToSeq: 2 }, // older than what the member list says: no step back
+            { userId: DAVE, upToSeq: 7 }, // not a member the client knows: nothing to move
+            { userId: BOB, upToSeq: 7 },
+          ],
+        },
+      },
+      ME,
+      effects,
+    );
+    expect(delivered()).toEqual({ [ME]: 3, [BOB]: 7, [CAROL]: 3 });
+    expect(useMembersStore.getState().byChat[G]?.[BOB]?.lastReadSeq).toBe(2); // delivered is not read
+  });
+
   it('keeps unread counts right along the way', () => {
     hydrate(stale);
     const unread = (chatId: string) => useChatsStore.getState().chats[chatId]?.unreadCount;
@@ -292,5 +345,55 @@ describe('client state', () => {
     expect(unread(G)).toBe(2); // Bob's and Carol's
     applyEvent(events[13]!, ME, effects); // Bob's message deleted for everyone
     expect(unread(G)).toBe(1);
+  });
+});
+
+describe('seq gaps', () => {
+  const seqsOf = (chatId: string) => {
+    const cm = useMessagesStore.getState().byChat[chatId];
+    return cm ? cm.order.map((mid) => cm.byId[mid]!.seq) : [];
+  };
+
+  it('a live message that skips seqs asks for the gap after the last one held, and for the chat', () => {
+    hydrate(stale);
+    applyEvent({ type: 'message:new', data: { message: g5 } }, ME, effects); // g4 is missing
+    expect(gaps).toEqual([{ chatId: G, afterSeq: 3, beforeSeq: 5 }]);
+    // The unread count cannot be counted past a gap: the chat comes from REST again.
+    expect(refreshed).toEqual([G]);
+    expect(seqsOf(G)).toEqual([1, 2, 3, 5]);
+
+    // The same message again (at-least-once delivery) is no new gap.
+    applyEvent({ type: 'message:new', data: { message: g5 } }, ME, effects);
+    expect(gaps).toHaveLength(1);
+  });
+
+  it('a late message that fills the gap by itself, and then the fetched gap, leave one copy of each in seq order', () => {
+    hydrate(stale);
+    applyEvent({ type: 'message:new', data: { message: g5 } }, ME, effects);
+    applyEvent({ type: 'message:new', data: { message: g4 } }, ME, effects); // late, out of order
+    expect(gaps).toHaveLength(1);
+    expect(refreshed).toEqual([G]);
+    expect(seqsOf(G)).toEqual([1, 2, 3, 4, 5]);
+
+    // The fetch asked for before g4 came answers with it too: merged by id.
+    updateChatMessages(G, (cm) =>
+      withPage(cm, { messages: [g4, g5], hasMoreBefore: true, hasMoreAfter: false }, 'merge'),
+    );
+    expect(seqsOf(G)).toEqual([1, 2, 3, 4, 5]);
+    expect(useMessagesStore.getState().byChat[G]?.hasMoreAfter).toBe(false);
+  });
+
+  it('asks for no gap for the next seq in line, or when the window stops short of the newest', () => {
+    hydrate(stale);
+    applyEvent({ type: 'message:new', data: { message: g4 } }, ME, effects);
+    expect(gaps).toEqual([]);
+
+    // Opened around a deep link: the newest messages are fetched when scrolled to, not here.
+    updateChatMessages(D, (cm) =>
+      withPage(cm, { messages: [d1, d2], hasMoreBefore: false, hasMoreAfter: true }, 'replace'),
+    );
+    applyEvent({ type: 'message:new', data: { message: message(D, 9, BOB, 'much later') } }, ME, effects);
+    expect(gaps).toEqual([]);
+    expect(seqsOf(D)).toEqual([1, 2]);
   });
 });

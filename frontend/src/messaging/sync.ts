@@ -168,17 +168,33 @@ export async function loadMembers(chatId: string): Promise<ChatMember[]> {
   return res.body.members;
 }
 
-/** Messages after the newest the window holds, until the end (or jump to the newest page). */
-async function catchUp(chatId: string): Promise<void> {
+/**
+ * Every message after afterSeq into a window at the newest end, until the end (or jump to
+ * the newest page when that is too far).
+ */
+async function catchUp(chatId: string, afterSeq: number): Promise<void> {
+  let after = afterSeq;
   for (let i = 0; i < MAX_CATCH_UP_PAGES; i++) {
+    const page = await fetchPage(chatId, { after, limit: MESSAGE_PAGE_MAX });
     const cm = useMessagesStore.getState().byChat[chatId];
-    if (!cm?.loaded) return;
-    const page = await fetchPage(chatId, { after: maxSeq(cm), limit: MESSAGE_PAGE_MAX });
+    // Closed, or moved away from the newest end meanwhile (a deep link): the page fits no more.
+    if (!cm?.loaded || cm.hasMoreAfter) return;
     // 'merge': the window was at the newest end, so it still is once the page is in.
-    applyPage(chatId, { ...page, hasMoreBefore: cm.hasMoreBefore }, 'merge');
+    applyPage(chatId, page, 'merge');
     if (!page.hasMoreAfter) return;
+    after = Math.max(after, page.messages.at(-1)?.seq ?? after);
   }
   await loadLatest(chatId);
+}
+
+/**
+ * Messages a live event skipped (a seq gap after afterSeq), merged into the window by id
+ * and seq: whatever of them arrived live meanwhile stays one copy.
+ */
+export async function fetchGap(chatId: string, afterSeq: number): Promise<void> {
+  const cm = useMessagesStore.getState().byChat[chatId];
+  if (!cm?.loaded || cm.hasMoreAfter) return;
+  await catchUp(chatId, afterSeq);
 }
 
 async function fetchChanges(chatId: string, sinceVersion: number): Promise<void> {
@@ -213,7 +229,7 @@ export async function resync(): Promise<void> {
   for (const chat of fresh) {
     const cm = useMessagesStore.getState().byChat[chat.id];
     if (!cm?.loaded) continue;
-    if (!cm.hasMoreAfter && chat.lastSeq > maxSeq(cm)) await catchUp(chat.id);
+    if (!cm.hasMoreAfter && chat.lastSeq > maxSeq(cm)) await catchUp(chat.id, maxSeq(cm));
     const seenVersion = seen[chat.id]?.version;
     if (seenVersion !== undefined && chat.version > seenVersion) await fetchChanges(chat.id, seenVersion);
   }

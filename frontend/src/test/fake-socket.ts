@@ -47,8 +47,13 @@ export class FakeSocket implements SocketLike {
   ack(id: string | undefined, data: unknown): void {
     this.push({ type: 'ack', id, ok: true, data });
   }
-  refuse(id: string | undefined, code: string, message = code): void {
-    this.push({ type: 'ack', id, ok: false, error: { code, message } });
+  refuse(id: string | undefined, code: string, message = code, details?: unknown): void {
+    this.push({
+      type: 'ack',
+      id,
+      ok: false,
+      error: { code, message, ...(details === undefined ? {} : { details }) },
+    });
   }
   /** The last frame the client sent of a type. */
   last(type: string) {
