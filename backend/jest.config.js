@@ -16,6 +16,7 @@ export default {
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-  testTimeout: 30000,
+  // A safety net for a busy machine, not an expectation of speed.
+  testTimeout: 120000,
   maxWorkers: 2,
 };

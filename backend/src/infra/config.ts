@@ -66,7 +66,7 @@ const envSchema = z
     SEND_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
     OUTBOX_SWEEP_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
     OUTBOX_STALE_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
-    RECEIPT_FLUSH_MS: z.coerce.number().int().min(1).max(60_000).default(100),
+    RECEIPT_FLUSH_MS: z.coerce.number().int().min(1).max(3_600_000).default(100),
     CHAT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(3_600_000).default(60_000),
     WS_HEARTBEAT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
     WS_AUTH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),

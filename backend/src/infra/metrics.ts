@@ -58,8 +58,8 @@ export function createMetrics(): Metrics {
   });
   let sources = { dbStatements: () => 0, sendQueue: () => 0 };
   new Counter({
-    name: 'parley_db_hot_statements_total',
-    help: 'Statements sent on the hot paths (sends, receipts, outbox) straight through the driver',
+    name: 'parley_db_statements_total',
+    help: 'Statements this node sent to the database (PostgreSQL: all of them; PGlite: the hot paths)',
     registers: [registry],
     collect() {
       this.reset();

@@ -61,6 +61,8 @@ export interface SendPipeline {
   exclusive<T>(job: () => Promise<T>): Promise<T>;
   /** Sends waiting for their batch. */
   readonly queued: number;
+  /** Batches in the database now. */
+  readonly inFlight: number;
   /** Finishes what is queued (shutdown). */
   drain(): Promise<void>;
 }
@@ -74,9 +76,6 @@ interface PendingSend {
 }
 
 type Unit = { kind: 'send'; send: PendingSend } | { kind: 'job'; run: () => Promise<void> };
-
-/** How long to keep asking whether a batch committed after its connection broke. */
-const OUTCOME_CHECK_MS = 15_000;
 
 export function createSendPipeline(ctx: AppContext, opts: SendPipelineOptions): SendPipeline {
   /** Sends and jobs in arrival order. */
@@ -230,7 +229,8 @@ export function createSendPipeline(ctx: AppContext, opts: SendPipelineOptions): 
   /** After a connection error: did the statement commit before the connection went? */
   async function outcomeOf(batch: PendingSend[]): Promise<'committed' | 'not-committed' | 'unknown'> {
     const ids = batch.map((s) => s.item.messageId);
-    const until = Date.now() + OUTCOME_CHECK_MS;
+    // As long as a send may wait at all; then the sender is told to retry (same clientMsgId).
+    const until = Date.now() + opts.queueTimeoutMs;
     for (let wait = 50; Date.now() < until; wait = Math.min(1000, wait * 2)) {
       try {
         const found = await committedMessageIds(ctx.db, ids);
@@ -363,6 +363,9 @@ export function createSendPipeline(ctx: AppContext, opts: SendPipelineOptions): 
     },
     get queued() {
       return queuedSends;
+    },
+    get inFlight() {
+      return inFlight;
     },
     drain() {
       if (!jobRunning && inFlight === 0 && units.length === 0) return Promise.resolve();

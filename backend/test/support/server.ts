@@ -3,6 +3,7 @@
  * HTTP like any client. Logs are captured so tests can check what is (not) logged.
  */
 import { loadConfig, type Config } from '../../src/infra/config.js';
+import type { DatabaseTarget } from '../../src/infra/db/client.js';
 import { startApp, type RunningApp } from '../../src/start-app.js';
 import { createTestDatabase } from './database.js';
 
@@ -24,7 +25,15 @@ export class TestClock {
   }
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  /** Reach the test database another way (e.g. through a proxy that breaks connections). */
+  database?: (target: DatabaseTarget) => Promise<DatabaseTarget>;
+}
+
+export async function startTestServer(
+  env: Record<string, string> = {},
+  opts: TestServerOptions = {},
+): Promise<TestServer> {
   const db = await createTestDatabase();
   const config = loadConfig({
     NODE_ENV: 'test',
@@ -37,7 +46,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     DIRECT_CHAT_POLICY: 'open',
     ...env,
   });
-  config.database = db.target;
+  config.database = opts.database ? await opts.database(db.target) : db.target;
   const logs: string[] = [];
   const clock = new TestClock();
   const running = await startApp(config, {

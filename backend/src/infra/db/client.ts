@@ -44,7 +44,10 @@ export interface Database {
   /** One statement (autocommit), prepared once per connection. */
   sql<T = Record<string, unknown>>(statement: Statement, params: unknown[]): Promise<T[]>;
   withConnection<T>(fn: (conn: RawConnection) => Promise<T>): Promise<T>;
-  /** Statements sent through `sql` since start (reported in /metrics). */
+  /**
+   * Statements sent since start (/metrics): on PostgreSQL every statement of every
+   * connection (Prisma's too, transaction control included); on PGlite those of `sql`.
+   */
   readonly statements: number;
   close(): Promise<void>;
 }
@@ -111,25 +114,30 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
     // the caller gets a retryable error instead of hanging.
     connectionTimeoutMillis: opts.acquireTimeoutMs ?? 10_000,
     keepAlive: true,
+    // The hot-path statements are prepared once per connection and planned once: their
+    // plans do not depend on the values (arrays of keys), and planning would cost as much
+    // as running them. Prisma's statements are unnamed, so this does not reach them.
+    options: '-c plan_cache_mode=force_generic_plan',
   });
   // An idle client erroring (server restart) must not crash the process.
   pool.on('error', () => undefined);
-  // The hot-path statements are prepared once per connection and planned once: their plans
-  // do not depend on the values (arrays of keys), and planning costs as much as running them.
-  // Prisma's statements are unnamed, so this setting does not reach them.
+  let statements = 0;
   pool.on('connect', (client) => {
-    client.query('SET plan_cache_mode = force_generic_plan').catch(() => undefined);
+    // Counted at the connection, so Prisma's statements are in the count as well.
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      statements += 1;
+      return query(...args);
+    };
   });
   const prisma = new PrismaClient({
     adapter: new PrismaPg(pool),
     transactionOptions: transactionOptions(opts),
   });
-  let statements = 0;
   return {
     kind: 'postgres',
     prisma,
     async sql<T>(statement: Statement, params: unknown[]) {
-      statements += 1;
       const result = await pool.query(
         statement.name
           ? { name: statement.name, text: statement.text, values: params }
