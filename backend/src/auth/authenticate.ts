@@ -24,18 +24,31 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 export async function authenticateToken(ctx: AppContext, token: string | undefined): Promise<Identity> {
   if (!token) throw new AppError('UNAUTHENTICATED');
   const claims = await verifyAccessToken(ctx.config.jwt, token);
-  const session = await ctx.db.prisma.session.findUnique({
-    where: { id: claims.sessionId },
-    select: { userId: true, revokedAt: true, expiresAt: true, lastActiveAt: true },
-  });
+  // Every request and every socket asks this: one prepared statement, not an ORM query.
+  const [session] = await ctx.db.sql<{
+    user_id: string;
+    revoked_at: Date | null;
+    expires_at: Date;
+    last_active_at: Date;
+  }>(SESSION_STATE, [claims.sessionId]);
   const now = new Date();
-  if (!session || session.userId !== claims.userId) throw new AppError('TOKEN_INVALID');
-  if (session.revokedAt || session.expiresAt <= now) throw new AppError('SESSION_REVOKED');
-  if (now.getTime() - session.lastActiveAt.getTime() > TOUCH_INTERVAL_MS) {
-    await ctx.db.prisma.session.update({ where: { id: claims.sessionId }, data: { lastActiveAt: now } });
+  if (!session || session.user_id !== claims.userId) throw new AppError('TOKEN_INVALID');
+  if (session.revoked_at || new Date(session.expires_at) <= now) throw new AppError('SESSION_REVOKED');
+  if (now.getTime() - new Date(session.last_active_at).getTime() > TOUCH_INTERVAL_MS) {
+    await ctx.db.sql(TOUCH_SESSION, [claims.sessionId, now]);
   }
   return claims;
 }
+
+const SESSION_STATE = {
+  name: 'auth-session',
+  text: `SELECT user_id::text AS user_id, revoked_at, expires_at, last_active_at FROM sessions WHERE id = $1::uuid`,
+};
+
+const TOUCH_SESSION = {
+  name: 'auth-touch-session',
+  text: `UPDATE sessions SET last_active_at = $2 WHERE id = $1::uuid`,
+};
 
 export function authenticate(ctx: AppContext, request: FastifyRequest): Promise<Identity> {
   return authenticateToken(ctx, bearerToken(request));

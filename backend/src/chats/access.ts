@@ -68,19 +68,24 @@ export async function requireGroupRole(
  * contact, except people on either side of a block.
  */
 export async function presenceAudience(ctx: AppContext, userId: string): Promise<string[]> {
-  const rows = await ctx.db.prisma.$queryRaw<{ user_id: string }[]>`
-    SELECT DISTINCT u.user_id::text AS user_id FROM (
+  // Asked at every first connect and last disconnect (a reconnect storm is thousands).
+  const rows = await ctx.db.sql<{ user_id: string }>(PRESENCE_AUDIENCE, [userId]);
+  return rows.map((r) => r.user_id);
+}
+
+/** Planned at each run (no name): joins whose best plan depends on how big the tables are now. */
+const PRESENCE_AUDIENCE = {
+  text: `SELECT DISTINCT u.user_id::text AS user_id FROM (
       SELECT other.user_id
       FROM chat_members mine
       JOIN chat_members other ON other.chat_id = mine.chat_id
-      WHERE mine.user_id = ${userId}::uuid AND other.user_id <> ${userId}::uuid
+      WHERE mine.user_id = $1::uuid AND other.user_id <> $1::uuid
       UNION
-      SELECT contact_id FROM contacts WHERE user_id = ${userId}::uuid
+      SELECT contact_id FROM contacts WHERE user_id = $1::uuid
     ) u
     WHERE NOT EXISTS (
       SELECT 1 FROM blocks b
-      WHERE (b.blocker_id = ${userId}::uuid AND b.blocked_id = u.user_id)
-         OR (b.blocker_id = u.user_id AND b.blocked_id = ${userId}::uuid)
-    )`;
-  return rows.map((r) => r.user_id);
-}
+      WHERE (b.blocker_id = $1::uuid AND b.blocked_id = u.user_id)
+         OR (b.blocker_id = u.user_id AND b.blocked_id = $1::uuid)
+    )`,
+};

@@ -62,7 +62,7 @@ export async function registerGateway(
     if (!(await ctx.presence.disconnected(userId))) return;
     await typing.stopAll(userId);
     const lastSeenAt = ctx.now();
-    await ctx.db.prisma.user.update({ where: { id: userId }, data: { lastSeenAt } }).catch(() => undefined);
+    await ctx.db.sql(TOUCH_LAST_SEEN, [userId, lastSeenAt]).catch(() => undefined);
     await ctx.events.toUsers(await presenceAudience(ctx, userId), {
       type: 'presence:offline',
       data: { userId, lastSeenAt: lastSeenAt.toISOString() },
@@ -212,3 +212,8 @@ function originAllowed(request: FastifyRequest, allowed: string[]): boolean {
     return false;
   }
 }
+
+const TOUCH_LAST_SEEN = {
+  name: 'presence-last-seen',
+  text: `UPDATE users SET last_seen_at = $2 WHERE id = $1::uuid`,
+};
