@@ -246,6 +246,43 @@ describe('backpressure', () => {
   });
 });
 
+describe('bursts', () => {
+  let server: TestServer;
+  let api: ReturnType<typeof client>;
+  beforeAll(async () => {
+    server = await startTestServer();
+    api = client(server.url);
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  test('50 groups created at once, more than the pool has connections: each one is created or refused as retryable, never a 500', async () => {
+    const users = await registerUsers(api, 60);
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        api.post(
+          '/api/chats/group',
+          { name: `burst ${i}`, memberIds: users.slice(50, 60).map((u) => u.id) },
+          as(users[i]!),
+        ),
+      ),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s !== 201 && s !== 503)).toEqual([]);
+    for (const r of results.filter((r) => r.status === 503)) {
+      expect(r.body.error).toMatchObject({
+        code: 'SERVICE_UNAVAILABLE',
+        details: { retryAfterMs: expect.any(Number) },
+      });
+    }
+    // Those created are whole: ten members each, and the system line.
+    for (const r of results.filter((r) => r.status === 201)) {
+      expect(r.body).toMatchObject({ memberCount: 11, lastSeq: 1 });
+    }
+  });
+});
+
 async function waitUntil(condition: () => boolean) {
   for (let i = 0; i < 6_000 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
   expect(condition()).toBe(true);
