@@ -145,6 +145,17 @@ describe('group commit', () => {
     await Promise.all([phone.close(), laptop.close()]);
   });
 
+  test("a sender's new display name is on their very next message", async () => {
+    const [a, b] = (await registerUsers(api, 2)) as [TestUser, TestUser];
+    const chat = await openDirectChat(api, a, b);
+    const wa = await connectAs(server.url, a.accessToken);
+    expect((await send(wa, chat.id, 'as before')).data.message.sender.displayName).toBe(a.displayName);
+    expect((await api.put('/api/users/me', { displayName: 'Ada Renamed' }, as(a))).status).toBe(200);
+    const after = await send(wa, chat.id, 'renamed');
+    expect(after.data.message.sender).toMatchObject({ id: a.id, displayName: 'Ada Renamed' });
+    await wa.close();
+  });
+
   test('someone added to a group gets its next message live; someone removed does not', async () => {
     const [a, b, c] = (await registerUsers(api, 3)) as [TestUser, TestUser, TestUser];
     const group = await createGroup(api, a, [b]);

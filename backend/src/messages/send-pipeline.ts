@@ -21,6 +21,7 @@ import { randomUUID } from 'node:crypto';
 import { previewText, type Message, type SendMessageInput } from '@parley/contracts';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AppContext } from '../app-context.js';
+import type { Profile } from '../chats/chat-directory.js';
 import { isTransientDbError, isUniqueViolation } from '../infra/db/transient.js';
 import { AppError, serviceUnavailable } from '../infra/errors.js';
 import { commitSendBatch, committedMessageIds, type BatchItem, type BatchRow } from './send-batch.js';
@@ -243,15 +244,19 @@ export function createSendPipeline(ctx: AppContext, opts: SendPipelineOptions): 
     return 'unknown';
   }
 
-  /** The batch committed but its answer was lost: ack from the stored rows, publish from the outbox. */
-  async function recoverCommitted(batch: PendingSend[]) {
-    const ids = batch.map((s) => s.item.messageId);
-    await ctx.relay.recoverMessages(ids);
+  async function presentStored(ids: string[]): Promise<Map<string, Message>> {
     const rows = await ctx.db.prisma.message.findMany({
       where: { id: { in: ids } },
       include: messageInclude,
     });
-    const byId = new Map((await presentMessages(ctx.db.prisma, rows)).map((m) => [m.id, m]));
+    return new Map((await presentMessages(ctx.db.prisma, rows)).map((m) => [m.id, m]));
+  }
+
+  /** The batch committed but its answer was lost: ack from the stored rows, publish from the outbox. */
+  async function recoverCommitted(batch: PendingSend[]) {
+    const ids = batch.map((s) => s.item.messageId);
+    await ctx.relay.recoverMessages(ids);
+    const byId = await presentStored(ids);
     for (const s of batch) {
       const message = byId.get(s.item.messageId);
       if (message) s.resolve({ message, duplicate: false });
@@ -306,20 +311,35 @@ export function createSendPipeline(ctx: AppContext, opts: SendPipelineOptions): 
       row.reply_sender_id ? [send.request.senderId, row.reply_sender_id] : [send.request.senderId],
     );
     // Senders are cached from the membership check; a miss costs one query.
-    const profiles = await ctx.directory.profiles(profileIds).catch(() => new Map());
+    const profiles = await ctx.directory.profiles(profileIds).catch(() => new Map<string, Profile>());
+    const reopened = (first?.reopened ?? []).map((r) => ({
+      kind: 'chat-created' as const,
+      chatId: r.chatId,
+      userIds: r.userIds,
+    }));
+    const messageIds = accepted.map(({ send }) => send.item.messageId);
+    if (!accepted.every(({ send }) => profiles.has(send.request.senderId))) {
+      // Names not to be had (the database just went away): the relay presents the messages
+      // from the database, and the acks come from there too.
+      void ctx.relay.committed({ ids: outboxIds, entries: [...reopened, { kind: 'messages', messageIds }] });
+      const stored = await presentStored(messageIds).catch(() => null);
+      for (const { send } of accepted) {
+        const message = stored?.get(send.item.messageId);
+        // Committed: a retry with the same clientMsgId gets it as the original.
+        if (message) send.resolve({ message, duplicate: false });
+        else send.reject(serviceUnavailable());
+      }
+      return;
+    }
     const messages: Message[] = [];
     for (const { send, row } of accepted) {
       const message = presentNew(send, row, now, profiles);
       messages.push(message);
       send.resolve({ message, duplicate: false });
     }
-    const reopened = first?.reopened ?? [];
     void ctx.relay.committed({
       ids: outboxIds,
-      entries: [
-        ...reopened.map((r) => ({ kind: 'chat-created' as const, chatId: r.chatId, userIds: r.userIds })),
-        { kind: 'messages', messageIds: messages.map((m) => m.id), presented: messages },
-      ],
+      entries: [...reopened, { kind: 'messages', messageIds, presented: messages }],
     });
     for (const { send } of accepted) {
       // The message is what they were typing.
@@ -374,12 +394,7 @@ export function createSendPipeline(ctx: AppContext, opts: SendPipelineOptions): 
   };
 }
 
-function presentNew(
-  send: PendingSend,
-  row: BatchRow,
-  now: Date,
-  profiles: Map<string, { id: string; username: string; displayName: string }>,
-): Message {
+function presentNew(send: PendingSend, row: BatchRow, now: Date, profiles: Map<string, Profile>): Message {
   const { item } = send;
   const sender = profiles.get(item.senderId);
   const replySender = row.reply_sender_id ? profiles.get(row.reply_sender_id) : undefined;

@@ -3,7 +3,7 @@ import type { AppContext } from '../app-context.js';
 import type { User } from '../infra/db/generated/client.js';
 
 export async function updateProfile(ctx: AppContext, userId: string, changes: UpdateProfile): Promise<User> {
-  return ctx.db.prisma.user.update({
+  const user = await ctx.db.prisma.user.update({
     where: { id: userId },
     data: {
       ...(changes.displayName !== undefined && { displayName: changes.displayName }),
@@ -12,4 +12,7 @@ export async function updateProfile(ctx: AppContext, userId: string, changes: Up
       updatedAt: ctx.now(),
     },
   });
+  // Names are cached on every node (sent with each message): they forget this one.
+  await ctx.bus.publish({ kind: 'invalidate', userIds: [userId] });
+  return user;
 }
