@@ -19,14 +19,16 @@ const logs: string[] = [];
 beforeAll(async () => {
   // The default policy: direct chats between strangers start as requests the tool accepts.
   server = await startTestServer({ LOG_LEVEL: 'warn', DIRECT_CHAT_POLICY: 'requests' });
+  // The drain ends as soon as everything has arrived; its length and the p99 threshold are
+  // safety nets for a busy machine (this checks that nothing is lost, not how fast it goes).
   const parsed = parseOptions([
     ...['--url', server.url, '--users', '20', '--devices', '2', '--rate', '8', '--duration', '5'],
-    ...['--group-size', '5', '--direct-share', '0.3', '--drain', '8', '--seed', '7'],
-    ...['--max-p99-ms', '5000', '--min-delivery', '100%'],
+    ...['--group-size', '5', '--direct-share', '0.3', '--drain', '60', '--seed', '7'],
+    ...['--max-p99-ms', '60000', '--min-delivery', '100%'],
   ]);
   if (parsed.help) throw new Error('unexpected --help');
   report = await runLoadTest(parsed.options, { log: (line) => logs.push(line), progress: () => undefined });
-}, 60_000);
+}, 240_000);
 
 afterAll(async () => {
   await server?.close();

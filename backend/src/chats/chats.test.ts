@@ -215,7 +215,7 @@ describe('creating groups', () => {
     beforeAll(async () => {
       owner = await registerUser(api);
       pool = await manyUsers(300);
-    }, 60_000);
+    }, 240_000);
 
     it('creates a group of 300 with the owner, refuses 301 with GROUP_FULL, and adding past 300', async () => {
       const full = await api.post(

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createGroup, registerUser, sendText, type TestUser } from '../../test/support/factories.js';
 import { client } from '../../test/support/http.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
-import { connectAs, lastPosition, type Frame } from '../../test/support/ws.js';
+import { connectAs, lastPosition, type Frame, type WsClient } from '../../test/support/ws.js';
 
 let server: TestServer;
 let api: ReturnType<typeof client>;
@@ -21,6 +21,27 @@ afterAll(async () => {
 });
 
 const isNew = (chatId: string) => (f: Frame) => f.type === 'message:new' && f.data.message.chatId === chatId;
+const messageId = (f: Frame) => f.data.message.id as string;
+
+/**
+ * What a client keeps of message:new frames: the first frame of each message, in arrival
+ * order (delivery is at least once; clients dedupe by message id).
+ */
+function deduped(frames: Frame[]): Frame[] {
+  const seen = new Set<string>();
+  return frames.filter((f) => !seen.has(messageId(f)) && seen.add(messageId(f)));
+}
+
+/**
+ * Waits until another device of the same user has had each of these messages: they are then
+ * in the user's inbox. (A send is acked at commit and the relay appends to inboxes just
+ * after, so a resume right after the last ack could otherwise race the relay.)
+ */
+async function inInbox(device: WsClient, messageIds: string[]) {
+  const wanted = new Set(messageIds);
+  const isWanted = (f: Frame) => f.type === 'message:new' && wanted.has(messageId(f));
+  await device.waitForDistinct(isWanted, messageId, wanted.size);
+}
 
 /** Fetches every message of a chat after `afterSeq` through REST, page by page. */
 async function fetchAfter(user: TestUser, chatId: string, afterSeq: number) {
@@ -61,10 +82,9 @@ test('300 concurrent sends from three users reach every member exactly once, in 
   expect(ackedSeqs).toEqual(Array.from({ length: 300 }, (_, i) => startSeq + 1 + i));
 
   for (const ws of [...sockets, ...watcherDevices]) {
-    const frames = await ws.waitForCount(isNew(group.id), 300, 30_000);
-    const seen = new Map<string, number>();
-    for (const f of frames) seen.set(f.data.message.id, f.data.message.seq);
-    expect(seen.size).toBe(300);
+    // Every message at least once; kept as a client keeps them, the first copy of each.
+    const frames = await ws.waitForDistinct(isNew(group.id), messageId, 300);
+    expect(frames).toHaveLength(300);
     // In arrival order, seqs strictly increase with no gap.
     const order = frames.map((f) => f.data.message.seq as number);
     expect(order).toEqual(Array.from({ length: 300 }, (_, i) => startSeq + 1 + i));
@@ -81,7 +101,7 @@ test('300 concurrent sends from three users reach every member exactly once, in 
   const stored = await fetchAfter(watcher!, group.id, startSeq);
   expect(stored.map((m) => m.seq)).toEqual(ackedSeqs);
   await Promise.all([...sockets, ...watcherDevices].map((ws) => ws.close()));
-}, 90_000);
+}, 180_000);
 
 test('a retried send with the same clientMsgId returns the original, over WebSocket and REST', async () => {
   const [a, b] = await Promise.all([registerUser(api), registerUser(api)]);
@@ -116,8 +136,11 @@ test('a retried send with the same clientMsgId returns the original, over WebSoc
     'once',
     'race',
   ]);
-  await new Promise((r) => setTimeout(r, 200));
-  expect(wb.events.filter(isNew(group.id))).toHaveLength(2);
+  // b hears of two messages and no third: a later message (the sentinel) arrives after them.
+  const sentinel = await sendText(api, a, group.id, 'sentinel');
+  await wb.waitFor((f) => isNew(group.id)(f) && messageId(f) === sentinel.id);
+  const before = deduped(wb.events.filter(isNew(group.id))).filter((f) => messageId(f) !== sentinel.id);
+  expect(before.map(messageId)).toEqual([first.data.message.id, r1.data.message.id]);
   await ws.close();
   await wb.close();
 });
@@ -127,12 +150,15 @@ describe('resume', () => {
     const [a, b] = await Promise.all([registerUser(api), registerUser(api)]);
     const group = await createGroup(api, a, [b]);
     const first = await connectAs(server.url, b.accessToken);
-    await sendText(api, a, group.id, 'before');
-    await first.waitFor(isNew(group.id));
+    // b's phone stays online: it shows when the inbox holds all of them.
+    const phone = await connectAs(server.url, b.accessToken);
+    const before = await sendText(api, a, group.id, 'before');
+    await first.waitFor((f) => isNew(group.id)(f) && messageId(f) === before.id);
     const stored = lastPosition(first, first.position);
     await first.close();
 
     const sender = await connectAs(server.url, a.accessToken);
+    const sent: string[] = [];
     for (let n = 0; n < 100; n++) {
       const ack = await sender.command('message:send', {
         chatId: group.id,
@@ -140,42 +166,52 @@ describe('resume', () => {
         body: `m${n}`,
       });
       expect(ack.ok).toBe(true);
+      sent.push(ack.data.message.id);
     }
+    await inInbox(phone, sent);
     const back = await connectAs(server.url, b.accessToken);
     const resume = await back.command('sync:resume', { position: stored });
     expect(resume.data).toMatchObject({ resumed: true });
     expect(resume.data.replayed).toBeGreaterThanOrEqual(100);
-    const got = back.events.filter(isNew(group.id)).map((f) => f.data.message.body);
+    // The replay came before the ack, in order.
+    const got = deduped(back.events.filter(isNew(group.id))).map((f) => f.data.message.body);
     expect(got).toEqual(Array.from({ length: 100 }, (_, n) => `m${n}`));
     // Live events continue after the replay, with positions still growing.
     await sendText(api, a, group.id, 'live');
     const live = await back.waitFor((f) => isNew(group.id)(f) && f.data.message.body === 'live');
     expect(live.position).not.toBe(resume.data.position);
     await sender.close();
-    await back.close();
-  }, 60_000);
+    await Promise.all([phone.close(), back.close()]);
+  });
 
   test('a device cut off mid-stream resumes without losing or repeating what it processed', async () => {
     const [a, b] = await Promise.all([registerUser(api), registerUser(api)]);
     const group = await createGroup(api, a, [b]);
     const device = await connectAs(server.url, b.accessToken);
+    const phone = await connectAs(server.url, b.accessToken);
     const sender = await connectAs(server.url, a.accessToken);
     const sends = Array.from({ length: 60 }, (_, n) =>
       sender.command('message:send', { chatId: group.id, clientMsgId: randomUUID(), body: `s${n}` }),
     );
-    await device.waitForCount(isNew(group.id), 10, 20_000);
+    await device.waitForCount(isNew(group.id), 10);
     device.socket.terminate(); // the network drops, mid-stream
     const processed = device.events.filter(isNew(group.id));
     const position = processed.at(-1)!.position!;
-    await Promise.all(sends);
+    const acks = await Promise.all(sends);
+    expect(acks.filter((ack) => !ack.ok)).toEqual([]);
+    await inInbox(
+      phone,
+      acks.map((ack) => ack.data.message.id),
+    );
     const back = await connectAs(server.url, b.accessToken);
-    await back.command('sync:resume', { position });
+    const resume = await back.command('sync:resume', { position });
+    expect(resume.data.resumed).toBe(true);
     const rest = back.events.filter(isNew(group.id));
-    const bodies = [...processed, ...rest].map((f) => f.data.message.body);
+    const bodies = deduped([...processed, ...rest]).map((f) => f.data.message.body);
     expect(bodies).toEqual(Array.from({ length: 60 }, (_, n) => `s${n}`));
     await sender.close();
-    await back.close();
-  }, 60_000);
+    await Promise.all([phone.close(), back.close()]);
+  });
 
   test('an unknown position gets sync:resync, and REST re-sync recovers every message', async () => {
     const [a, b] = await Promise.all([registerUser(api), registerUser(api)]);
@@ -193,23 +229,27 @@ describe('resume', () => {
     const messages = await fetchAfter(b, group.id, 1);
     expect(messages.map((m) => m.body)).toEqual(Array.from({ length: 100 }, (_, n) => `r${n}`));
     await back.close();
-  }, 60_000);
+  });
 
   test('a position trimmed from the inbox gets sync:resync (position_trimmed)', async () => {
     const [a, b] = await Promise.all([registerUser(api), registerUser(api)]);
     const group = await createGroup(api, a, [b]);
     const first = await connectAs(server.url, b.accessToken);
+    const phone = await connectAs(server.url, b.accessToken);
     const old = first.position;
     await first.close();
     // More events than the inbox (150) holds.
-    for (let n = 0; n < 200; n++) await sendText(api, a, group.id, `t${n}`);
+    const sent: string[] = [];
+    for (let n = 0; n < 200; n++) sent.push((await sendText(api, a, group.id, `t${n}`)).id);
+    await inInbox(phone, sent);
+    await phone.close();
     const back = await connectAs(server.url, b.accessToken);
     const resume = await back.command('sync:resume', { position: old });
     expect(resume.data.resumed).toBe(false);
     expect((await back.waitFor((f) => f.type === 'sync:resync')).data.reason).toBe('position_trimmed');
     expect(await fetchAfter(b, group.id, 1)).toHaveLength(200);
     await back.close();
-  }, 60_000);
+  });
 });
 
 test('an event arrives only after its transaction committed: the message is already readable', async () => {

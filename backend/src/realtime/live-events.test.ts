@@ -18,8 +18,14 @@ import { connectAs, type Frame, type WsClient } from '../../test/support/ws.js';
 
 let server: TestServer;
 let api: ReturnType<typeof client>;
+/** Long, so that no typing state here ends by itself while a test waits (see 'typing'). */
+const TYPING_TIMEOUT_MS = 60_000;
+
 beforeAll(async () => {
-  server = await startTestServer({ TYPING_TIMEOUT_MS: '600', SEND_RATE_PER_SECOND: '1000' });
+  server = await startTestServer({
+    TYPING_TIMEOUT_MS: String(TYPING_TIMEOUT_MS),
+    SEND_RATE_PER_SECOND: '1000',
+  });
   api = client(server.url);
 });
 afterAll(async () => {
@@ -140,36 +146,86 @@ test('group read receipts: "read by N of M" from member positions', async () => 
   await Promise.all(sockets.map((ws) => ws.close()));
 });
 
-test('typing reaches the other members, is throttled, and expires by itself', async () => {
-  const { users, group, sockets } = await trio();
-  const [a] = users;
-  for (let i = 0; i < 5; i++)
-    expect((await sockets[0]!.command('typing:start', { chatId: group.id })).ok).toBe(true);
-  const start = await sockets[1]!.waitFor(of('typing:start', group.id));
-  expect(start.data).toMatchObject({ userId: a.id, expiresInMs: 600 });
-  // Five typing:start frames in a row: one event.
-  expect(sockets[2]!.events.filter(of('typing:start', group.id))).toHaveLength(1);
-  // The typer does not hear themselves.
-  expect(sockets[0]!.events.filter(of('typing:start', group.id))).toEqual([]);
-  // Nothing more: the state ends by itself.
-  const stop = await sockets[1]!.waitFor(of('typing:stop', group.id), 3_000);
-  expect(stop.data.userId).toBe(a.id);
-  // typing:stop and sending both end it at once.
-  await sockets[0]!.command('typing:start', { chatId: group.id });
-  await sockets[0]!.command('message:send', {
-    chatId: group.id,
-    clientMsgId: randomUUID(),
-    body: 'done typing',
+describe('typing', () => {
+  // The server's typing state runs on the wall clock, so each test here sets its timeout
+  // far from what it waits for: a long one where nothing may expire on its own, a short one
+  // where expiring is the point.
+  test('reaches the other members, is throttled, and ends at typing:stop or a send', async () => {
+    const { users, group, sockets } = await trio();
+    const [a, b] = users;
+    const startOf = (userId: string) => (f: Frame) =>
+      of('typing:start', group.id)(f) && f.data.userId === userId;
+    const stopOf = (userId: string) => (f: Frame) =>
+      of('typing:stop', group.id)(f) && f.data.userId === userId;
+    // Five typing:start frames in a row, as a client sends them while someone types.
+    const t0 = Date.now();
+    const acks = await Promise.all(
+      Array.from({ length: 5 }, () => sockets[0]!.command('typing:start', { chatId: group.id })),
+    );
+    const spanMs = Date.now() - t0;
+    expect(acks.every((ack) => ack.ok)).toBe(true);
+    const start = await sockets[1]!.waitFor(startOf(a.id));
+    expect(start.data).toMatchObject({ userId: a.id, expiresInMs: TYPING_TIMEOUT_MS });
+    // typing:stop ends it; once the others hear that, they have heard every start before it.
+    expect((await sockets[0]!.command('typing:stop', { chatId: group.id })).ok).toBe(true);
+    await sockets[2]!.waitFor(stopOf(a.id));
+    // One event for all five, as the server announces at most once per throttle window (2 s
+    // with this timeout). The frames went out together, so they normally fall in one window;
+    // only a machine that took longer than that over them may see one more per window.
+    const windows = Math.floor(spanMs / 2_000) + 1;
+    const heard = sockets[2]!.events.filter(startOf(a.id)).length;
+    expect(heard).toBeGreaterThanOrEqual(1);
+    expect(heard).toBeLessThanOrEqual(windows);
+    // The typer does not hear themselves: b's typing, started after all of a's, reaches a alone.
+    await sockets[1]!.command('typing:start', { chatId: group.id });
+    await sockets[0]!.waitFor(startOf(b.id));
+    expect(sockets[0]!.events.filter(startOf(a.id))).toEqual([]);
+    // Sending ends it too, long before it would expire.
+    await sockets[0]!.command('typing:start', { chatId: group.id });
+    await sockets[0]!.command('message:send', {
+      chatId: group.id,
+      clientMsgId: randomUUID(),
+      body: 'done typing',
+    });
+    await sockets[2]!.waitForCount(stopOf(a.id), 2, TYPING_TIMEOUT_MS / 2);
+    // Typing in a chat you are not in: 404, and nobody hears it.
+    const stranger = await registerUser(api);
+    const ws = await connectAs(server.url, stranger.accessToken);
+    expect(await ws.command('typing:start', { chatId: group.id })).toMatchObject({
+      ok: false,
+      error: { code: 'NOT_FOUND' },
+    });
+    await Promise.all([...sockets, ws].map((s) => s.close()));
   });
-  await sockets[2]!.waitForCount(of('typing:stop', group.id), 2, 400);
-  // Typing in a chat you are not in: 404, and nobody hears it.
-  const stranger = await registerUser(api);
-  const ws = await connectAs(server.url, stranger.accessToken);
-  expect(await ws.command('typing:start', { chatId: group.id })).toMatchObject({
-    ok: false,
-    error: { code: 'NOT_FOUND' },
+
+  describe('with a short timeout', () => {
+    let quick: TestServer;
+    let qapi: ReturnType<typeof client>;
+    beforeAll(async () => {
+      quick = await startTestServer({ TYPING_TIMEOUT_MS: '300' });
+      qapi = client(quick.url);
+    });
+    afterAll(async () => {
+      await quick.close();
+    });
+
+    test('typing expires by itself', async () => {
+      const [a, b] = await Promise.all([registerUser(qapi), registerUser(qapi)]);
+      const group = await createGroup(qapi, a, [b]);
+      const [wa, wb] = await Promise.all([
+        connectAs(quick.url, a.accessToken),
+        connectAs(quick.url, b.accessToken),
+      ]);
+      expect((await wa.command('typing:start', { chatId: group.id })).ok).toBe(true);
+      expect((await wb.waitFor(of('typing:start', group.id))).data).toMatchObject({
+        userId: a.id,
+        expiresInMs: 300,
+      });
+      // Nothing more from a: the state ends by itself.
+      expect((await wb.waitFor(of('typing:stop', group.id))).data.userId).toBe(a.id);
+      await Promise.all([wa.close(), wb.close()]);
+    });
   });
-  await Promise.all([...sockets, ws].map((s) => s.close()));
 });
 
 test('presence goes to people who share a chat, with last seen on going offline', async () => {

@@ -14,7 +14,7 @@ import { connectAs, openWs, type WsClient } from '../../test/support/ws.js';
 let server: TestServer;
 let api: ReturnType<typeof client>;
 beforeAll(async () => {
-  server = await startTestServer({ WS_AUTH_TIMEOUT_MS: '600', CORS_ORIGINS: 'https://chat.example.test' });
+  server = await startTestServer({ CORS_ORIGINS: 'https://chat.example.test' });
   api = client(server.url);
 });
 afterAll(async () => {
@@ -87,18 +87,29 @@ describe('authentication', () => {
     await ws.close();
   });
 
-  test('a socket that does not authenticate in time is closed with 1008', async () => {
-    const ws = await openWs(server.url);
-    const closed = await ws.closed;
-    expect(closed.code).toBe(1008);
-  });
+  describe('the auth timer', () => {
+    // The product's default. Each socket here must authenticate within it, which even a busy
+    // machine does by far; the test waits for the timer once.
+    const AUTH_TIMEOUT_MS = 5_000;
+    let timed: TestServer;
+    beforeAll(async () => {
+      timed = await startTestServer({ WS_AUTH_TIMEOUT_MS: String(AUTH_TIMEOUT_MS) });
+    });
+    afterAll(async () => {
+      await timed.close();
+    });
 
-  test('an authenticated socket is not closed by the auth timer', async () => {
-    const user = await registerUser(api);
-    const ws = await connectAs(server.url, user.accessToken);
-    await new Promise((r) => setTimeout(r, 900));
-    expect(ws.socket.readyState).toBe(WebSocket.OPEN);
-    await ws.close();
+    test('closes a socket that does not authenticate in time with 1008, and not an authenticated one', async () => {
+      const user = await registerUser(client(timed.url));
+      const authenticated = await connectAs(timed.url, user.accessToken);
+      // Opened later, so its timer fires later than the authenticated socket's.
+      const silent = await openWs(timed.url);
+      expect((await silent.closed).code).toBe(1008);
+      // The authenticated socket's timer has fired by now, and the socket still answers.
+      await stillWorks(authenticated);
+      expect(authenticated.socket.readyState).toBe(WebSocket.OPEN);
+      await authenticated.close();
+    });
   });
 
   test('a second auth with another user’s token on the same socket is FORBIDDEN', async () => {

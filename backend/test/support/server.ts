@@ -44,6 +44,11 @@ export async function startTestServer(
     // Most tests open direct chats between strangers and talk at length; chat requests
     // (the default policy) have their own tests, which set it back.
     DIRECT_CHAT_POLICY: 'open',
+    // Deadlines meant for real outages, not for a busy test machine: a socket authenticates
+    // and a queued send commits however slowly the machine runs. Tests of these deadlines
+    // set their own.
+    WS_AUTH_TIMEOUT_MS: '60000',
+    SEND_QUEUE_TIMEOUT_MS: '120000',
     ...env,
   });
   config.database = opts.database ? await opts.database(db.target) : db.target;

@@ -1,9 +1,16 @@
 /**
  * A raw WebSocket client for tests: sends commands, awaits their acks, records every
  * event frame in arrival order, and waits for events by predicate.
+ *
+ * Waits end when what they wait for arrives; their time limits are safety nets for a busy
+ * machine (a hung test fails with a clear message before jest's own timeout), never an
+ * expectation of speed.
  */
 import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
+
+/** How long a command waits for its ack, and a wait for its events, unless told otherwise. */
+export const WS_WAIT_MS = 60_000;
 
 export interface Frame {
   type: string;
@@ -26,6 +33,16 @@ export interface WsClient {
   waitFor(match: (f: Frame) => boolean, timeoutMs?: number): Promise<Frame>;
   /** Resolves when `count` events match. */
   waitForCount(match: (f: Frame) => boolean, count: number, timeoutMs?: number): Promise<Frame[]>;
+  /**
+   * Resolves when matching events carry `count` distinct keys (e.g. message ids: delivery
+   * is at least once, and clients dedupe), with the first frame of each key in arrival order.
+   */
+  waitForDistinct(
+    match: (f: Frame) => boolean,
+    keyOf: (f: Frame) => string,
+    count: number,
+    timeoutMs?: number,
+  ): Promise<Frame[]>;
   closed: Promise<{ code: number; reason: string }>;
   close(): Promise<void>;
 }
@@ -60,29 +77,58 @@ export async function openWs(httpUrl: string, headers: Record<string, string> = 
     );
   });
 
-  const waitForCount = (match: (f: Frame) => boolean, count: number, timeoutMs = 10_000) =>
-    new Promise<Frame[]>((resolve, reject) => {
+  /** Resolves with what `found` returns once it is defined, checked again at every new event. */
+  const waitUntil = <T>(found: () => T | undefined, describe: () => string, timeoutMs: number) =>
+    new Promise<T>((resolve, reject) => {
       const check = () => {
-        const found = events.filter(match);
-        if (found.length >= count) {
-          waiters.delete(check);
-          clearTimeout(timer);
-          resolve(found);
-          return true;
-        }
-        return false;
+        const result = found();
+        if (result === undefined) return false;
+        waiters.delete(check);
+        clearTimeout(timer);
+        resolve(result);
+        return true;
       };
       const timer = setTimeout(() => {
         waiters.delete(check);
-        reject(new Error(`timed out waiting for ${count} events; have ${events.filter(match).length}`));
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${describe()}`));
       }, timeoutMs);
       if (!check()) waiters.add(check);
     });
 
+  const waitForCount = (match: (f: Frame) => boolean, count: number, timeoutMs = WS_WAIT_MS) =>
+    waitUntil(
+      () => {
+        const found = events.filter(match);
+        return found.length >= count ? found : undefined;
+      },
+      () => `${count} events; have ${events.filter(match).length}`,
+      timeoutMs,
+    );
+
+  const firstOfEachKey = (match: (f: Frame) => boolean, keyOf: (f: Frame) => string) => {
+    const firsts = new Map<string, Frame>();
+    for (const f of events) if (match(f) && !firsts.has(keyOf(f))) firsts.set(keyOf(f), f);
+    return [...firsts.values()];
+  };
+  const waitForDistinct = (
+    match: (f: Frame) => boolean,
+    keyOf: (f: Frame) => string,
+    count: number,
+    timeoutMs = WS_WAIT_MS,
+  ) =>
+    waitUntil(
+      () => {
+        const found = firstOfEachKey(match, keyOf);
+        return found.length >= count ? found : undefined;
+      },
+      () => `${count} distinct events; have ${firstOfEachKey(match, keyOf).length}`,
+      timeoutMs,
+    );
+
   return {
     socket,
     events,
-    command(type, data, timeoutMs = 10_000) {
+    command(type, data, timeoutMs = WS_WAIT_MS) {
       const id = randomUUID();
       return new Promise<Frame>((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -101,6 +147,7 @@ export async function openWs(httpUrl: string, headers: Record<string, string> = 
     },
     waitFor: async (match, timeoutMs) => (await waitForCount(match, 1, timeoutMs))[0]!,
     waitForCount,
+    waitForDistinct,
     closed,
     async close() {
       if (socket.readyState === WebSocket.CLOSED) return;

@@ -12,6 +12,7 @@ import { useChatsStore } from './chats-store';
 import { GAP_GRACE_MS, GAP_RETRY_MS, type GapFiller, createGapFiller } from './gap-filler';
 import { isGapOpen, updateChatMessages, useMessagesStore, withPage } from './messages-store';
 import { fetchGap } from './sync';
+import { WAIT } from '../test/wait';
 
 const C = id('gappy chat');
 const all = Array.from({ length: 20 }, (_, i) => message(C, i + 1, BOB, `message ${i + 1}`));
@@ -100,7 +101,7 @@ describe('seq gap filler', () => {
     expect(afters).toEqual([]);
 
     await vi.advanceTimersByTimeAsync(1);
-    await vi.waitFor(() => expect(seqs()).toHaveLength(14));
+    await vi.waitFor(() => expect(seqs()).toHaveLength(14), WAIT);
     expect(afters).toEqual([10]);
     expect(seqs()).toEqual(all.slice(0, 14).map((m) => m.seq));
 
@@ -136,9 +137,9 @@ describe('seq gap filler', () => {
 
     // The answer predates 15, so the waiting gap is still open: one more fetch, after 14.
     release();
-    await vi.waitFor(() => expect(seqs()).toContain(11));
+    await vi.waitFor(() => expect(seqs()).toContain(11), WAIT);
     await vi.advanceTimersByTimeAsync(GAP_GRACE_MS);
-    await vi.waitFor(() => expect(seqs()).toContain(15));
+    await vi.waitFor(() => expect(seqs()).toContain(15), WAIT);
     expect(afters).toEqual([10, 14]);
     expect(mostInFlight).toBe(1);
     expect(seqs()).toEqual(all.slice(0, 16).map((m) => m.seq));
@@ -150,7 +151,7 @@ describe('seq gap filler', () => {
     await vi.advanceTimersByTimeAsync(GAP_GRACE_MS);
     live(14); // 13 is in the answer on its way (the server held up to 14 when asked)
     release();
-    await vi.waitFor(() => expect(seqs()).toContain(13));
+    await vi.waitFor(() => expect(seqs()).toContain(13), WAIT);
     await vi.advanceTimersByTimeAsync(GAP_GRACE_MS * 4);
     expect(afters).toEqual([10]);
     expect(seqs()).toEqual(all.slice(0, 14).map((m) => m.seq));
@@ -166,7 +167,7 @@ describe('seq gap filler', () => {
     expect(seqs()).not.toContain(11);
 
     await vi.advanceTimersByTimeAsync(GAP_RETRY_MS);
-    await vi.waitFor(() => expect(seqs()).toContain(11));
+    await vi.waitFor(() => expect(seqs()).toContain(11), WAIT);
     expect(afters).toEqual([10, 10]);
   });
 

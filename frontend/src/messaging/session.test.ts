@@ -16,6 +16,7 @@ import { useMessagesStore } from './messages-store';
 import { resetUnseen } from './notifications';
 import { startMessaging, stopMessaging } from './session';
 import { loadLatest } from './sync';
+import { WAIT } from '../test/wait';
 
 const G = id('session team');
 const SESSION = id('session id');
@@ -136,7 +137,7 @@ describe('messaging session', () => {
       unreadCount: 3,
     };
 
-    await expect.poll(() => FakeSocket.instances.length, { timeout: 2_000 }).toBe(2);
+    await expect.poll(() => FakeSocket.instances.length, WAIT).toBe(2);
     const second = FakeSocket.latest();
     let release: () => void = () => {};
     gate = new Promise((r) => (release = r));
@@ -194,8 +195,8 @@ describe('messaging session', () => {
     expect(seqs()).toEqual([1, 2, 3, 5]);
 
     await vi.advanceTimersByTimeAsync(GAP_GRACE_MS);
-    await vi.waitFor(() => expect(seqs()).toEqual([1, 2, 3, 4, 5]));
-    await vi.waitFor(() => expect(useChatsStore.getState().chats[G]?.unreadCount).toBe(2));
+    await vi.waitFor(() => expect(seqs()).toEqual([1, 2, 3, 4, 5]), WAIT);
+    await vi.waitFor(() => expect(useChatsStore.getState().chats[G]?.unreadCount).toBe(2), WAIT);
     const gapFetches = requests
       .map((r) => new URL(r.url, 'http://parley.test'))
       .filter((u) => u.pathname === `/api/chats/${G}/messages` && u.searchParams.has('after'));
@@ -229,7 +230,7 @@ describe('messaging session', () => {
     expect(seqs()).toEqual([1, 2, 3, 5]);
 
     await vi.advanceTimersByTimeAsync(GAP_GRACE_MS);
-    await vi.waitFor(() => expect(seqs()).toEqual([1, 2, 3, 4, 5]));
+    await vi.waitFor(() => expect(seqs()).toEqual([1, 2, 3, 4, 5]), WAIT);
     expect(useMessagesStore.getState().byChat[G]?.pending).toEqual([]);
   });
 

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BOB, ME, id, message } from '../test/chat-fixtures';
 import { FakeSocket } from '../test/fake-socket';
 import { type ConnectionState, RealtimeClient, RealtimeError, backoffDelay } from './realtime-client';
+import { WAIT } from '../test/wait';
 
 const SESSION = id('session');
 
@@ -30,7 +31,7 @@ function makeClient(overrides: Partial<ConstructorParameters<typeof RealtimeClie
 async function connect(position: string): Promise<FakeSocket> {
   const socket = FakeSocket.latest();
   socket.open();
-  await vi.waitFor(() => socket.last('auth'));
+  await vi.waitFor(() => socket.last('auth'), WAIT);
   socket.ack(socket.last('auth').id, { userId: ME, sessionId: SESSION, position });
   await Promise.resolve();
   return socket;
@@ -59,7 +60,7 @@ describe('RealtimeClient', () => {
     expect(socket.sent[0]).toEqual({ type: 'auth', id: expect.any(String), data: { token: 'token-1' } });
 
     socket.ack(socket.sent[0]!.id, { userId: ME, sessionId: SESSION, position: '10' });
-    await vi.waitFor(() => expect(client.isReady).toBe(true));
+    await vi.waitFor(() => expect(client.isReady).toBe(true), WAIT);
     expect(calls.resyncs).toEqual(['first_connection']);
     expect(client.position).toBe('10');
 
@@ -101,7 +102,7 @@ describe('RealtimeClient', () => {
     expect(third.sent.map((f) => f.type)).toEqual(['auth', 'sync:resume']);
     expect(third.last('sync:resume').data).toEqual({ position: '12' });
     third.ack(third.last('sync:resume').id, { resumed: true, replayed: 0, position: '12' });
-    await vi.waitFor(() => expect(client.state).toBe('online'));
+    await vi.waitFor(() => expect(client.state).toBe('online'), WAIT);
     expect(calls.resyncs).toEqual(['first_connection']); // resumed: nothing to re-fetch
 
     // Back online: the delay starts again at 0.5 s.
@@ -118,7 +119,7 @@ describe('RealtimeClient', () => {
     await vi.advanceTimersByTimeAsync(500);
     const socket = await connect('900');
     socket.ack(socket.last('sync:resume').id, { resumed: false, replayed: 0, position: '900' });
-    await vi.waitFor(() => expect(calls.resyncs).toEqual(['first_connection', 'position_unknown']));
+    await vi.waitFor(() => expect(calls.resyncs).toEqual(['first_connection', 'position_unknown']), WAIT);
     socket.push({ type: 'sync:resync', position: '900', data: { reason: 'position_unknown' } });
     expect(calls.resyncs).toEqual(['first_connection', 'position_unknown']);
     expect(client.position).toBe('900');
@@ -137,7 +138,7 @@ describe('RealtimeClient', () => {
     // Both frames in one go: the event is handled before the ack's continuation runs.
     socket.ack(socket.last('sync:resume').id, { resumed: false, replayed: 0, position: '900' });
     socket.push({ type: 'sync:resync', position: '900', data: { reason: 'position_trimmed' } });
-    await vi.waitFor(() => expect(client.isReady).toBe(true));
+    await vi.waitFor(() => expect(client.isReady).toBe(true), WAIT);
     await vi.advanceTimersByTimeAsync(10);
     expect(calls.resyncs).toEqual(['first_connection', 'position_trimmed']);
     client.stop();
@@ -149,11 +150,11 @@ describe('RealtimeClient', () => {
     const socket = FakeSocket.latest();
     socket.open();
     socket.refuse(socket.last('auth').id, 'TOKEN_INVALID');
-    await vi.waitFor(() => expect(socket.sent.filter((f) => f.type === 'auth')).toHaveLength(2));
+    await vi.waitFor(() => expect(socket.sent.filter((f) => f.type === 'auth')).toHaveLength(2), WAIT);
     expect(refreshToken).toHaveBeenCalledTimes(1);
     expect(socket.last('auth').data).toEqual({ token: 'fresh-token' });
     socket.ack(socket.last('auth').id, { userId: ME, sessionId: SESSION, position: '1' });
-    await vi.waitFor(() => expect(client.isReady).toBe(true));
+    await vi.waitFor(() => expect(client.isReady).toBe(true), WAIT);
     expect(FakeSocket.instances).toHaveLength(1);
     client.stop();
   });
@@ -165,7 +166,7 @@ describe('RealtimeClient', () => {
     const socket = FakeSocket.latest();
     socket.open();
     socket.refuse(socket.last('auth').id, 'TOKEN_INVALID');
-    await vi.waitFor(() => expect(onAuthFailed).toHaveBeenCalled());
+    await vi.waitFor(() => expect(onAuthFailed).toHaveBeenCalled(), WAIT);
     expect(client.state).toBe('closed');
     await vi.advanceTimersByTimeAsync(20_000);
     expect(FakeSocket.instances).toHaveLength(1);
