@@ -63,6 +63,8 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
   let toDelete: string[] = [];
   /** Published here, not yet deleted: a sweep that claims one only deletes it. */
   const published = new Set<string>();
+  /** Handed to this node's queue, not yet published: a sweep leaves them to it. */
+  const queued = new Set<string>();
   let deleteTimer: NodeJS.Timeout | undefined;
   let deleting: Promise<void> = Promise.resolve();
   let sweepTimer: NodeJS.Timeout | undefined;
@@ -184,7 +186,12 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
   }
 
   function committed(unit: CommittedUnit): Promise<void> {
-    const run = tail.then(() => publishUnit(unit)).then(() => undefined);
+    for (const id of unit.ids) queued.add(id);
+    const run = tail
+      .then(() => publishUnit(unit))
+      .then(() => {
+        for (const id of unit.ids) queued.delete(id);
+      });
     tail = run;
     return run;
   }
@@ -203,6 +210,8 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
     rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
     let count = 0;
     for (const row of rows) {
+      // This node is behind, not dead: its own queue publishes it (no second copy).
+      if (queued.has(row.id)) continue;
       if (published.has(row.id)) {
         // Published by this node's fast path, only the delete is pending.
         toDelete.push(row.id);
