@@ -18,7 +18,9 @@ async function main(): Promise<void> {
   }
   const running = await startApp(config);
   const { app } = running;
-  await app.listen({ host: config.host, port: config.port });
+  // A deep accept queue: thousands of clients reconnecting at once wait in it instead of
+  // having their SYNs dropped and retried seconds later (the kernel caps it at somaxconn).
+  await app.listen({ host: config.host, port: config.port, backlog: config.listenBacklog });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const mode =

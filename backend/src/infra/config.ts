@@ -23,6 +23,7 @@ const envSchema = z
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     HOST: z.string().min(1).default('0.0.0.0'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    LISTEN_BACKLOG: z.coerce.number().int().min(1).max(65_535).default(4096),
     DATA_DIR: z.string().min(1).default('./data'),
     DATABASE_URL: z.preprocess(
       emptyAsUndefined,
@@ -133,6 +134,7 @@ export interface Config {
   chatCacheTtlMs: number;
   wsHeartbeatMs: number;
   wsAuthTimeoutMs: number;
+  listenBacklog: number;
   /** A typing state ends by itself after this long without a new typing:start. */
   typingTimeoutMs: number;
   /** open: anyone may message anyone; requests: non-contacts start with a chat request. */
@@ -204,6 +206,7 @@ export function loadConfig(
     chatCacheTtlMs: e.CHAT_CACHE_TTL_MS,
     wsHeartbeatMs: e.WS_HEARTBEAT_MS,
     wsAuthTimeoutMs: e.WS_AUTH_TIMEOUT_MS,
+    listenBacklog: e.LISTEN_BACKLOG,
     typingTimeoutMs: e.TYPING_TIMEOUT_MS,
     expirySweepMs: e.EXPIRY_SWEEP_MS,
     directChatPolicy: e.DIRECT_CHAT_POLICY,

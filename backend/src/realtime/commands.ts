@@ -19,10 +19,11 @@ type Handlers = {
   [T in CommandType]: (conn: Connection, data: z.output<(typeof commandSchemas)[T]>) => Promise<unknown>;
 };
 
-export function createCommandHandlers(
-  ctx: AppContext,
-  hooks: { authenticated(conn: Connection): Promise<void> },
-): Handlers {
+/**
+ * `auth` only sets the socket's identity: the gateway starts delivering to it once the
+ * ack has gone out, so no event ever arrives before the client knows its position.
+ */
+export function createCommandHandlers(ctx: AppContext): Handlers {
   const me = (conn: Connection) => conn.userId!;
   return {
     async auth(conn, { token }) {
@@ -37,7 +38,6 @@ export function createCommandHandlers(
       conn.userId = identity.userId;
       conn.sessionId = identity.sessionId;
       conn.cursor = await ctx.inbox.head(identity.userId);
-      await hooks.authenticated(conn);
       return { userId: identity.userId, sessionId: identity.sessionId, position: conn.cursor };
     },
     async 'sync:resume'(conn, { position }) {

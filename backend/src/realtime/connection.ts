@@ -110,6 +110,11 @@ export class Connection {
     this.send(id !== undefined ? { type: 'ack', id, ok: false, error } : { type: 'error', error });
   }
 
+  /** Settles when every command received so far has been answered. */
+  get commandsAnswered(): Promise<void> {
+    return this.commands.catch(() => undefined);
+  }
+
   /** Runs commands one at a time in arrival order. False when too many are waiting. */
   enqueue(task: () => Promise<void>): boolean {
     if (this.queued >= MAX_QUEUED_COMMANDS) return false;

@@ -4,10 +4,19 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
 import { createGroup, registerUser, sendText, type TestUser } from '../../test/support/factories.js';
 import { client } from '../../test/support/http.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
-import { connectAs, lastPosition, type Frame, type WsClient } from '../../test/support/ws.js';
+import {
+  connectAs,
+  lastPosition,
+  WS_WAIT_MS,
+  wsUrl,
+  type Frame,
+  type WsClient,
+} from '../../test/support/ws.js';
 
 let server: TestServer;
 let api: ReturnType<typeof client>;
@@ -211,6 +220,44 @@ describe('resume', () => {
     expect(bodies).toEqual(Array.from({ length: 60 }, (_, n) => `s${n}`));
     await sender.close();
     await Promise.all([phone.close(), back.close()]);
+  });
+
+  test('no event reaches a socket before its auth ack, even while messages keep arriving', async () => {
+    // A device resumes from the last position it processed: an event before the ack would
+    // move that position past what it missed while away.
+    const [a, b, c] = await Promise.all([registerUser(api), registerUser(api), registerUser(api)]);
+    const group = await createGroup(api, a, [b, c]);
+    const sender = await connectAs(server.url, a.accessToken);
+    const online = await connectAs(server.url, c.accessToken); // b's presence has an audience
+    let sending = true;
+    const sends: Promise<Frame>[] = [];
+    const pump = (async () => {
+      for (let n = 0; sending && n < 2000; n++) {
+        sends.push(
+          sender.command('message:send', { chatId: group.id, clientMsgId: randomUUID(), body: `p${n}` }),
+        );
+        if (n % 5 === 4) await sends.at(-1);
+      }
+    })();
+    const firstFrames: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const raw = new WebSocket(wsUrl(server.url));
+      const frames: Frame[] = [];
+      raw.on('message', (data) => frames.push(JSON.parse(data.toString())));
+      await new Promise((resolve, reject) => raw.once('open', resolve).once('error', reject));
+      raw.send(JSON.stringify({ type: 'auth', id: 'auth', data: { token: b.accessToken } }));
+      const deadline = Date.now() + WS_WAIT_MS;
+      while (!frames.some((f) => f.type === 'ack') && Date.now() < deadline) await sleep(5);
+      // Wait a moment longer, so frames that were pushed right behind the ack are seen too.
+      await sleep(20);
+      firstFrames.push(frames[0]?.type ?? 'none');
+      raw.terminate();
+    }
+    sending = false;
+    await pump;
+    expect((await Promise.all(sends)).filter((ack) => !ack.ok)).toEqual([]);
+    expect(new Set(firstFrames)).toEqual(new Set(['ack']));
+    await Promise.all([sender.close(), online.close()]);
   });
 
   test('an unknown position gets sync:resync, and REST re-sync recovers every message', async () => {

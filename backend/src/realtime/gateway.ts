@@ -40,23 +40,31 @@ export async function registerGateway(
     else map.delete(key);
   };
 
-  const handlers = createCommandHandlers(ctx, {
-    async authenticated(conn) {
-      index(byUser, conn.userId!, conn, true);
-      index(bySession, conn.sessionId!, conn, true);
-      if (await ctx.presence.connected(conn.userId!)) {
-        await ctx.events.toUsers(await presenceAudience(ctx, conn.userId!), {
-          type: 'presence:online',
-          data: { userId: conn.userId! },
-        });
-      }
-    },
-  });
+  const handlers = createCommandHandlers(ctx);
+  /** Sockets in the indexes and counted by presence (authenticated and acked). */
+  const joined = new WeakSet<Connection>();
+
+  /** After the auth ack: deliveries start (from the position in the ack), then presence. */
+  async function authenticated(conn: Connection) {
+    if (!conn.open) return; // closed while authenticating: `disconnected` has run already
+    joined.add(conn);
+    index(byUser, conn.userId!, conn, true);
+    index(bySession, conn.sessionId!, conn, true);
+    // Anything appended between reading the head and joining the index.
+    conn.requestDrain();
+    if (await ctx.presence.connected(conn.userId!)) {
+      await ctx.events.toUsers(await presenceAudience(ctx, conn.userId!), {
+        type: 'presence:online',
+        data: { userId: conn.userId! },
+      });
+    }
+  }
 
   async function disconnected(conn: Connection) {
     all.delete(conn);
     const { userId, sessionId } = conn;
-    if (!userId || !sessionId) return;
+    if (!userId || !sessionId || !joined.has(conn)) return;
+    joined.delete(conn);
     index(byUser, userId, conn, false);
     index(bySession, sessionId, conn, false);
     if (!(await ctx.presence.disconnected(userId))) return;
@@ -123,8 +131,13 @@ export async function registerGateway(
       const conn = new Connection(socket, ctx, request.log, (n) => metrics.wsEventsSent.inc(n));
       all.add(conn);
       metrics.wsConnections.inc();
-      const authTimer = setTimeout(() => {
+      // Frames that arrived in time are answered first: a server slowed by a reconnect storm
+      // must not close sockets whose auth it simply has not got to yet.
+      const closeUnauthenticated = () => {
         if (!conn.userId) socket.close(wsCloseCodes.policyViolation, 'Authentication timed out');
+      };
+      const authTimer = setTimeout(() => {
+        if (!conn.userId) void conn.commandsAnswered.then(closeUnauthenticated);
       }, ctx.config.wsAuthTimeoutMs);
 
       socket.on('pong', () => {
@@ -181,6 +194,7 @@ export async function registerGateway(
       conn.fail(id, 'VALIDATION_ERROR', 'Some fields are not valid.', zodIssues(data.error));
       return;
     }
+    const firstAuth = command === 'auth' && !conn.userId;
     try {
       const result = await (handlers[command] as (c: Connection, d: unknown) => Promise<unknown>)(
         conn,
@@ -197,6 +211,9 @@ export async function registerGateway(
         conn.log.error({ err, command }, 'ws command failed');
         conn.fail(id, 'INTERNAL_ERROR');
       }
+    }
+    if (firstAuth && conn.userId) {
+      await authenticated(conn).catch((err) => conn.log.error({ err }, 'ws join failed'));
     }
   }
 }
