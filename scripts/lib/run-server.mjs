@@ -74,8 +74,9 @@ export async function freshDatabase(prefix, cleanups) {
 
 /**
  * Starts `backend/src/main.ts` on 127.0.0.1:`port` with `env` on top of this process's
- * environment, and resolves once /health answers 200. Keeps the server's last warnings and
- * errors (and anything that is not a log line) in `output`.
+ * environment, and resolves once /health answers 200 with `{ base, output, pid }`. Keeps the
+ * server's last warnings and errors (and anything that is not a log line) in `output`; `pid`
+ * is the process spawned (tsx, which runs the server in a child: see probe.mjs serverPid).
  */
 export async function startServer({
   port,
@@ -131,7 +132,7 @@ export async function startServer({
     if (exited) throw new Error(`server exited during start-up:\n${output.join('\n')}`);
     try {
       const res = await fetch(`${base}/health`);
-      if (res.status === 200) return { base, output };
+      if (res.status === 200) return { base, output, pid: child.pid };
     } catch {
       // not listening yet
     }

@@ -19,6 +19,8 @@ export interface LoadOptions {
   directShare: number;
   messageSize: number;
   drain: number;
+  /** Seconds of holding still (connected, nothing sent) after connecting and after each phase. */
+  idleGap: number;
   maxAvgMs: number | undefined;
   maxP95Ms: number | undefined;
   maxP99Ms: number | undefined;
@@ -117,6 +119,14 @@ const specs: Spec[] = [
     min: 1,
     max: 120,
     help: 'seconds to wait for late acks and deliveries after the last send',
+  },
+  {
+    key: 'idleGap',
+    kind: 'number',
+    def: 0,
+    min: 0,
+    max: 120,
+    help: 'seconds to hold still (connected, sending nothing) after connecting and after each phase',
   },
   {
     key: 'maxAvgMs',

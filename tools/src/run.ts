@@ -79,6 +79,13 @@ export async function runLoadTest(options: LoadOptions, io: RunIo, warnings: str
       await sampler.sample();
       sampler.start();
     }
+    // --idle-gap: connected and sending nothing, so what an outside script reads now
+    // (database statistics, /metrics) is the state between two steps, not part of either.
+    const holdStill = async () => {
+      const until = performance.now() + options.idleGap * 1000;
+      while (performance.now() < until && !aborted()) await sleep(Math.min(100, until - performance.now()));
+    };
+    await holdStill();
 
     let current: PhaseStats | undefined;
     progressTimer = setInterval(() => {
@@ -93,6 +100,7 @@ export async function runLoadTest(options: LoadOptions, io: RunIo, warnings: str
       stats.destroy();
       phases.push(report);
       io.log(phaseLine(report));
+      await holdStill();
       return report;
     };
 
