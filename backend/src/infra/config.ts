@@ -65,6 +65,8 @@ const envSchema = z
     SEND_BATCH_CONCURRENCY: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(64).optional()),
     SEND_QUEUE_MAX: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
     SEND_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+    SEND_LINGER_MAX_MS: z.coerce.number().min(0).max(100).default(5),
+    SEND_LINGER_MIN_RATE: z.coerce.number().min(1).max(1_000_000).default(200),
     OUTBOX_SWEEP_MS: z.coerce.number().int().min(10).max(600_000).default(1_000),
     OUTBOX_STALE_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
     RECEIPT_FLUSH_MS: z.coerce.number().int().min(1).max(3_600_000).default(100),
@@ -125,7 +127,14 @@ export interface Config {
    * The send pipeline: sends per group commit at most, sends that may wait (beyond: 503),
    * and how long one may wait (a database outage) before it is refused with a 503.
    */
-  sendPipeline: { maxBatch: number; concurrency: number; maxQueued: number; queueTimeoutMs: number };
+  sendPipeline: {
+    maxBatch: number;
+    concurrency: number;
+    maxQueued: number;
+    queueTimeoutMs: number;
+    lingerMaxMs: number;
+    lingerMinRate: number;
+  };
   /** The outbox relay: how often it looks for left-behind rows, and when a row counts as left behind. */
   outbox: { sweepMs: number; staleMs: number };
   /** Delivery receipts are coalesced for this long. */
@@ -200,6 +209,8 @@ export function loadConfig(
       concurrency: e.SEND_BATCH_CONCURRENCY ?? (e.DATABASE_URL ? 4 : 1),
       maxQueued: e.SEND_QUEUE_MAX,
       queueTimeoutMs: e.SEND_QUEUE_TIMEOUT_MS,
+      lingerMaxMs: e.SEND_LINGER_MAX_MS,
+      lingerMinRate: e.SEND_LINGER_MIN_RATE,
     },
     outbox: { sweepMs: e.OUTBOX_SWEEP_MS, staleMs: e.OUTBOX_STALE_MS },
     receiptFlushMs: e.RECEIPT_FLUSH_MS,

@@ -183,6 +183,63 @@ describe('group commit', () => {
   });
 });
 
+describe('waiting for company under load', () => {
+  let server: TestServer;
+  let api: ReturnType<typeof client>;
+  beforeAll(async () => {
+    // "Busy" from 1 send/s, so a test's trickle counts as load; a wait of up to 100 ms.
+    server = await startTestServer({
+      SEND_RATE_PER_SECOND: '1000',
+      SEND_BURST: '10000',
+      SEND_LINGER_MIN_RATE: '1',
+      SEND_LINGER_MAX_MS: '100',
+    });
+    api = client(server.url);
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  const batchesSoFar = async () => {
+    const text = (await api.get('/metrics')).text as string;
+    return Number(/^parley_send_batch_size_count (\d+)/m.exec(text)?.[1] ?? NaN);
+  };
+
+  test('sends of one chat that trickle in while the node is busy share batches, and stay in order', async () => {
+    const users = await registerUsers(api, 10);
+    const group = await createGroup(api, users[0]!, users.slice(1));
+    const sockets = await Promise.all(users.map((u) => connectAs(server.url, u.accessToken)));
+    // Sends 20 ms apart, each member in turn (a socket's commands run one at a time):
+    // alone, each would be its own batch, as one chat is never in two.
+    const trickle = async (label: string, count: number) => {
+      const acks: Promise<Frame>[] = [];
+      for (let n = 0; n < count; n++) {
+        acks.push(send(sockets[n % sockets.length]!, group.id, `${label} ${n}`));
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      return Promise.all(acks);
+    };
+    // The node measures its rate over a quarter of a second first.
+    expect((await trickle('warm-up', 15)).filter((ack) => !ack.ok)).toEqual([]);
+    const before = await batchesSoFar();
+    const acks = await trickle('busy', 40);
+    const batches = (await batchesSoFar()) - before;
+    expect(acks.filter((ack) => !ack.ok)).toEqual([]);
+    expect(batches).toBeGreaterThan(0);
+    expect(batches).toBeLessThanOrEqual(30);
+    // Gap-free, in the order they were sent (each one's turn came 20 ms after the last).
+    const seqs = acks.map((ack) => ack.data.message.seq as number).sort((x, y) => x - y);
+    expect(seqs).toEqual(Array.from({ length: 40 }, (_, k) => seqs[0]! + k));
+    const got = await sockets[0]!.waitForCount(
+      (f) => isNew(group.id)(f) && f.data.message.body.startsWith('busy'),
+      40,
+      WAIT,
+    );
+    expect(got.map((f) => f.data.message.seq)).toEqual(seqs);
+    await Promise.all(sockets.map((ws) => ws.close()));
+  });
+});
+
 describe('backpressure', () => {
   let server: TestServer;
   let api: ReturnType<typeof client>;

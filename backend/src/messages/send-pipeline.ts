@@ -47,6 +47,13 @@ export interface SendPipelineOptions {
   concurrency: number;
   maxQueued: number;
   queueTimeoutMs: number;
+  /**
+   * Under load a batch waits for company: from `lingerMinRate` sends/s on this node, the
+   * first send of a batch waits about two arrivals' worth (2/rate), at most `lingerMaxMs`.
+   * Below that rate (and with 0) nothing waits: an idle server adds no latency.
+   */
+  lingerMaxMs: number;
+  lingerMinRate: number;
   log: FastifyBaseLogger;
   /** What to do with an item the batch statement sent back as `slow` (its own transaction). */
   sendSlow: (request: SendRequest) => Promise<SendResult>;
@@ -88,16 +95,40 @@ export function createSendPipeline(ctx: AppContext, opts: SendPipelineOptions): 
   let jobRunning = false;
   let pumpScheduled = false;
   let idleWaiters: (() => void)[] = [];
+  /** Arrival rate of sends (per second), measured over windows of at least RATE_WINDOW_MS. */
+  let rate = 0;
+  let windowStart = performance.now();
+  let windowCount = 0;
+
+  function countArrival() {
+    windowCount += 1;
+    const now = performance.now();
+    const elapsed = now - windowStart;
+    if (elapsed >= RATE_WINDOW_MS) {
+      rate = (windowCount * 1000) / elapsed;
+      windowCount = 0;
+      windowStart = now;
+    }
+  }
+
+  /** How long a new batch waits for more sends: 0 unless the node is busy. */
+  function lingerMs(): number {
+    if (opts.lingerMaxMs <= 0 || rate < opts.lingerMinRate || queuedSends >= opts.maxBatch) return 0;
+    return Math.min(opts.lingerMaxMs, 2000 / rate);
+  }
 
   /** Starts what can start: a job when nothing else runs, else batches up to `concurrency`. */
   function schedulePump() {
     if (pumpScheduled) return;
     pumpScheduled = true;
-    // Let everything that arrived in this tick join the batch.
-    setImmediate(() => {
+    const run = () => {
       pumpScheduled = false;
       pump();
-    });
+    };
+    // Let everything that arrived in this tick join the batch (and under load, a little more).
+    const wait = lingerMs();
+    if (wait > 0) setTimeout(run, wait);
+    else setImmediate(run);
   }
 
   function pump() {
@@ -372,6 +403,7 @@ export function createSendPipeline(ctx: AppContext, opts: SendPipelineOptions): 
           },
         });
         queuedSends += 1;
+        countArrival();
         schedulePump();
       });
     },
@@ -429,6 +461,8 @@ function presentNew(send: PendingSend, row: BatchRow, now: Date, profiles: Map<s
     version: 1,
   };
 }
+
+const RATE_WINDOW_MS = 250;
 
 function sleep(ms: number) {
   return new Promise((resolve) => setTimeout(resolve, ms));
