@@ -293,7 +293,8 @@ function renderSection(report, git, serverDescription, reportName, before) {
   const c = report.connections;
   const m = report.machine;
   const peakSockets = Math.max(0, ...report.server.samples.map((s) => s.wsConnections ?? 0));
-  const connectionsOk = c.opened >= TARGETS.connections && c.failed === 0 && c.closedDuringRun === 0;
+  // A quick run opens fewer on purpose: it is judged on opening all of its own.
+  const connectionsOk = c.opened >= scenario.users && c.failed === 0 && c.closedDuringRun === 0;
   const verdicts = [];
   const col = (fn) => fixed.map(fn).join(' | ');
   const check = (label, value, ok) => {
@@ -322,7 +323,7 @@ function renderSection(report, git, serverDescription, reportName, before) {
   lines.push(`| | target | ${fixed.map((p) => `${p.name} for ${p.durationS} s`).join(' | ')} |`);
   lines.push(`|---|---|${fixed.map(() => '---').join('|')}|`);
   lines.push(
-    `| concurrent connections | ${int(TARGETS.connections)} | ${check('connections', `${int(c.opened)} opened, ${c.failed} failed, ${c.closedDuringRun} dropped; server counted ${int(peakSockets)} open sockets`, connectionsOk)} |${fixed.length > 1 ? ' |'.repeat(fixed.length - 1) : ''}`,
+    `| concurrent connections | ${int(scenario.users)} | ${check('connections', `${int(c.opened)} opened, ${c.failed} failed, ${c.closedDuringRun} dropped; server counted ${int(peakSockets)} open sockets`, connectionsOk)} |${fixed.length > 1 ? ' |'.repeat(fixed.length - 1) : ''}`,
   );
   lines.push(`| messages sent / acked | | ${col((p) => `${int(p.counts.sent)} / ${int(p.counts.acked)}`)} |`);
   lines.push(
