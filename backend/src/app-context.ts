@@ -39,6 +39,12 @@ export interface AppContext {
   /** The lane for writes that take a chat's seq: group-committed sends and exclusive jobs. */
   pipeline: SendPipeline;
   presence: PresenceRegistry;
+  /**
+   * Set by the gateway: ends the sockets still open and resolves when every socket's
+   * departure (presence, last seen, offline events) is done. Shutdown awaits it before
+   * closing the database and Redis.
+   */
+  realtimeIdle?: () => Promise<void>;
   deliveries: DeliveryRecorder;
   typing: TypingTracker;
   expirer: Expirer;

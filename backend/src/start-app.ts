@@ -14,9 +14,12 @@ import { migrate } from './infra/db/migrate.js';
 import { createLogger } from './infra/logging.js';
 import { createMetrics } from './infra/metrics.js';
 import { createFailureCounter, createSendLimiter } from './infra/rate-limit.js';
-import { createInProcessBus } from './infra/realtime/bus.js';
-import { createMemoryInbox } from './infra/realtime/inbox.js';
-import { createMemoryPresence } from './infra/realtime/presence.js';
+import { createInProcessBus, type EventBus } from './infra/realtime/bus.js';
+import { createMemoryInbox, type Inbox } from './infra/realtime/inbox.js';
+import { createMemoryPresence, type PresenceRegistry } from './infra/realtime/presence.js';
+import { createRedisBus, type RedisBus } from './infra/realtime/redis-bus.js';
+import { createRedisInbox } from './infra/realtime/redis-inbox.js';
+import { createRedisPresence, type RedisPresence } from './infra/realtime/redis-presence.js';
 import { createPublisher } from './infra/realtime/publisher.js';
 import { createExpirer } from './messages/expire-messages.js';
 import { createDeliveryRecorder } from './messages/record-delivery.js';
@@ -45,14 +48,42 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 })
     : undefined;
+  // Pub/sub needs a connection of its own (a subscribed connection runs no other command).
+  const redisSub = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }) : undefined;
+  let redisBus: RedisBus | undefined;
+  let redisPresence: RedisPresence | undefined;
   try {
     await migrate(db);
     const log = createLogger(config, opts.logStream);
     const metrics = createMetrics();
-    // Fan-out and inbox are in-process in both database modes for now; the Redis versions
-    // slot in here behind the same interfaces.
-    const inbox = createMemoryInbox(config.inboxSize);
-    const bus = createInProcessBus();
+    // With REDIS_URL the inbox, the fan-out between nodes and presence live in Redis,
+    // shared by every node; without it, in this process.
+    let inbox: Inbox;
+    let bus: EventBus;
+    let presence: PresenceRegistry;
+    if (redis && redisSub) {
+      const prefix = config.redisKeyPrefix;
+      const redisLog = log.child({ part: 'redis' });
+      inbox = createRedisInbox(redis, { prefix: `${prefix}:inbox`, capacity: config.inboxSize });
+      redisBus = createRedisBus(redis, redisSub, {
+        channel: `${prefix}:bus`,
+        onError: (err) => redisLog.warn({ err }, 'bus message dropped'),
+      });
+      await redisBus.ready();
+      bus = redisBus;
+      redisPresence = createRedisPresence(redis, {
+        prefix: `${prefix}:presence`,
+        onError: (err) => redisLog.warn({ err }, 'presence heartbeat failed'),
+        // Users of a node that died go offline here; announcing them is still to come.
+        onChange: (change) => redisLog.info({ ...change }, 'presence changed by another node'),
+      });
+      await redisPresence.start();
+      presence = redisPresence;
+    } else {
+      inbox = createMemoryInbox(config.inboxSize);
+      bus = createInProcessBus();
+      presence = createMemoryPresence();
+    }
     const now = opts.now ?? (() => new Date());
     const directory = createChatDirectory(db, {
       ttlMs: config.chatCacheTtlMs,
@@ -85,7 +116,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       bus,
       directory,
       events: createPublisher(inbox, bus),
-      presence: createMemoryPresence(),
+      presence,
     } as Omit<AppContext, 'deliveries' | 'typing' | 'expirer' | 'relay' | 'pipeline'> as AppContext;
     // These work through the context they are part of.
     ctx.relay = createRelay(ctx, { ...config.outbox, log: log.child({ part: 'relay' }) });
@@ -111,6 +142,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       ctx,
       close: async () => {
         await app.close();
+        await ctx.realtimeIdle?.();
         await ctx.pipeline.drain();
         await ctx.deliveries.flush();
         await ctx.relay.close();
@@ -118,11 +150,17 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         ctx.typing.close();
         ctx.expirer.close();
         await db.close();
+        await redisPresence?.stop().catch(() => undefined);
+        await redisBus?.close().catch(() => undefined);
+        redisSub?.disconnect();
         redis?.disconnect();
       },
     };
   } catch (err) {
     await db.close().catch(() => undefined);
+    await redisPresence?.stop().catch(() => undefined);
+    await redisBus?.close().catch(() => undefined);
+    redisSub?.disconnect();
     redis?.disconnect();
     throw err;
   }

@@ -39,6 +39,10 @@ const envSchema = z
         .regex(/^rediss?:\/\//, 'must be a redis:// URL')
         .optional(),
     ),
+    REDIS_KEY_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, ":", "_" or "-", at most 64')
+      .default('parley'),
     JWT_SECRET: z.string().min(1).default(DEV_JWT_SECRET),
     JWT_ISSUER: z.string().min(1).default('parley'),
     JWT_AUDIENCE: z.string().min(1).default('parley-api'),
@@ -107,6 +111,7 @@ export interface Config {
   dataDir: string;
   database: { kind: 'pglite'; dir: string } | { kind: 'postgres'; url: string };
   redisUrl: string | undefined;
+  redisKeyPrefix: string;
   mediaDir: string;
   webDistDir: string;
   jwt: { secret: Uint8Array; issuer: string; audience: string; accessTtlSeconds: number };
@@ -185,6 +190,7 @@ export function loadConfig(
       ? { kind: 'postgres', url: e.DATABASE_URL }
       : { kind: 'pglite', dir: path.join(dataDir, 'db') },
     redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
     mediaDir: path.join(dataDir, 'media'),
     webDistDir: path.resolve(repoRoot, e.WEB_DIST_DIR ?? 'frontend/dist'),
     jwt: {

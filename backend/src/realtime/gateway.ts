@@ -108,6 +108,13 @@ export async function registerGateway(
     unsubscribe();
   });
 
+  /** Departures still running (presence and last seen go to the database and Redis). */
+  const leaving = new Set<Promise<void>>();
+  ctx.realtimeIdle = async () => {
+    for (const conn of all) conn.socket.terminate();
+    while (leaving.size) await Promise.allSettled([...leaving]);
+  };
+
   await app.register(fastifyWebsocket, {
     options: { maxPayload: HARD_FRAME_LIMIT },
     preClose(done) {
@@ -146,7 +153,10 @@ export async function registerGateway(
       socket.on('close', () => {
         clearTimeout(authTimer);
         metrics.wsConnections.dec();
-        void disconnected(conn).catch((err) => request.log.error({ err }, 'ws disconnect handling failed'));
+        const departure: Promise<void> = disconnected(conn)
+          .catch((err) => request.log.error({ err }, 'ws disconnect handling failed'))
+          .finally(() => leaving.delete(departure));
+        leaving.add(departure);
       });
       socket.on('error', () => undefined);
       socket.on('message', (raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {

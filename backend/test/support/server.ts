@@ -2,6 +2,8 @@
  * A real Parley server on a loopback port over a fresh database, for tests that talk
  * HTTP like any client. Logs are captured so tests can check what is (not) logged.
  */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/infra/config.js';
 import type { DatabaseTarget } from '../../src/infra/db/client.js';
 import { startApp, type RunningApp } from '../../src/start-app.js';
@@ -35,6 +37,7 @@ export async function startTestServer(
   opts: TestServerOptions = {},
 ): Promise<TestServer> {
   const db = await createTestDatabase();
+  const redisPrefix = `parley-test-${randomBytes(6).toString('hex')}`;
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
@@ -49,6 +52,9 @@ export async function startTestServer(
     // set their own.
     WS_AUTH_TIMEOUT_MS: '60000',
     SEND_QUEUE_TIMEOUT_MS: '120000',
+    // With REDIS_URL set for the run, the inbox, bus and presence are Redis's, under keys
+    // of this server only (removed on close).
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL, REDIS_KEY_PREFIX: redisPrefix } : {}),
     ...env,
   });
   config.database = opts.database ? await opts.database(db.target) : db.target;
@@ -70,6 +76,23 @@ export async function startTestServer(
     close: async () => {
       await running.close();
       await db.drop();
+      if (config.redisUrl && config.redisKeyPrefix === redisPrefix)
+        await dropRedisKeys(config.redisUrl, redisPrefix);
     },
   };
+}
+
+/** Deletes every key under `prefix` (never anything else: the Redis may be shared). */
+async function dropRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 3 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
