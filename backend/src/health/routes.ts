@@ -1,6 +1,7 @@
 /**
- * /health: the process is alive. /health/ready: the database answers and every migration
- * is applied (a load balancer should route traffic here only then). /metrics: Prometheus.
+ * /health: the process is alive. /health/ready: the database answers, every migration is
+ * applied and, with REDIS_URL, Redis answers (a load balancer should route traffic here
+ * only then). /metrics: Prometheus.
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
@@ -22,7 +23,9 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext, metr
       checks.database ??= `unreachable: ${(err as Error).message}`;
       checks.migrations ??= 'unknown';
     }
-    if (checks.database === 'ok' && checks.migrations === 'ok') return { status: 'ready', checks };
+    if (ctx.redis) checks.redis = await redisCheck(ctx.redis);
+    const ok = Object.values(checks).every((v) => v === 'ok');
+    if (ok) return { status: 'ready', checks };
     return reply.code(503).send(errorBody('SERVICE_UNAVAILABLE', 'The service is not ready.', checks));
   });
 
@@ -30,4 +33,22 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext, metr
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });
+}
+
+/** How long the readiness check waits for Redis (ioredis queues commands while reconnecting). */
+const REDIS_CHECK_MS = 1000;
+
+async function redisCheck(redis: NonNullable<AppContext['redis']>): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${REDIS_CHECK_MS} ms`)), REDIS_CHECK_MS);
+    });
+    await Promise.race([redis.ping(), timeout]);
+    return 'ok';
+  } catch (err) {
+    return `unreachable: ${(err as Error).message}`;
+  } finally {
+    clearTimeout(timer);
+  }
 }

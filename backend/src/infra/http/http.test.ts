@@ -70,11 +70,13 @@ describe('errors', () => {
 });
 
 describe('operations', () => {
-  it('/health answers while alive; /health/ready checks the database and migrations', async () => {
+  it('/health answers while alive; /health/ready checks the database, migrations and Redis', async () => {
     expect((await api.get('/health')).body).toEqual({ status: 'ok' });
     const ready = await api.get('/health/ready');
     expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: 'ready', checks: { database: 'ok', migrations: 'ok' } });
+    // Redis only when the server has one (the suite's REDIS_URL run).
+    const redis = server.config.redisUrl ? { redis: 'ok' } : {};
+    expect(ready.body).toEqual({ status: 'ready', checks: { database: 'ok', migrations: 'ok', ...redis } });
   });
 
   it('/metrics exposes request durations by route pattern and status, and process metrics', async () => {
