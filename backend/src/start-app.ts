@@ -58,6 +58,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     const metrics = createMetrics();
     // With REDIS_URL the inbox, the fan-out between nodes and presence live in Redis,
     // shared by every node; without it, in this process.
+    /** The context, once built (presence reports changes through it). */
+    const late: { ctx?: AppContext } = {};
     let inbox: Inbox;
     let bus: EventBus;
     let presence: PresenceRegistry;
@@ -74,8 +76,12 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       redisPresence = createRedisPresence(redis, {
         prefix: `${prefix}:presence`,
         onError: (err) => redisLog.warn({ err }, 'presence heartbeat failed'),
-        // Users of a node that died go offline here; announcing them is still to come.
-        onChange: (change) => redisLog.info({ ...change }, 'presence changed by another node'),
+        ttlMs: config.redisPresenceTtlMs,
+        // Users of a node that died (or of this one, back after being taken for dead).
+        onChange: (change) => {
+          redisLog.info({ online: change.online.length, offline: change.offline.length }, 'presence changed');
+          late.ctx?.presenceChanged?.(change);
+        },
       });
       await redisPresence.start();
       presence = redisPresence;
@@ -118,6 +124,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       events: createPublisher(inbox, bus),
       presence,
     } as Omit<AppContext, 'deliveries' | 'typing' | 'expirer' | 'relay' | 'pipeline'> as AppContext;
+    late.ctx = ctx;
     // These work through the context they are part of.
     ctx.relay = createRelay(ctx, { ...config.outbox, log: log.child({ part: 'relay' }) });
     ctx.pipeline = createSendPipeline(ctx, {

@@ -43,6 +43,7 @@ const envSchema = z
       .string()
       .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, ":", "_" or "-", at most 64')
       .default('parley'),
+    REDIS_PRESENCE_TTL_MS: z.coerce.number().int().min(300).max(300_000).default(15_000),
     JWT_SECRET: z.string().min(1).default(DEV_JWT_SECRET),
     JWT_ISSUER: z.string().min(1).default('parley'),
     JWT_AUDIENCE: z.string().min(1).default('parley-api'),
@@ -112,6 +113,7 @@ export interface Config {
   database: { kind: 'pglite'; dir: string } | { kind: 'postgres'; url: string };
   redisUrl: string | undefined;
   redisKeyPrefix: string;
+  redisPresenceTtlMs: number;
   mediaDir: string;
   webDistDir: string;
   jwt: { secret: Uint8Array; issuer: string; audience: string; accessTtlSeconds: number };
@@ -191,6 +193,7 @@ export function loadConfig(
       : { kind: 'pglite', dir: path.join(dataDir, 'db') },
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    redisPresenceTtlMs: e.REDIS_PRESENCE_TTL_MS,
     mediaDir: path.join(dataDir, 'media'),
     webDistDir: path.resolve(repoRoot, e.WEB_DIST_DIR ?? 'frontend/dist'),
     jwt: {

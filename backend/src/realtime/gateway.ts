@@ -52,12 +52,7 @@ export async function registerGateway(
     index(bySession, conn.sessionId!, conn, true);
     // Anything appended between reading the head and joining the index.
     conn.requestDrain();
-    if (await ctx.presence.connected(conn.userId!)) {
-      await ctx.events.toUsers(await presenceAudience(ctx, conn.userId!), {
-        type: 'presence:online',
-        data: { userId: conn.userId! },
-      });
-    }
+    if (await ctx.presence.connected(conn.userId!)) await cameOnline(conn.userId!);
   }
 
   async function disconnected(conn: Connection) {
@@ -68,6 +63,11 @@ export async function registerGateway(
     index(byUser, userId, conn, false);
     index(bySession, sessionId, conn, false);
     if (!(await ctx.presence.disconnected(userId))) return;
+    await wentOffline(userId);
+  }
+
+  /** The user's last socket anywhere is gone: typing stops, last seen, `presence:offline`. */
+  async function wentOffline(userId: string) {
     await typing.stopAll(userId);
     const lastSeenAt = ctx.now();
     await ctx.db.sql(TOUCH_LAST_SEEN, [userId, lastSeenAt]).catch(() => undefined);
@@ -76,6 +76,24 @@ export async function registerGateway(
       data: { userId, lastSeenAt: lastSeenAt.toISOString() },
     });
   }
+
+  async function cameOnline(userId: string) {
+    await ctx.events.toUsers(await presenceAudience(ctx, userId), {
+      type: 'presence:online',
+      data: { userId },
+    });
+  }
+
+  // Presence changed other than by a socket of this node (another node died, or came back
+  // after being taken for dead): exactly one node is told, and it announces.
+  ctx.presenceChanged = (change) => {
+    for (const userId of change.offline) {
+      void wentOffline(userId).catch((err) => ctx.log.warn({ err, userId }, 'offline announcement failed'));
+    }
+    for (const userId of change.online) {
+      void cameOnline(userId).catch((err) => ctx.log.warn({ err, userId }, 'online announcement failed'));
+    }
+  };
 
   const unsubscribe = ctx.bus.subscribe((message) => {
     if (message.kind === 'inbox') {

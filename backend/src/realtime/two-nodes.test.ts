@@ -1,10 +1,16 @@
 /**
  * Two nodes on one PostgreSQL database and one Redis (runs when the suite has REDIS_URL
  * and PostgreSQL; CI runs it so): an event committed on one node reaches sockets held by
- * the other, and a device resumes on either node from a position the other gave it.
+ * the other, a device resumes on either node from a position the other gave it, and the
+ * users of a node killed with SIGKILL are announced offline by a node still alive.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createGroup, registerUsers, type TestUser } from '../../test/support/factories.js';
 import { client } from '../../test/support/http.js';
 import { testDbMode } from '../../test/support/database.js';
@@ -90,4 +96,74 @@ onTwoNodes('two nodes sharing PostgreSQL and Redis', () => {
     expect(got).toEqual(away);
     await Promise.all([sender.close(), back.close()]);
   });
+
+  test('a node killed with SIGKILL: a live node announces its users offline', async () => {
+    const api = client(one.url);
+    const [a, b] = (await registerUsers(api, 2)) as [TestUser, TestUser];
+    await createGroup(api, a, [b]);
+    const watcher = await connectAs(one.url, a.accessToken);
+    const doomed = await startServerProcess(one);
+    try {
+      const onDoomed = await connectAs(doomed.url, b.accessToken);
+      await watcher.waitFor((f) => f.type === 'presence:online' && f.data.userId === b.id, WAIT);
+      doomed.child.kill('SIGKILL'); // no goodbye: its sockets and presence are left behind
+      await onDoomed.closed;
+      const offline = await watcher.waitFor(
+        (f) => f.type === 'presence:offline' && f.data.userId === b.id,
+        WAIT,
+      );
+      expect(offline.data.lastSeenAt).toEqual(expect.any(String));
+    } finally {
+      doomed.child.kill('SIGKILL');
+      rmSync(doomed.dataDir, { recursive: true, force: true });
+      await watcher.close();
+    }
+  });
 });
+
+const backendDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * Another node as its own process (`node --import tsx src/main.ts`), on `peer`'s database
+ * and Redis keys, with a presence heartbeat of 1 s so its death shows quickly.
+ */
+async function startServerProcess(peer: TestServer) {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-node-'));
+  const database = peer.config.database;
+  if (database.kind !== 'postgres') throw new Error('needs PostgreSQL');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: backendDir,
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      DATABASE_URL: database.url,
+      REDIS_URL: peer.config.redisUrl,
+      REDIS_KEY_PREFIX: peer.config.redisKeyPrefix,
+      REDIS_PRESENCE_TTL_MS: '1000',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`node did not start:\n${output}`)), WAIT);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /running at http:\/\/localhost:(\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(`http://127.0.0.1:${match[1]}`);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`node exited (${code}) during start-up:\n${output}`));
+    });
+  });
+  return { url, child, dataDir };
+}
