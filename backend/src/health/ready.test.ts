@@ -1,13 +1,17 @@
 /**
- * /health/ready follows Redis: a Redis of the test's own (another port; the machine's
- * shared one is never touched) is killed and started again under a running server.
+ * Redis away and back under a running server, with a Redis of the test's own (another
+ * port; the machine's shared one is never touched): /health/ready follows it, sends still
+ * commit, and what was committed meanwhile reaches the members when it is back.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
+import { createGroup, registerUsers, type TestUser } from '../../test/support/factories.js';
 import { client } from '../../test/support/http.js';
+import { connectAs } from '../../test/support/ws.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 
 /** Generous: a safety net for a busy machine, not an expectation of speed. */
@@ -106,4 +110,56 @@ test('/health/ready is 503 while Redis is away, names it, and is 200 again when 
   await startRedis();
   await until('/health/ready to say 200', async () => (await readiness()).status === 200);
   expect(await readiness()).toMatchObject({ status: 200, checks: { redis: 'ok' } });
+});
+
+test('Redis away: sends still commit (or are refused as retryable); when it is back every committed message reaches the members', async () => {
+  const [a, b] = (await registerUsers(api, 2)) as [TestUser, TestUser];
+  const group = await createGroup(api, a, [b]);
+  const sender = await connectAs(server.url, a.accessToken);
+  const stayed = await connectAs(server.url, b.accessToken);
+  await killRedis();
+  const acks = [];
+  for (let n = 0; n < 5; n++) {
+    acks.push(
+      await sender.command('message:send', {
+        chatId: group.id,
+        clientMsgId: randomUUID(),
+        body: `away ${n}`,
+      }),
+    );
+  }
+  for (const ack of acks) {
+    if (!ack.ok) expect(ack.error?.code).toBe('SERVICE_UNAVAILABLE');
+  }
+  const committed = acks.filter((ack) => ack.ok).map((ack) => ack.data.message.id as string);
+  expect(committed.length).toBeGreaterThan(0);
+  await startRedis();
+  // b's device that stayed connected is told: the messages arrive, or (the inbox was lost
+  // with Redis's memory) a sync:resync sends it to REST, which has them all.
+  await stayed.waitFor(
+    (f) =>
+      f.type === 'sync:resync' ||
+      committed.every((id) =>
+        stayed.events.some((e) => e.type === 'message:new' && e.data.message.id === id),
+      ),
+    WAIT_MS,
+  );
+  // b comes online after Redis is back: a fresh device, then re-sync as the protocol says.
+  const device = await connectAs(server.url, b.accessToken);
+  const page = await api.get(`/api/chats/${group.id}/messages`, { token: b.accessToken });
+  expect(page.status).toBe(200);
+  const stored = page.body.messages.map((m: { id: string }) => m.id);
+  for (const id of committed) expect(stored).toContain(id);
+  // And a device that stayed on sees the next message live.
+  const next = await sender.command('message:send', {
+    chatId: group.id,
+    clientMsgId: randomUUID(),
+    body: 'back',
+  });
+  expect(next.ok).toBe(true);
+  await device.waitFor(
+    (f) => f.type === 'message:new' && f.data.message.id === next.data.message.id,
+    WAIT_MS,
+  );
+  await Promise.all([sender.close(), device.close(), stayed.close()]);
 });

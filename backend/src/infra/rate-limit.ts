@@ -1,6 +1,8 @@
 /**
  * Counters for rate limits, in-process by default and in Redis when REDIS_URL is set, so
- * every node of a cluster sees the same counts. Built on rate-limiter-flexible.
+ * every node of a cluster sees the same counts. Built on rate-limiter-flexible. While Redis
+ * is away each node counts on its own (the library's insurance limiter), at once rather
+ * than after the client's retries: limits stay in force and requests are not held up.
  */
 import type { Redis } from 'ioredis';
 import {
@@ -33,7 +35,7 @@ export function createFailureCounter(opts: FailureCounterOptions): FailureCounte
     duration: opts.windowSeconds,
   };
   const limiter: RateLimiterAbstract = opts.redis
-    ? new RateLimiterRedis({ ...base, storeClient: opts.redis })
+    ? redisLimiter(opts.redis, base)
     : new RateLimiterMemory(base);
   const secondsUntilReset = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
   return {
@@ -49,6 +51,18 @@ export function createFailureCounter(opts: FailureCounterOptions): FailureCounte
       await limiter.delete(key);
     },
   };
+}
+
+function redisLimiter(
+  redis: Redis,
+  base: { keyPrefix: string; points: number; duration: number },
+): RateLimiterAbstract {
+  return new RateLimiterRedis({
+    ...base,
+    storeClient: redis,
+    rejectIfRedisNotReady: true,
+    insuranceLimiter: new RateLimiterMemory(base),
+  });
 }
 
 export interface SendLimiter {
@@ -68,9 +82,7 @@ export function createSendLimiter(opts: {
 }): SendLimiter {
   const make = (suffix: string, points: number, duration: number): RateLimiterAbstract => {
     const base = { keyPrefix: `parley:rl:${opts.name}:${suffix}`, points, duration };
-    return opts.redis
-      ? new RateLimiterRedis({ ...base, storeClient: opts.redis })
-      : new RateLimiterMemory(base);
+    return opts.redis ? redisLimiter(opts.redis, base) : new RateLimiterMemory(base);
   };
   const steady = make('steady', opts.perSecond, 1);
   const limiter =
