@@ -45,6 +45,8 @@ export interface AppContext {
    * closing the database and Redis.
    */
   realtimeIdle?: () => Promise<void>;
+  /** Set by the gateway: the bus subscription is back after a gap; sockets catch up. */
+  busResumed?: () => void;
   /** Set by the gateway: announces users whose presence another node's fate changed. */
   presenceChanged?: (change: { online: string[]; offline: string[] }) => void;
   deliveries: DeliveryRecorder;

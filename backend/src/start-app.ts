@@ -73,6 +73,13 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       });
       await redisBus.ready();
       bus = redisBus;
+      // Pub/sub keeps nothing for a subscriber that was away: after the subscription comes
+      // back, every socket reads its inbox and every cached chat is read afresh.
+      redisSub.on('ready', () => {
+        redisLog.info('bus subscription back: catching up');
+        late.ctx?.directory.clear();
+        late.ctx?.busResumed?.();
+      });
       redisPresence = createRedisPresence(redis, {
         prefix: `${prefix}:presence`,
         onError: (err) => redisLog.warn({ err }, 'presence heartbeat failed'),

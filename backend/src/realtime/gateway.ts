@@ -86,6 +86,12 @@ export async function registerGateway(
 
   // Presence changed other than by a socket of this node (another node died, or came back
   // after being taken for dead): exactly one node is told, and it announces.
+  // Wake-ups published while this node's bus subscription was down are lost: every socket
+  // reads its inbox (a lost position there means sync:resync, as always).
+  ctx.busResumed = () => {
+    for (const conns of byUser.values()) for (const conn of conns) conn.requestDrain();
+  };
+
   ctx.presenceChanged = (change) => {
     for (const userId of change.offline) {
       void wentOffline(userId).catch((err) => ctx.log.warn({ err, userId }, 'offline announcement failed'));
