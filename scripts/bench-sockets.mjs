@@ -22,7 +22,6 @@
  * Exit code: 0 every goal met, 1 a goal missed (the numbers are still written), 2 it could
  * not run. Every wait has a deadline and every loop a count.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -41,6 +40,7 @@ import {
   sampleAtOrBefore,
   serverPid,
 } from './lib/probe.mjs';
+import { closingLines, commitLabel, writeSection } from './lib/report.mjs';
 import { createCleanups, freePort, freshDatabase, root, startServer } from './lib/run-server.mjs';
 
 // The wire schemas come from the contract, as in every client (TypeScript, through tsx).
@@ -732,7 +732,7 @@ async function main() {
   const { text, allMet } = render(result, name);
   if (quick) say('quick run: specs/benchmarks.md left as it is');
   else {
-    writeSection(`sockets-${mode}`, text);
+    writeSection(docPath, `sockets-${mode}`, text);
     say(`wrote the sockets-${mode} section of specs/benchmarks.md`);
   }
   console.log(`\n${text}\n`);
@@ -743,20 +743,6 @@ const int = (n) => (n === undefined ? '—' : Math.round(n).toLocaleString('en-U
 const s2 = (ms) => (ms === undefined ? '—' : `${(ms / 1000).toFixed(2)} s`);
 const mib = (b) => (b === undefined ? '—' : `${(b / 1048576).toFixed(0)} MiB`);
 const mark = (ok) => (ok ? '✅' : '❌');
-
-function gitCommit() {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'backend', 'contracts', 'prisma'], {
-      cwd: root,
-    })
-      .toString()
-      .trim();
-    return `\`${commit}\`${dirty ? ' with uncommitted changes in backend/contracts/prisma' : ''}`;
-  } catch {
-    return 'unknown';
-  }
-}
 
 /** A table row: CPU seconds of a step by process, and the server's per socket. */
 function cpuRow(step, cpu, sockets) {
@@ -792,7 +778,7 @@ function render(r, name) {
       : '';
   const lines = [];
   lines.push(
-    `Run on ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC · commit ${gitCommit()} · ${m.cpus} × ${m.cpuModel}, ` +
+    `Run on ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC · commit ${commitLabel()} · ${m.cpus} × ${m.cpuModel}, ` +
       `${(m.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB RAM · ${m.platform} · Node ${m.node}`,
   );
   lines.push('');
@@ -861,34 +847,21 @@ function render(r, name) {
   }
   lines.push(`| server resident memory, max during the storm | ${mib(storm.rssMaxBytes)} |`);
   lines.push('');
-  const busy = [
-    ['connecting', idle.cpu],
-    ['the storm', storm.cpu],
-  ].filter(([, c]) => c.otherS / Math.max(0.001, c.seconds) > 0.25);
-  if (busy.length) {
-    lines.push(
-      `⚠️ Other processes on the machine used more than 25 % of a core while ${busy.map(([step, c]) => `${step} (${((c.otherS / c.seconds) * 100).toFixed(0)} %)`).join(' and ')}: ` +
-        'they competed with the server and the client for the same cores, so those numbers are pessimistic.',
-    );
-    lines.push('');
-  }
-  const missed = verdicts.filter((v) => !v.ok);
-  lines.push(
-    missed.length ? `**Goals missed:** ${missed.map((v) => v.label).join('; ')}.` : '**Every goal met.**',
-  );
-  lines.push('');
-  lines.push(`Full numbers of this run (not committed): \`artifacts/bench/${name}.json\`.`);
-  return { text: lines.join('\n'), allMet: missed.length === 0 };
-}
-
-function writeSection(key, text) {
-  const doc = readFileSync(docPath, 'utf8');
-  const start = `<!-- bench:${key}:start -->`;
-  const end = `<!-- bench:${key}:end -->`;
-  const i = doc.indexOf(start);
-  const j = doc.indexOf(end);
-  if (i < 0 || j < i) throw new Error(`specs/benchmarks.md has no ${start} … ${end} markers`);
-  writeFileSync(docPath, `${doc.slice(0, i + start.length)}\n${text}\n${doc.slice(j)}`);
+  const closing = closingLines({
+    disturbed: [
+      ['connecting', idle.cpu],
+      ['the storm', storm.cpu],
+    ]
+      .filter(([, c]) => c.otherS / Math.max(0.001, c.seconds) > 0.25)
+      .map(([step, c]) => `${step} (${((c.otherS / c.seconds) * 100).toFixed(0)} %)`),
+    limitPercent: 25,
+    rivals: 'the client',
+    verdicts,
+    kind: 'goal',
+    reports: `Full numbers of this run (not committed): \`artifacts/bench/${name}.json\`.`,
+  });
+  lines.push(...closing.lines);
+  return { text: lines.join('\n'), allMet: closing.allMet };
 }
 
 let exitCode = 2;

@@ -28,7 +28,7 @@
  * Exit code: 0 every target met, 1 a target missed (the numbers are still written),
  * 2 the benchmark could not run.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -44,6 +44,7 @@ import {
   sampleAtOrBefore,
   serverPid,
 } from './lib/probe.mjs';
+import { closingLines, commitLabel, writeSection } from './lib/report.mjs';
 import { createCleanups, freePort, freshDatabase, root, startServer } from './lib/run-server.mjs';
 
 const mode = process.env.DATABASE_URL ? 'postgres' : 'pglite';
@@ -264,26 +265,12 @@ function runLoadTest(toolArgs) {
   });
 }
 
-function gitState() {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root }).toString().trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'backend', 'contracts', 'prisma'], {
-      cwd: root,
-    })
-      .toString()
-      .trim();
-    return { commit, dirty: dirty.length > 0 };
-  } catch {
-    return { commit: 'unknown', dirty: false };
-  }
-}
-
 const f1 = (n) => (n === undefined || n === null ? '—' : n.toFixed(1));
 const mark = (ok) => (ok ? '✅' : '❌');
 const int = (n) => n.toLocaleString('en-US');
 
 /** The generated section of specs/benchmarks.md for this mode. */
-function renderSection(report, git, serverDescription, reportName, before) {
+function renderSection(report, commit, serverDescription, reportName, before) {
   const steady = report.phases.find((p) => p.kind === 'steady');
   const spike = report.phases.find((p) => p.kind === 'spike');
   const fixed = [steady, spike].filter(Boolean);
@@ -305,7 +292,7 @@ function renderSection(report, git, serverDescription, reportName, before) {
     `| ${label} | < ${limit} ms | ${col((p) => check(`${label} ${p.name}`, `${f1(p.latencyMs[key])} ms`, p.latencyMs.count > 0 && p.latencyMs[key] < limit))} |`;
   const lines = [];
   lines.push(
-    `Run on ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC · commit \`${git.commit}\`${git.dirty ? ' with uncommitted changes in backend/contracts/prisma' : ''} · ` +
+    `Run on ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC · commit ${commit} · ` +
       `${m.cpus} × ${m.cpuModel}, ${(m.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB RAM · ${m.platform} · Node ${m.node}`,
   );
   lines.push('');
@@ -401,22 +388,17 @@ function renderSection(report, git, serverDescription, reportName, before) {
   // Unmeasured, PostgreSQL's own processes are "other" too; then flag only what is clearly beyond them.
   const otherLimit = mode === 'postgres' && !pgMeasured ? 60 : 25;
   const disturbed = report.phases.filter((p) => (p.machine?.otherCpuPercent ?? 0) > otherLimit);
-  if (disturbed.length) {
-    lines.push(
-      `⚠️ Other processes on the machine${mode === 'postgres' && !pgMeasured ? ' (PostgreSQL included)' : ''} used more than ${otherLimit} % of a core during ${disturbed.map((p) => `${p.name} (${f1(p.machine.otherCpuPercent)} %)`).join(', ')}: ` +
-        'they competed with the server and the generator for the same cores, so those numbers are pessimistic.',
-    );
-    lines.push('');
-  }
-  const missed = verdicts.filter((v) => !v.ok);
-  lines.push(
-    missed.length ? `**Targets missed:** ${missed.map((v) => v.label).join('; ')}.` : '**Every target met.**',
-  );
-  lines.push('');
-  lines.push(
-    `Full reports of this run (not committed): \`artifacts/bench/${reportName}.json\` and \`artifacts/bench/${reportName}.html\`.`,
-  );
-  return { text: lines.join('\n'), allMet: missed.length === 0 };
+  const closing = closingLines({
+    disturbed: disturbed.map((p) => `${p.name} (${f1(p.machine.otherCpuPercent)} %)`),
+    limitPercent: otherLimit,
+    who: `Other processes on the machine${mode === 'postgres' && !pgMeasured ? ' (PostgreSQL included)' : ''}`,
+    rivals: 'the generator',
+    verdicts,
+    kind: 'target',
+    reports: `Full reports of this run (not committed): \`artifacts/bench/${reportName}.json\` and \`artifacts/bench/${reportName}.html\`.`,
+  });
+  lines.push(...closing.lines);
+  return { text: lines.join('\n'), allMet: closing.allMet };
 }
 
 /** Per-message figures of a held scenario (undefined where not measured). */
@@ -484,7 +466,7 @@ function heldVerdicts(r) {
 }
 
 /** The generated held-rate section of specs/benchmarks.md for this mode. */
-function renderHeldSection(results, git, serverDescription) {
+function renderHeldSection(results, commit, serverDescription) {
   const first = results[0].report;
   const m = first.machine;
   const pg = mode === 'postgres';
@@ -497,7 +479,7 @@ function renderHeldSection(results, git, serverDescription) {
   const row = (label, fn) => rows.push(`| ${label} | ${col(fn)} |`);
   const lines = [];
   lines.push(
-    `Run on ${results[0].report.startedAt.slice(0, 16).replace('T', ' ')} UTC · commit \`${git.commit}\`${git.dirty ? ' with uncommitted changes in backend/contracts/prisma' : ''} · ` +
+    `Run on ${results[0].report.startedAt.slice(0, 16).replace('T', ' ')} UTC · commit ${commit} · ` +
       `${m.cpus} × ${m.cpuModel}, ${(m.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB RAM · ${m.platform} · Node ${m.node}`,
   );
   lines.push('');
@@ -625,23 +607,18 @@ function renderHeldSection(results, git, serverDescription) {
     const pgPct = heldFigures(r).pgCpuPercent;
     return other == null ? 0 : pgPct === undefined ? other : Math.max(0, other - pgPct);
   };
-  const disturbed = results.filter((r) => otherOf(r) > QUIET_PERCENT);
-  if (disturbed.length) {
-    lines.push(
-      `⚠️ Other processes on the machine used more than ${QUIET_PERCENT} % of a core during ${disturbed.map((r) => `\`${r.id}\` (${f1(otherOf(r))} %)`).join(', ')}: ` +
-        'they competed with the server and the generator for the same cores, so those numbers are pessimistic.',
-    );
-    lines.push('');
-  }
-  const missed = verdicts.filter((v) => !v.ok);
-  lines.push(
-    missed.length ? `**Goals missed:** ${missed.map((v) => v.label).join('; ')}.` : '**Every goal met.**',
-  );
-  lines.push('');
-  lines.push(
-    `Full reports of this run (not committed): ${results.map((r) => `\`artifacts/bench/${r.name}.json\``).join(', ')} (and \`.html\`).`,
-  );
-  return { text: lines.join('\n'), allMet: missed.length === 0 };
+  const closing = closingLines({
+    disturbed: results
+      .filter((r) => otherOf(r) > QUIET_PERCENT)
+      .map((r) => `\`${r.id}\` (${f1(otherOf(r))} %)`),
+    limitPercent: QUIET_PERCENT,
+    rivals: 'the generator',
+    verdicts,
+    kind: 'goal',
+    reports: `Full reports of this run (not committed): ${results.map((r) => `\`artifacts/bench/${r.name}.json\``).join(', ')} (and \`.html\`).`,
+  });
+  lines.push(...closing.lines);
+  return { text: lines.join('\n'), allMet: closing.allMet };
 }
 
 const TEMPLATE = `# Benchmarks
@@ -664,17 +641,6 @@ _Not run yet._
 _Not run yet._
 <!-- bench:postgres-held:end -->
 `;
-
-/** Replaces the generated section `key` (`pglite`, `postgres-held`, ...) of specs/benchmarks.md. */
-function writeSection(key, text) {
-  const doc = existsSync(docPath) ? readFileSync(docPath, 'utf8') : TEMPLATE;
-  const start = `<!-- bench:${key}:start -->`;
-  const end = `<!-- bench:${key}:end -->`;
-  const i = doc.indexOf(start);
-  const j = doc.indexOf(end);
-  if (i < 0 || j < i) throw new Error(`specs/benchmarks.md has no ${start} … ${end} markers`);
-  writeFileSync(docPath, `${doc.slice(0, i + start.length)}\n${text}\n${doc.slice(j)}`);
-}
 
 /**
  * Waits (a bounded while) for the machine to be quiet: other work competes for the same
@@ -770,10 +736,10 @@ async function runStandard(before) {
       mode === 'postgres'
         ? `PostgreSQL ${await postgresVersion()} on the same machine (fresh database)`
         : 'embedded PGlite (temporary DATA_DIR)';
-    const { text, allMet } = renderSection(report, gitState(), serverDescription, name, before);
+    const { text, allMet } = renderSection(report, commitLabel(), serverDescription, name, before);
     if (quick) say('quick run: specs/benchmarks.md left as it is');
     else {
-      writeSection(mode, text);
+      writeSection(docPath, mode, text, TEMPLATE);
       say(`wrote the ${mode} section of specs/benchmarks.md`);
     }
     console.log(`\n${text}\n`);
@@ -887,13 +853,13 @@ async function main() {
       mode === 'postgres'
         ? `PostgreSQL ${await postgresVersion()} on the same machine (a fresh database per scenario)`
         : 'embedded PGlite (a temporary DATA_DIR per scenario)';
-    const { text, allMet } = renderHeldSection(held, gitState(), serverDescription);
+    const { text, allMet } = renderHeldSection(held, commitLabel(), serverDescription);
     ok = allMet && ok;
     if (quick) say('quick run: specs/benchmarks.md left as it is');
     else if (held.length < HELD_BY_MODE[mode].length)
       say(`only some held scenarios ran: the ${mode}-held section of specs/benchmarks.md left as it is`);
     else {
-      writeSection(`${mode}-held`, text);
+      writeSection(docPath, `${mode}-held`, text, TEMPLATE);
       say(`wrote the ${mode}-held section of specs/benchmarks.md`);
     }
     writeFileSync(path.join(outDir, `${quick ? 'quick-' : ''}${mode}-held.md`), `${text}\n`);
