@@ -20,6 +20,16 @@ import type { DeliveryRecorder } from './messages/record-delivery.js';
 import type { SendPipeline } from './messages/send-pipeline.js';
 import type { TypingTracker } from './realtime/typing.js';
 
+/** The gateway, seen from start-up, shutdown and the Redis parts. */
+export interface SocketHub {
+  /** Ends the sockets still open; resolves when every departure (presence, last seen) is done. */
+  idle(): Promise<void>;
+  /** Events may have been missed (the bus subscription was away): every socket reads its inbox. */
+  catchUp(): void;
+  /** Announces users whose presence another node's fate changed. */
+  presenceChanged(change: { online: string[]; offline: string[] }): void;
+}
+
 export interface AppContext {
   config: Config;
   db: Database;
@@ -39,16 +49,8 @@ export interface AppContext {
   /** The lane for writes that take a chat's seq: group-committed sends and exclusive jobs. */
   pipeline: SendPipeline;
   presence: PresenceRegistry;
-  /**
-   * Set by the gateway: ends the sockets still open and resolves when every socket's
-   * departure (presence, last seen, offline events) is done. Shutdown awaits it before
-   * closing the database and Redis.
-   */
-  realtimeIdle?: () => Promise<void>;
-  /** Set by the gateway: the bus subscription is back after a gap; sockets catch up. */
-  busResumed?: () => void;
-  /** Set by the gateway: announces users whose presence another node's fate changed. */
-  presenceChanged?: (change: { online: string[]; offline: string[] }) => void;
+  /** Set by the WebSocket gateway when it is registered: what the node's other parts ask of it. */
+  sockets?: SocketHub;
   deliveries: DeliveryRecorder;
   typing: TypingTracker;
   expirer: Expirer;

@@ -73,13 +73,6 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       });
       await redisBus.ready();
       bus = redisBus;
-      // Pub/sub keeps nothing for a subscriber that was away: after the subscription comes
-      // back, every socket reads its inbox and every cached chat is read afresh.
-      redisSub.on('ready', () => {
-        redisLog.info('bus subscription back: catching up');
-        late.ctx?.directory.clear();
-        late.ctx?.busResumed?.();
-      });
       redisPresence = createRedisPresence(redis, {
         prefix: `${prefix}:presence`,
         onError: (err) => redisLog.warn({ err }, 'presence heartbeat failed'),
@@ -87,7 +80,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         // Users of a node that died (or of this one, back after being taken for dead).
         onChange: (change) => {
           redisLog.info({ online: change.online.length, offline: change.offline.length }, 'presence changed');
-          late.ctx?.presenceChanged?.(change);
+          late.ctx?.sockets?.presenceChanged(change);
         },
       });
       await redisPresence.start();
@@ -105,6 +98,13 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     // Every node forgets what another node's change made stale (and this node its own).
     const unsubscribe = bus.subscribe((m) => {
       if (m.kind === 'invalidate') directory.invalidate(m);
+    });
+    // Pub/sub keeps nothing for a subscriber that was away: after the subscription comes
+    // back, every cached chat is read afresh and every socket reads its inbox.
+    redisSub?.on('ready', () => {
+      log.info({ part: 'redis' }, 'bus subscription back: catching up');
+      directory.clear();
+      late.ctx?.sockets?.catchUp();
     });
     const ctx = {
       config,
@@ -156,7 +156,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       ctx,
       close: async () => {
         await app.close();
-        await ctx.realtimeIdle?.();
+        await ctx.sockets?.idle();
         await ctx.pipeline.drain();
         await ctx.deliveries.flush();
         await ctx.relay.close();

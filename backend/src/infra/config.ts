@@ -18,6 +18,24 @@ const csv = z.string().transform((s) =>
 );
 const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
 
+export interface SendPipelineSettings {
+  /** Sends per group commit at most. */
+  maxBatch: number;
+  /** Batches in the database at once (chats never overlap between them). */
+  concurrency: number;
+  /** Sends that may wait; beyond, a 503. */
+  maxQueued: number;
+  /** How long a send may wait (a database outage) before it is refused with a 503. */
+  queueTimeoutMs: number;
+  /**
+   * Under load a batch waits for company: from `lingerMinRate` sends/s on this node, the
+   * first send of a batch waits about two arrivals' worth (2/rate), at most `lingerMaxMs`.
+   * Below that rate (and with 0) nothing waits: an idle server adds no latency.
+   */
+  lingerMaxMs: number;
+  lingerMinRate: number;
+}
+
 const envSchema = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -130,18 +148,8 @@ export interface Config {
   inboxSize: number;
   /** PostgreSQL pool size, and how long work may wait for a connection before a 503. */
   dbPool: { size: number; acquireTimeoutMs: number };
-  /**
-   * The send pipeline: sends per group commit at most, sends that may wait (beyond: 503),
-   * and how long one may wait (a database outage) before it is refused with a 503.
-   */
-  sendPipeline: {
-    maxBatch: number;
-    concurrency: number;
-    maxQueued: number;
-    queueTimeoutMs: number;
-    lingerMaxMs: number;
-    lingerMinRate: number;
-  };
+  /** The send pipeline's settings (messages/send-pipeline.ts takes them as they are). */
+  sendPipeline: SendPipelineSettings;
   /** The outbox relay: how often it looks for left-behind rows, and when a row counts as left behind. */
   outbox: { sweepMs: number; staleMs: number };
   /** Delivery receipts are coalesced for this long. */

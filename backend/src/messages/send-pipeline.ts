@@ -22,6 +22,7 @@ import { previewText, type Message, type SendMessageInput } from '@parley/contra
 import type { FastifyBaseLogger } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import type { Profile } from '../chats/chat-directory.js';
+import type { SendPipelineSettings } from '../infra/config.js';
 import { isTransientDbError, isUniqueViolation } from '../infra/db/transient.js';
 import { AppError, serviceUnavailable } from '../infra/errors.js';
 import { commitSendBatch, committedMessageIds, type BatchItem, type BatchRow } from './send-batch.js';
@@ -41,19 +42,7 @@ export interface SendRequest {
   mentions: string[];
 }
 
-export interface SendPipelineOptions {
-  maxBatch: number;
-  /** Batches in the database at once (chats never overlap between them). */
-  concurrency: number;
-  maxQueued: number;
-  queueTimeoutMs: number;
-  /**
-   * Under load a batch waits for company: from `lingerMinRate` sends/s on this node, the
-   * first send of a batch waits about two arrivals' worth (2/rate), at most `lingerMaxMs`.
-   * Below that rate (and with 0) nothing waits: an idle server adds no latency.
-   */
-  lingerMaxMs: number;
-  lingerMinRate: number;
+export interface SendPipelineOptions extends SendPipelineSettings {
   log: FastifyBaseLogger;
   /** What to do with an item the batch statement sent back as `slow` (its own transaction). */
   sendSlow: (request: SendRequest) => Promise<SendResult>;

@@ -84,23 +84,6 @@ export async function registerGateway(
     });
   }
 
-  // Presence changed other than by a socket of this node (another node died, or came back
-  // after being taken for dead): exactly one node is told, and it announces.
-  // Wake-ups published while this node's bus subscription was down are lost: every socket
-  // reads its inbox (a lost position there means sync:resync, as always).
-  ctx.busResumed = () => {
-    for (const conns of byUser.values()) for (const conn of conns) conn.requestDrain();
-  };
-
-  ctx.presenceChanged = (change) => {
-    for (const userId of change.offline) {
-      void wentOffline(userId).catch((err) => ctx.log.warn({ err, userId }, 'offline announcement failed'));
-    }
-    for (const userId of change.online) {
-      void cameOnline(userId).catch((err) => ctx.log.warn({ err, userId }, 'online announcement failed'));
-    }
-  };
-
   const unsubscribe = ctx.bus.subscribe((message) => {
     if (message.kind === 'inbox') {
       for (const userId of message.userIds) for (const conn of byUser.get(userId) ?? []) conn.requestDrain();
@@ -134,9 +117,26 @@ export async function registerGateway(
 
   /** Departures still running (presence and last seen go to the database and Redis). */
   const leaving = new Set<Promise<void>>();
-  ctx.realtimeIdle = async () => {
-    for (const conn of all) conn.socket.terminate();
-    while (leaving.size) await Promise.allSettled([...leaving]);
+  ctx.sockets = {
+    async idle() {
+      for (const conn of all) conn.socket.terminate();
+      while (leaving.size) await Promise.allSettled([...leaving]);
+    },
+    // Wake-ups published while this node's bus subscription was down are lost: every socket
+    // reads its inbox (a lost position there means sync:resync, as always).
+    catchUp() {
+      for (const conns of byUser.values()) for (const conn of conns) conn.requestDrain();
+    },
+    // Presence changed other than by a socket of this node (another node died, or came back
+    // after being taken for dead): exactly one node is told, and it announces.
+    presenceChanged(change) {
+      for (const userId of change.offline) {
+        void wentOffline(userId).catch((err) => ctx.log.warn({ err, userId }, 'offline announcement failed'));
+      }
+      for (const userId of change.online) {
+        void cameOnline(userId).catch((err) => ctx.log.warn({ err, userId }, 'online announcement failed'));
+      }
+    },
   };
 
   await app.register(fastifyWebsocket, {
