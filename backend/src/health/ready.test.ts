@@ -6,11 +6,11 @@
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { createGroup, registerUsers, type TestUser } from '../../test/support/factories.js';
 import { client } from '../../test/support/http.js';
+import { waitUntil } from '../../test/support/wait.js';
 import { connectAs } from '../../test/support/ws.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 
@@ -28,13 +28,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function until(what: string, check: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const until = (what: string, check: () => Promise<boolean>) => waitUntil(what, check, WAIT_MS, 100);
 
 let port: number;
 let redisProcess: ChildProcess | undefined;

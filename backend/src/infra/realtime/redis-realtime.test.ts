@@ -15,6 +15,7 @@ import { createRedisBus, type RedisBus } from './redis-bus.js';
 import { createRedisInbox } from './redis-inbox.js';
 import { createRedisPresence, type PresenceChange, type RedisPresence } from './redis-presence.js';
 import { redisScript } from './redis-script.js';
+import { waitUntil } from '../../../test/support/wait.js';
 
 // CI runs Redis at 127.0.0.1:6379 (TEST_REDIS_URL overrides). Outside CI, a machine without
 // Redis runs only the memory half of the shared cases and says so.
@@ -60,14 +61,8 @@ let spaces = 0;
 /** A fresh key prefix under this run's. */
 const space = (name: string) => `${prefix}:${name}${(spaces += 1)}`;
 
-/** Waits for a condition on something asynchronous (never a fixed sleep). */
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** Waits as tests here do: 30 s at most. */
+const waitFor = (what: string, check: () => boolean | Promise<boolean>) => waitUntil(what, check, 30_000);
 
 /** Distinct events with some nesting and text JSON must carry intact. */
 function event(n: number): ServerEvent {
