@@ -22,6 +22,13 @@ import type { TypingTracker } from './realtime/typing.js';
 
 /** The gateway, seen from start-up, shutdown and the Redis parts. */
 export interface SocketHub {
+  /** True from the start of a drain: readiness says 503 and new sockets are refused. */
+  readonly draining: boolean;
+  /**
+   * Refuses new sockets, then closes the open ones (1001: reconnect, to another node), a few
+   * at a time over `spreadMs`, each once the commands it had sent are answered.
+   */
+  drain(spreadMs: number): Promise<void>;
   /** Ends the sockets still open; resolves when every departure (presence, last seen) is done. */
   idle(): Promise<void>;
   /** Events may have been missed (the bus subscription was away): every socket reads its inbox. */

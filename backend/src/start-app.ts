@@ -30,7 +30,10 @@ import { createTypingTracker } from './realtime/typing.js';
 export interface RunningApp {
   app: FastifyInstance;
   ctx: AppContext;
-  /** Stops accepting requests, lets in-flight ones finish, then closes the parts. */
+  /**
+   * Drains (readiness 503, new sockets refused, open ones sent away over SHUTDOWN_DRAIN_MS),
+   * stops accepting requests, lets in-flight ones finish, then closes the parts.
+   */
   close(): Promise<void>;
 }
 
@@ -66,6 +69,9 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     if (redis && redisSub) {
       const prefix = config.redisKeyPrefix;
       const redisLog = log.child({ part: 'redis' });
+      // While Redis is away ioredis reconnects (with backoff) and reports each failed try here.
+      redis.on('error', (err) => redisLog.warn({ err: err.message }, 'redis connection failed; retrying'));
+      redisSub.on('error', (err) => redisLog.warn({ err: err.message }, 'redis subscriber failed; retrying'));
       inbox = createRedisInbox(redis, { prefix: `${prefix}:inbox`, capacity: config.inboxSize });
       redisBus = createRedisBus(redis, redisSub, {
         channel: `${prefix}:bus`,
@@ -155,6 +161,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       app,
       ctx,
       close: async () => {
+        // Readiness 503 and new sockets refused first; open ones sent to other nodes.
+        await ctx.sockets?.drain(config.shutdownDrainMs);
         await app.close();
         await ctx.sockets?.idle();
         await ctx.pipeline.drain();

@@ -13,6 +13,7 @@ import { client } from '../../test/support/http.js';
 import { waitUntil } from '../../test/support/wait.js';
 import { connectAs } from '../../test/support/ws.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
+import { redisCheck } from './routes.js';
 
 /** Generous: a safety net for a busy machine, not an expectation of speed. */
 const WAIT_MS = 60_000;
@@ -69,19 +70,25 @@ async function killRedis(): Promise<void> {
 }
 
 let server: TestServer;
+let closed = false;
 let api: ReturnType<typeof client>;
 beforeAll(async () => {
   port = await freePort();
-  await startRedis();
+  // Each step says which it was if it fails (a bare ioredis error names none).
+  await startRedis().catch((err: Error) => {
+    throw new Error(`starting redis-server on ${port}: ${err.message}`, { cause: err });
+  });
   server = await startTestServer({
     REDIS_URL: `redis://127.0.0.1:${port}`,
     REDIS_KEY_PREFIX: 'parley-ready-test',
+  }).catch((err: Error) => {
+    throw new Error(`starting the server on that Redis: ${err.message}`, { cause: err });
   });
   api = client(server.url);
 });
 afterAll(async () => {
   if (!redisProcess) await startRedis().catch(() => undefined); // let the server leave cleanly
-  await server?.close();
+  if (!closed) await server?.close();
   await killRedis();
 });
 
@@ -156,4 +163,38 @@ test('Redis away: sends still commit (or are refused as retryable); when it is b
     WAIT_MS,
   );
   await Promise.all([sender.close(), device.close(), stayed.close()]);
+});
+
+// A Redis that takes connections and never answers (a hung process, a black-holed route):
+// readiness says so after its deadline instead of hanging, and the ping left queued in the
+// client fails quietly when the client closes (jest fails a test on an unhandled rejection).
+test('readiness gives up on a Redis that never answers, and leaves nothing unhandled', async () => {
+  // A Redis that accepts connections and never says a word: the ping waits in ioredis's queue.
+  const held = new Set<net.Socket>();
+  const silent = net.createServer((socket) => {
+    held.add(socket);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  const redis = new Redis((silent.address() as net.AddressInfo).port, '127.0.0.1');
+  redis.on('error', () => undefined);
+  try {
+    expect(await redisCheck(redis)).toMatch(/^unreachable: no answer within/);
+    redis.disconnect(); // the queued ping is failed now ("Connection is closed.")
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  } finally {
+    redis.disconnect();
+    for (const socket of held) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+  }
+});
+
+test('a server shut down while Redis is away leaves nothing unhandled', async () => {
+  // Pings queued while Redis was away, then a shutdown with some still in flight.
+  await killRedis();
+  await until('/health/ready to say 503', async () => (await readiness()).status === 503);
+  await Promise.all([readiness(), readiness(), readiness()]);
+  closed = true;
+  await server.close();
+  await new Promise((resolve) => setTimeout(resolve, 50));
 });

@@ -1,7 +1,7 @@
 /**
  * /health: the process is alive. /health/ready: the database answers, every migration is
  * applied and, with REDIS_URL, Redis answers (a load balancer should route traffic here
- * only then). /metrics: Prometheus.
+ * only then), and the server is not draining for shutdown. /metrics: Prometheus.
  */
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../app-context.js';
@@ -13,7 +13,8 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext, metr
   app.get('/health', async () => ({ status: 'ok' }));
 
   app.get('/health/ready', async (_request, reply) => {
-    const checks: Record<string, string> = {};
+    // Draining for shutdown: the load balancer must stop sending new clients here.
+    const checks: Record<string, string> = { server: ctx.sockets?.draining ? 'draining' : 'ok' };
     try {
       await ctx.db.withConnection((c) => c.query('SELECT 1'));
       checks.database = 'ok';
@@ -38,7 +39,7 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext, metr
 /** How long the readiness check waits for Redis (ioredis queues commands while reconnecting). */
 const REDIS_CHECK_MS = 1000;
 
-async function redisCheck(redis: NonNullable<AppContext['redis']>): Promise<string> {
+export async function redisCheck(redis: NonNullable<AppContext['redis']>): Promise<string> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {

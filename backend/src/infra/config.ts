@@ -100,10 +100,18 @@ const envSchema = z
     EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(1_000),
     TYPING_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(6_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
+    SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
     WEB_DIST_DIR: z.string().min(1).optional(),
   })
   .superRefine((env, ctx) => {
+    if (env.SHUTDOWN_DRAIN_MS >= env.SHUTDOWN_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SHUTDOWN_DRAIN_MS'],
+        message: 'must be shorter than SHUTDOWN_TIMEOUT_MS (the drain is part of the shutdown)',
+      });
+    }
     if (env.NODE_ENV === 'production') {
       if (env.JWT_SECRET === DEV_JWT_SECRET) {
         ctx.addIssue({
@@ -166,7 +174,14 @@ export interface Config {
   /** How often disappearing messages are swept. */
   expirySweepMs: number;
   logLevel: string;
+  /** SIGTERM to exit at most; past it the process exits with code 1. */
   shutdownTimeoutMs: number;
+  /**
+   * On shutdown, readiness goes 503 and new sockets are refused at once; open sockets are
+   * closed (1001, reconnect) spread over this long so they reconnect to other nodes a few
+   * at a time instead of all in one storm.
+   */
+  shutdownDrainMs: number;
 }
 
 export class ConfigError extends Error {
@@ -240,5 +255,6 @@ export function loadConfig(
     directChatPolicy: e.DIRECT_CHAT_POLICY,
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
   };
 }

@@ -7,6 +7,7 @@ import { createGroup, openDirectChat, registerUsers, sendText } from '../../test
 import { as, client, refusal, type Client } from '../../test/support/http.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { connectAs } from '../../test/support/ws.js';
+import { createExpirer } from './expire-messages.js';
 
 let server: TestServer;
 let api: Client;
@@ -108,4 +109,32 @@ it('turning it off posts a line; later messages do not expire, earlier ones stil
     m.kind === 'system' ? m.system.action : m.body,
   );
   expect(bodies).toEqual(['group_created', 'ttl_changed', 'ttl_changed', 'late']);
+});
+
+it('sweeps on several nodes at once erase and announce each message exactly once', async () => {
+  const [ana, ben] = await registerUsers(api, 2);
+  const group = await createGroup(api, ana!, [ben!]);
+  await api.put(`/api/chats/${group.id}/settings`, { messageTtlSeconds: HOUR }, as(ana!));
+  const wb = await connectAs(server.url, ben!.accessToken);
+  const sent: string[] = [];
+  for (let n = 0; n < 40; n++) sent.push((await sendText(api, n % 2 ? ana! : ben!, group.id, `m${n}`)).id);
+  server.clock.advance((HOUR + 60) * 1000);
+  // Three nodes' sweeps (each its own expirer, as on its own node) over the same database.
+  const others = [createExpirer(server.running.ctx, 3_600_000), createExpirer(server.running.ctx, 3_600_000)];
+  try {
+    const counts = await Promise.all([sweep(), ...others.map((e) => e.sweep())]);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(sent.length);
+  } finally {
+    for (const e of others) e.close();
+  }
+  const announced = () =>
+    wb.events
+      .filter((f) => f.type === 'message:expired' && f.data.chatId === group.id)
+      .flatMap((f) => f.data.messageIds as string[]);
+  await wb.waitFor(() => announced().length >= sent.length);
+  // A marker after the sweeps: anything announced twice would have arrived before it.
+  const marker = await sendText(api, ana!, group.id, 'after');
+  await wb.waitFor((f) => f.type === 'message:new' && f.data.message.id === marker.id);
+  expect(announced().sort()).toEqual([...sent].sort());
+  await wb.close();
 });

@@ -3,6 +3,10 @@
  * with their reactions, mentions and hides; a reply keeps its own text, without the quote) and tells the
  * chat's members, whose clients drop them too. It runs on a timer and uses the app clock,
  * so tests move time instead of sleeping.
+ *
+ * Every node runs the sweep; each message is erased, and announced, by exactly one: the
+ * delete claims its rows with FOR UPDATE SKIP LOCKED and announces only the ids it
+ * returned, so a row another node holds or has already erased is not announced twice.
  */
 import type { AppContext } from '../app-context.js';
 import { inTransaction } from '../events/outbox.js';
@@ -30,14 +34,19 @@ export function createExpirer(ctx: AppContext, intervalMs: number): Expirer {
       if (due.length === 0) return total;
       const byChat = new Map<string, string[]>();
       for (const m of due) byChat.set(m.chatId, [...(byChat.get(m.chatId) ?? []), m.id]);
+      let erasedHere = 0;
       for (const [chatId, messageIds] of byChat) {
-        await inTransaction(ctx, async (tx, emit) => {
-          await tx.message.deleteMany({ where: { id: { in: messageIds } } });
-          emit.toChat(chatId, { type: 'message:expired', data: { chatId, messageIds } });
+        erasedHere += await inTransaction(ctx, async (tx, emit) => {
+          const erased = await tx.$queryRawUnsafe<{ id: string }[]>(ERASE_DUE, messageIds, ctx.now());
+          if (erased.length === 0) return 0; // another node's sweep has them
+          const ids = erased.map((row) => row.id);
+          emit.toChat(chatId, { type: 'message:expired', data: { chatId, messageIds: ids } });
+          return ids.length;
         });
       }
-      total += due.length;
-      if (due.length < BATCH) return total;
+      total += erasedHere;
+      // A short batch was all there was; a batch another node took wholly is its to finish.
+      if (due.length < BATCH || erasedHere === 0) return total;
     }
   }
 
@@ -54,3 +63,9 @@ export function createExpirer(ctx: AppContext, intervalMs: number): Expirer {
     close: () => clearInterval(timer),
   };
 }
+
+/** Erases the due ones among these messages that no other sweep holds; returns their ids. */
+const ERASE_DUE = `DELETE FROM messages WHERE id IN (
+    SELECT id FROM messages WHERE id = ANY($1::uuid[]) AND expires_at <= $2
+    FOR UPDATE SKIP LOCKED)
+  RETURNING id::text AS id`;

@@ -226,7 +226,9 @@ describe('waiting for company under load', () => {
     const batches = (await batchesSoFar()) - before;
     expect(acks.filter((ack) => !ack.ok)).toEqual([]);
     expect(batches).toBeGreaterThan(0);
-    expect(batches).toBeLessThanOrEqual(30);
+    // Some shared a batch (on a quiet machine most do; on a starved one the trickle's own
+    // timers may fire further apart than the wait, so only "not one batch each" is certain).
+    expect(batches).toBeLessThan(40);
     // Gap-free, in the order they were sent (each one's turn came 20 ms after the last).
     const seqs = acks.map((ack) => ack.data.message.seq as number).sort((x, y) => x - y);
     expect(seqs).toEqual(Array.from({ length: 40 }, (_, k) => seqs[0]! + k));

@@ -60,6 +60,8 @@ export class Connection {
   /** Inbox position of the last event sent. */
   cursor = '';
   alive = true;
+  /** Being sent away (the server drains): new frames are refused, queued ones answered. */
+  closing = false;
   private commands: Promise<void> = Promise.resolve();
   private queued = 0;
   private outbound: Promise<unknown> = Promise.resolve();
@@ -115,8 +117,12 @@ export class Connection {
     return this.commands.catch(() => undefined);
   }
 
+  /** Frames received so far (queued or refused). */
+  received = 0;
+
   /** Runs commands one at a time in arrival order. False when too many are waiting. */
   enqueue(task: () => Promise<void>): boolean {
+    this.received += 1;
     if (this.queued >= MAX_QUEUED_COMMANDS) return false;
     this.queued += 1;
     this.commands = this.commands.then(task).finally(() => {

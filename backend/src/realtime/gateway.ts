@@ -19,6 +19,9 @@ import type { Metrics } from '../infra/metrics.js';
 import { Connection } from './connection.js';
 import { createCommandHandlers } from './commands.js';
 
+/** A drain closes its sockets in slices this far apart. */
+const DRAIN_TICK_MS = 50;
+
 /** ws closes the socket (1009) for frames beyond this; below it we answer FRAME_TOO_LARGE. */
 const HARD_FRAME_LIMIT = 1024 * 1024;
 
@@ -117,7 +120,41 @@ export async function registerGateway(
 
   /** Departures still running (presence and last seen go to the database and Redis). */
   const leaving = new Set<Promise<void>>();
+  let draining = false;
+
+  /** Answers what the socket had sent, then closes it: its device reconnects elsewhere and resumes. */
+  async function sendAway(conn: Connection) {
+    conn.closing = true;
+    // Frames already on their way are answered too (refused: sent again after reconnecting),
+    // until a turn of the event loop brings no new one. One sent after that meets a closing
+    // socket and goes unanswered; its device sends it again on its next connection.
+    let seen: number;
+    do {
+      seen = conn.received;
+      await conn.commandsAnswered;
+      await new Promise((resolve) => setImmediate(resolve));
+    } while (conn.received !== seen);
+    conn.socket.close(wsCloseCodes.goingAway, 'Server restarting: reconnect');
+  }
+
   ctx.sockets = {
+    get draining() {
+      return draining;
+    },
+    async drain(spreadMs) {
+      draining = true;
+      const conns = [...all];
+      if (conns.length === 0) return;
+      // In slices every DRAIN_TICK_MS, so the last goes at about spreadMs.
+      const ticks = Math.max(1, Math.floor(spreadMs / DRAIN_TICK_MS));
+      const perTick = Math.ceil(conns.length / ticks);
+      const away: Promise<void>[] = [];
+      for (let i = 0; i < conns.length; i += perTick) {
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, DRAIN_TICK_MS));
+        for (const conn of conns.slice(i, i + perTick)) if (conn.open) away.push(sendAway(conn));
+      }
+      await Promise.all(away);
+    },
     async idle() {
       for (const conn of all) conn.socket.terminate();
       while (leaving.size) await Promise.allSettled([...leaving]);
@@ -155,6 +192,15 @@ export async function registerGateway(
       if (!originAllowed(request, ctx.config.corsOrigins)) {
         return reply.code(403).send(errorBody('ORIGIN_NOT_ALLOWED'));
       }
+      // Shutting down: the client's next try lands on another node (or on this one restarted).
+      if (draining) {
+        return reply
+          .code(503)
+          .header('retry-after', '1')
+          .send(
+            errorBody('SERVICE_UNAVAILABLE', 'This server is restarting. Reconnect.', { retryAfterMs: 1000 }),
+          );
+      }
     },
     handler: async (_request, reply) =>
       reply.code(426).header('upgrade', 'websocket').send(errorBody('UPGRADE_REQUIRED')),
@@ -189,13 +235,18 @@ export async function registerGateway(
           conn.fail(undefined, 'FRAME_TOO_LARGE', `Frames are limited to ${WS_MAX_FRAME_BYTES} bytes.`);
           return;
         }
-        const accepted = conn.enqueue(() => handleFrame(conn, isBinary ? null : buf.toString('utf8')));
+        // Frames that arrive once the socket is being sent away are refused (retryable): its
+        // device sends them again after reconnecting.
+        const refuse = conn.closing;
+        const accepted = conn.enqueue(() =>
+          handleFrame(conn, isBinary ? null : buf.toString('utf8'), refuse),
+        );
         if (!accepted) conn.fail(undefined, 'RATE_LIMITED', 'Too many commands waiting. Slow down.');
       });
     },
   });
 
-  async function handleFrame(conn: Connection, text: string | null): Promise<void> {
+  async function handleFrame(conn: Connection, text: string | null, refuse = false): Promise<void> {
     let json: unknown;
     try {
       if (text === null) throw new Error('binary');
@@ -214,6 +265,12 @@ export async function registerGateway(
       return;
     }
     const { type, id } = frame.data;
+    if (refuse) {
+      conn.fail(id, 'SERVICE_UNAVAILABLE', 'This server is restarting. Reconnect and send again.', {
+        retryAfterMs: 1000,
+      });
+      return;
+    }
     if (!Object.hasOwn(commandSchemas, type)) {
       conn.fail(id, 'UNKNOWN_COMMAND', `There is no command "${type}".`);
       return;

@@ -52,6 +52,8 @@ export async function startTestServer(
     // set their own.
     WS_AUTH_TIMEOUT_MS: '60000',
     SEND_QUEUE_TIMEOUT_MS: '120000',
+    // Closing a test server sends its sockets away at once (drain tests set their own).
+    SHUTDOWN_DRAIN_MS: '0',
     // With REDIS_URL set for the run, the inbox, bus and presence are Redis's, under keys
     // of this server only (removed on close).
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL, REDIS_KEY_PREFIX: redisPrefix } : {}),

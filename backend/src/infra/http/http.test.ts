@@ -76,7 +76,10 @@ describe('operations', () => {
     expect(ready.status).toBe(200);
     // Redis only when the server has one (the suite's REDIS_URL run).
     const redis = server.config.redisUrl ? { redis: 'ok' } : {};
-    expect(ready.body).toEqual({ status: 'ready', checks: { database: 'ok', migrations: 'ok', ...redis } });
+    expect(ready.body).toEqual({
+      status: 'ready',
+      checks: { server: 'ok', database: 'ok', migrations: 'ok', ...redis },
+    });
   });
 
   it('/metrics exposes request durations by route pattern and status, and process metrics', async () => {
