@@ -53,7 +53,7 @@ export async function addMembers(
         type: 'chat:member_added',
         data: { chatId, members, memberCount: current.length + added.length },
       });
-      emit.newMessages([line.id]);
+      emit.newMessages(chatId, [line.id]);
       return members;
     }),
   );

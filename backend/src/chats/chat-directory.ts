@@ -7,6 +7,12 @@
  * profile change invalidates its user. Entries also expire after `ttlMs`, a bound on
  * staleness should an invalidation ever be missed. The cache never decides alone what a
  * write may do: the send statement checks membership, blocks and request state itself.
+ *
+ * Fan-out does not rely on invalidations arriving in time: every committed change says
+ * which membership version of its chat it committed under (`chats.members_version`, bumped
+ * by triggers with every change to the members), and `memberIds(chatId, version)` reloads
+ * a chat cached at an older version. So a node fanning out a message just after another
+ * node added or removed a member reaches exactly the members the commit saw.
  */
 import type { MemberRole } from '@parley/contracts';
 import type { Database } from '../infra/db/client.js';
@@ -14,6 +20,8 @@ import type { Database } from '../infra/db/client.js';
 export interface CachedChat {
   id: string;
   kind: 'direct' | 'group';
+  /** The chat's membership version these members are of. */
+  version: number;
   /** userId → role */
   members: Map<string, MemberRole>;
 }
@@ -27,7 +35,11 @@ export interface Profile {
 export interface ChatDirectory {
   /** The chat with its members, or null when there is no such chat. */
   chat(chatId: string): Promise<CachedChat | null>;
-  memberIds(chatId: string): Promise<string[]>;
+  /**
+   * The members; with `atLeastVersion` (the version a change committed under), never those
+   * of an older membership (a chat cached before is read again).
+   */
+  memberIds(chatId: string, atLeastVersion?: number): Promise<string[]>;
   /** Profiles of these users (those that exist). */
   profiles(userIds: readonly string[]): Promise<Map<string, Profile>>;
   /** Forget these chats and users on this node (the bus brings other nodes' invalidations). */
@@ -67,6 +79,7 @@ export function createChatDirectory(
   async function load(chatId: string): Promise<CachedChat | null> {
     const rows = await db.sql<{
       kind: string;
+      members_version: number;
       user_id: string | null;
       role: string | null;
       username: string | null;
@@ -84,7 +97,12 @@ export function createChatDirectory(
         MAX_PROFILES,
       );
     }
-    return { id: chatId, kind: rows[0]!.kind as CachedChat['kind'], members };
+    return {
+      id: chatId,
+      kind: rows[0]!.kind as CachedChat['kind'],
+      version: rows[0]!.members_version,
+      members,
+    };
   }
 
   async function chat(chatId: string): Promise<CachedChat | null> {
@@ -100,10 +118,36 @@ export function createChatDirectory(
     return value;
   }
 
+  function invalidate({
+    chatIds = [],
+    userIds = [],
+  }: {
+    chatIds?: readonly string[];
+    userIds?: readonly string[];
+  }) {
+    for (const id of chatIds) {
+      chats.delete(id);
+      generation.set(id, (generation.get(id) ?? 0) + 1);
+    }
+    for (const id of userIds) profiles.delete(id);
+    // Generations only matter while a load is in flight.
+    if (generation.size > 10_000)
+      for (const id of generation.keys()) if (!loading.has(id)) generation.delete(id);
+  }
+
   return {
     chat,
-    async memberIds(chatId) {
-      const c = await chat(chatId);
+    async memberIds(chatId, atLeastVersion) {
+      let c = await chat(chatId);
+      if (c && atLeastVersion !== undefined && c.version < atLeastVersion) {
+        // Changed on another node, whose invalidation has not arrived yet (or a load in
+        // flight started before the change): read it now, as the commit left it.
+        // (Not through chat(): a load already in flight may be of the older version.)
+        invalidate({ chatIds: [chatId] });
+        const gen = generation.get(chatId) ?? 0;
+        c = await load(chatId);
+        if ((generation.get(chatId) ?? 0) === gen) remember(chats, chatId, c, MAX_CHATS);
+      }
       return c ? [...c.members.keys()] : [];
     },
     async profiles(userIds) {
@@ -126,16 +170,7 @@ export function createChatDirectory(
       }
       return found;
     },
-    invalidate({ chatIds = [], userIds = [] }) {
-      for (const id of chatIds) {
-        chats.delete(id);
-        generation.set(id, (generation.get(id) ?? 0) + 1);
-      }
-      for (const id of userIds) profiles.delete(id);
-      // Generations only matter while a load is in flight.
-      if (generation.size > 10_000)
-        for (const id of generation.keys()) if (!loading.has(id)) generation.delete(id);
-    },
+    invalidate,
     clear() {
       chats.clear();
       profiles.clear();
@@ -146,7 +181,7 @@ export function createChatDirectory(
 
 const LOAD_CHAT = {
   name: 'directory-chat',
-  text: `SELECT c.kind, m.user_id::text AS user_id, m.role, u.username, u.display_name
+  text: `SELECT c.kind, c.members_version, m.user_id::text AS user_id, m.role, u.username, u.display_name
     FROM chats c
     LEFT JOIN chat_members m ON m.chat_id = c.id
     LEFT JOIN users u ON u.id = m.user_id

@@ -56,7 +56,7 @@ export async function createGroup(
     });
     emit.chatCreated(chatId, [ownerId]);
     emit.chatCreated(chatId, memberIds, { viewerId: ownerId, role: 'member', lastReadSeq: line.seq });
-    emit.newMessages([line.id]);
+    emit.newMessages(chatId, [line.id]);
   });
   return loadChatView(ctx, ownerId, chatId);
 }

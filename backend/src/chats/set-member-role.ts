@@ -33,7 +33,7 @@ export async function setMemberRole(
         value: role,
       });
       await emitMemberUpdate(ctx, tx, emit, chatId, targetId);
-      emit.newMessages([line.id]);
+      emit.newMessages(chatId, [line.id]);
     });
     const row = await ctx.db.prisma.chatMember.findUniqueOrThrow({
       where: { chatId_userId: { chatId, userId: targetId } },
@@ -72,7 +72,7 @@ export async function transferOwnership(
       });
       await emitMemberUpdate(ctx, tx, emit, chatId, targetId);
       await emitMemberUpdate(ctx, tx, emit, chatId, userId);
-      emit.newMessages([line.id]);
+      emit.newMessages(chatId, [line.id]);
     }),
   );
 }

@@ -32,7 +32,7 @@ export async function updateChat(
           userIds: [],
           value: changes.name,
         });
-        emit.newMessages([line.id]);
+        emit.newMessages(chatId, [line.id]);
       }
     });
     return loadChatView(ctx, userId, chatId);

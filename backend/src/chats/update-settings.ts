@@ -33,7 +33,7 @@ export async function updateChatSettings(
         value: settings.messageTtlSeconds === null ? null : String(settings.messageTtlSeconds),
       });
       emit.chatUpdated(chatId);
-      emit.newMessages([line.id]);
+      emit.newMessages(chatId, [line.id]);
     });
     return loadChatView(ctx, userId, chatId);
   });

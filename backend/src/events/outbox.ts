@@ -39,13 +39,22 @@ export interface NewMemberView {
 export interface CommittedUnit {
   ids: string[];
   entries: OutboxEntry[];
+  /**
+   * chatId → the membership version (chats.members_version) the unit committed under, for
+   * every chat whose members it goes to. Absent on rows recovered from the table: their
+   * chats are read afresh.
+   */
+  versions?: Record<string, number>;
 }
 
 /** What a transaction body uses to say what must be published after its commit. */
 export class Emitter {
   readonly entries: OutboxEntry[] = [];
+  /** Chats whose members receive something: their membership versions go with the unit. */
+  readonly chatIds = new Set<string>();
 
   toChat(chatId: string, event: ServerEvent): void {
+    this.chatIds.add(chatId);
     this.entries.push({ kind: 'event', audience: { chatId }, event });
   }
 
@@ -54,9 +63,11 @@ export class Emitter {
     if (unique.length) this.entries.push({ kind: 'event', audience: { userIds: unique }, event });
   }
 
-  /** message:new for rows this transaction appended, to the chat's members. */
-  newMessages(messageIds: readonly string[]): void {
-    if (messageIds.length) this.entries.push({ kind: 'messages', messageIds: [...messageIds] });
+  /** message:new for rows this transaction appended to the chat, to its members. */
+  newMessages(chatId: string, messageIds: readonly string[]): void {
+    if (messageIds.length === 0) return;
+    this.chatIds.add(chatId);
+    this.entries.push({ kind: 'messages', messageIds: [...messageIds] });
   }
 
   chatCreated(chatId: string, userIds: readonly string[], like?: NewMemberView): void {
@@ -166,11 +177,26 @@ export async function inTransaction<T>(
 ): Promise<T> {
   const emit = new Emitter();
   let ids: string[] = [];
+  let versions: Record<string, number> | undefined;
   const result = await ctx.db.prisma.$transaction(async (tx) => {
     const value = await body(tx, emit);
+    if (emit.entries.length && emit.chatIds.size) versions = await membersVersions(tx, [...emit.chatIds]);
     ids = await writeOutbox(tx, ctx.now(), emit.entries);
     return value;
   });
-  if (ids.length) await ctx.relay.committed({ ids, entries: emit.entries });
+  if (ids.length)
+    await ctx.relay.committed({ ids, entries: emit.entries, ...(versions ? { versions } : {}) });
   return result;
+}
+
+/** The chats' membership versions as this transaction sees them (its own changes included). */
+async function membersVersions(
+  tx: Prisma.TransactionClient,
+  chatIds: string[],
+): Promise<Record<string, number>> {
+  const rows = await tx.$queryRawUnsafe<{ id: string; members_version: number }[]>(
+    `SELECT id::text AS id, members_version FROM chats WHERE id = ANY($1::uuid[])`,
+    chatIds,
+  );
+  return Object.fromEntries(rows.map((r) => [r.id, r.members_version]));
 }

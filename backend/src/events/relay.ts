@@ -15,7 +15,9 @@
  *
  * Before publishing an event that changes a chat's membership or rules, the relay
  * invalidates that chat in every node's directory (the bus), so audiences computed after
- * it see the change.
+ * it see the change. Audiences never wait for that, though: a unit carries the membership
+ * version each chat committed under, and the directory reads a chat cached at an older
+ * one again; a recovered row (no versions) has its chats read afresh.
  */
 import type { Message, ServerEvent } from '@parley/contracts';
 import type { FastifyBaseLogger } from 'fastify';
@@ -54,6 +56,9 @@ const CHANGES_CHAT = new Set<string>([
   'chat:member_updated',
 ]);
 
+/** Membership versions a unit committed under; undefined for a recovered row. */
+type Versions = Record<string, number> | undefined;
+
 const DELETE_BATCH = 1000;
 const DELETE_DELAY_MS = 100;
 const SWEEP_BATCH = 200;
@@ -75,16 +80,30 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
     if (chatIds.length) void ctx.bus.publish({ kind: 'invalidate', chatIds });
   }
 
-  async function audienceOf(audience: { chatId: string } | { userIds: string[] }): Promise<string[]> {
-    return 'userIds' in audience ? audience.userIds : ctx.directory.memberIds(audience.chatId);
+  /**
+   * The chat's members as of the unit's commit: at least the version it committed under,
+   * or, for a recovered row, as the database has them now.
+   */
+  function membersOf(chatId: string, versions: Versions): Promise<string[]> {
+    if (!versions) ctx.directory.invalidate({ chatIds: [chatId] });
+    return ctx.directory.memberIds(chatId, versions?.[chatId]);
   }
 
-  async function publishMessages(messages: Message[]) {
+  async function audienceOf(audience: { chatId: string } | { userIds: string[] }, versions: Versions) {
+    return 'userIds' in audience ? audience.userIds : membersOf(audience.chatId, versions);
+  }
+
+  async function publishMessages(messages: Message[], versions: Versions) {
+    const reread = new Set<string>(); // a recovered row's chats: read afresh once each
+    for (const { chatId } of messages) {
+      if (!versions && !reread.has(chatId)) {
+        reread.add(chatId);
+        ctx.directory.invalidate({ chatIds: [chatId] });
+      }
+    }
     for (const message of messages) {
-      await ctx.events.toUsers(await ctx.directory.memberIds(message.chatId), {
-        type: 'message:new',
-        data: { message },
-      });
+      const members = await ctx.directory.memberIds(message.chatId, versions?.[message.chatId]);
+      await ctx.events.toUsers(members, { type: 'message:new', data: { message } });
     }
   }
 
@@ -98,22 +117,22 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
     }
   }
 
-  async function publishEntry(entry: OutboxEntry): Promise<void> {
+  async function publishEntry(entry: OutboxEntry, versions: Versions): Promise<void> {
     switch (entry.kind) {
       case 'event': {
         const chatId = chatIdOf(entry.event);
         if (chatId && CHANGES_CHAT.has(entry.event.type)) invalidateChats([chatId]);
-        await ctx.events.toUsers(await audienceOf(entry.audience), entry.event);
+        await ctx.events.toUsers(await audienceOf(entry.audience, versions), entry.event);
         return;
       }
       case 'messages': {
-        if (entry.presented) return publishMessages(entry.presented);
+        if (entry.presented) return publishMessages(entry.presented, versions);
         const rows = await ctx.db.prisma.message.findMany({
           where: { id: { in: entry.messageIds } },
           include: messageInclude,
           orderBy: [{ chatId: 'asc' }, { seq: 'asc' }],
         });
-        return publishMessages(await presentMessages(ctx.db.prisma, rows));
+        return publishMessages(await presentMessages(ctx.db.prisma, rows), versions);
       }
       case 'chat-created': {
         invalidateChats([entry.chatId]);
@@ -148,7 +167,7 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
 
   async function publishUnit(unit: CommittedUnit): Promise<boolean> {
     try {
-      for (const entry of unit.entries) await publishEntry(entry);
+      for (const entry of unit.entries) await publishEntry(entry, unit.versions);
     } catch (err) {
       // Left in the outbox: the sweep publishes it once the cause (usually the database) is gone.
       opts.log.warn({ err, outboxIds: unit.ids }, 'publishing committed events failed; the relay retries');

@@ -39,6 +39,8 @@ export interface BatchRow {
   reply_sender_id: string | null;
   reply_body: string | null;
   reply_deleted: boolean | null;
+  /** The chat's membership version the message committed under (null when not sent). */
+  members_version: number | null;
   /** Outbox rows written (the same on every row). */
   outbox_ids: string[] | null;
   /** Members who had hidden a direct chat and get it back: [{ chatId, userIds }] (same on every row). */
@@ -93,12 +95,13 @@ bumped AS (
   UPDATE chats c SET last_seq = c.last_seq + counts.n, last_activity_at = $9::timestamptz
   FROM counts JOIN chat_locks l ON l.id = counts.chat_id
   WHERE c.id = counts.chat_id
-  RETURNING c.id, c.last_seq AS top, counts.n, c.message_ttl_seconds AS ttl, c.kind
+  RETURNING c.id, c.last_seq AS top, counts.n, c.message_ttl_seconds AS ttl, c.kind, c.members_version
 ),
 numbered AS (
   SELECT ok.id, ok.chat_id, ok.sender_id, ok.client_msg_id, ok.body, ok.reply_to_id, ok.priority, ok.ord,
     (b.top - b.n + row_number() OVER (PARTITION BY ok.chat_id ORDER BY ok.ord))::int AS seq,
-    CASE WHEN b.ttl IS NULL THEN NULL ELSE $9::timestamptz + make_interval(secs => b.ttl) END AS expires_at
+    CASE WHEN b.ttl IS NULL THEN NULL ELSE $9::timestamptz + make_interval(secs => b.ttl) END AS expires_at,
+    b.members_version
   FROM ok JOIN bumped b ON b.id = ok.chat_id
 ),
 inserted AS (
@@ -143,7 +146,7 @@ outboxed AS (
   FROM numbered HAVING count(*) > 0
   RETURNING id, chat_id, user_ids
 )
-SELECT c.ord, c.status, n.seq, n.expires_at, c.reply_seq, c.reply_sender_id::text AS reply_sender_id,
+SELECT c.ord, c.status, n.seq, n.expires_at, n.members_version, c.reply_seq, c.reply_sender_id::text AS reply_sender_id,
   c.reply_body, c.reply_deleted,
   (SELECT array_agg(o.id::text ORDER BY o.id) FROM outboxed o) AS outbox_ids,
   (SELECT json_agg(json_build_object('chatId', o.chat_id, 'userIds', o.user_ids))

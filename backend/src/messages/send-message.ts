@@ -111,7 +111,7 @@ export async function sendInTransaction(ctx: AppContext, request: SendRequest): 
       chatId,
       hidden.map((h) => h.userId),
     );
-    emit.newMessages([row.id]);
+    emit.newMessages(chatId, [row.id]);
     return row;
   });
   void ctx.typing.stopAll(senderId, chatId).catch(() => undefined);

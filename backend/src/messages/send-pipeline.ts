@@ -338,10 +338,18 @@ export function createSendPipeline(ctx: AppContext, opts: SendPipelineOptions): 
       userIds: r.userIds,
     }));
     const messageIds = accepted.map(({ send }) => send.item.messageId);
+    // Fan-out goes to the members as of these commits, whatever this node has cached.
+    const versions: Record<string, number> = {};
+    for (const { send, row } of accepted)
+      if (row.members_version !== null) versions[send.item.chatId] = row.members_version;
     if (!accepted.every(({ send }) => profiles.has(send.request.senderId))) {
       // Names not to be had (the database just went away): the relay presents the messages
       // from the database, and the acks come from there too.
-      void ctx.relay.committed({ ids: outboxIds, entries: [...reopened, { kind: 'messages', messageIds }] });
+      void ctx.relay.committed({
+        ids: outboxIds,
+        entries: [...reopened, { kind: 'messages', messageIds }],
+        versions,
+      });
       const stored = await presentStored(messageIds).catch(() => null);
       for (const { send } of accepted) {
         const message = stored?.get(send.item.messageId);
@@ -360,6 +368,7 @@ export function createSendPipeline(ctx: AppContext, opts: SendPipelineOptions): 
     void ctx.relay.committed({
       ids: outboxIds,
       entries: [...reopened, { kind: 'messages', messageIds, presented: messages }],
+      versions,
     });
     for (const { send } of accepted) {
       // The message is what they were typing.
