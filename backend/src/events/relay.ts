@@ -101,10 +101,17 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
         ctx.directory.invalidate({ chatIds: [chatId] });
       }
     }
+    const audiences: string[][] = [];
     for (const message of messages) {
-      const members = await ctx.directory.memberIds(message.chatId, versions?.[message.chatId]);
-      await ctx.events.toUsers(members, { type: 'message:new', data: { message } });
+      audiences.push(await ctx.directory.memberIds(message.chatId, versions?.[message.chatId]));
     }
+    // All at once, in order: each publish starts its inbox append before the next starts
+    // (one connection keeps them in order), instead of a round trip per message.
+    await Promise.all(
+      messages.map((message, i) =>
+        ctx.events.toUsers(audiences[i]!, { type: 'message:new', data: { message } }),
+      ),
+    );
   }
 
   async function viewOrNull(userId: string, chatId: string) {

@@ -65,6 +65,7 @@ export class Connection {
   private commands: Promise<void> = Promise.resolve();
   private queued = 0;
   private outbound: Promise<unknown> = Promise.resolve();
+  private outboundBusy = 0;
   private drainQueued = false;
 
   constructor(
@@ -131,16 +132,40 @@ export class Connection {
     return true;
   }
 
+  /** Runs after whatever is going out; `outboundBusy` counts what is queued or running. */
+  private chainOutbound<T>(task: () => Promise<T>): Promise<T> {
+    this.outboundBusy += 1;
+    const run = this.outbound.then(task).finally(() => {
+      this.outboundBusy -= 1;
+    });
+    this.outbound = run.catch(() => undefined);
+    return run;
+  }
+
   /** New entries in the user's inbox: send them, in order, after whatever is going out. */
   requestDrain(): void {
     if (this.drainQueued || !this.userId) return;
     this.drainQueued = true;
-    this.outbound = this.outbound
-      .then(() => {
-        this.drainQueued = false;
-        return this.drain();
-      })
-      .catch((err) => this.log.error({ err }, 'ws drain failed'));
+    void this.chainOutbound(() => {
+      this.drainQueued = false;
+      return this.drain();
+    }).catch((err) => this.log.error({ err }, 'ws drain failed'));
+  }
+
+  /**
+   * An event just appended to the user's inbox at `position`, right after `after`. A device
+   * exactly at `after`, with nothing else going out, gets it as it is: no read of the
+   * inbox. Otherwise (behind, ahead, resuming, another epoch) it reads its inbox in order.
+   */
+  offer(event: ServerEvent, after: string, position: string): void {
+    if (!this.userId) return;
+    if (this.outboundBusy === 0 && this.cursor === after) {
+      this.cursor = position;
+      this.sendEntries([{ position, event }]);
+      this.onEventsSent(1);
+      return;
+    }
+    this.requestDrain();
   }
 
   /**
@@ -148,7 +173,7 @@ export class Connection {
    * the replay never interleave. Returns null when the position is gone.
    */
   resume(position: string): Promise<{ resumed: boolean; replayed: number }> {
-    const run = this.outbound.then(async () => {
+    return this.chainOutbound(async () => {
       const check = await this.ctx.inbox.readAfter(this.userId!, position, 0);
       if (!check.ok) {
         await this.resync(check.reason);
@@ -157,8 +182,6 @@ export class Connection {
       this.cursor = position;
       return { resumed: true, replayed: await this.drain() };
     });
-    this.outbound = run.catch(() => undefined);
-    return run;
   }
 
   /** Moment-only events carry the current position unchanged. */
@@ -179,34 +202,42 @@ export class Connection {
         return sent;
       }
       if (read.entries.length === 0) return sent;
-      // Messages from others handed to this device, per chat: the receipt, once per drain.
-      let delivered: Map<string, { seq: number; senders: Set<string> }> | undefined;
-      {
-        const last = read.entries.length - 1;
-        read.entries.forEach(({ position, event }, i) => {
-          this.cursor = position;
-          if (event.type === 'message:new' && event.data.message.senderId !== userId) {
-            const { chatId, seq, senderId } = event.data.message;
-            delivered ??= new Map();
-            const chat = delivered.get(chatId) ?? { seq, senders: new Set<string>() };
-            chat.seq = Math.max(chat.seq, seq);
-            if (senderId) chat.senders.add(senderId);
-            delivered.set(chatId, chat);
-          }
-          const receipts = i === last ? delivered : undefined;
-          this.sendText(
-            eventFrame(event.type, position, serialisedData(event)),
-            receipts &&
-              (() => {
-                for (const [chatId, { seq, senders }] of receipts)
-                  this.ctx.deliveries.record(chatId, userId, seq, senders);
-              }),
-          );
-        });
-      }
+      this.cursor = read.entries.at(-1)!.position;
+      this.sendEntries(read.entries);
       sent += read.entries.length;
       this.onEventsSent(read.entries.length);
     }
+  }
+
+  /**
+   * Frames for inbox entries, in order. Messages from others handed to this device are
+   * recorded as delivered once per chat, when the last frame is written.
+   */
+  private sendEntries(entries: readonly { position: string; event: ServerEvent }[]): void {
+    const userId = this.userId!;
+    let delivered: Map<string, { seq: number; senders: Set<string> }> | undefined;
+    for (const { event } of entries) {
+      if (event.type === 'message:new' && event.data.message.senderId !== userId) {
+        const { chatId, seq, senderId } = event.data.message;
+        delivered ??= new Map();
+        const chat = delivered.get(chatId) ?? { seq, senders: new Set<string>() };
+        chat.seq = Math.max(chat.seq, seq);
+        if (senderId) chat.senders.add(senderId);
+        delivered.set(chatId, chat);
+      }
+    }
+    const last = entries.length - 1;
+    entries.forEach(({ position, event }, i) => {
+      const receipts = i === last ? delivered : undefined;
+      this.sendText(
+        eventFrame(event.type, position, serialisedData(event)),
+        receipts &&
+          (() => {
+            for (const [chatId, { seq, senders }] of receipts)
+              this.ctx.deliveries.record(chatId, userId, seq, senders);
+          }),
+      );
+    });
   }
 
   private async resync(reason: 'position_unknown' | 'position_trimmed' | 'overflow'): Promise<void> {

@@ -333,3 +333,39 @@ test('an event arrives only after its transaction committed: the message is alre
   expect(wb.events.filter(isNew(group.id))).toHaveLength(before);
   await wb.close();
 });
+
+test('a device that is up to date is handed each new event as published, without reading its inbox', async () => {
+  const a = await registerUser(api);
+  const b = await registerUser(api);
+  const group = await createGroup(api, a, [b]);
+  const sender = await connectAs(server.url, a.accessToken);
+  const reader = await connectAs(server.url, b.accessToken);
+  const warmUp = await sendText(api, a, group.id, 'warm-up');
+  await reader.waitFor((f) => isNew(group.id)(f) && messageId(f) === warmUp.id);
+  const { inbox } = server.running.ctx;
+  const reads: string[] = [];
+  const readAfter = inbox.readAfter.bind(inbox);
+  inbox.readAfter = (userId, position, limit) => {
+    reads.push(userId);
+    return readAfter(userId, position, limit);
+  };
+  try {
+    for (let n = 0; n < 10; n++) {
+      const ack = await sender.command('message:send', {
+        chatId: group.id,
+        clientMsgId: randomUUID(),
+        body: `live ${n}`,
+      });
+      expect(ack.ok).toBe(true);
+      await reader.waitFor((f) => isNew(group.id)(f) && messageId(f) === ack.data.message.id);
+    }
+    expect(reads).toEqual([]);
+    // Positions still chain: each frame's position reads back as the one after the last.
+    const frames = reader.events.filter(isNew(group.id));
+    const check = await readAfter(b.id, frames.at(-2)!.position!, 10);
+    expect(check).toMatchObject({ ok: true, entries: [{ position: frames.at(-1)!.position }] });
+  } finally {
+    inbox.readAfter = readAfter;
+  }
+  await Promise.all([sender.close(), reader.close()]);
+});

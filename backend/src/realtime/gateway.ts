@@ -89,7 +89,16 @@ export async function registerGateway(
 
   const unsubscribe = ctx.bus.subscribe((message) => {
     if (message.kind === 'inbox') {
-      for (const userId of message.userIds) for (const conn of byUser.get(userId) ?? []) conn.requestDrain();
+      const { userIds, event, appended } = message;
+      userIds.forEach((userId, i) => {
+        const conns = byUser.get(userId);
+        if (!conns) return;
+        const at = event && appended?.[i];
+        for (const conn of conns) {
+          if (at) conn.offer(event, at[0], at[1]);
+          else conn.requestDrain();
+        }
+      });
     } else if (message.kind === 'ephemeral') {
       for (const userId of message.userIds)
         for (const conn of byUser.get(userId) ?? []) conn.sendEphemeral(message.event);

@@ -7,8 +7,12 @@
 import type { ServerEvent } from '@parley/contracts';
 
 export type BusMessage =
-  /** New entries in these users' inboxes: devices read them in order. */
-  | { kind: 'inbox'; userIds: string[] }
+  /**
+   * New entries in these users' inboxes: devices read them in order. With `event` and
+   * `appended` (per user, in order: the position before the entry and the entry's), a
+   * device at exactly that earlier position is given the event without a read.
+   */
+  | { kind: 'inbox'; userIds: string[]; event?: ServerEvent; appended?: [after: string, position: string][] }
   /** Typing and presence: pushed to whoever is connected, never stored. */
   | { kind: 'ephemeral'; userIds: string[]; event: ServerEvent }
   /** Signed out or revoked: close these sessions' sockets. */

@@ -17,11 +17,21 @@ export type InboxRead =
   /** unknown: never issued by this inbox (another server run); trimmed: too old. */
   | { ok: false; reason: 'position_unknown' | 'position_trimmed' };
 
+/** Where an appended event went in one user's inbox. */
+export interface Appended {
+  /** The position just before it: a device there has everything up to this event. */
+  after: string;
+  position: string;
+}
+
 export interface Inbox {
   /** Appends and returns the event's position. Positions of one user only grow. */
   append(userId: string, event: ServerEvent): Promise<string>;
-  /** The same event for several users (one round trip where the inbox is remote). */
-  appendMany(userIds: readonly string[], event: ServerEvent): Promise<void>;
+  /**
+   * The same event for several users (one round trip where the inbox is remote); returns
+   * where it went, in the order of `userIds`.
+   */
+  appendMany(userIds: readonly string[], event: ServerEvent): Promise<Appended[]>;
   /** Entries after `position`, oldest first, at most `limit`. */
   readAfter(userId: string, position: string, limit: number): Promise<InboxRead>;
   /** The position of the newest entry (what a device that saw everything holds). */
@@ -73,7 +83,10 @@ export function createMemoryInbox(capacity: number): Inbox {
   return {
     append: async (userId, event) => append(userId, event),
     async appendMany(userIds, event) {
-      for (const userId of userIds) append(userId, event);
+      return userIds.map((userId) => {
+        const position = append(userId, event);
+        return { after: `${run}.${lastN(ring(userId)) - 1}`, position };
+      });
     },
     async readAfter(userId, position, limit) {
       const r = ring(userId);

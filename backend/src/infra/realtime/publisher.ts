@@ -24,8 +24,13 @@ export function createPublisher(inbox: Inbox, bus: EventBus): EventPublisher {
         await bus.publish({ kind: 'ephemeral', userIds: unique, event });
         return;
       }
-      await inbox.appendMany(unique, event);
-      await bus.publish({ kind: 'inbox', userIds: unique });
+      const appended = await inbox.appendMany(unique, event);
+      await bus.publish({
+        kind: 'inbox',
+        userIds: unique,
+        event,
+        appended: appended.map((a) => [a.after, a.position]),
+      });
     },
     async closeSessions(sessionIds) {
       if (sessionIds.length > 0) await bus.publish({ kind: 'close-sessions', sessionIds: [...sessionIds] });

@@ -97,7 +97,13 @@ export function createRedisBus(pub: Redis, sub: Redis, opts: RedisBusOptions): R
 
   return {
     async publish(message) {
-      const frames = split(message).map((part) => JSON.stringify({ from: origin, message: part }));
+      const encode = (m: BusMessage) =>
+        split(m).map((part) => JSON.stringify({ from: origin, message: part }));
+      let frames = encode(message);
+      // An inbox message too big with its event (a long text) goes as a bare wake-up:
+      // devices then read the event from their inboxes.
+      if (message.kind === 'inbox' && message.event && frames.some((f) => Buffer.byteLength(f) > maxBytes))
+        frames = encode({ kind: 'inbox', userIds: message.userIds });
       for (const frame of frames) {
         const bytes = Buffer.byteLength(frame);
         if (bytes > maxBytes) throw new RangeError(`Bus message of ${bytes} bytes (limit ${maxBytes}).`);
@@ -130,8 +136,17 @@ function chunks<T>(items: readonly T[]): T[][] {
 /** The same message as frames of at most IDS_PER_MESSAGE ids each. */
 function split(message: BusMessage): BusMessage[] {
   switch (message.kind) {
-    case 'inbox':
-      return chunks(message.userIds).map((userIds) => ({ kind: 'inbox', userIds }));
+    case 'inbox': {
+      const { event, appended } = message;
+      if (!event || !appended) return chunks(message.userIds).map((userIds) => ({ kind: 'inbox', userIds }));
+      const parts = chunks(appended);
+      return chunks(message.userIds).map((userIds, i) => ({
+        kind: 'inbox',
+        userIds,
+        event,
+        appended: parts[i]!,
+      }));
+    }
     case 'ephemeral':
       return chunks(message.userIds).map((userIds) => ({ kind: 'ephemeral', userIds, event: message.event }));
     case 'close-sessions':
@@ -163,8 +178,25 @@ function isIdList(value: unknown): value is string[] {
 export function parseBusMessage(value: unknown): BusMessage | null {
   if (!isRecord(value)) return null;
   switch (value.kind) {
-    case 'inbox':
-      return isIdList(value.userIds) ? { kind: 'inbox', userIds: value.userIds } : null;
+    case 'inbox': {
+      const { userIds, event, appended } = value;
+      if (!isIdList(userIds)) return null;
+      // The event and positions are an optimisation: if they do not check out, the devices
+      // are woken all the same and read their inboxes.
+      const parsed =
+        isRecord(event) && typeof event.type === 'string'
+          ? parseEvent({ type: event.type, data: event.data })
+          : null;
+      const positions =
+        Array.isArray(appended) &&
+        appended.length === userIds.length &&
+        appended.every((a) => Array.isArray(a) && a.length === 2 && isIdList(a))
+          ? (appended as [string, string][])
+          : null;
+      return parsed && positions
+        ? { kind: 'inbox', userIds, event: parsed, appended: positions }
+        : { kind: 'inbox', userIds };
+    }
     case 'ephemeral': {
       const { userIds, event } = value;
       if (!isIdList(userIds) || !isRecord(event) || typeof event.type !== 'string') return null;

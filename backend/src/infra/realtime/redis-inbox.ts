@@ -29,12 +29,14 @@
  *
  * Round trips: `append`, `readAfter` and `head` are one script call each; `appendMany` is one
  * script call per 500 users (the event's JSON sent once per call), all written at once
- * without waiting for replies — one round trip.
+ * without waiting for replies — one round trip. Appends return each user's new position and
+ * the one before it (with the previous entry's check, if it is held), so a device known
+ * to be at that earlier position can be given the event without reading it back.
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ServerEvent } from '@parley/contracts';
-import type { Inbox, InboxEntry, InboxRead } from './inbox.js';
+import type { Appended, Inbox, InboxEntry, InboxRead } from './inbox.js';
 import { redisScript } from './redis-script.js';
 
 export interface RedisInboxOptions {
@@ -82,16 +84,17 @@ end
 `;
 
 /** KEYS: stream and epoch key of each user, in pairs. ARGV: capacity, event JSON, the
- * entries' check, a fresh epoch (for users that need one), '1' to return epochs and ids. */
+ * entries' check, a fresh epoch (for users that need one). Returns, per user, the epoch,
+ * the new entry's id and the check of the entry before it ('' if none is held). */
 const appendScript = redisScript(`${PRELUDE}
 local out = {}
 for i = 1, #KEYS, 2 do
   local epoch = epochOf(KEYS[i], KEYS[i + 1], ARGV[4])
   local id = redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], '0-*', 'e', ARGV[2], 'c', ARGV[3])
-  if ARGV[5] == '1' then
-    out[#out + 1] = epoch
-    out[#out + 1] = id
-  end
+  local n = tonumber(string.sub(id, 3))
+  out[#out + 1] = epoch
+  out[#out + 1] = id
+  out[#out + 1] = (n > 1 and checkAt(KEYS[i], n - 1)) or ''
 end
 return out
 `);
@@ -146,28 +149,35 @@ export function createRedisInbox(redis: Redis, opts: RedisInboxOptions): Inbox {
   }
   const keysOf = (userId: string) => [`${opts.prefix}:{${userId}}:s`, `${opts.prefix}:{${userId}}:e`];
 
+  async function appendTo(userIds: readonly string[], event: ServerEvent): Promise<Appended[]> {
+    if (userIds.length === 0) return [];
+    const check = random(CHECK_BYTES);
+    const args = [opts.capacity, JSON.stringify(event), check, random(EPOCH_BYTES)];
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < userIds.length; i += USERS_PER_CALL) {
+      calls.push(appendScript.run(redis, userIds.slice(i, i + USERS_PER_CALL).flatMap(keysOf), args));
+    }
+    const out: Appended[] = [];
+    for (const reply of (await Promise.all(calls)) as string[][]) {
+      for (let i = 0; i < reply.length; i += 3) {
+        const [epoch, id, before] = [reply[i]!, reply[i + 1]!, reply[i + 2]!];
+        const n = Number(id.slice(id.indexOf('-') + 1));
+        out.push({
+          after: positionOf(epoch, n - 1, n > 1 ? before : ''),
+          position: positionOf(epoch, id, check),
+        });
+      }
+    }
+    return out;
+  }
+
   return {
     async append(userId, event) {
-      const check = random(CHECK_BYTES);
-      const [epoch, id] = (await appendScript.run(redis, keysOf(userId), [
-        opts.capacity,
-        JSON.stringify(event),
-        check,
-        random(EPOCH_BYTES),
-        '1',
-      ])) as [string, string];
-      return positionOf(epoch, id, check);
+      const [appended] = await appendTo([userId], event);
+      return appended!.position;
     },
 
-    async appendMany(userIds, event) {
-      if (userIds.length === 0) return;
-      const args = [opts.capacity, JSON.stringify(event), random(CHECK_BYTES), random(EPOCH_BYTES), '0'];
-      const calls: Promise<unknown>[] = [];
-      for (let i = 0; i < userIds.length; i += USERS_PER_CALL) {
-        calls.push(appendScript.run(redis, userIds.slice(i, i + USERS_PER_CALL).flatMap(keysOf), args));
-      }
-      await Promise.all(calls);
-    },
+    appendMany: (userIds, event) => appendTo(userIds, event),
 
     async readAfter(userId, position, limit): Promise<InboxRead> {
       const parsed = POSITION.exec(position);

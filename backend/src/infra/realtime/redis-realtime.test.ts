@@ -183,6 +183,26 @@ const inboxCases: [string, (pair: InboxPair, user: string) => Promise<void>][] =
     },
   ],
   [
+    'appendMany says where the event went and the position just before it, for each user in order',
+    async ({ inbox }, u) => {
+      const [v, w] = [randomUUID(), randomUUID()];
+      const afterU = await inbox.append(u, event(1));
+      const [hv, hw] = [await inbox.head(v), await inbox.head(w)];
+      const e = event(2);
+      const appended = await inbox.appendMany([u, v, w, w], e);
+      // Before: the last position each user's device could hold (the head, an append's).
+      expect(appended.map((a) => a.after)).toEqual([afterU, hv, hw, appended[2]!.position]);
+      expect(appended[0]!.position).toBe(await inbox.head(u));
+      expect(appended[3]!.position).toBe(await inbox.head(w));
+      // Each is the entry right after its `after`.
+      for (const [i, user] of [u, v, w, w].entries()) {
+        const read = await inbox.readAfter(user, appended[i]!.after, 1);
+        expect(read).toEqual(ok([{ position: appended[i]!.position, event: e }]));
+      }
+      expect(await inbox.appendMany([], e)).toEqual([]);
+    },
+  ],
+  [
     "users' inboxes are separate",
     async ({ inbox }, u) => {
       const v = randomUUID();
@@ -460,6 +480,60 @@ describeRedis('Redis bus', () => {
     await waitFor('all parts', () => rb.got.length >= 3);
     expect(rb.got.map((m) => (m.kind === 'inbox' ? m.userIds.length : 0))).toEqual([1000, 1000, 500]);
     expect(rb.got.flatMap((m) => (m.kind === 'inbox' ? m.userIds : []))).toEqual(userIds);
+    ra.unsubscribe();
+    rb.unsubscribe();
+  });
+
+  it('an inbox wake-up carries its event and positions, in parts that keep them together; without them if they do not check out or fit', async () => {
+    const [ra, rb] = [collect(a), collect(b)];
+    const e: ServerEvent = {
+      type: 'message:read',
+      data: { chatId: randomUUID(), userId: randomUUID(), upToSeq: 7 },
+    };
+    const userIds = Array.from({ length: 1500 }, () => randomUUID());
+    const appended = userIds.map((_, i): [string, string] => [`p.${i}`, `p.${i + 1}`]);
+    await a.publish({ kind: 'inbox', userIds, event: e, appended });
+    await waitFor('both parts', () => rb.got.length >= 2);
+    expect(rb.got).toEqual([
+      { kind: 'inbox', userIds: userIds.slice(0, 1000), event: e, appended: appended.slice(0, 1000) },
+      { kind: 'inbox', userIds: userIds.slice(1000), event: e, appended: appended.slice(1000) },
+    ]);
+    // Not what the contract says, or positions that do not match the ids: a bare wake-up
+    // (devices read their inboxes), never a lost one.
+    const [u, v] = [randomUUID(), randomUUID()];
+    const forged = [
+      {
+        kind: 'inbox',
+        userIds: [u],
+        event: { type: 'message:new', data: { nope: 1 } },
+        appended: [['a', 'b']],
+      },
+      {
+        kind: 'inbox',
+        userIds: [v],
+        event: e,
+        appended: [
+          ['a', 'b'],
+          ['c', 'd'],
+        ],
+      },
+    ];
+    for (const message of forged) await raw.publish(channel, JSON.stringify({ from: 'x', message }));
+    await waitFor('the forged two', () => rb.got.length >= 4);
+    expect(rb.got.slice(2)).toEqual([
+      { kind: 'inbox', userIds: [u] },
+      { kind: 'inbox', userIds: [v] },
+    ]);
+    // An event too big for B's frames (64 KB) goes as a bare wake-up; this node keeps it whole.
+    const big: ServerEvent = {
+      type: 'message:expired',
+      data: { chatId: randomUUID(), messageIds: Array.from({ length: 2000 }, () => randomUUID()) },
+    };
+    const w = randomUUID();
+    await b.publish({ kind: 'inbox', userIds: [w], event: big, appended: [['a', 'b']] });
+    await waitFor('the bare wake-up', () => ra.got.length >= 4);
+    expect(ra.got.at(-1)).toEqual({ kind: 'inbox', userIds: [w] });
+    expect(rb.got.at(-1)).toEqual({ kind: 'inbox', userIds: [w], event: big, appended: [['a', 'b']] });
     ra.unsubscribe();
     rb.unsubscribe();
   });
