@@ -2,9 +2,10 @@
  * Measuring a running server from outside, for the benchmarks (Linux): the server
  * process's CPU and memory from /proc, its Prometheus counters from GET /metrics, and in
  * PostgreSQL mode the database's own statistics (commits, tuples, WAL) and PostgreSQL's
- * CPU. A probe samples all of them on a timer; what one phase cost is the difference
- * between the last sample before it and the last sample before the next step
- * (`sampleAtOrBefore`, `difference`).
+ * CPU; with Redis, the Redis server's commands by name (`INFO commandstats`) and its CPU.
+ * Several nodes of a cluster are sampled together and added up. A probe samples all of
+ * them on a timer; what one phase cost is the difference between the last sample before
+ * it and the last sample before the next step (`sampleAtOrBefore`, `difference`).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -114,21 +115,107 @@ function buckets(metrics, name) {
   return list.sort((a, b) => a.le - b.le);
 }
 
+/**
+ * `INFO cpu commandstats` → `{ cpuSeconds, calls: { command: count } }`: Redis's own CPU
+ * (user + system, its main thread and the rest) and how often each command ran.
+ */
+export function parseRedisInfo(text) {
+  const calls = {};
+  let user;
+  let sys;
+  for (const line of text.split(/\r?\n/)) {
+    const stat = /^cmdstat_([^:]+):calls=(\d+)/.exec(line);
+    if (stat) calls[stat[1]] = Number(stat[2]);
+    const cpu = /^used_cpu_(user|sys):([\d.]+)/.exec(line);
+    if (cpu) {
+      if (cpu[1] === 'user') user = Number(cpu[2]);
+      else sys = Number(cpu[2]);
+    }
+  }
+  return { cpuSeconds: user === undefined || sys === undefined ? undefined : user + sys, calls };
+}
+
+/** Commands a probe sends itself (and ioredis's ready check): not the servers' work. */
+export const PROBE_REDIS_COMMANDS = new Set(['info']);
+
 /** "16/B374D848" → bytes since the start of WAL, as a BigInt. */
 export function lsnBytes(lsn) {
   const [hi, lo] = lsn.split('/');
   return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
 }
 
+/** One node's process (/proc) and counters (GET /metrics); fields it could not read stay undefined. */
+async function readNode({ base, pid }) {
+  const node = {};
+  try {
+    node.cpuSeconds = processCpuSeconds(pid);
+    node.rssBytes = processRssBytes(pid);
+  } catch {
+    // the process is gone
+  }
+  try {
+    const res = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5_000) });
+    const m = parseMetrics(await res.text());
+    node.metrics = {
+      statements: m.get('parley_db_statements_total'),
+      batchSum: m.get('parley_send_batch_size_sum'),
+      batchCount: m.get('parley_send_batch_size_count'),
+      commitSum: m.get('parley_send_commit_seconds_sum'),
+      commitCount: m.get('parley_send_commit_seconds_count'),
+      commitBuckets: buckets(m, 'parley_send_commit_seconds'),
+      heapUsedBytes: m.get('parley_nodejs_heap_size_used_bytes'),
+      rssBytes: m.get('parley_process_resident_memory_bytes'),
+      wsConnections: m.get('parley_ws_connections'),
+      eventsSent: m.get('parley_ws_events_sent_total'),
+    };
+  } catch {
+    // no answer this time
+  }
+  return node;
+}
+
 /**
- * Samples the server (and PostgreSQL) every `intervalMs` until stopped.
- * - `base`: the server's URL (GET /metrics); `pid`: its process (serverPid).
+ * The nodes of a cluster as one: every counter added up, undefined when a node could not
+ * be read (a sum missing a node would look like a drop). One node is returned as it is.
+ */
+export function sumNodes(nodes) {
+  if (nodes.length === 1) return nodes[0];
+  const add = (values) =>
+    values.every((v) => v !== undefined) ? values.reduce((a, b) => a + b, 0) : undefined;
+  const out = {
+    cpuSeconds: add(nodes.map((n) => n.cpuSeconds)),
+    rssBytes: add(nodes.map((n) => n.rssBytes)),
+  };
+  if (nodes.every((n) => n.metrics)) {
+    const metrics = {};
+    for (const key of Object.keys(nodes[0].metrics)) {
+      if (key === 'commitBuckets') continue;
+      metrics[key] = add(nodes.map((n) => n.metrics[key]));
+    }
+    const lists = nodes.map((n) => n.metrics.commitBuckets);
+    metrics.commitBuckets = lists.every((l) => l.length === lists[0].length)
+      ? lists[0].map((b, i) => ({ le: b.le, count: add(lists.map((l) => l[i].count)) }))
+      : [];
+    out.metrics = metrics;
+  }
+  return out;
+}
+
+/**
+ * Samples the server (and PostgreSQL, and Redis) every `intervalMs` until stopped.
+ * - `base`: the server's URL (GET /metrics); `pid`: its process (serverPid). Or `nodes`:
+ *   `[{ base, pid }]`, the nodes of a cluster, added up (each one's reading is kept in
+ *   `sample.nodes`).
  * - `pg`: `{ url, database }`: an admin connection (to another database, so the probe's
  *   own queries do not count in the measured one) and the database to read.
+ * - `redis`: `{ url }`: the Redis server's commands by name and its CPU. They are the whole
+ *   Redis server's: other clients of the same Redis are included.
  */
-export function createProbe({ base, pid, pg: pgTarget }) {
+export function createProbe({ base, pid, nodes: nodeTargets, pg: pgTarget, redis: redisTarget }) {
   const samples = [];
+  const targets = nodeTargets ?? [{ base, pid }];
   let client;
+  let redis;
   let timer;
   let chain = Promise.resolve();
   const pgLocal = pgTarget && isLocalPostgres(pgTarget.url);
@@ -136,33 +223,23 @@ export function createProbe({ base, pid, pg: pgTarget }) {
   async function take() {
     const at = Date.now();
     const sample = { at };
-    try {
-      sample.cpuSeconds = processCpuSeconds(pid);
-      sample.rssBytes = processRssBytes(pid);
-    } catch {
-      // the process is gone
-    }
     if (pgLocal) sample.postgresCpuSeconds = postgresCpuSeconds();
     const reads = [
-      fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5_000) })
-        .then((r) => r.text())
-        .then((text) => {
-          const m = parseMetrics(text);
-          sample.metrics = {
-            statements: m.get('parley_db_statements_total'),
-            batchSum: m.get('parley_send_batch_size_sum'),
-            batchCount: m.get('parley_send_batch_size_count'),
-            commitSum: m.get('parley_send_commit_seconds_sum'),
-            commitCount: m.get('parley_send_commit_seconds_count'),
-            commitBuckets: buckets(m, 'parley_send_commit_seconds'),
-            heapUsedBytes: m.get('parley_nodejs_heap_size_used_bytes'),
-            rssBytes: m.get('parley_process_resident_memory_bytes'),
-            wsConnections: m.get('parley_ws_connections'),
-            eventsSent: m.get('parley_ws_events_sent_total'),
-          };
-        })
-        .catch(() => undefined),
+      Promise.all(targets.map(readNode)).then((nodes) => {
+        Object.assign(sample, sumNodes(nodes));
+        if (targets.length > 1) sample.nodes = nodes;
+      }),
     ];
+    if (redis) {
+      reads.push(
+        redis
+          .call('INFO', 'cpu', 'commandstats')
+          .then((text) => {
+            sample.redis = parseRedisInfo(String(text));
+          })
+          .catch(() => undefined),
+      );
+    }
     if (client) {
       reads.push(
         client
@@ -207,6 +284,17 @@ export function createProbe({ base, pid, pg: pgTarget }) {
         client = new pg.Client({ connectionString: pgTarget.url });
         await client.connect();
       }
+      if (redisTarget) {
+        const { Redis } = await import('ioredis');
+        redis = new Redis(redisTarget.url, {
+          lazyConnect: true,
+          maxRetriesPerRequest: 1,
+          retryStrategy: () => null,
+          // No ready check: it would be one more INFO (excluded anyway) before every sample.
+          enableReadyCheck: false,
+        });
+        await redis.connect();
+      }
       await this.sample();
       timer = setInterval(() => void this.sample(), intervalMs);
     },
@@ -215,6 +303,8 @@ export function createProbe({ base, pid, pg: pgTarget }) {
       await this.sample();
       await client?.end().catch(() => undefined);
       client = undefined;
+      redis?.disconnect();
+      redis = undefined;
     },
   };
 }
@@ -246,6 +336,7 @@ export function difference(a, b) {
             count: x.count - (a.metrics.commitBuckets[i]?.count ?? 0),
           }))
         : undefined,
+    redis: a.redis && b.redis ? redisDifference(a.redis, b.redis) : undefined,
     db:
       a.db && b.db
         ? {
@@ -259,6 +350,29 @@ export function difference(a, b) {
         : undefined,
   };
   return out;
+}
+
+/**
+ * Redis between two readings: commands in all and by name (the probe's own left out),
+ * and Redis's CPU seconds.
+ */
+export function redisDifference(a, b) {
+  const byCommand = {};
+  let total = 0;
+  for (const [name, calls] of Object.entries(b.calls)) {
+    if (PROBE_REDIS_COMMANDS.has(name)) continue;
+    const n = calls - (a.calls[name] ?? 0);
+    if (n > 0) {
+      byCommand[name] = n;
+      total += n;
+    }
+  }
+  return {
+    commands: total,
+    byCommand,
+    cpuSeconds:
+      a.cpuSeconds === undefined || b.cpuSeconds === undefined ? undefined : b.cpuSeconds - a.cpuSeconds,
+  };
 }
 
 /** The smallest bucket bound under which `q` (0..1) of the observations fall. */

@@ -25,12 +25,16 @@ export function commitLabel() {
 /**
  * Replaces the generated section `key` of the document at `docPath` (between
  * `<!-- bench:<key>:start -->` and `<!-- bench:<key>:end -->`); a missing document starts
- * from `template`.
+ * from `template`. With `appendUnder` (a heading), a document without the markers gets
+ * them appended at its end under that heading instead of an error.
  */
-export function writeSection(docPath, key, text, template) {
-  const doc = existsSync(docPath) || template === undefined ? readFileSync(docPath, 'utf8') : template;
+export function writeSection(docPath, key, text, template, { appendUnder } = {}) {
+  let doc = existsSync(docPath) || template === undefined ? readFileSync(docPath, 'utf8') : template;
   const start = `<!-- bench:${key}:start -->`;
   const end = `<!-- bench:${key}:end -->`;
+  if (appendUnder && (doc.indexOf(start) < 0 || doc.indexOf(end) < doc.indexOf(start))) {
+    doc = `${doc.trimEnd()}\n\n${appendUnder}\n\n${start}\n${end}\n`;
+  }
   const i = doc.indexOf(start);
   const j = doc.indexOf(end);
   if (i < 0 || j < i) throw new Error(`specs/benchmarks.md has no ${start} … ${end} markers`);

@@ -1,10 +1,11 @@
 /**
- * What the end-to-end test and the benchmark share: undo-on-exit bookkeeping, a free
- * loopback port, a throwaway PostgreSQL database, and the real server started as a child
- * process and awaited on GET /health.
+ * What the end-to-end test and the benchmarks share: undo-on-exit bookkeeping, a free
+ * loopback port, a throwaway PostgreSQL database, a throwaway Redis key prefix, and the
+ * real server started as a child process and awaited on GET /health.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +34,9 @@ export function createCleanups() {
       void cleanup().finally(() => process.exit(130));
     });
   }
-  return { cleanups, cleanup };
+  /** True once cleanup has begun (Ctrl+C, an error): start nothing new after that. */
+  const closing = () => cleaningUp !== null;
+  return { cleanups, cleanup, closing };
 }
 
 export function freePort() {
@@ -48,9 +51,11 @@ export function freePort() {
   });
 }
 
-/** With DATABASE_URL: a throwaway database `<prefix>_<random>` on that server, dropped afterwards. */
-export async function freshDatabase(prefix, cleanups) {
-  const base = process.env.DATABASE_URL;
+/**
+ * With DATABASE_URL (or `base`): a throwaway database `<prefix>_<random>` on that server,
+ * dropped afterwards.
+ */
+export async function freshDatabase(prefix, cleanups, base = process.env.DATABASE_URL) {
   if (!base) return undefined;
   const { default: pg } = await import('pg');
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
@@ -70,6 +75,69 @@ export async function freshDatabase(prefix, cleanups) {
   const url = new URL(base);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/**
+ * A key prefix `<prefix>-<random>` of its own on the Redis at `redisUrl`, for servers that
+ * share it (REDIS_KEY_PREFIX): its keys are deleted afterwards (SCAN + UNLINK, bounded).
+ * Returns the prefix and `deleted()`, how many keys the cleanup removed (once it ran).
+ */
+export async function freshRedisPrefix(redisUrl, prefix, cleanups) {
+  const { Redis } = await import('ioredis');
+  const name = `${prefix}-${randomBytes(6).toString('hex')}`;
+  const open = async () => {
+    const client = new Redis(redisUrl, {
+      lazyConnect: true,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => null,
+    });
+    await client.connect();
+    return client;
+  };
+  // Reachable now, so a missing Redis fails the start, not the cleanup.
+  const probe = await open();
+  await probe.quit();
+  let deleted;
+  cleanups.push(async () => {
+    const client = await open();
+    try {
+      deleted = 0;
+      let cursor = '0';
+      // SCAN visits every key present throughout; 100,000 rounds of 1,000 is far beyond any run.
+      for (let round = 0; round < 100_000; round++) {
+        const [next, keys] = await client.scan(cursor, 'MATCH', `${name}:*`, 'COUNT', 1000);
+        if (keys.length) deleted += await client.unlink(...keys);
+        cursor = next;
+        if (cursor === '0') break;
+      }
+    } finally {
+      client.disconnect();
+    }
+  });
+  return { prefix: name, deleted: () => deleted };
+}
+
+/** Direct children of `pid` (Linux /proc; none elsewhere). */
+function childPids(pid) {
+  const out = [];
+  let entries = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Field 4 (ppid) follows the command name in parentheses and the state.
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }
 
 /**
@@ -118,7 +186,18 @@ export async function startServer({
     () =>
       new Promise((resolve) => {
         if (exited) return resolve();
-        const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        const kill = setTimeout(() => {
+          // tsx runs the server in a child of its own: when tsx has to be killed, that
+          // child would outlive it, so it goes first.
+          for (const pid of childPids(child.pid)) {
+            try {
+              process.kill(pid, 'SIGKILL');
+            } catch {
+              // gone meanwhile
+            }
+          }
+          child.kill('SIGKILL');
+        }, 10_000);
         child.once('exit', () => {
           clearTimeout(kill);
           resolve();

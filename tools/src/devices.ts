@@ -17,6 +17,8 @@ import { LatencyRecorder, type Ledger, type PhaseStats } from './stats.js';
 export interface Device {
   index: number;
   user: number;
+  /** Index of the server (--url) this device connects to. */
+  node: number;
   socket: WebSocket | undefined;
   /** Authenticated and still open. */
   ready: boolean;
@@ -36,6 +38,50 @@ export interface FleetCounts {
   invalidFrames: number;
   /** sync:resync events: a device fell further behind than its inbox holds. */
   resyncs: number;
+  /** The same per server, in --url order (one entry with a single --url). */
+  byUrl: UrlCounts[];
+}
+
+export interface UrlCounts {
+  url: string;
+  attempted: number;
+  opened: number;
+  failed: number;
+  closedDuringRun: number;
+  /** message:new frames received by this server's devices (echoes of own sends included). */
+  messagesReceived: number;
+}
+
+/** A server to connect devices to: its http(s) URL as given, and the WebSocket URL derived from it. */
+export interface Target {
+  url: string;
+  wsUrl: string;
+}
+
+export function targetOf(url: string): Target {
+  return { url, wsUrl: new URL('/ws', url.replace(/^http/, 'ws')).toString() };
+}
+
+/**
+ * Which server device `device` of user `user` connects to: round-robin over users and,
+ * within a user, over devices, so the devices of one user sit on different nodes (as long
+ * as there are as many nodes) and every node gets an equal share.
+ */
+export function nodeOf(user: number, device: number, nodes: number): number {
+  return (user + device) % nodes;
+}
+
+/** Every device to open, in connection order: user by user, device by device. */
+export function planDevices(
+  users: number,
+  devicesPerUser: number,
+  nodes: number,
+): { user: number; device: number; node: number }[] {
+  return Array.from({ length: users * devicesPerUser }, (_, i) => {
+    const user = Math.floor(i / devicesPerUser);
+    const device = i % devicesPerUser;
+    return { user, device, node: nodeOf(user, device, nodes) };
+  });
 }
 
 /** A send command as it goes on the wire: typed by the contract. */
@@ -59,42 +105,58 @@ export class Fleet {
     framesByType: {},
     invalidFrames: 0,
     resyncs: 0,
+    byUrl: [],
   };
   readonly connectLatency = new LatencyRecorder();
   private closing = false;
 
   constructor(
-    private readonly wsUrl: string,
+    private readonly targets: readonly Target[],
     private readonly ledger: Ledger,
     /** Is this phase still counting deliveries? */
     private readonly phaseOpen: (p: PhaseStats) => boolean,
-  ) {}
+  ) {
+    if (targets.length === 0) throw new Error('Fleet: no server to connect to');
+    this.counts.byUrl = targets.map((t) => ({
+      url: t.url,
+      attempted: 0,
+      opened: 0,
+      failed: 0,
+      closedDuringRun: 0,
+      messagesReceived: 0,
+    }));
+  }
 
-  /** Opens and authenticates every device; a device that fails stays out of the run. */
+  /**
+   * Opens and authenticates every device, spread over the servers by nodeOf; a device
+   * that fails stays out of the run.
+   */
   async connect(
-    perUser: { user: number; token: string }[],
+    tokens: string[],
     devicesPerUser: number,
     concurrency: number,
     progress: (line: string) => void,
     stop: () => boolean = () => false,
   ): Promise<void> {
-    const plan = perUser.flatMap(({ user, token }) =>
-      Array.from({ length: devicesPerUser }, () => ({ user, token })),
-    );
+    const plan = planDevices(tokens.length, devicesPerUser, this.targets.length);
     await mapConcurrent(
       plan,
       concurrency,
-      async ({ user, token }) => {
-        const device: Device = { index: this.devices.length, user, socket: undefined, ready: false };
+      async ({ user, node }) => {
+        const device: Device = { index: this.devices.length, user, node, socket: undefined, ready: false };
+        const perUrl = this.counts.byUrl[node]!;
         this.devices.push(device);
         this.counts.attempted += 1;
+        perUrl.attempted += 1;
         const t0 = performance.now();
         try {
-          await this.open(device, token);
+          await this.open(device, tokens[user]!);
           this.counts.opened += 1;
+          perUrl.opened += 1;
           this.connectLatency.record(performance.now() - t0);
         } catch (err) {
           this.counts.failed += 1;
+          perUrl.failed += 1;
           const reason = err instanceof Error ? err.message : String(err);
           this.counts.failures[reason] = (this.counts.failures[reason] ?? 0) + 1;
           device.socket?.terminate();
@@ -112,7 +174,7 @@ export class Fleet {
   private open(device: Device, token: string): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       // No compression: the server does not offer it, and the generator's CPU is precious.
-      const socket = new WebSocket(this.wsUrl, {
+      const socket = new WebSocket(this.targets[device.node]!.wsUrl, {
         perMessageDeflate: false,
         handshakeTimeout: AUTH_TIMEOUT_MS,
       });
@@ -135,6 +197,7 @@ export class Fleet {
           device.ready = false;
           if (!this.closing) {
             this.counts.closedDuringRun += 1;
+            this.counts.byUrl[device.node]!.closedDuringRun += 1;
             this.counts.closeCodes[code] = (this.counts.closeCodes[code] ?? 0) + 1;
           }
         } else fail(`closed before auth: ${code}`);
@@ -194,6 +257,7 @@ export class Fleet {
     const type = typeof frame.type === 'string' ? frame.type : '(none)';
     this.counts.framesByType[type] = (this.counts.framesByType[type] ?? 0) + 1;
     if (type === 'message:new') {
+      this.counts.byUrl[device.node]!.messagesReceived += 1;
       const event = parseEvent({ type, data: frame.data });
       if (event?.type !== 'message:new') {
         this.counts.invalidFrames += 1;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  combineSamples,
   machineCpuPercent,
   metricValue,
   parseSample,
@@ -62,6 +63,33 @@ describe('server metrics', () => {
     });
     // No sample inside 1 s..5 s (the server was too busy to answer): 4 s of CPU in 4 s.
     expect(summarizeWindow([s(1000, 1), s(5000, 5)], 1500, 4500).cpuPercentAvg).toBe(100);
+  });
+
+  it('adds up the servers of a cluster into one sample and keeps each one beside it', () => {
+    const node = (cpuSeconds: number, rssBytes: number, ws: number | undefined, lag?: number) => ({
+      t: 0,
+      cpuSeconds,
+      rssBytes,
+      wsConnections: ws,
+      eventLoopLagP99Ms: lag,
+    });
+    const one = node(1, 2, 3, 11);
+    expect(combineSamples([one], 7)).toEqual({ ...one, t: 7 });
+    const sum = combineSamples([node(1, 100, 10, 11), node(2, 200, 20, 15), node(3, 300, 30)], 9);
+    expect(sum).toMatchObject({
+      t: 9,
+      cpuSeconds: 6,
+      rssBytes: 600,
+      wsConnections: 60,
+      eventLoopLagP99Ms: 15,
+    });
+    expect(sum.nodes).toEqual([
+      { cpuSeconds: 1, rssBytes: 100, wsConnections: 10 },
+      { cpuSeconds: 2, rssBytes: 200, wsConnections: 20 },
+      { cpuSeconds: 3, rssBytes: 300, wsConnections: 30 },
+    ]);
+    // A node that does not report its sockets leaves the sum unknown rather than too small.
+    expect(combineSamples([node(1, 1, 5), node(1, 1, undefined)], 0).wsConnections).toBeUndefined();
   });
 
   it('expresses machine CPU in cores × 100, like the server and the generator', () => {

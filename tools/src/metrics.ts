@@ -2,7 +2,9 @@
  * The server's own view, from its Prometheus endpoint (GET /metrics): process CPU seconds
  * and resident memory (prom-client's process metrics), open WebSockets and event-loop lag.
  * Sampled before, periodically during and after the run; CPU % is the CPU seconds used
- * between two samples over the wall time between them (100 % = one core).
+ * between two samples over the wall time between them (100 % = one core). With several
+ * servers (nodes) every sample reads them all and adds them up: "the server" is then the
+ * cluster, and each node's share is kept beside the sum.
  */
 import os from 'node:os';
 import type { ApiClient } from './api.js';
@@ -16,6 +18,14 @@ export interface ServerSample {
   eventLoopLagP99Ms: number | undefined;
   /** CPU seconds used by every process on this (the generator's) machine so far. */
   machineBusySeconds?: number;
+  /** With several servers: each one's reading, in --url order (the fields above are their sum). */
+  nodes?: NodeSample[];
+}
+
+export interface NodeSample {
+  cpuSeconds: number;
+  rssBytes: number;
+  wsConnections: number | undefined;
 }
 
 /** Finds `name` (no labels, or the first labelled series) in Prometheus text format. */
@@ -43,6 +53,31 @@ export function parseSample(text: string, t: number): ServerSample | undefined {
     rssBytes,
     wsConnections: metricValue(text, 'parley_ws_connections'),
     eventLoopLagP99Ms: lag === undefined ? undefined : lag * 1000,
+  };
+}
+
+/**
+ * One sample of a cluster from one sample per node: CPU seconds, memory and sockets add
+ * up, the event-loop lag is the worst node's. A single node is returned as it is.
+ */
+export function combineSamples(parts: ServerSample[], t: number): ServerSample {
+  if (parts.length === 1) return { ...parts[0]!, t };
+  const sum = (pick: (s: ServerSample) => number | undefined) => {
+    const values = parts.map(pick);
+    return values.every((v) => v !== undefined) ? values.reduce((a, b) => a! + b!, 0) : undefined;
+  };
+  const lags = parts.map((s) => s.eventLoopLagP99Ms).filter((v): v is number => v !== undefined);
+  return {
+    t,
+    cpuSeconds: sum((s) => s.cpuSeconds)!,
+    rssBytes: sum((s) => s.rssBytes)!,
+    wsConnections: sum((s) => s.wsConnections),
+    eventLoopLagP99Ms: lags.length ? Math.max(...lags) : undefined,
+    nodes: parts.map((s) => ({
+      cpuSeconds: s.cpuSeconds,
+      rssBytes: s.rssBytes,
+      wsConnections: s.wsConnections,
+    })),
   };
 }
 
@@ -93,19 +128,25 @@ function round1(n: number): number {
   return Math.round(n * 10) / 10;
 }
 
-/** Samples GET /metrics every `intervalMs` until stopped; a failed sample is skipped. */
+/**
+ * Samples GET /metrics of every server every `intervalMs` until stopped; a sample in which
+ * any server did not answer is skipped (a sum missing a node would look like a drop).
+ */
 export class MetricsSampler {
   readonly samples: ServerSample[] = [];
   failures = 0;
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> = Promise.resolve();
   private busy = false;
+  private readonly apis: readonly ApiClient[];
 
   constructor(
-    private readonly api: ApiClient,
+    apis: ApiClient | readonly ApiClient[],
     private readonly t0: number,
     private readonly intervalMs = 2_000,
-  ) {}
+  ) {
+    this.apis = Array.isArray(apis) ? apis : [apis as ApiClient];
+  }
 
   get available(): boolean {
     return this.samples.length > 0;
@@ -121,10 +162,15 @@ export class MetricsSampler {
     this.busy = true;
     try {
       // Generous: a stalled server answers late, and a late sample is still exact.
-      const text = await this.api.getText('/metrics', 15_000);
-      const s = parseSample(text, performance.now() - this.t0);
-      if (s) this.samples.push({ ...s, machineBusySeconds: machineCpuTimes().busyMs / 1000 });
-      else this.failures += 1;
+      const texts = await Promise.all(this.apis.map((api) => api.getText('/metrics', 15_000)));
+      const t = performance.now() - this.t0;
+      const parts = texts.map((text) => parseSample(text, t));
+      if (parts.every((s): s is ServerSample => s !== undefined)) {
+        this.samples.push({
+          ...combineSamples(parts, t),
+          machineBusySeconds: machineCpuTimes().busyMs / 1000,
+        });
+      } else this.failures += 1;
     } catch {
       this.failures += 1;
     } finally {

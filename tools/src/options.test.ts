@@ -4,9 +4,11 @@ import {
   checkTarget,
   helpText,
   isLoopbackHost,
+  MAX_URLS,
   optionRows,
   parseFraction,
   parseOptions,
+  parseUrls,
   UsageError,
 } from './options.js';
 
@@ -90,6 +92,57 @@ describe('options', () => {
     expect(parse('--url', 'http://example.com', '--allow-remote').options.allowRemote).toBe(true);
     expect(isLoopbackHost('::ffff:7f00:1')).toBe(true);
     expect(isLoopbackHost('::ffff:a00:1')).toBe(false);
+  });
+
+  it('takes one server by default and several when --url is repeated or comma-separated', () => {
+    expect(parse().options).toMatchObject({
+      url: 'http://127.0.0.1:3000',
+      urls: ['http://127.0.0.1:3000'],
+    });
+    const repeated = parse('--url', 'http://127.0.0.1:3001', '--url', 'http://127.0.0.1:3002');
+    expect(repeated.options.urls).toEqual(['http://127.0.0.1:3001', 'http://127.0.0.1:3002']);
+    // The first one is where the REST preparation goes.
+    expect(repeated.options.url).toBe('http://127.0.0.1:3001');
+    const mixed = parse(
+      '--url',
+      'http://127.0.0.1:3001, http://localhost:3002',
+      '--url',
+      'https://[::1]:3003/',
+    );
+    expect(mixed.options.urls).toEqual([
+      'http://127.0.0.1:3001',
+      'http://localhost:3002',
+      'https://[::1]:3003/',
+    ]);
+    expect(mixed.options.url).toBe('http://127.0.0.1:3001');
+  });
+
+  it('refuses a bad --url among several with a usage error naming it', () => {
+    expect(() => parse('--url', 'http://127.0.0.1:3001', '--url', 'nonsense')).toThrow(
+      /--url is not a URL: "nonsense"/,
+    );
+    expect(() => parse('--url', 'http://127.0.0.1:3001,ws://127.0.0.1:3002')).toThrow(
+      /http:\/\/ or https:\/\/.*"ws:\/\/127\.0\.0\.1:3002"/,
+    );
+    expect(() => parse('--url', 'http://127.0.0.1:3001,,http://127.0.0.1:3002')).toThrow(/empty entry/);
+    expect(() => parse('--url', '')).toThrow(/empty entry/);
+    expect(() => parse('--url', 'http://127.0.0.1:3001', '--url', 'http://127.0.0.1:3001/')).toThrow(
+      /same server/,
+    );
+    // The loopback rule holds for each of them, not only the first.
+    expect(() => parse('--url', 'http://127.0.0.1:3001', '--url', 'http://192.0.2.1:3002')).toThrow(
+      /refusing to load-test 192\.0\.2\.1/,
+    );
+    expect(
+      parse('--url', 'http://127.0.0.1:3001', '--url', 'http://192.0.2.1:3002', '--allow-remote').options
+        .urls,
+    ).toHaveLength(2);
+    for (const bad of [['nonsense'], ['http://127.0.0.1:1,']]) {
+      expect(() => parseUrls(bad)).toThrow(UsageError);
+    }
+    const many = Array.from({ length: MAX_URLS + 1 }, (_, i) => `http://127.0.0.1:${3000 + i}`);
+    expect(parseUrls(many.slice(0, MAX_URLS))).toHaveLength(MAX_URLS);
+    expect(() => parseUrls(many)).toThrow(new RegExp(`at most ${MAX_URLS}`));
   });
 
   it('answers --help without running', () => {

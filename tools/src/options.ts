@@ -6,7 +6,10 @@
 import { parseArgs } from 'node:util';
 
 export interface LoadOptions {
+  /** The first of `urls`: where the REST preparation goes. */
   url: string;
+  /** Every server (node) to connect devices to, in the order given; at least one. */
+  urls: string[];
   users: number;
   devices: number;
   rate: number;
@@ -44,7 +47,7 @@ export interface LoadOptions {
   quiet: boolean;
 }
 
-type Kind = 'int' | 'number' | 'string' | 'boolean' | 'fraction';
+type Kind = 'int' | 'number' | 'string' | 'boolean' | 'fraction' | 'urls';
 
 interface Spec {
   key: keyof LoadOptions;
@@ -57,9 +60,19 @@ interface Spec {
   metavar?: string;
 }
 
+const DEFAULT_URL = 'http://127.0.0.1:3000';
+/** Most --url values: one cluster's nodes, not a list of every server around. */
+export const MAX_URLS = 64;
+
 /** The flag is the key in kebab case: rampUp → --ramp-up. */
 const specs: Spec[] = [
-  { key: 'url', kind: 'string', def: 'http://127.0.0.1:3000', metavar: 'URL', help: 'server to test' },
+  {
+    key: 'url',
+    kind: 'urls',
+    def: DEFAULT_URL,
+    metavar: 'URL',
+    help: 'server to test; repeat it (or separate with commas) for several nodes of one cluster',
+  },
   { key: 'users', kind: 'int', def: 100, min: 2, max: 20_000, help: 'users to create and connect' },
   { key: 'devices', kind: 'int', def: 1, min: 1, max: 10, help: 'WebSocket connections per user' },
   { key: 'rate', kind: 'number', def: 10, min: 0.1, max: 10_000, help: 'target send rate, messages/s' },
@@ -126,7 +139,7 @@ const specs: Spec[] = [
     def: 0,
     min: 0,
     max: 120,
-    help: 'seconds to hold still (connected, sending nothing) after connecting and after each phase',
+    help: 'seconds to hold still (connected, sending nothing) after connecting and after each fixed phase',
   },
   {
     key: 'maxAvgMs',
@@ -244,14 +257,16 @@ export class UsageError extends Error {
 export type ParsedArgs = { help: true } | { help: false; options: LoadOptions; warnings: string[] };
 
 export function parseOptions(argv: string[]): ParsedArgs {
-  const config: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+  const config: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {
     help: { type: 'boolean', short: 'h' },
   };
-  for (const s of specs) config[flag(s.key)] = { type: s.kind === 'boolean' ? 'boolean' : 'string' };
-  let values: Record<string, string | boolean | undefined>;
+  for (const s of specs) {
+    config[flag(s.key)] = { type: s.kind === 'boolean' ? 'boolean' : 'string', multiple: s.kind === 'urls' };
+  }
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     ({ values } = parseArgs({ args: argv, options: config, strict: true, allowPositionals: false }) as {
-      values: Record<string, string | boolean | undefined>;
+      values: Record<string, string | boolean | string[] | undefined>;
     });
   } catch (err) {
     throw new UsageError((err as Error).message);
@@ -262,6 +277,11 @@ export function parseOptions(argv: string[]): ParsedArgs {
   for (const s of specs) {
     const name = `--${flag(s.key)}`;
     const raw = values[flag(s.key)];
+    if (s.kind === 'urls') {
+      out.urls = parseUrls(raw === undefined ? [String(s.def)] : (raw as string[]));
+      out[s.key] = (out.urls as string[])[0];
+      continue;
+    }
     if (raw === undefined) {
       out[s.key] = s.def;
       continue;
@@ -277,7 +297,7 @@ export function parseOptions(argv: string[]): ParsedArgs {
   out.seed ??= Math.floor(Math.random() * 2 ** 31);
   const options = out as unknown as LoadOptions;
 
-  checkTarget(options.url, options.allowRemote);
+  for (const url of options.urls) checkTarget(url, options.allowRemote);
   if (options.rampUp > options.duration && options.duration > 0) {
     throw new UsageError('--ramp-up cannot be longer than --duration');
   }
@@ -333,8 +353,33 @@ export function parseFraction(name: string, raw: string): number {
   return value;
 }
 
-/** Loopback only unless the operator says otherwise: a load test is an attack on anyone else. */
-export function checkTarget(url: string, allowRemote: boolean): void {
+/**
+ * The --url values: each may hold several URLs separated by commas. Blanks around them
+ * are dropped; an empty entry, the same server twice or more than MAX_URLS is refused.
+ * Each is checked to be an http(s) URL here; the loopback rule comes later (checkTarget).
+ */
+export function parseUrls(raw: readonly string[]): string[] {
+  const urls: string[] = [];
+  const seen = new Map<string, string>();
+  for (const value of raw) {
+    for (const part of value.split(',')) {
+      const url = part.trim();
+      if (!url) throw new UsageError(`--url has an empty entry in "${value}"`);
+      const parsed = parseHttpUrl(url);
+      // The same origin and path twice would only count one node's connections twice.
+      const key = `${parsed.origin}${parsed.pathname.replace(/\/+$/, '')}`;
+      const earlier = seen.get(key);
+      if (earlier !== undefined) throw new UsageError(`--url "${url}" is the same server as "${earlier}"`);
+      seen.set(key, url);
+      urls.push(url);
+    }
+  }
+  if (urls.length === 0) throw new UsageError('--url needs a value');
+  if (urls.length > MAX_URLS) throw new UsageError(`--url: at most ${MAX_URLS} servers, got ${urls.length}`);
+  return urls;
+}
+
+function parseHttpUrl(url: string): URL {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -342,8 +387,16 @@ export function checkTarget(url: string, allowRemote: boolean): void {
     throw new UsageError(`--url is not a URL: "${url}"`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new UsageError('--url must be http:// or https:// (the WebSocket URL is derived from it)');
+    throw new UsageError(
+      `--url must be http:// or https:// (the WebSocket URL is derived from it), got "${url}"`,
+    );
   }
+  return parsed;
+}
+
+/** Loopback only unless the operator says otherwise: a load test is an attack on anyone else. */
+export function checkTarget(url: string, allowRemote: boolean): void {
+  const parsed = parseHttpUrl(url);
   if (!allowRemote && !isLoopbackHost(parsed.hostname)) {
     throw new UsageError(
       `refusing to load-test ${parsed.hostname}: only loopback targets (127.0.0.1, ::1, localhost) ` +
@@ -384,6 +437,9 @@ export function helpText(): string {
     'Example:',
     '  npm run loadtest -- --url http://127.0.0.1:3000 --users 1000 --rate 50 --duration 60 \\',
     '    --max-p99-ms 500 --min-delivery 99.9% --out report.json --html report.html',
+    '',
+    'Several nodes of one cluster (device k of user n connects to URL (n + k) mod N):',
+    '  npm run loadtest -- --url http://127.0.0.1:3001 --url http://127.0.0.1:3002 --devices 2',
     '',
   ].join('\n');
 }

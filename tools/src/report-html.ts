@@ -6,6 +6,7 @@
  * server's CPU and memory.
  */
 import type { PhaseReport, Report } from './report.js';
+import { urlLine } from './report-text.js';
 
 const W = 900;
 const H = 280;
@@ -291,7 +292,11 @@ export function renderHtml(report: Report): string {
   const serverCharts = report.server.sampled
     ? lineChart(
         [
-          { name: 'server CPU % (100 = one core)', points: cpu, color: COLORS[1]! },
+          {
+            name: `server CPU % (100 = one core${report.target.urls.length > 1 ? `; all ${report.target.urls.length} servers` : ''})`,
+            points: cpu,
+            color: COLORS[1]!,
+          },
           {
             name: 'whole machine CPU % (when the server is local: server + generator + anything else)',
             points: machineCpu,
@@ -306,7 +311,7 @@ export function renderHtml(report: Report): string {
       lineChart(
         [
           {
-            name: 'server RSS, MiB',
+            name: `server RSS, MiB${report.target.urls.length > 1 ? ` (all ${report.target.urls.length} servers)` : ''}`,
             points: samples.map((s) => [s.t / 1000, s.rssBytes / 1048576] as [number, number]),
             color: COLORS[2]!,
           },
@@ -376,13 +381,17 @@ tr.fail td{color:#b91c1c}tr.pass td{color:#166534}.muted{color:#64748b}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;margin:8px 0}dt{color:#475569}dd{margin:0}
 </style></head><body>
 <h1>parley-load <span class="status ${status}">${status}</span></h1>
-<p class="muted">run ${esc(report.runId)} against ${esc(report.target.url)}, ${esc(report.startedAt)} → ${esc(report.finishedAt)} (${report.durationS} s)</p>
+<p class="muted">run ${esc(report.runId)} against ${esc(report.target.urls.join(', '))}, ${esc(report.startedAt)} → ${esc(report.finishedAt)} (${report.durationS} s)</p>
 <dl>
 <dt>machine</dt><dd>${report.machine.cpus} × ${esc(report.machine.cpuModel)}, ${(report.machine.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB, ${esc(report.machine.platform)}, node ${esc(report.machine.node)}</dd>
 <dt>population</dt><dd>${pop.users} users × ${pop.devicesPerUser} device(s); ${pop.groups} groups (avg ${pop.avgGroupMembers} members), ${pop.directChats} direct chats; ${Math.round(report.options.directShare * 100)} % of messages to direct chats; ${report.options.messageSize}-character bodies</dd>
 <dt>preparation</dt><dd>users registered in ${pop.registerS} s, chats created in ${pop.chatsS} s</dd>
 <dt>connections</dt><dd>${c.opened}/${c.attempted} opened, ${c.failed} failed, ${c.closedDuringRun} dropped during the run, ${c.resyncs} resyncs; connect+auth p50 ${f1(c.connectMs.p50)} ms, p99 ${f1(c.connectMs.p99)} ms</dd>
-<dt>late deliveries</dt><dd>${report.lateDeliveries} (arrived after their phase's drain; not counted as received)</dd>
+${
+  report.target.urls.length > 1
+    ? `<dt>servers</dt><dd>${report.target.urls.length}; preparation (REST) through ${esc(report.target.url)}; device k of user n connects to server (n + k) mod ${report.target.urls.length}<br>${c.byUrl.map((u) => esc(urlLine(u))).join('<br>')}</dd>\n`
+    : ''
+}<dt>late deliveries</dt><dd>${report.lateDeliveries} (arrived after their phase's drain; not counted as received)</dd>
 </dl>
 <h2>Checks</h2>
 <table><thead><tr><th>check</th><th>phase</th><th>limit</th><th>actual</th><th>result</th></tr></thead><tbody>

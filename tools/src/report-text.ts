@@ -2,6 +2,7 @@
  * The human summary printed at the end: one column per phase, the rows an operator reads
  * top to bottom (did everything arrive, how fast, what did it cost), then the checks.
  */
+import type { UrlCounts } from './devices.js';
 import type { PhaseReport, Report } from './report.js';
 
 const f1 = (n: number | undefined) => (n === undefined ? '—' : n.toFixed(1));
@@ -11,6 +12,8 @@ const mib = (n: number | undefined) => (n === undefined ? '—' : `${(n / 1024 /
 export const OTHER_CPU_WARNING = 25;
 
 type Row = [label: string, value: (p: PhaseReport) => string];
+
+const SERVER_ROWS = 'server (GET /metrics)';
 
 const rows: (Row | string)[] = [
   'schedule',
@@ -43,7 +46,7 @@ const rows: (Row | string)[] = [
   ['p50', (p) => f1(p.ackLatencyMs.p50)],
   ['p99', (p) => f1(p.ackLatencyMs.p99)],
   ['max', (p) => f1(p.ackLatencyMs.max)],
-  'server (GET /metrics)',
+  SERVER_ROWS,
   ['cpu avg (%, 100 = 1 core)', (p) => f1(p.server?.cpuPercentAvg)],
   ['cpu max (%)', (p) => f1(p.server?.cpuPercentMax)],
   ['rss max', (p) => mib(p.server?.rssMaxBytes)],
@@ -57,19 +60,28 @@ const rows: (Row | string)[] = [
   ['cpu, other processes (%)', (p) => f1(p.machine.otherCpuPercent ?? undefined)],
 ];
 
+/** One server's share of the connections: "url: 334/334 opened, 0 failed, 0 dropped; 5,010 message:new". */
+export function urlLine(u: UrlCounts): string {
+  return (
+    `${u.url}: ${u.opened}/${u.attempted} opened, ${u.failed} failed, ${u.closedDuringRun} dropped; ` +
+    `${u.messagesReceived} message:new received`
+  );
+}
+
 function codes(p: PhaseReport): string {
   const entries = Object.entries(p.counts.rejectCodes);
   return entries.length ? ` (${entries.map(([k, v]) => `${k} ${v}`).join(', ')})` : '';
 }
 
-function table(phases: PhaseReport[]): string[] {
+function table(phases: PhaseReport[], servers = 1): string[] {
   const labelWidth = 30;
   const width = Math.max(14, ...phases.map((p) => p.name.length + 2));
   const cells = (p: PhaseReport, r: Row) => r[1](p);
   const lines = [`${''.padEnd(labelWidth)}${phases.map((p) => p.name.padStart(width)).join('')}`];
   for (const r of rows) {
     if (typeof r === 'string') {
-      lines.push(r);
+      // With several servers the server rows are the sum of all of them (the lag: the worst).
+      lines.push(r === SERVER_ROWS && servers > 1 ? `${r}, all ${servers} servers added up` : r);
       continue;
     }
     lines.push(`  ${r[0].padEnd(labelWidth - 2)}${phases.map((p) => cells(p, r).padStart(width)).join('')}`);
@@ -82,7 +94,10 @@ export function renderText(report: Report): string {
   const c = report.connections;
   const pop = report.population;
   out.push('');
-  out.push(`parley-load ${report.runId} against ${report.target.url} — ${report.startedAt}`);
+  const urls = report.target.urls;
+  out.push(
+    `parley-load ${report.runId} against ${urls.length > 1 ? `${urls.length} servers: ${urls.join(', ')}` : report.target.url} — ${report.startedAt}`,
+  );
   out.push(
     `machine: ${report.machine.cpus} × ${report.machine.cpuModel}, ` +
       `${(report.machine.totalMemoryBytes / 1024 ** 3).toFixed(1)} GiB, node ${report.machine.node}`,
@@ -98,6 +113,12 @@ export function renderText(report: Report): string {
     `connections: ${c.opened}/${c.attempted} opened, ${c.failed} failed, ${c.closedDuringRun} dropped during the run; ` +
       `connect+auth p50 ${f1(c.connectMs.p50)} ms, p99 ${f1(c.connectMs.p99)} ms`,
   );
+  if (urls.length > 1) {
+    out.push(
+      `  preparation (REST) through ${report.target.url}; devices per server (device k of user n → server (n + k) mod ${urls.length}):`,
+    );
+    for (const u of c.byUrl) out.push(`  ${urlLine(u)}`);
+  }
   for (const [reason, n] of Object.entries(c.failures)) out.push(`  failed: ${n} × ${reason}`);
   if (c.resyncs) out.push(`  sync:resync events: ${c.resyncs} (a device fell behind its inbox)`);
   if (report.lateDeliveries)
@@ -106,7 +127,7 @@ export function renderText(report: Report): string {
 
   const fixed = report.phases.filter((p) => p.kind !== 'ramp-step');
   if (fixed.length) {
-    out.push(...table(fixed));
+    out.push(...table(fixed, urls.length));
     out.push('');
   }
   if (report.ramp) {

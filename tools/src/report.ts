@@ -62,7 +62,8 @@ export interface Report {
   finishedAt: string;
   durationS: number;
   interrupted: boolean;
-  target: { url: string; loopback: boolean };
+  /** `url`: the first server, which the preparation went to; `urls`: every server, in --url order. */
+  target: { url: string; urls: string[]; loopback: boolean };
   options: LoadOptions;
   machine: {
     cpus: number;

@@ -8,7 +8,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ApiClient, sleep } from './api.js';
-import { Fleet } from './devices.js';
+import { Fleet, targetOf } from './devices.js';
 import { machineCpuPercent, machineCpuTimes, MetricsSampler, summarizeWindow } from './metrics.js';
 import { isLoopbackHost, type LoadOptions } from './options.js';
 import { preparePopulation, type Population } from './prepare.js';
@@ -36,15 +36,21 @@ export async function runLoadTest(options: LoadOptions, io: RunIo, warnings: str
   const startedAt = new Date();
   const t0 = performance.now();
   const runId = randomBytes(3).toString('hex');
-  const api = new ApiClient(options.url);
-  const loopback = isLoopbackHost(new URL(options.url).hostname);
+  // Several --url's are nodes of one cluster: the preparation goes to the first, devices
+  // are spread over all of them, and the server metrics add all of them up.
+  const urls = options.urls;
+  const api = new ApiClient(urls[0]!);
+  const loopback = urls.every((u) => isLoopbackHost(new URL(u).hostname));
   const aborted = () => io.signal?.aborted === true;
 
-  const sampler = new MetricsSampler(api, t0);
+  const sampler = new MetricsSampler(
+    urls.map((u, i) => (i === 0 ? api : new ApiClient(u))),
+    t0,
+  );
   const sampleServer = loopback || options.serverMetrics;
   if (sampleServer) await sampler.sample();
 
-  io.log(`run ${runId}: preparing ${options.users} users through ${options.url}`);
+  io.log(`run ${runId}: preparing ${options.users} users through ${urls[0]}`);
   const population = await preparePopulation(api, options, runId, io.log, aborted);
   io.log(
     `prepared ${population.users.length} users in ${(population.registerMs / 1000).toFixed(1)} s, ` +
@@ -53,8 +59,7 @@ export async function runLoadTest(options: LoadOptions, io: RunIo, warnings: str
 
   const ledger = new Ledger(`lt:${runId}:`);
   const open = new Set<PhaseStats>();
-  const wsUrl = new URL('/ws', options.url.replace(/^http/, 'ws')).toString();
-  const fleet = new Fleet(wsUrl, ledger, (p) => open.has(p));
+  const fleet = new Fleet(urls.map(targetOf), ledger, (p) => open.has(p));
   const phases: PhaseReport[] = [];
   let ramp: RampResult | null = null;
   const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
@@ -63,14 +68,17 @@ export async function runLoadTest(options: LoadOptions, io: RunIo, warnings: str
 
   try {
     await fleet.connect(
-      population.users.map((u, user) => ({ user, token: u.token })),
+      population.users.map((u) => u.token),
       options.devices,
       options.connectConcurrency,
       io.log,
       aborted,
     );
     io.log(
-      `connected ${fleet.counts.opened}/${fleet.counts.attempted} devices (${fleet.counts.failed} failed)`,
+      `connected ${fleet.counts.opened}/${fleet.counts.attempted} devices (${fleet.counts.failed} failed)` +
+        (urls.length > 1
+          ? `: ${fleet.counts.byUrl.map((u) => `${u.opened}/${u.attempted} to ${u.url}`).join(', ')}`
+          : ''),
     );
     if (fleet.counts.opened === 0) throw new Error('no device could connect; nothing to measure');
 
@@ -81,6 +89,8 @@ export async function runLoadTest(options: LoadOptions, io: RunIo, warnings: str
     }
     // --idle-gap: connected and sending nothing, so what an outside script reads now
     // (database statistics, /metrics) is the state between two steps, not part of either.
+    // Not around ramp steps: their counters are not read one by one, and the ramp settles
+    // between steps anyway.
     const holdStill = async () => {
       const until = performance.now() + options.idleGap * 1000;
       while (performance.now() < until && !aborted()) await sleep(Math.min(100, until - performance.now()));
@@ -100,7 +110,7 @@ export async function runLoadTest(options: LoadOptions, io: RunIo, warnings: str
       stats.destroy();
       phases.push(report);
       io.log(phaseLine(report));
-      await holdStill();
+      if (spec.kind !== 'ramp-step') await holdStill();
       return report;
     };
 
@@ -191,7 +201,7 @@ export async function runLoadTest(options: LoadOptions, io: RunIo, warnings: str
     finishedAt: finished.toISOString(),
     durationS: round1((performance.now() - t0) / 1000),
     interrupted: aborted(),
-    target: { url: options.url, loopback },
+    target: { url: urls[0]!, urls, loopback },
     options,
     machine: {
       cpus: cpus.length,

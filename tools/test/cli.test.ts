@@ -28,6 +28,12 @@ describe('parley-load executable', () => {
     expect(res.stderr).toMatch(/--users must be a number/);
   });
 
+  it('refuses a bad URL among several with exit code 2', () => {
+    const res = run('--url', 'http://127.0.0.1:3001', '--url', 'ftp://127.0.0.1:3002');
+    expect(res.status).toBe(2);
+    expect(res.stderr).toMatch(/--url must be http:\/\/ or https:\/\/.*"ftp:\/\/127\.0\.0\.1:3002"/);
+  });
+
   it('exits 2 with a clear message when nothing listens at the URL', async () => {
     // A port that was free a moment ago: nothing answers there.
     const port = await new Promise<number>((resolve) => {

@@ -26,11 +26,13 @@ export interface FailureCounterOptions {
   maxFailures: number;
   windowSeconds: number;
   redis?: Redis;
+  /** Keys start with `<prefix>:rl:` (the nodes' REDIS_KEY_PREFIX; default `parley`). */
+  prefix?: string;
 }
 
 export function createFailureCounter(opts: FailureCounterOptions): FailureCounter {
   const base = {
-    keyPrefix: `parley:rl:${opts.name}`,
+    keyPrefix: `${opts.prefix ?? 'parley'}:rl:${opts.name}`,
     points: opts.maxFailures,
     duration: opts.windowSeconds,
   };
@@ -79,9 +81,11 @@ export function createSendLimiter(opts: {
   perSecond: number;
   burstPerMinute: number;
   redis?: Redis | undefined;
+  /** Keys start with `<prefix>:rl:` (default `parley`). */
+  prefix?: string;
 }): SendLimiter {
   const make = (suffix: string, points: number, duration: number): RateLimiterAbstract => {
-    const base = { keyPrefix: `parley:rl:${opts.name}:${suffix}`, points, duration };
+    const base = { keyPrefix: `${opts.prefix ?? 'parley'}:rl:${opts.name}:${suffix}`, points, duration };
     return opts.redis ? redisLimiter(opts.redis, base) : new RateLimiterMemory(base);
   };
   const steady = make('steady', opts.perSecond, 1);
