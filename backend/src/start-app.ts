@@ -72,7 +72,11 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       // While Redis is away ioredis reconnects (with backoff) and reports each failed try here.
       redis.on('error', (err) => redisLog.warn({ err: err.message }, 'redis connection failed; retrying'));
       redisSub.on('error', (err) => redisLog.warn({ err: err.message }, 'redis subscriber failed; retrying'));
-      inbox = createRedisInbox(redis, { prefix: `${prefix}:inbox`, capacity: config.inboxSize });
+      inbox = createRedisInbox(redis, {
+        prefix: `${prefix}:inbox`,
+        capacity: config.inboxSize,
+        ttlSeconds: config.redisInboxTtlSeconds,
+      });
       redisBus = createRedisBus(redis, redisSub, {
         channel: `${prefix}:bus`,
         onError: (err) => redisLog.warn({ err }, 'bus message dropped'),

@@ -62,6 +62,7 @@ const envSchema = z
       .regex(/^[A-Za-z0-9:_-]{1,64}$/, 'letters, digits, ":", "_" or "-", at most 64')
       .default('parley'),
     REDIS_PRESENCE_TTL_MS: z.coerce.number().int().min(300).max(300_000).default(15_000),
+    REDIS_INBOX_TTL_SECONDS: z.coerce.number().int().min(60).max(31_536_000).default(604_800),
     JWT_SECRET: z.string().min(1).default(DEV_JWT_SECRET),
     JWT_ISSUER: z.string().min(1).default('parley'),
     JWT_AUDIENCE: z.string().min(1).default('parley-api'),
@@ -140,6 +141,11 @@ export interface Config {
   redisUrl: string | undefined;
   redisKeyPrefix: string;
   redisPresenceTtlMs: number;
+  /**
+   * A user's Redis inbox is deleted this long after its last event (devices away longer
+   * re-sync over REST), so Redis holds the inboxes of recently active users only.
+   */
+  redisInboxTtlSeconds: number;
   mediaDir: string;
   webDistDir: string;
   jwt: { secret: Uint8Array; issuer: string; audience: string; accessTtlSeconds: number };
@@ -217,6 +223,7 @@ export function loadConfig(
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     redisPresenceTtlMs: e.REDIS_PRESENCE_TTL_MS,
+    redisInboxTtlSeconds: e.REDIS_INBOX_TTL_SECONDS,
     mediaDir: path.join(dataDir, 'media'),
     webDistDir: path.resolve(repoRoot, e.WEB_DIST_DIR ?? 'frontend/dist'),
     jwt: {

@@ -35,12 +35,27 @@ export function serviceUnavailable(retryAfterMs = BUSY_RETRY_AFTER_MS, message?:
 }
 
 /**
- * Errors with a meaning for the client: AppErrors as they are, and database outages or
- * saturation as SERVICE_UNAVAILABLE. Anything else is a bug (null: the caller answers 500).
+ * ioredis giving up on a command because Redis is away (REDIS_URL: the inbox read by a
+ * socket's auth or resume, presence): an outage to wait out, like the database's.
+ */
+function isRedisAway(err: unknown): boolean {
+  const e = err as { name?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (e.name === 'MaxRetriesPerRequestError') return true;
+  return (
+    typeof e.message === 'string' &&
+    (e.message === 'Connection is closed.' || e.message.startsWith("Stream isn't writeable"))
+  );
+}
+
+/**
+ * Errors with a meaning for the client: AppErrors as they are, and outages or saturation of
+ * the database (or Redis) as SERVICE_UNAVAILABLE. Anything else is a bug (null: the caller
+ * answers 500).
  */
 export function toAppError(err: unknown): AppError | null {
   if (err instanceof AppError) return err;
-  if (isTransientDbError(err)) return serviceUnavailable();
+  if (isTransientDbError(err) || isRedisAway(err)) return serviceUnavailable();
   return null;
 }
 

@@ -44,6 +44,11 @@ export interface RedisInboxOptions {
   prefix: string;
   /** Entries kept per user (at least; Redis trims whole stream nodes). */
   capacity: number;
+  /**
+   * Both keys of a user go this long after the last append (default: never). A device
+   * that comes back later holds a position of a lost epoch: `position_unknown`, re-sync.
+   */
+  ttlSeconds?: number;
 }
 
 const PRELUDE = `
@@ -84,13 +89,19 @@ end
 `;
 
 /** KEYS: stream and epoch key of each user, in pairs. ARGV: capacity, event JSON, the
- * entries' check, a fresh epoch (for users that need one). Returns, per user, the epoch,
- * the new entry's id and the check of the entry before it ('' if none is held). */
+ * entries' check, a fresh epoch (for users that need one), seconds to keep the keys after
+ * this append (0: no expiry). Returns, per user, the epoch, the new entry's id and the
+ * check of the entry before it ('' if none is held). */
 const appendScript = redisScript(`${PRELUDE}
 local out = {}
+local ttl = tonumber(ARGV[5])
 for i = 1, #KEYS, 2 do
   local epoch = epochOf(KEYS[i], KEYS[i + 1], ARGV[4])
   local id = redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], '0-*', 'e', ARGV[2], 'c', ARGV[3])
+  if ttl > 0 then
+    redis.call('EXPIRE', KEYS[i], ttl)
+    redis.call('EXPIRE', KEYS[i + 1], ttl)
+  end
   local n = tonumber(string.sub(id, 3))
   out[#out + 1] = epoch
   out[#out + 1] = id
@@ -116,9 +127,15 @@ if limit < 1 or n == last then return {'ok', {}} end
 return {'ok', redis.call('XRANGE', KEYS[1], '(0-' .. ARGV[2], '+', 'COUNT', limit)}
 `);
 
-/** KEYS: stream, epoch key. ARGV: a fresh epoch (if the user needs one). */
+/** KEYS: stream, epoch key. ARGV: a fresh epoch (if the user needs one), seconds to keep
+ * the keys from now (0: no expiry; a device connecting keeps its inbox as an event does). */
 const headScript = redisScript(`${PRELUDE}
 local epoch = epochOf(KEYS[1], KEYS[2], ARGV[1])
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  redis.call('EXPIRE', KEYS[1], ttl)
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
 local last, length = extent(KEYS[1])
 local check = ''
 if length > 0 then check = checkAt(KEYS[1], last) or '' end
@@ -147,12 +164,15 @@ export function createRedisInbox(redis: Redis, opts: RedisInboxOptions): Inbox {
   if (!Number.isSafeInteger(opts.capacity) || opts.capacity < 1) {
     throw new RangeError('Inbox capacity must be a positive integer.');
   }
+  if (opts.ttlSeconds !== undefined && !(Number.isSafeInteger(opts.ttlSeconds) && opts.ttlSeconds >= 0)) {
+    throw new RangeError('Inbox TTL must be a whole number of seconds.');
+  }
   const keysOf = (userId: string) => [`${opts.prefix}:{${userId}}:s`, `${opts.prefix}:{${userId}}:e`];
 
   async function appendTo(userIds: readonly string[], event: ServerEvent): Promise<Appended[]> {
     if (userIds.length === 0) return [];
     const check = random(CHECK_BYTES);
-    const args = [opts.capacity, JSON.stringify(event), check, random(EPOCH_BYTES)];
+    const args = [opts.capacity, JSON.stringify(event), check, random(EPOCH_BYTES), opts.ttlSeconds ?? 0];
     const calls: Promise<unknown>[] = [];
     for (let i = 0; i < userIds.length; i += USERS_PER_CALL) {
       calls.push(appendScript.run(redis, userIds.slice(i, i + USERS_PER_CALL).flatMap(keysOf), args));
@@ -200,11 +220,10 @@ export function createRedisInbox(redis: Redis, opts: RedisInboxOptions): Inbox {
     },
 
     async head(userId) {
-      const [epoch, last, check] = (await headScript.run(redis, keysOf(userId), [random(EPOCH_BYTES)])) as [
-        string,
-        number,
-        string,
-      ];
+      const [epoch, last, check] = (await headScript.run(redis, keysOf(userId), [
+        random(EPOCH_BYTES),
+        opts.ttlSeconds ?? 0,
+      ])) as [string, number, string];
       return positionOf(epoch, last, check);
     },
   };

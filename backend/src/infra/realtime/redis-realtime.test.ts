@@ -341,6 +341,30 @@ describeRedis('Redis inbox', () => {
     );
   });
 
+  it('with a TTL, an inbox lives that long after its last event or connect; once gone, old positions are unknown', async () => {
+    const prefix = space('inbox');
+    const inbox = createRedisInbox(redis, { prefix, capacity: CAPACITY, ttlSeconds: 3600 });
+    const [u, v] = [randomUUID(), randomUUID()];
+    const keysOf = (id: string) => [`${prefix}:{${id}}:s`, `${prefix}:{${id}}:e`];
+    const ttls = async (id: string) => Promise.all(keysOf(id).map((k) => redis.ttl(k)));
+    // A device that connects (head) and one that gets an event both set it on both keys.
+    const head = await inbox.head(v);
+    for (const t of await ttls(v)) expect(t).toBeGreaterThan(3500);
+    await inbox.appendMany([u, v], event(1));
+    for (const id of [u, v]) for (const t of await ttls(id)) expect(t).toBeGreaterThan(3500);
+    // Expired (here: by hand), the inbox starts afresh: a device away that long re-syncs.
+    await redis.del(...keysOf(v));
+    await inbox.append(v, event(2));
+    expect(await inbox.readAfter(v, head, 10)).toEqual(unknown);
+    // Without a TTL, nothing expires.
+    const foreverPrefix = space('inbox');
+    const forever = createRedisInbox(redis, { prefix: foreverPrefix, capacity: CAPACITY });
+    const w = randomUUID();
+    await forever.append(w, event(3));
+    expect(await redis.ttl(`${foreverPrefix}:{${w}}:s`)).toBe(-1);
+    expect(() => createRedisInbox(redis, { prefix, capacity: CAPACITY, ttlSeconds: -1 })).toThrow(RangeError);
+  });
+
   it('appendMany to a group of 300 is one command (one round trip)', async () => {
     const connection = connect();
     const inbox = createRedisInbox(connection, { prefix: space('inbox'), capacity: CAPACITY });
