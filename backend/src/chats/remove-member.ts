@@ -113,7 +113,10 @@ async function emitDeparture(
     type: 'chat:member_removed',
     data: { chatId, userId: goneId, memberCount: remaining.length },
   });
-  emit.newMessages(chatId, lines.map((l) => l.id));
+  emit.newMessages(
+    chatId,
+    lines.map((l) => l.id),
+  );
   // A new owner shows up as a member update.
   for (const line of lines) {
     if (

@@ -3,7 +3,9 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorCatalogue, errorCodes } from '@parley/contracts';
-import { toHttpError } from './errors.js';
+import net from 'node:net';
+import { Redis } from 'ioredis';
+import { toAppError, toHttpError } from './errors.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../../..');
@@ -40,5 +42,42 @@ describe('error catalogue', () => {
     const mapped = toHttpError(new Error('database password is hunter2'));
     expect(mapped.status).toBe(500);
     expect(JSON.stringify(mapped.body)).not.toContain('hunter2');
+  });
+});
+
+describe('Redis away', () => {
+  it('the errors ioredis gives while Redis is unreachable are retryable 503s, like a database outage', async () => {
+    // A port nothing listens on.
+    const port = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port: p } = srv.address() as net.AddressInfo;
+        srv.close(() => resolve(p));
+      });
+    });
+    const retrying = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1, retryStrategy: () => 10 });
+    const givenUp = new Redis(port, '127.0.0.1', { retryStrategy: () => null, lazyConnect: true });
+    for (const c of [retrying, givenUp]) c.on('error', () => undefined);
+    try {
+      const errors = [
+        await retrying.ping().catch((e: unknown) => e),
+        await givenUp
+          .connect()
+          .then(
+            () => givenUp.ping(),
+            () => givenUp.ping(),
+          )
+          .catch((e: unknown) => e),
+      ];
+      expect(errors.map((e) => (e as Error).name)).toContain('MaxRetriesPerRequestError');
+      for (const err of errors) {
+        expect(toAppError(err)).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+        expect(toHttpError(err).status).toBe(503);
+      }
+      // Anything else stays a bug.
+      expect(toAppError(new Error('Connection is open.'))).toBeNull();
+    } finally {
+      // (disconnect() on a client that has ended already keeps the process up for 2 s)
+      for (const c of [retrying, givenUp]) if (c.status !== 'end') c.disconnect();
+    }
   });
 });

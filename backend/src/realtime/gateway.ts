@@ -19,6 +19,11 @@ import type { Metrics } from '../infra/metrics.js';
 import { Connection } from './connection.js';
 import { createCommandHandlers } from './commands.js';
 
+/** A failed offline announcement is tried again after 1 s, 2 s, 4 s… up to 30 s apart, for about 5 minutes. */
+const OFFLINE_RETRY_FIRST_MS = 1000;
+const OFFLINE_RETRY_MAX_MS = 30_000;
+const OFFLINE_RETRIES = 14;
+
 /** A drain closes its sockets in slices this far apart. */
 const DRAIN_TICK_MS = 50;
 
@@ -66,7 +71,32 @@ export async function registerGateway(
     index(byUser, userId, conn, false);
     index(bySession, sessionId, conn, false);
     if (!(await ctx.presence.disconnected(userId))) return;
-    await wentOffline(userId);
+    await announceOffline(userId);
+  }
+
+  /**
+   * `wentOffline`, tried again with backoff while it fails (the database or Redis is away),
+   * for as long as the user stays offline: their contacts must not see them online forever
+   * because the moment they left was a bad one.
+   */
+  async function announceOffline(userId: string, attempt = 0): Promise<void> {
+    try {
+      await wentOffline(userId);
+    } catch (err) {
+      if (attempt >= OFFLINE_RETRIES) throw err;
+      ctx.log.warn({ err, userId, attempt }, 'offline announcement failed; retrying');
+      const delay = Math.min(OFFLINE_RETRY_MAX_MS, OFFLINE_RETRY_FIRST_MS * 2 ** attempt);
+      const timer = setTimeout(() => {
+        retrying.delete(timer);
+        void (async () => {
+          // Back in the meantime: nothing to announce.
+          if ((await ctx.presence.onlineAmong([userId])).has(userId)) return;
+          await announceOffline(userId, attempt + 1);
+        })().catch((e) => ctx.log.warn({ err: e, userId }, 'offline announcement failed'));
+      }, delay);
+      timer.unref();
+      retrying.add(timer);
+    }
   }
 
   /** The user's last socket anywhere is gone: typing stops, last seen, `presence:offline`. */
@@ -122,8 +152,11 @@ export async function registerGateway(
   }, ctx.config.wsHeartbeatMs);
   heartbeat.unref();
 
+  /** Offline announcements waiting to be tried again. */
+  const retrying = new Set<NodeJS.Timeout>();
   app.addHook('onClose', async () => {
     clearInterval(heartbeat);
+    for (const timer of retrying) clearTimeout(timer);
     unsubscribe();
   });
 
@@ -177,7 +210,9 @@ export async function registerGateway(
     // after being taken for dead): exactly one node is told, and it announces.
     presenceChanged(change) {
       for (const userId of change.offline) {
-        void wentOffline(userId).catch((err) => ctx.log.warn({ err, userId }, 'offline announcement failed'));
+        void announceOffline(userId).catch((err) =>
+          ctx.log.warn({ err, userId }, 'offline announcement failed'),
+        );
       }
       for (const userId of change.online) {
         void cameOnline(userId).catch((err) => ctx.log.warn({ err, userId }, 'online announcement failed'));
