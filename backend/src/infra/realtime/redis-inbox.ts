@@ -45,8 +45,9 @@ export interface RedisInboxOptions {
   /** Entries kept per user (at least; Redis trims whole stream nodes). */
   capacity: number;
   /**
-   * Both keys of a user go this long after the last append (default: never). A device
-   * that comes back later holds a position of a lost epoch: `position_unknown`, re-sync.
+   * Both keys of a user go this long after the last connect (`head`) or the last of every
+   * 16 appends (default: never). A device that comes back later holds a position of a lost
+   * epoch: `position_unknown`, re-sync.
    */
   ttlSeconds?: number;
 }
@@ -98,11 +99,13 @@ local ttl = tonumber(ARGV[5])
 for i = 1, #KEYS, 2 do
   local epoch = epochOf(KEYS[i], KEYS[i + 1], ARGV[4])
   local id = redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[1], '0-*', 'e', ARGV[2], 'c', ARGV[3])
-  if ttl > 0 then
+  local n = tonumber(string.sub(id, 3))
+  -- The expiry is renewed with every 16th entry (and at every connect, in the head script):
+  -- two commands per user saved on most appends, for a TTL of days.
+  if ttl > 0 and n % 16 == 1 then
     redis.call('EXPIRE', KEYS[i], ttl)
     redis.call('EXPIRE', KEYS[i + 1], ttl)
   end
-  local n = tonumber(string.sub(id, 3))
   out[#out + 1] = epoch
   out[#out + 1] = id
   out[#out + 1] = (n > 1 and checkAt(KEYS[i], n - 1)) or ''

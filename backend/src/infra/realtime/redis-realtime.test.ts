@@ -341,7 +341,7 @@ describeRedis('Redis inbox', () => {
     );
   });
 
-  it('with a TTL, an inbox lives that long after its last event or connect; once gone, old positions are unknown', async () => {
+  it('with a TTL, an inbox lives that long after its last connect or (renewed every 16th) event; once gone, old positions are unknown', async () => {
     const prefix = space('inbox');
     const inbox = createRedisInbox(redis, { prefix, capacity: CAPACITY, ttlSeconds: 3600 });
     const [u, v] = [randomUUID(), randomUUID()];
