@@ -64,7 +64,10 @@ const DELETE_DELAY_MS = 100;
 const SWEEP_BATCH = 200;
 
 export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
-  let tail: Promise<void> = Promise.resolve();
+  /** Resolves when every unit handed over so far has been issued. */
+  let issueTurn: Promise<void> = Promise.resolve();
+  /** Units issued or being prepared, not yet finished. */
+  const inFlight = new Set<Promise<boolean>>();
   let toDelete: string[] = [];
   /** Published here, not yet deleted: a sweep that claims one only deletes it. */
   const published = new Set<string>();
@@ -93,7 +96,14 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
     return 'userIds' in audience ? audience.userIds : membersOf(audience.chatId, versions);
   }
 
-  async function publishMessages(messages: Message[], versions: Versions) {
+  /** A unit's events with their audiences, worked out before its turn to be issued. */
+  interface Prepared {
+    /** Chats whose cached membership or rules this unit changes (every node forgets them). */
+    invalidate: string[];
+    publications: { userIds: string[]; event: ServerEvent }[];
+  }
+
+  async function prepareMessages(messages: Message[], versions: Versions, out: Prepared) {
     const reread = new Set<string>(); // a recovered row's chats: read afresh once each
     for (const { chatId } of messages) {
       if (!versions && !reread.has(chatId)) {
@@ -101,17 +111,12 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
         ctx.directory.invalidate({ chatIds: [chatId] });
       }
     }
-    const audiences: string[][] = [];
     for (const message of messages) {
-      audiences.push(await ctx.directory.memberIds(message.chatId, versions?.[message.chatId]));
+      out.publications.push({
+        userIds: await ctx.directory.memberIds(message.chatId, versions?.[message.chatId]),
+        event: { type: 'message:new', data: { message } },
+      });
     }
-    // All at once, in order: each publish starts its inbox append before the next starts
-    // (one connection keeps them in order), instead of a round trip per message.
-    await Promise.all(
-      messages.map((message, i) =>
-        ctx.events.toUsers(audiences[i]!, { type: 'message:new', data: { message } }),
-      ),
-    );
   }
 
   async function viewOrNull(userId: string, chatId: string) {
@@ -124,25 +129,31 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
     }
   }
 
-  async function publishEntry(entry: OutboxEntry, versions: Versions): Promise<void> {
+  /** Forgets the chat here at once (what this unit reads next is fresh); other nodes at issue. */
+  function changes(chatId: string, out: Prepared) {
+    ctx.directory.invalidate({ chatIds: [chatId] });
+    out.invalidate.push(chatId);
+  }
+
+  async function prepareEntry(entry: OutboxEntry, versions: Versions, out: Prepared): Promise<void> {
     switch (entry.kind) {
       case 'event': {
         const chatId = chatIdOf(entry.event);
-        if (chatId && CHANGES_CHAT.has(entry.event.type)) invalidateChats([chatId]);
-        await ctx.events.toUsers(await audienceOf(entry.audience, versions), entry.event);
+        if (chatId && CHANGES_CHAT.has(entry.event.type)) changes(chatId, out);
+        out.publications.push({ userIds: await audienceOf(entry.audience, versions), event: entry.event });
         return;
       }
       case 'messages': {
-        if (entry.presented) return publishMessages(entry.presented, versions);
+        if (entry.presented) return prepareMessages(entry.presented, versions, out);
         const rows = await ctx.db.prisma.message.findMany({
           where: { id: { in: entry.messageIds } },
           include: messageInclude,
           orderBy: [{ chatId: 'asc' }, { seq: 'asc' }],
         });
-        return publishMessages(await presentMessages(ctx.db.prisma, rows), versions);
+        return prepareMessages(await presentMessages(ctx.db.prisma, rows), versions, out);
       }
       case 'chat-created': {
-        invalidateChats([entry.chatId]);
+        changes(entry.chatId, out);
         const { like } = entry;
         const base = like ? await viewOrNull(like.viewerId, entry.chatId) : null;
         for (const userId of entry.userIds) {
@@ -150,12 +161,13 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
             base && like
               ? viewForNewMember(base, like.role, like.lastReadSeq)
               : await viewOrNull(userId, entry.chatId);
-          if (chat) await ctx.events.toUsers([userId], { type: 'chat:created', data: { chat } });
+          if (chat)
+            out.publications.push({ userIds: [userId], event: { type: 'chat:created', data: { chat } } });
         }
         return;
       }
       case 'chat-updated': {
-        invalidateChats([entry.chatId]);
+        changes(entry.chatId, out);
         const chat = await ctx.directory.chat(entry.chatId);
         if (!chat) return;
         // A direct chat is named after the other person, so each side gets its own view.
@@ -165,29 +177,76 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
           const view = await viewOrNull(viewer, entry.chatId);
           if (!view) continue;
           const audience = chat.kind === 'direct' ? [viewer] : [...chat.members.keys()];
-          await ctx.events.toUsers(audience, { type: 'chat:updated', data: { chat: chatInfoOf(view) } });
+          out.publications.push({
+            userIds: audience,
+            event: { type: 'chat:updated', data: { chat: chatInfoOf(view) } },
+          });
         }
         return;
       }
     }
   }
 
-  async function publishUnit(unit: CommittedUnit): Promise<boolean> {
-    try {
-      for (const entry of unit.entries) await publishEntry(entry, unit.versions);
-    } catch (err) {
-      // Left in the outbox: the sweep publishes it once the cause (usually the database) is gone.
-      opts.log.warn({ err, outboxIds: unit.ids }, 'publishing committed events failed; the relay retries');
-      return false;
-    }
-    for (const id of unit.ids) published.add(id);
-    toDelete.push(...unit.ids);
+  async function prepareUnit(unit: CommittedUnit): Promise<Prepared> {
+    const out: Prepared = { invalidate: [], publications: [] };
+    for (const entry of unit.entries) await prepareEntry(entry, unit.versions, out);
+    return out;
+  }
+
+  /**
+   * Starts everything a unit publishes, synchronously: the invalidation first, then each
+   * event's inbox appends, so that they reach Redis (one connection) in this order.
+   */
+  function issue(prepared: Prepared): Promise<unknown> {
+    if (prepared.invalidate.length) invalidateChats(prepared.invalidate);
+    return Promise.all(prepared.publications.map(({ userIds, event }) => ctx.events.toUsers(userIds, event)));
+  }
+
+  /**
+   * Publishes a unit after every unit handed over before it has been issued (not finished:
+   * units are prepared ahead and their appends and wake-ups are in flight together, in
+   * order, instead of a round trip each). Resolves with false when it failed: the rows
+   * stay in the outbox for the sweep.
+   */
+  function publishInOrder(unit: CommittedUnit): Promise<boolean> {
+    const prepared = prepareUnit(unit);
+    prepared.catch(() => undefined); // awaited below, in turn
+    const before = issueTurn;
+    let issued!: () => void;
+    issueTurn = new Promise<void>((resolve) => (issued = resolve));
+    const done = (async () => {
+      let completion: Promise<unknown>;
+      try {
+        await before;
+        completion = issue(await prepared);
+      } finally {
+        issued();
+      }
+      await completion;
+    })().then(
+      () => {
+        markPublished(unit.ids);
+        return true;
+      },
+      (err: unknown) => {
+        // Left in the outbox: the sweep publishes it once the cause (usually the database) is gone.
+        opts.log.warn({ err, outboxIds: unit.ids }, 'publishing committed events failed; the relay retries');
+        return false;
+      },
+    );
+    inFlight.add(done);
+    void done.finally(() => inFlight.delete(done));
+    return done;
+  }
+
+  function markPublished(ids: readonly string[]) {
+    for (const id of ids) published.add(id);
+    toDelete.push(...ids);
     if (toDelete.length >= DELETE_BATCH) void flushDeletes();
     else if (!deleteTimer) {
       deleteTimer = setTimeout(() => void flushDeletes(), DELETE_DELAY_MS);
       deleteTimer.unref();
     }
-    return true;
   }
 
   function flushDeletes(): Promise<void> {
@@ -213,13 +272,9 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
 
   function committed(unit: CommittedUnit): Promise<void> {
     for (const id of unit.ids) queued.add(id);
-    const run = tail
-      .then(() => publishUnit(unit))
-      .then(() => {
-        for (const id of unit.ids) queued.delete(id);
-      });
-    tail = run;
-    return run;
+    return publishInOrder(unit).then(() => {
+      for (const id of unit.ids) queued.delete(id);
+    });
   }
 
   interface ClaimedRow {
@@ -234,7 +289,7 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
   async function publishClaimed(rows: ClaimedRow[]): Promise<number> {
     if (rows.length === 0) return 0;
     rows.sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
-    let count = 0;
+    const runs: Promise<boolean>[] = [];
     for (const row of rows) {
       // This node is behind, not dead: its own queue publishes it (no second copy).
       if (queued.has(row.id)) continue;
@@ -251,11 +306,9 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
       }
       if (row.attempts > 3)
         opts.log.warn({ outboxId: row.id, attempts: row.attempts }, 'outbox row keeps failing');
-      const ok = await new Promise<boolean>((resolve) => {
-        tail = tail.then(() => publishUnit({ ids: [row.id], entries: [entry] }).then(resolve));
-      });
-      if (ok) count += 1;
+      runs.push(publishInOrder({ ids: [row.id], entries: [entry] }));
     }
+    const count = (await Promise.all(runs)).filter(Boolean).length;
     await flushDeletes();
     return count;
   }
@@ -299,7 +352,7 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
       closed = true;
       if (sweepTimer) clearTimeout(sweepTimer);
       await sweeping?.catch(() => 0);
-      await tail;
+      while (inFlight.size) await Promise.all([...inFlight]);
       await flushDeletes();
     },
   };
