@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { wsCloseCodes } from '@parley/contracts';
 import { createGroup, registerUsers, type TestUser } from '../../test/support/factories.js';
 import { client } from '../../test/support/http.js';
@@ -90,3 +91,46 @@ test('a draining server is not ready, refuses new sockets, and sends the open on
   );
   expect(stored.map((m) => m.id).sort()).toEqual([...committed].sort());
 });
+
+test('a socket that ignores the close handshake, or an upgrade that arrives while the server closes, does not hold the shutdown up', async () => {
+  const other = await startTestServer({ SHUTDOWN_DRAIN_MS: '0' });
+  const { port } = new URL(other.url);
+  // A raw client: upgrades, then never answers anything (nor the close frame).
+  const deaf = net.connect(Number(port), '127.0.0.1');
+  deaf.on('error', () => undefined);
+  const upgraded = new Promise<string>((resolve) => deaf.once('data', (d) => resolve(d.toString())));
+  deaf.write(upgradeRequest());
+  expect(await upgraded).toMatch(/^HTTP\/1\.1 101/);
+  const deafClosed = new Promise<void>((resolve) => deaf.once('close', () => resolve()));
+  const closing = other.close();
+  // Upgrades while it closes: refused (503), their connections closed by the server.
+  const late = await Promise.all(
+    Array.from({ length: 5 }, async () => {
+      const s = net.connect(Number(port), '127.0.0.1');
+      s.on('error', () => undefined);
+      const answer = new Promise<string>((resolve) => {
+        let text = '';
+        s.on('data', (d) => (text += d.toString()));
+        s.once('close', () => resolve(text));
+      });
+      s.write(upgradeRequest());
+      return answer;
+    }),
+  );
+  for (const answer of late) expect(answer === '' || /^HTTP\/1\.1 503/.test(answer)).toBe(true);
+  await closing;
+  await deafClosed;
+});
+
+function upgradeRequest(): string {
+  return [
+    'GET /ws HTTP/1.1',
+    'Host: 127.0.0.1',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    'Sec-WebSocket-Version: 13',
+    `Sec-WebSocket-Key: ${Buffer.from(randomUUID().slice(0, 16)).toString('base64')}`,
+    '',
+    '',
+  ].join('\r\n');
+}

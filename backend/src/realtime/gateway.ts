@@ -12,6 +12,7 @@ import {
   type CommandType,
 } from '@parley/contracts';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Duplex } from 'node:stream';
 import type { AppContext } from '../app-context.js';
 import { presenceAudience } from '../chats/access.js';
 import { errorBody, toAppError, zodIssues } from '../infra/errors.js';
@@ -23,6 +24,13 @@ import { createCommandHandlers } from './commands.js';
 const OFFLINE_RETRY_FIRST_MS = 1000;
 const OFFLINE_RETRY_MAX_MS = 30_000;
 const OFFLINE_RETRIES = 14;
+
+/** The answer to an upgrade that arrives while the server closes. */
+const REFUSED_UPGRADE =
+  'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n';
+
+/** How long a drained socket's client has to answer the close handshake. */
+const CLOSE_GRACE_MS = 2000;
 
 /** A drain closes its sockets in slices this far apart. */
 const DRAIN_TICK_MS = 50;
@@ -176,7 +184,21 @@ export async function registerGateway(
       await conn.commandsAnswered;
       await new Promise((resolve) => setImmediate(resolve));
     } while (conn.received !== seen);
-    conn.socket.close(wsCloseCodes.goingAway, 'Server restarting: reconnect');
+    const { socket } = conn;
+    if (socket.readyState === socket.CLOSED) return;
+    const closed = new Promise<void>((resolve) => {
+      // A client that does not answer the close handshake is cut off after a moment.
+      const timer = setTimeout(() => {
+        socket.terminate();
+        resolve();
+      }, CLOSE_GRACE_MS);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    socket.close(wsCloseCodes.goingAway, 'Server restarting: reconnect');
+    await closed;
   }
 
   ctx.sockets = {
@@ -222,9 +244,17 @@ export async function registerGateway(
 
   await app.register(fastifyWebsocket, {
     options: { maxPayload: HARD_FRAME_LIMIT },
+    // After the drain (start-app's close): no more upgrades (a request arriving now would get
+    // Fastify's closing 503 on a socket nothing ever destroys, and the close would wait for
+    // it forever), and whatever socket is left is ended at once: it was asked to go by the
+    // drain, or came too late.
     preClose(done) {
-      for (const client of this.websocketServer.clients)
-        client.close(wsCloseCodes.goingAway, 'Server shutting down');
+      this.server.removeAllListeners('upgrade');
+      this.server.on('upgrade', (_request, socket: Duplex) => {
+        socket.on('error', () => undefined);
+        socket.end(REFUSED_UPGRADE, () => socket.destroy());
+      });
+      for (const client of this.websocketServer.clients) client.terminate();
       this.websocketServer.close(() => done());
     },
   });
