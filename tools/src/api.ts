@@ -24,24 +24,26 @@ export class ApiClient {
     private readonly timeoutMs = 30_000,
   ) {}
 
+  /** `attempts: 1` for a request that must not be repeated (a refresh token works once). */
   async post<S extends z.ZodTypeAny>(
     path: string,
     body: unknown,
     schema: S,
     token?: string,
+    attempts = RETRIES,
   ): Promise<z.infer<S>> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (token) headers.authorization = `Bearer ${token}`;
-    const res = await this.fetchWithRetry(path, { method: 'POST', headers, body: JSON.stringify(body) });
-    const parsed = schema.safeParse(await res.json());
-    if (!parsed.success) {
-      // The server and the contract disagree: a bug worth stopping for, named precisely.
-      const issues = parsed.error.issues
-        .slice(0, 5)
-        .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-      throw new Error(`POST ${path}: the response does not match the contract (${issues.join('; ')})`);
-    }
-    return parsed.data;
+    const init = { method: 'POST', headers, body: JSON.stringify(body) };
+    const res = await this.fetchWithRetry(path, init, this.timeoutMs, attempts);
+    return checked('POST', path, schema, await res.json());
+  }
+
+  async get<S extends z.ZodTypeAny>(path: string, schema: S, token?: string): Promise<z.infer<S>> {
+    const headers: Record<string, string> = {};
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await this.fetchWithRetry(path, { method: 'GET', headers });
+    return checked('GET', path, schema, await res.json());
   }
 
   async getText(path: string, timeoutMs = this.timeoutMs): Promise<string> {
@@ -92,6 +94,39 @@ export class ApiClient {
     throw new Error(
       `${init.method} ${new URL(path, this.baseUrl).toString()}: ${reason} (after ${attempts} attempts)`,
     );
+  }
+}
+
+function checked<S extends z.ZodTypeAny>(method: string, path: string, schema: S, body: unknown): z.infer<S> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    // The server and the contract disagree: a bug worth stopping for, named precisely.
+    const issues = parsed.error.issues
+      .slice(0, 5)
+      .map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new Error(`${method} ${path}: the response does not match the contract (${issues.join('; ')})`);
+  }
+  return parsed.data;
+}
+
+/** At most `limit` tasks at once; the others wait their turn in arrival order. */
+export class Limiter {
+  private active = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly limit: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.active += 1;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      // The slot passes straight to the next task: `active` stays the same.
+      if (next) next();
+      else this.active -= 1;
+    }
   }
 }
 

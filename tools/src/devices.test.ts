@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { nodeOf, planDevices, targetOf } from './devices.js';
+import { nodeOf, planDevices, reconnectNode, targetOf } from './devices.js';
 
 describe('spreading devices over several servers', () => {
   it('puts device k of user n on server (n + k) mod N', () => {
@@ -58,5 +58,13 @@ describe('spreading devices over several servers', () => {
       wsUrl: 'ws://127.0.0.1:3001/ws',
     });
     expect(targetOf('https://[::1]:8443/').wsUrl).toBe('wss://[::1]:8443/ws');
+  });
+});
+
+describe('where a dropped device reconnects', () => {
+  it('tries its own server first, then each next --url in turn as attempts fail', () => {
+    expect([0, 1, 2, 3, 4].map((failures) => reconnectNode(1, failures, 3))).toEqual([1, 2, 0, 1, 2]);
+    // One URL (a load balancer in front of the nodes): always that one.
+    expect([0, 1, 2].map((failures) => reconnectNode(0, failures, 1))).toEqual([0, 0, 0]);
   });
 });

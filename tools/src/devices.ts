@@ -2,6 +2,14 @@
  * The devices: one WebSocket per (user, device), authenticated in the first frame like
  * every client. Incoming frames are routed here: acks of sends to the ledger, message:new
  * events to the ledger's delivery check, everything else only counted.
+ *
+ * Under failures (on unless --no-reconnect) a device behaves like a real client
+ * (specs/protocol.md, specs/delivery.md): a socket that closes during the run is opened
+ * again with backoff — on the same URL, or on the next --url when that fails — then
+ * authenticated and resumed from the last inbox position the device processed; on
+ * `sync:resync` (or a resume that fails) the device re-syncs over REST, and it fills seq
+ * gaps over REST (recovery.ts). Sends whose ack did not come because the socket closed, or
+ * that were refused as retryable, are written again with the same clientMsgId (retry.ts).
  */
 import {
   ackDataSchemas,
@@ -9,20 +17,48 @@ import {
   parseEvent,
   type CommandData,
   type CommandType,
+  type Message,
 } from '@parley/contracts';
 import WebSocket from 'ws';
-import { mapConcurrent } from './api.js';
-import { LatencyRecorder, type Ledger, type PhaseStats } from './stats.js';
+import { Limiter, mapConcurrent, sleep } from './api.js';
+import { backoffDelay, retryAfterOf } from './backoff.js';
+import type { Recovery } from './recovery.js';
+import { Outbox, type OutboxCounts, type RetryPolicy } from './retry.js';
+import type { TokenBook } from './session.js';
+import { LatencyRecorder, type Ledger, type PhaseStats, type SentMessage, type Source } from './stats.js';
 
 export interface Device {
   index: number;
   user: number;
-  /** Index of the server (--url) this device connects to. */
+  /** Index of the server (--url) this device first connected to. */
   node: number;
+  /** Index of the server it uses now (moves to the next --url when its own fails). */
+  current: number;
   socket: WebSocket | undefined;
-  /** Authenticated and still open. */
+  /** Authenticated (and, after a reconnect, resumed) and still open. */
   ready: boolean;
+  /** Its first connection succeeded: it takes part in the run (even while reconnecting). */
+  opened: boolean;
+  /** The inbox position of the last event processed: what a resume starts after. */
+  position: string | undefined;
+  /** Between a reconnect's auth and its resume ack: frames now are the replay. */
+  resuming: boolean;
+  /** A reconnect loop is running for it. */
+  reconnecting: boolean;
+  /** Sends written on the current socket and not answered yet, by message index. */
+  inflight: Map<number, SentMessage>;
+  /** Commands other than sends waiting for their ack, by id. */
+  commands: Map<string, (ack: AckResult) => void>;
+  /** performance.now() of the last frame or ping from the server. */
+  heardAt: number;
+  /** performance.now() of an unanswered ping of ours, or 0. */
+  pingAt: number;
 }
+
+type AckResult =
+  | { ok: true; data: unknown }
+  | { ok: false; code: string; details?: unknown }
+  | { ok: false; code: 'CLOSED' | 'TIMEOUT' };
 
 export interface FleetCounts {
   attempted: number;
@@ -36,8 +72,24 @@ export interface FleetCounts {
   framesByType: Record<string, number>;
   /** Frames that were not JSON or did not match the contract. */
   invalidFrames: number;
-  /** sync:resync events: a device fell further behind than its inbox holds. */
+  /** sync:resync events: a device's inbox position was gone (or it fell too far behind). */
   resyncs: number;
+  /** Reconnects: attempts, successes (authenticated again), failures by reason. */
+  reconnectAttempts: number;
+  reconnects: number;
+  reconnectFailures: Record<string, number>;
+  /** sync:resume answers: resumed (the inbox had the position), not resumed (sync:resync), failed. */
+  resumes: { resumed: number; notResumed: number; failed: number; replayed: number };
+  /** Sockets given up because the server stopped answering pings. */
+  heartbeatTimeouts: number;
+  /** Devices still (or again) connected when the run ended; null before the end. */
+  connectedAtEnd: number | null;
+  /** Send acks that said duplicate: true (a retry answered with the original). */
+  duplicateAcks: number;
+  /** The outbox of sends to write again. */
+  outbox: OutboxCounts | null;
+  /** REST reads of the devices: re-syncs, gap fills. */
+  recovery: Recovery['counts'] | null;
   /** The same per server, in --url order (one entry with a single --url). */
   byUrl: UrlCounts[];
 }
@@ -50,6 +102,9 @@ export interface UrlCounts {
   closedDuringRun: number;
   /** message:new frames received by this server's devices (echoes of own sends included). */
   messagesReceived: number;
+  /** Reconnects to this server: tried, and authenticated. */
+  reconnectAttempts: number;
+  reconnects: number;
 }
 
 /** A server to connect devices to: its http(s) URL as given, and the WebSocket URL derived from it. */
@@ -84,7 +139,15 @@ export function planDevices(
   });
 }
 
-/** A send command as it goes on the wire: typed by the contract. */
+/**
+ * The server to try on reconnect attempt `failures` (0 = the first after the drop): the
+ * one the device was on, then each next one in --url order as attempts fail.
+ */
+export function reconnectNode(current: number, failures: number, nodes: number): number {
+  return (current + failures) % nodes;
+}
+
+/** A command as it goes on the wire: typed by the contract. */
 interface Command<T extends CommandType> {
   type: T;
   id: string;
@@ -92,6 +155,33 @@ interface Command<T extends CommandType> {
 }
 
 const AUTH_TIMEOUT_MS = 10_000;
+/** A resume replays the inbox before its ack; a busy server may take a while. */
+const RESUME_TIMEOUT_MS = 30_000;
+/** The server pings every 30 s (WS_HEARTBEAT_MS); silence this long earns a ping of ours. */
+const SILENCE_MS = 45_000;
+/** A ping of ours unanswered this long: the peer is gone (no RST came), the socket is dropped. */
+const PING_TIMEOUT_MS = 15_000;
+const WATCH_EVERY_MS = 5_000;
+/** The outbox is looked at this often (due retries, expiry). */
+const OUTBOX_TICK_MS = 100;
+
+export interface FleetOptions {
+  /** Reconnect, resume, re-sync, fill gaps and retry sends (--no-reconnect: off). */
+  reconnect: boolean;
+  retry: RetryPolicy;
+  /** Characters per message body (a retry writes the same body again). */
+  messageSize: number;
+  /** Reconnects in flight at once (as --connect-concurrency for the first connections). */
+  connectConcurrency: number;
+  random?: () => number;
+}
+
+const DEFAULT_OPTIONS: FleetOptions = {
+  reconnect: false,
+  retry: { maxTries: 1, timeoutMs: 0 },
+  messageSize: 100,
+  connectConcurrency: 100,
+};
 
 export class Fleet {
   readonly devices: Device[] = [];
@@ -105,18 +195,39 @@ export class Fleet {
     framesByType: {},
     invalidFrames: 0,
     resyncs: 0,
+    reconnectAttempts: 0,
+    reconnects: 0,
+    reconnectFailures: {},
+    resumes: { resumed: 0, notResumed: 0, failed: 0, replayed: 0 },
+    heartbeatTimeouts: 0,
+    connectedAtEnd: null,
+    duplicateAcks: 0,
+    outbox: null,
+    recovery: null,
     byUrl: [],
   };
   readonly connectLatency = new LatencyRecorder();
   private closing = false;
+  private readonly options: FleetOptions;
+  private readonly random: () => number;
+  private readonly outbox: Outbox<SentMessage> | undefined;
+  private readonly reconnectSlots: Limiter;
+  private recovery: Recovery | undefined;
+  private tokens: TokenBook | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private commandSeq = 0;
 
   constructor(
     private readonly targets: readonly Target[],
     private readonly ledger: Ledger,
     /** Is this phase still counting deliveries? */
     private readonly phaseOpen: (p: PhaseStats) => boolean,
+    options: Partial<FleetOptions> = {},
   ) {
     if (targets.length === 0) throw new Error('Fleet: no server to connect to');
+    this.options = { ...DEFAULT_OPTIONS, ...options };
+    this.random = this.options.random ?? Math.random;
+    this.reconnectSlots = new Limiter(this.options.connectConcurrency);
     this.counts.byUrl = targets.map((t) => ({
       url: t.url,
       attempted: 0,
@@ -124,7 +235,35 @@ export class Fleet {
       failed: 0,
       closedDuringRun: 0,
       messagesReceived: 0,
+      reconnectAttempts: 0,
+      reconnects: 0,
     }));
+    if (this.options.reconnect) {
+      this.outbox = new Outbox<SentMessage>(
+        this.options.retry,
+        { write: (msg) => this.write(msg, false), giveUp: (msg) => this.giveUp(msg) },
+        () => performance.now(),
+        this.random,
+      );
+      this.counts.outbox = this.outbox.counts;
+    }
+  }
+
+  /** REST reads for re-syncs and gaps (reconnecting only), and the tokens reconnects use. */
+  attach(tokens: TokenBook, recovery: Recovery | undefined): void {
+    this.tokens = tokens;
+    if (!this.options.reconnect) return;
+    this.recovery = recovery;
+    this.counts.recovery = recovery?.counts ?? null;
+  }
+
+  /** Nothing more to come by itself: no reconnect running, no send waiting, no REST read pending. */
+  get quiet(): boolean {
+    return (
+      !this.devices.some((d) => d.reconnecting || d.resuming) &&
+      (this.outbox?.pending ?? 0) === 0 &&
+      !this.recovery?.busy
+    );
   }
 
   /**
@@ -143,14 +282,31 @@ export class Fleet {
       plan,
       concurrency,
       async ({ user, node }) => {
-        const device: Device = { index: this.devices.length, user, node, socket: undefined, ready: false };
+        const device: Device = {
+          index: this.devices.length,
+          user,
+          node,
+          current: node,
+          socket: undefined,
+          ready: false,
+          opened: false,
+          position: undefined,
+          resuming: false,
+          reconnecting: false,
+          inflight: new Map(),
+          commands: new Map(),
+          heardAt: 0,
+          pingAt: 0,
+        };
         const perUrl = this.counts.byUrl[node]!;
         this.devices.push(device);
         this.counts.attempted += 1;
         perUrl.attempted += 1;
         const t0 = performance.now();
         try {
-          await this.open(device, tokens[user]!);
+          await this.open(device, node, tokens[user]!);
+          device.ready = true;
+          device.opened = true;
           this.counts.opened += 1;
           perUrl.opened += 1;
           this.connectLatency.record(performance.now() - t0);
@@ -169,42 +325,87 @@ export class Fleet {
       },
       stop,
     );
+    if (this.options.reconnect) this.startTimers();
   }
 
-  private open(device: Device, token: string): Promise<void> {
+  private startTimers(): void {
+    const outbox = setInterval(() => this.outbox?.tick(), OUTBOX_TICK_MS);
+    const watch = setInterval(() => this.watch(), WATCH_EVERY_MS);
+    for (const t of [outbox, watch]) t.unref();
+    this.timers.push(outbox, watch);
+  }
+
+  /**
+   * Opens a socket to server `node` and authenticates; resolves once the auth ack came
+   * (the device is not `ready` yet: the caller decides). Rejects with the reason otherwise.
+   */
+  private open(device: Device, node: number, token: string, reconnecting = false): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       // No compression: the server does not offer it, and the generator's CPU is precious.
-      const socket = new WebSocket(this.targets[device.node]!.wsUrl, {
+      const socket = new WebSocket(this.targets[node]!.wsUrl, {
         perMessageDeflate: false,
         handshakeTimeout: AUTH_TIMEOUT_MS,
       });
       device.socket = socket;
-      const timer = setTimeout(() => reject(new Error('auth: no ack within 10 s')), AUTH_TIMEOUT_MS);
+      device.current = node;
+      device.heardAt = performance.now();
+      device.pingAt = 0;
+      let authed = false;
+      const timer = setTimeout(() => fail('auth: no ack within 10 s'), AUTH_TIMEOUT_MS);
       const fail = (reason: string) => {
         clearTimeout(timer);
-        reject(new Error(reason));
+        device.commands.delete('auth');
+        if (!authed) {
+          authed = true; // settled
+          reject(new Error(reason));
+        }
       };
-      socket.on('unexpected-response', (_req, res) => fail(`upgrade refused: HTTP ${res.statusCode}`));
+      socket.on('unexpected-response', (_req, res) => {
+        fail(`upgrade refused: HTTP ${res.statusCode}`);
+        socket.terminate();
+      });
       socket.on('error', (err) => {
-        if (!device.ready) fail(`socket error: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+        if (!authed) fail(`socket error: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
       });
       socket.on('open', () => {
+        device.commands.set('auth', (ack) => {
+          clearTimeout(timer);
+          if (authed) return;
+          authed = true;
+          if (ack.ok) {
+            const data = ackDataSchemas.auth.safeParse(ack.data);
+            if (data.success) {
+              // The first connection starts at the head. A reconnect keeps the last position
+              // it processed before the drop, and the frames that follow this ack (in the
+              // same read, before the resume is even sent) must not move it: resuming from
+              // one of them would skip what happened while the device was away, and a
+              // position of another server run would pass for a current one.
+              device.position ??= data.data.position;
+              if (reconnecting) device.resuming = true;
+              resolve();
+              return;
+            }
+          }
+          reject(new Error(`auth refused: ${ack.ok ? 'bad ack' : ack.code}`));
+        });
         const auth: Command<'auth'> = { type: 'auth', id: 'auth', data: { token } };
         socket.send(JSON.stringify(auth));
       });
+      socket.on('ping', () => {
+        device.heardAt = performance.now();
+      });
+      socket.on('pong', () => {
+        device.heardAt = performance.now();
+        device.pingAt = 0;
+      });
       socket.on('close', (code) => {
-        if (device.ready) {
-          device.ready = false;
-          if (!this.closing) {
-            this.counts.closedDuringRun += 1;
-            this.counts.byUrl[device.node]!.closedDuringRun += 1;
-            this.counts.closeCodes[code] = (this.counts.closeCodes[code] ?? 0) + 1;
-          }
-        } else fail(`closed before auth: ${code}`);
+        if (!authed) fail(`closed before auth: ${code}`);
+        if (device.socket === socket) this.dropped(device, code);
       });
       socket.on('message', (raw: WebSocket.RawData) => {
         const at = performance.now();
-        let frame: { type?: unknown; id?: unknown; data?: unknown };
+        device.heardAt = at;
+        let frame: { type?: unknown; id?: unknown; data?: unknown; position?: unknown; error?: unknown };
         try {
           frame = JSON.parse(raw.toString()) as typeof frame;
         } catch {
@@ -212,20 +413,18 @@ export class Fleet {
           return;
         }
         if (frame.type === 'ack') {
-          if (frame.id === 'auth' && !device.ready) {
+          const waiting = typeof frame.id === 'string' ? device.commands.get(frame.id) : undefined;
+          if (waiting) {
+            device.commands.delete(frame.id as string);
             const ack = ackFrameSchema.safeParse(frame);
-            clearTimeout(timer);
-            if (ack.success && ack.data.ok && ackDataSchemas.auth.safeParse(ack.data.data).success) {
-              device.ready = true;
-              resolve();
-            } else {
-              reject(
-                new Error(`auth refused: ${ack.success && !ack.data.ok ? ack.data.error.code : 'bad ack'}`),
-              );
-            }
+            if (!ack.success) {
+              this.counts.invalidFrames += 1;
+              waiting({ ok: false, code: 'INVALID_ACK' });
+            } else if (ack.data.ok) waiting({ ok: true, data: ack.data.data });
+            else waiting({ ok: false, code: ack.data.error.code, details: ack.data.error.details });
             return;
           }
-          this.onAck(frame, at);
+          this.onSendAck(device, frame, at);
           return;
         }
         this.onEvent(device, frame, at);
@@ -233,7 +432,157 @@ export class Fleet {
     });
   }
 
-  private onAck(frame: unknown, at: number): void {
+  /**
+   * The socket of a ready (or resuming) device closed while the run goes on: count it,
+   * hand its unanswered sends to the outbox and reconnect.
+   */
+  private dropped(device: Device, code: number): void {
+    const wasUp = device.ready || device.resuming;
+    device.ready = false;
+    for (const answer of device.commands.values()) answer({ ok: false, code: 'CLOSED' });
+    device.commands.clear();
+    const lost = [...device.inflight.values()];
+    device.inflight.clear();
+    if (this.closing || !wasUp) return;
+    this.counts.closedDuringRun += 1;
+    this.counts.byUrl[device.current]!.closedDuringRun += 1;
+    this.counts.closeCodes[code] = (this.counts.closeCodes[code] ?? 0) + 1;
+    if (!this.options.reconnect) return; // as before: the sends stay unanswered
+    for (const msg of lost) this.outbox!.closed(msg);
+    if (!device.reconnecting) void this.reconnect(device);
+  }
+
+  /**
+   * Opens the device again with backoff until it is authenticated and resumed (or the run
+   * ends): the same server first, then the next --url after each failure.
+   */
+  private async reconnect(device: Device): Promise<void> {
+    device.reconnecting = true;
+    const from = device.current;
+    let failures = 0;
+    try {
+      while (!this.closing) {
+        await sleep(backoffDelay(failures, undefined, this.random));
+        if (this.closing) return;
+        const node = reconnectNode(from, failures, this.targets.length);
+        let token = '';
+        let reason: string | undefined;
+        await this.reconnectSlots.run(async () => {
+          if (this.closing) return;
+          this.counts.reconnectAttempts += 1;
+          this.counts.byUrl[node]!.reconnectAttempts += 1;
+          try {
+            token = await this.tokens!.get(device.user);
+            await this.open(device, node, token, true);
+          } catch (err) {
+            device.resuming = false;
+            reason = err instanceof Error ? err.message : String(err);
+            device.socket?.terminate();
+          }
+        });
+        if (this.closing) {
+          device.socket?.terminate();
+          return;
+        }
+        if (reason === undefined) {
+          this.counts.reconnects += 1;
+          this.counts.byUrl[node]!.reconnects += 1;
+          if (await this.resume(device)) return;
+          reason = 'closed while resuming';
+        }
+        this.counts.reconnectFailures[reason] = (this.counts.reconnectFailures[reason] ?? 0) + 1;
+        // A token the server no longer takes (expired, session ended): a new one next time.
+        if (/TOKEN_INVALID|UNAUTHENTICATED|SESSION/.test(reason) && token) {
+          await this.tokens!.renew(device.user, token).catch(() => undefined);
+        }
+        failures += 1;
+      }
+    } finally {
+      device.reconnecting = false;
+    }
+  }
+
+  /**
+   * After a reconnect's auth: `sync:resume` from the last position processed. Frames until
+   * its ack are the replay. A resume the server refuses (sync:resync) or that fails is
+   * followed by a re-sync over REST. Then the device is ready and its waiting sends go.
+   * False if the socket closed meanwhile.
+   */
+  private async resume(device: Device): Promise<boolean> {
+    device.resuming = true;
+    const position = device.position;
+    // The ack is handled as it is read, before the frames after it in the same read: from
+    // it on, frames are live again and move the position.
+    const onAck = (ack: AckResult) => {
+      device.resuming = false;
+      const data = ack.ok ? ackDataSchemas['sync:resume'].safeParse(ack.data) : undefined;
+      if (data?.success && data.data.resumed) device.position = data.data.position;
+    };
+    const ack = position
+      ? await this.command(device, 'sync:resume', { position }, RESUME_TIMEOUT_MS, onAck)
+      : ({ ok: false, code: 'NO_POSITION' } as const);
+    device.resuming = false;
+    if (!ack.ok && ack.code === 'CLOSED') return false;
+    const data = ack.ok ? ackDataSchemas['sync:resume'].safeParse(ack.data) : undefined;
+    if (data?.success) {
+      this.counts.resumes.replayed += data.data.replayed;
+      // Not resumed: the sync:resync event came before this ack and started the re-sync.
+      if (data.data.resumed) this.counts.resumes.resumed += 1;
+      else this.counts.resumes.notResumed += 1;
+    } else {
+      if (data && !data.success) this.counts.invalidFrames += 1;
+      this.counts.resumes.failed += 1;
+      this.recovery?.resync(device.index);
+    }
+    if (!device.socket || device.socket.readyState !== WebSocket.OPEN) return false;
+    device.ready = true;
+    this.outbox?.flush(device.index);
+    return true;
+  }
+
+  /** Sends a command and waits (bounded) for its ack; `onAck` runs as the ack is read. */
+  private command<T extends CommandType>(
+    device: Device,
+    type: T,
+    data: CommandData<T>,
+    timeoutMs: number,
+    onAck: (ack: AckResult) => void = () => undefined,
+  ): Promise<AckResult> {
+    const socket = device.socket;
+    if (!socket || socket.readyState !== WebSocket.OPEN)
+      return Promise.resolve({ ok: false, code: 'CLOSED' });
+    const id = `c${++this.commandSeq}`;
+    return new Promise<AckResult>((resolve) => {
+      const timer = setTimeout(() => {
+        device.commands.delete(id);
+        resolve({ ok: false, code: 'TIMEOUT' });
+      }, timeoutMs);
+      device.commands.set(id, (ack) => {
+        clearTimeout(timer);
+        onAck(ack);
+        resolve(ack);
+      });
+      const command: Command<T> = { type, id, data };
+      socket.send(JSON.stringify(command));
+    });
+  }
+
+  /** Pings sockets the server has been silent on; drops those that do not answer. */
+  private watch(): void {
+    const now = performance.now();
+    for (const d of this.devices) {
+      if (!d.ready || !d.socket || d.socket.readyState !== WebSocket.OPEN) continue;
+      if (d.pingAt && now - d.pingAt > PING_TIMEOUT_MS) {
+        this.counts.heartbeatTimeouts += 1;
+        d.socket.terminate();
+      } else if (!d.pingAt && now - d.heardAt > SILENCE_MS) {
+        d.pingAt = now;
+        d.socket.ping();
+      }
+    }
+  }
+
+  private onSendAck(device: Device, frame: unknown, at: number): void {
     const ack = ackFrameSchema.safeParse(frame);
     if (!ack.success) {
       this.counts.invalidFrames += 1;
@@ -241,8 +590,13 @@ export class Fleet {
     }
     const index = Number(ack.data.id);
     if (!Number.isInteger(index)) return;
+    const msg = device.inflight.get(index) ?? this.ledger.get(index);
+    device.inflight.delete(index);
     if (!ack.data.ok) {
-      this.ledger.acked(index, at, { ok: false, code: ack.data.error.code });
+      const { code, details } = ack.data.error;
+      // Retryable: the outbox sends it again after the wait; otherwise the refusal is final.
+      if (msg && msg.state === 'sent' && this.outbox?.refused(msg, code, retryAfterOf(details))) return;
+      this.ledger.acked(index, at, { ok: false, code });
       return;
     }
     const data = ackDataSchemas['message:send'].safeParse(ack.data.data);
@@ -250,40 +604,106 @@ export class Fleet {
       this.counts.invalidFrames += 1;
       return;
     }
-    this.ledger.acked(index, at, { ok: true, messageId: data.data.message.id });
+    const message = data.data.message;
+    if (data.data.duplicate) this.counts.duplicateAcks += 1;
+    this.ledger.acked(index, at, { ok: true, messageId: message.id });
+    if (msg) this.ledger.noteId(msg, message.id);
+    // The sender has its own message from the ack, as a real client puts it in its list.
+    this.recovery?.observe(device.index, message.chatId, message.seq);
   }
 
-  private onEvent(device: Device, frame: { type?: unknown; data?: unknown }, at: number): void {
+  private onEvent(
+    device: Device,
+    frame: { type?: unknown; data?: unknown; position?: unknown },
+    at: number,
+  ): void {
     const type = typeof frame.type === 'string' ? frame.type : '(none)';
     this.counts.framesByType[type] = (this.counts.framesByType[type] ?? 0) + 1;
     if (type === 'message:new') {
-      this.counts.byUrl[device.node]!.messagesReceived += 1;
+      this.counts.byUrl[device.current]!.messagesReceived += 1;
       const event = parseEvent({ type, data: frame.data });
       if (event?.type !== 'message:new') {
         this.counts.invalidFrames += 1;
         return;
       }
-      this.ledger.receive(device.index, event.data.message, at, this.phaseOpen);
+      this.deliver(device.index, event.data.message, at, device.resuming ? 'resume' : 'live');
     } else if (type === 'sync:resync') {
+      // The position to keep from now on; what came before is read over REST.
       this.counts.resyncs += 1;
+      if (typeof frame.position === 'string') device.position = frame.position;
+      this.recovery?.resync(device.index);
+      return;
     }
+    // Processed: the next resume starts after it (not while resuming: the resume's ack says).
+    if (typeof frame.position === 'string' && !device.resuming) device.position = frame.position;
   }
 
-  /** Writes a message:send; false when the device is not connected. */
-  send(device: Device, index: number, chatId: string, clientMsgId: string, body: string): boolean {
-    if (!device.ready || !device.socket || device.socket.readyState !== WebSocket.OPEN) return false;
+  /** A message on a device, by any way: counted in the ledger, and its seq noted. */
+  deliver(device: number, message: Message, at: number, source: Source): void {
+    this.ledger.receive(device, message, at, this.phaseOpen, source);
+    this.recovery?.observe(device, message.chatId, message.seq);
+  }
+
+  /**
+   * Sends a scheduled message from its device. Reconnecting, a device that is down keeps
+   * it until it is back (as a client's outbox does); otherwise it is not sent.
+   */
+  submit(msg: SentMessage): void {
+    if (this.write(msg, true)) return;
+    if (this.outbox && !this.closing) this.outbox.offline(msg);
+    else this.ledger.notSent(msg);
+  }
+
+  /** Writes a message:send for `msg` on its device's socket; false when the device is not ready. */
+  private write(msg: SentMessage, onSchedule: boolean): boolean {
+    const device = this.devices[msg.senderDevice];
+    if (!device?.ready || !device.socket || device.socket.readyState !== WebSocket.OPEN) return false;
     const command: Command<'message:send'> = {
       type: 'message:send',
-      id: String(index),
-      data: { chatId, clientMsgId, body },
+      id: String(msg.index),
+      data: {
+        chatId: msg.chatId,
+        clientMsgId: this.ledger.clientMsgId(msg.index),
+        body: this.ledger.body(msg.index, this.options.messageSize),
+      },
     };
     device.socket.send(JSON.stringify(command));
+    device.inflight.set(msg.index, msg);
+    msg.tries += 1;
+    if (msg.state === 'scheduled') this.ledger.sent(msg, performance.now(), onSchedule);
+    else this.ledger.resent(msg);
     return true;
+  }
+
+  /** The outbox will not write `msg` again: never written, refused for good, or left unanswered. */
+  private giveUp(msg: SentMessage): void {
+    if (msg.state === 'scheduled') this.ledger.notSent(msg);
+    else if (msg.state === 'sent' && msg.lastCode) {
+      this.ledger.acked(msg.index, performance.now(), { ok: false, code: msg.lastCode });
+    }
+    // Otherwise it stays "sent": unanswered.
+  }
+
+  /**
+   * Waits (bounded) until nothing more comes by itself: reconnects done, sends written and
+   * answered, REST reads finished. True if it got there.
+   */
+  async settle(until: number, stop: () => boolean = () => false): Promise<boolean> {
+    while (performance.now() < until && !stop()) {
+      if (this.quiet) return true;
+      await sleep(50);
+    }
+    return this.quiet;
   }
 
   /** Closes every socket and waits (bounded) for them to go. */
   async close(timeoutMs = 5_000): Promise<void> {
+    this.counts.connectedAtEnd ??= this.devices.filter((d) => d.ready).length;
     this.closing = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.outbox?.stop();
+    this.recovery?.stop();
     const open = this.devices.filter((d) => d.socket && d.socket.readyState !== WebSocket.CLOSED);
     await Promise.race([
       Promise.all(

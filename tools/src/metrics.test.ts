@@ -53,6 +53,25 @@ describe('server metrics', () => {
     expect(summarizeWindow([], 0, 1000).cpuPercentAvg).toBeUndefined();
   });
 
+  it('never shows negative CPU when a server restarted between two samples', () => {
+    const s = (t: number, nodes: number[]): ServerSample => ({
+      t,
+      cpuSeconds: nodes.reduce((a, b) => a + b, 0),
+      rssBytes: 1,
+      wsConnections: undefined,
+      eventLoopLagP99Ms: undefined,
+      nodes: nodes.map((cpuSeconds) => ({ cpuSeconds, rssBytes: 1, wsConnections: undefined })),
+    });
+    // Node 2 restarts between 2 s and 4 s: its counter starts again from 0.5 s of CPU.
+    const samples = [s(0, [10, 20]), s(2000, [11, 21]), s(4000, [12, 0.5]), s(6000, [13, 1.5])];
+    const w = summarizeWindow(samples, 0, 6000);
+    expect(w.cpuPercentAvg).toBe(Math.round(((2 + 1 + 1 + 0.5 + 1) / 6) * 1000) / 10);
+    expect(w.cpuPercentMax).toBe(100);
+    // One server (no per-node readings): the same rule on the total.
+    const single = samples.map(({ nodes: _nodes, ...rest }) => rest);
+    expect(summarizeWindow(single, 2000, 4000).cpuPercentAvg).toBeGreaterThan(0);
+  });
+
   it('anchors a window on the samples around it, so a stall without samples still counts', () => {
     const s = (t: number, cpuSeconds: number): ServerSample => ({
       t,

@@ -103,9 +103,12 @@ export function summarizeWindow(all: ServerSample[], from: number, to: number): 
   const after = all.find((s) => s.t > to);
   const series = [...(before ? [before] : []), ...inside, ...(after ? [after] : [])];
   const rates: number[] = [];
+  let used = 0;
   for (let i = 1; i < series.length; i++) {
     const dt = (series[i]!.t - series[i - 1]!.t) / 1000;
-    if (dt > 0) rates.push(((series[i]!.cpuSeconds - series[i - 1]!.cpuSeconds) / dt) * 100);
+    const cpu = cpuSecondsBetween(series[i - 1]!, series[i]!);
+    used += cpu;
+    if (dt > 0) rates.push((cpu / dt) * 100);
   }
   const first = series[0];
   const last = series.at(-1);
@@ -113,15 +116,27 @@ export function summarizeWindow(all: ServerSample[], from: number, to: number): 
   return {
     samples: inside.length,
     cpuPercentAvg:
-      first && last && last.t > first.t
-        ? round1(((last.cpuSeconds - first.cpuSeconds) / ((last.t - first.t) / 1000)) * 100)
-        : undefined,
+      first && last && last.t > first.t ? round1((used / ((last.t - first.t) / 1000)) * 100) : undefined,
     cpuPercentMax: rates.length ? round1(Math.max(...rates)) : undefined,
     rssStartBytes: first?.rssBytes,
     rssEndBytes: last?.rssBytes,
     rssMaxBytes: series.length ? Math.max(...series.map((s) => s.rssBytes)) : undefined,
     eventLoopLagP99MaxMs: lags.length ? round1(Math.max(...lags)) : undefined,
   };
+}
+
+/**
+ * CPU seconds the server(s) used between two samples. The counter is cumulative per
+ * process: one that went down is a server that restarted in between (a node killed and
+ * started again), whose CPU since its start is all it used (what the old process used
+ * after the earlier sample is lost). Node by node when both samples have the same nodes.
+ */
+export function cpuSecondsBetween(a: ServerSample, b: ServerSample): number {
+  const step = (x: number, y: number) => (y >= x ? y - x : y);
+  if (a.nodes && b.nodes && a.nodes.length === b.nodes.length) {
+    return a.nodes.reduce((sum, n, i) => sum + step(n.cpuSeconds, b.nodes![i]!.cpuSeconds), 0);
+  }
+  return step(a.cpuSeconds, b.cpuSeconds);
 }
 
 function round1(n: number): number {

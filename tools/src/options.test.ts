@@ -145,6 +145,36 @@ describe('options', () => {
     expect(() => parseUrls(many)).toThrow(new RegExp(`at most ${MAX_URLS}`));
   });
 
+  it('reconnects, retries and checks by default; --no-reconnect keeps the old behaviour', () => {
+    expect(parse().options).toMatchObject({
+      reconnect: true,
+      maxSendTries: 10,
+      sendTimeout: 60,
+      verify: 'devices',
+      maxMissing: 0,
+    });
+    expect(parse('--no-reconnect').options).toMatchObject({
+      reconnect: false,
+      verify: 'off',
+      maxMissing: undefined,
+    });
+    // Asked for explicitly, they hold without reconnecting too.
+    expect(parse('--no-reconnect', '--verify', 'users', '--max-missing', '3').options).toMatchObject({
+      reconnect: false,
+      verify: 'users',
+      maxMissing: 3,
+    });
+    expect(parse('--max-send-tries', '1', '--send-timeout', '5').options).toMatchObject({
+      maxSendTries: 1,
+      sendTimeout: 5,
+    });
+    expect(() => parse('--verify', 'all')).toThrow(/--verify must be one of devices, users, off/);
+    expect(() => parse('--max-send-tries', '0')).toThrow(/at least 1/);
+    expect(() => parse('--max-missing=-1')).toThrow(/at least 0/);
+    expect(() => parse('--reconnect')).toThrow(UsageError);
+    expect(helpText()).toMatch(/--no-reconnect {2,}do not reconnect/);
+  });
+
   it('answers --help without running', () => {
     expect(parseOptions(['--help'])).toEqual({ help: true });
   });

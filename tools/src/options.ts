@@ -45,9 +45,22 @@ export interface LoadOptions {
   allowRemote: boolean;
   serverMetrics: boolean;
   quiet: boolean;
+  /** Reconnect dropped devices, resume, re-sync and fill gaps over REST, retry unacked sends (--no-reconnect: off). */
+  reconnect: boolean;
+  /** Most writes of one message (the first included) before it is given up. */
+  maxSendTries: number;
+  /** Seconds from a message's scheduled time after which it is no longer sent again. */
+  sendTimeout: number;
+  /** The final check over REST: every device, one device per user, or none. */
+  verify: VerifyMode;
+  /** Most (acked message, member device) deliveries that may be missing at the end. */
+  maxMissing: number | undefined;
 }
 
-type Kind = 'int' | 'number' | 'string' | 'boolean' | 'fraction' | 'urls';
+export type VerifyMode = 'devices' | 'users' | 'off';
+export const VERIFY_MODES: readonly VerifyMode[] = ['devices', 'users', 'off'];
+
+type Kind = 'int' | 'number' | 'string' | 'boolean' | 'negated' | 'fraction' | 'urls' | 'verify';
 
 interface Spec {
   key: keyof LoadOptions;
@@ -246,9 +259,48 @@ const specs: Spec[] = [
     help: 'sample GET /metrics of a remote target too (always on for loopback)',
   },
   { key: 'quiet', kind: 'boolean', def: false, help: 'no live progress line' },
+  {
+    key: 'reconnect',
+    kind: 'negated',
+    help:
+      'do not reconnect dropped devices, re-sync, fill gaps or retry sends (a drop is reported and ' +
+      'its deliveries count as missing)',
+  },
+  {
+    key: 'maxSendTries',
+    kind: 'int',
+    def: 10,
+    min: 1,
+    max: 100,
+    help: 'most writes of one message (same clientMsgId) after drops and retryable refusals',
+  },
+  {
+    key: 'sendTimeout',
+    kind: 'number',
+    def: 60,
+    min: 1,
+    max: 3600,
+    metavar: 'S',
+    help: 'seconds from its scheduled time after which an unacked message is no longer sent again',
+  },
+  {
+    key: 'verify',
+    kind: 'verify',
+    metavar: 'MODE',
+    help: 'final REST check that every acked message is there: devices, users (one device per user) or off (default devices; off with --no-reconnect)',
+  },
+  {
+    key: 'maxMissing',
+    kind: 'int',
+    min: 0,
+    max: 2_000_000_000,
+    help: "fail if more deliveries of acked messages are missing on members' devices at the end (default 0; none with --no-reconnect)",
+  },
 ];
 
-const flag = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+/** The option's flag without the dashes; a negated one is `no-<key>` (on unless given). */
+const flagOf = (s: Spec) => (s.kind === 'negated' ? `no-${kebab(s.key)}` : kebab(s.key));
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -261,7 +313,10 @@ export function parseOptions(argv: string[]): ParsedArgs {
     help: { type: 'boolean', short: 'h' },
   };
   for (const s of specs) {
-    config[flag(s.key)] = { type: s.kind === 'boolean' ? 'boolean' : 'string', multiple: s.kind === 'urls' };
+    config[flagOf(s)] = {
+      type: s.kind === 'boolean' || s.kind === 'negated' ? 'boolean' : 'string',
+      multiple: s.kind === 'urls',
+    };
   }
   let values: Record<string, string | boolean | string[] | undefined>;
   try {
@@ -275,8 +330,12 @@ export function parseOptions(argv: string[]): ParsedArgs {
 
   const out: Record<string, unknown> = {};
   for (const s of specs) {
-    const name = `--${flag(s.key)}`;
-    const raw = values[flag(s.key)];
+    const name = `--${flagOf(s)}`;
+    const raw = values[flagOf(s)];
+    if (s.kind === 'negated') {
+      out[s.key] = raw !== true;
+      continue;
+    }
     if (s.kind === 'urls') {
       out.urls = parseUrls(raw === undefined ? [String(s.def)] : (raw as string[]));
       out[s.key] = (out.urls as string[])[0];
@@ -290,11 +349,22 @@ export function parseOptions(argv: string[]): ParsedArgs {
       out[s.key] = raw;
       continue;
     }
+    if (s.kind === 'verify') {
+      const mode = String(raw) as VerifyMode;
+      if (!VERIFY_MODES.includes(mode)) {
+        throw new UsageError(`${name} must be one of ${VERIFY_MODES.join(', ')}, got "${String(raw)}"`);
+      }
+      out[s.key] = mode;
+      continue;
+    }
     out[s.key] = s.kind === 'fraction' ? parseFraction(name, String(raw)) : parseNumber(s, name, String(raw));
   }
   // --ramp alone means "only the ramp": the steady phase runs only when asked for.
   if (values.ramp && values.duration === undefined) out.duration = 0;
   out.seed ??= Math.floor(Math.random() * 2 ** 31);
+  // Reconnecting, the run ends with a check that nothing acked is missing; without, as before.
+  out.verify ??= out.reconnect ? 'devices' : 'off';
+  if (out.maxMissing === undefined && out.reconnect) out.maxMissing = 0;
   const options = out as unknown as LoadOptions;
 
   for (const url of options.urls) checkTarget(url, options.allowRemote);
@@ -417,7 +487,8 @@ export function isLoopbackHost(hostname: string): boolean {
 
 export function helpText(): string {
   const rows = specs.map((s) => {
-    const left = `--${flag(s.key)}${s.kind === 'boolean' ? '' : ` ${s.metavar ?? (s.kind === 'string' ? 'VALUE' : 'N')}`}`;
+    const bare = s.kind === 'boolean' || s.kind === 'negated';
+    const left = `--${flagOf(s)}${bare ? '' : ` ${s.metavar ?? (s.kind === 'string' ? 'VALUE' : 'N')}`}`;
     const def = s.def === undefined || s.def === false ? '' : ` (default ${s.def})`;
     return `  ${left.padEnd(28)} ${s.help}${def}`;
   });
@@ -441,13 +512,18 @@ export function helpText(): string {
     'Several nodes of one cluster (device k of user n connects to URL (n + k) mod N):',
     '  npm run loadtest -- --url http://127.0.0.1:3001 --url http://127.0.0.1:3002 --devices 2',
     '',
+    'Dropped devices reconnect (backoff 100 ms to 5 s; the next --url when theirs fails), resume',
+    'from their last inbox position, re-sync and fill seq gaps over REST, and send unacked',
+    'messages again with the same clientMsgId. At the end every acked message is looked for',
+    "on every member's devices (--verify) and the run fails if one is missing (--max-missing).",
+    '',
   ].join('\n');
 }
 
 /** The options table for tools/README.md and tests: flag, default, help. */
 export function optionRows(): { flag: string; def: string; help: string }[] {
   return specs.map((s) => ({
-    flag: `--${flag(s.key)}`,
+    flag: `--${flagOf(s)}`,
     def: s.def === undefined ? '' : String(s.def),
     help: s.help,
   }));

@@ -69,14 +69,21 @@ export interface PreparedUser {
   id: string;
   username: string;
   token: string;
+  /** ms since the epoch. */
+  tokenExpiresAt: number;
+  refreshToken: string | undefined;
 }
 
 export interface PreparedChat extends ChatPlan {
   id: string;
+  /** The chat's last seq before the run sent anything (system lines): where catching up starts. */
+  baseSeq: number;
 }
 
 export interface Population {
   runId: string;
+  /** Every user's password (one per run), to sign in again when a token cannot be refreshed. */
+  password: string;
   users: PreparedUser[];
   chats: PreparedChat[];
   layout: Layout;
@@ -118,7 +125,13 @@ export async function preparePopulation(
         refreshTokenDelivery: 'body',
       };
       const res = await api.post('/api/auth/register', body, authResultSchema);
-      return { id: res.user.id, username, token: res.accessToken };
+      return {
+        id: res.user.id,
+        username,
+        token: res.accessToken,
+        tokenExpiresAt: Date.parse(res.accessTokenExpiresAt),
+        refreshToken: res.refreshToken,
+      };
     },
     (done) => {
       if (done % 50 === 0 || done === opts.users) progress(`registering users ${done}/${opts.users}`);
@@ -140,7 +153,7 @@ export async function preparePopulation(
           memberIds: plan.members.slice(1).map((u) => users[u]!.id),
         };
         const chat = await api.post('/api/chats/group', body, chatSchema, owner.token);
-        return { ...plan, id: chat.id };
+        return { ...plan, id: chat.id, baseSeq: chat.lastSeq };
       }
       const body: z.input<typeof createDirectChatSchema> = { userId: users[plan.members[1]!]!.id };
       const chat = await api.post('/api/chats/direct', body, chatSchema, owner.token);
@@ -148,9 +161,10 @@ export async function preparePopulation(
       // limited to 3 messages until the other person accepts it; the test users accept.
       if (chat.request?.state === 'pending') {
         const other = users[plan.members[1]!]!;
-        await api.post(`/api/chats/${chat.id}/accept`, undefined, chatSchema, other.token);
+        const accepted = await api.post(`/api/chats/${chat.id}/accept`, undefined, chatSchema, other.token);
+        return { ...plan, id: chat.id, baseSeq: Math.max(chat.lastSeq, accepted.lastSeq) };
       }
-      return { ...plan, id: chat.id };
+      return { ...plan, id: chat.id, baseSeq: chat.lastSeq };
     },
     (done) => {
       if (done % 50 === 0 || done === layout.chats.length)
@@ -158,5 +172,5 @@ export async function preparePopulation(
     },
     stop,
   );
-  return { runId, users, chats, layout, registerMs, chatsMs: performance.now() - t1 };
+  return { runId, password, users, chats, layout, registerMs, chatsMs: performance.now() - t1 };
 }

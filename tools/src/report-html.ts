@@ -6,7 +6,8 @@
  * server's CPU and memory.
  */
 import type { PhaseReport, Report } from './report.js';
-import { urlLine } from './report-text.js';
+import { cpuSecondsBetween } from './metrics.js';
+import { recoveryLines, urlLine, verificationLines } from './report-text.js';
 
 const W = 900;
 const H = 280;
@@ -216,7 +217,9 @@ ${row('target / achieved rate (msg/s)', (p) => `${f1(p.rate)} / ${f1(p.achievedR
 ${row('duration (s)', (p) => f1(p.durationS))}
 ${row('sent / acked', (p) => `${p.counts.sent} / ${p.counts.acked}`)}
 ${row('rejected / unanswered / not sent', (p) => `${p.counts.rejected} / ${p.counts.unanswered} / ${p.counts.notSent}`)}
+${row('sent again (messages / writes)', (p) => `${p.counts.retried} / ${p.counts.resends}`)}
 ${row('deliveries expected / received', (p) => `${p.counts.expected} / ${p.counts.received}`)}
+${row('received on resume / over REST', (p) => `${p.counts.receivedByResume} / ${p.counts.receivedByRest}`)}
 ${row('missing', (p) => `${p.counts.missing}`, 'em')}
 ${row('delivered', ratio, 'em')}
 ${row('duplicates / out of order', (p) => `${p.counts.duplicates} / ${p.counts.outOfOrder}`)}
@@ -284,7 +287,7 @@ export function renderHtml(report: Report): string {
     const [a, b] = [samples[i - 1]!, samples[i]!];
     const dt = (b.t - a.t) / 1000;
     if (dt <= 0) continue;
-    cpu.push([b.t / 1000, ((b.cpuSeconds - a.cpuSeconds) / dt) * 100]);
+    cpu.push([b.t / 1000, (cpuSecondsBetween(a, b) / dt) * 100]);
     if (a.machineBusySeconds !== undefined && b.machineBusySeconds !== undefined) {
       machineCpu.push([b.t / 1000, ((b.machineBusySeconds - a.machineBusySeconds) / dt) * 100]);
     }
@@ -391,8 +394,22 @@ ${
   report.target.urls.length > 1
     ? `<dt>servers</dt><dd>${report.target.urls.length}; preparation (REST) through ${esc(report.target.url)}; device k of user n connects to server (n + k) mod ${report.target.urls.length}<br>${c.byUrl.map((u) => esc(urlLine(u))).join('<br>')}</dd>\n`
     : ''
-}<dt>late deliveries</dt><dd>${report.lateDeliveries} (arrived after their phase's drain; not counted as received)</dd>
+}${
+    recoveryLines(report).length
+      ? `<dt>under failures</dt><dd>${recoveryLines(report)
+          .map((l) => esc(l.trim()))
+          .join('<br>')}</dd>\n`
+      : ''
+  }<dt>late deliveries</dt><dd>${report.lateDeliveries} (arrived after their phase's drain; not counted as received)</dd>
 </dl>
+${
+  report.verification
+    ? `<h2>Every acked message on every member's device</h2>\n<p>${verificationLines(report)
+        .slice(1)
+        .map((l) => esc(l.trim()))
+        .join('<br>')}</p>`
+    : ''
+}
 <h2>Checks</h2>
 <table><thead><tr><th>check</th><th>phase</th><th>limit</th><th>actual</th><th>result</th></tr></thead><tbody>
 ${report.checks.map((ch) => `<tr class="${ch.passed ? 'pass' : 'fail'}"><td style="text-align:left">${esc(ch.name)}</td><td>${esc(ch.phase ?? '—')}</td><td>${esc(ch.limit)}</td><td>${esc(ch.actual)}</td><td>${ch.passed ? 'pass' : 'FAIL'}</td></tr>`).join('\n')}

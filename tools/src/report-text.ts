@@ -27,9 +27,15 @@ const rows: (Row | string)[] = [
   ['rejected', (p) => `${p.counts.rejected}${codes(p)}`],
   ['unanswered', (p) => `${p.counts.unanswered}`],
   ['not sent (device down)', (p) => `${p.counts.notSent}`],
+  [
+    'retried (same clientMsgId)',
+    (p) => `${p.counts.retried}${p.counts.resends > p.counts.retried ? ` (${p.counts.resends} writes)` : ''}`,
+  ],
   'deliveries (per recipient device)',
   ['expected', (p) => `${p.counts.expected}`],
   ['received', (p) => `${p.counts.received}`],
+  ['  of which on resume', (p) => `${p.counts.receivedByResume}`],
+  ['  of which over REST', (p) => `${p.counts.receivedByRest}`],
   ['missing', (p) => `${p.counts.missing}`],
   ['delivered', (p) => (p.deliveryRatio === null ? '—' : `${(p.deliveryRatio * 100).toFixed(3)} %`)],
   ['duplicates', (p) => `${p.counts.duplicates}`],
@@ -62,10 +68,91 @@ const rows: (Row | string)[] = [
 
 /** One server's share of the connections: "url: 334/334 opened, 0 failed, 0 dropped; 5,010 message:new". */
 export function urlLine(u: UrlCounts): string {
+  const reconnects = u.reconnectAttempts ? `, ${u.reconnects}/${u.reconnectAttempts} reconnects` : '';
   return (
-    `${u.url}: ${u.opened}/${u.attempted} opened, ${u.failed} failed, ${u.closedDuringRun} dropped; ` +
+    `${u.url}: ${u.opened}/${u.attempted} opened, ${u.failed} failed, ${u.closedDuringRun} dropped${reconnects}; ` +
     `${u.messagesReceived} message:new received`
   );
+}
+
+/** Reconnects, resumes, re-syncs and gap fills in a few lines (nothing when nothing happened). */
+export function recoveryLines(report: Report): string[] {
+  const c = report.connections;
+  const out: string[] = [];
+  if (c.reconnectAttempts) {
+    const codes = Object.entries(c.closeCodes)
+      .map(([k, v]) => `${k} × ${v}`)
+      .join(', ');
+    out.push(
+      `reconnects: ${c.reconnects} of ${c.reconnectAttempts} attempts after ${c.closedDuringRun} drops` +
+        (codes ? ` (close codes ${codes})` : '') +
+        `; resumes: ${c.resumes.resumed} resumed (${c.resumes.replayed} events replayed), ` +
+        `${c.resumes.notResumed} answered sync:resync, ${c.resumes.failed} failed` +
+        (c.heartbeatTimeouts ? `; ${c.heartbeatTimeouts} sockets silent past the heartbeat` : ''),
+    );
+    for (const [reason, n] of Object.entries(c.reconnectFailures))
+      out.push(`  reconnect failed: ${n} × ${reason}`);
+  }
+  const r = c.recovery;
+  if (r && (r.resyncs || r.gapFills || r.restFailures)) {
+    out.push(
+      `over REST: ${r.resyncs} re-syncs, ${r.gapFills} gap fills, ${r.restMessages} messages read` +
+        (r.restFailures ? `, ${r.restFailures} failed reads` : '') +
+        (r.abandoned ? `, ${r.abandoned} given up` : '') +
+        (r.gapsUnfilled ? `, ${r.gapsUnfilled} gaps REST did not fill` : ''),
+    );
+  }
+  const o = c.outbox;
+  if (o && (o.heldClosed || o.heldOffline || Object.keys(o.refusals).length)) {
+    const refusals = Object.entries(o.refusals).map(([k, v]) => `${k} ${v}`);
+    const givenUp = Object.entries(o.givenUp).map(([k, v]) => `${k} ${v}`);
+    out.push(
+      `sends kept for another write: ${o.heldClosed} unanswered when their socket closed, ` +
+        `${o.heldOffline} scheduled while their device was down` +
+        (refusals.length ? `, refused as retryable: ${refusals.join(', ')}` : '') +
+        `; ${c.duplicateAcks} duplicate acks` +
+        (givenUp.length ? `; given up: ${givenUp.join(', ')}` : ''),
+    );
+  }
+  return out;
+}
+
+/** The end check: every acked message on every member's devices. */
+export function verificationLines(report: Report): string[] {
+  const v = report.verification;
+  if (!v) return [];
+  const d = v.deliveries;
+  const out = [
+    `every acked message on every member's device${v.mode === 'off' ? '' : ` (final REST check: ${v.mode === 'devices' ? 'every device' : 'one device per user'})`}:`,
+    `  acked messages ${v.ackedMessages}; deliveries expected ${d.expected}: ${d.live} live, ` +
+      `${d.resume} on resume, ${d.rest} over REST (re-sync, gap fill), ${d.missing} missing`,
+  ];
+  if (v.missingOnServer !== null && d.missing > 0) {
+    out.push(
+      `  of the missing: ${v.missingOnServer} on the server (delivery lost them), ` +
+        `${v.missingNotOnServer} not on the server`,
+    );
+  }
+  if (v.notRetrievable) {
+    out.push(
+      `  acked messages a member cannot read over REST: ${v.notRetrievable.messages}` +
+        ` (checked by ${v.check.readers} ${v.mode}, ${v.check.chatsRead} chats, ${v.check.requests} requests, ` +
+        `${v.check.failedReads} failed, ${v.check.durationS} s)`,
+    );
+  }
+  out.push(
+    `  duplicates: ${v.duplicates.raw} seen twice on a device (deduped by id), ` +
+      `${v.duplicates.afterDedupe} stored twice (after dedupe)`,
+    `  sends: ${v.retriedSends} sent again with the same clientMsgId (${v.resends} writes), ` +
+      `${v.duplicateAcks} answered as duplicates`,
+  );
+  for (const e of v.examples) {
+    out.push(
+      `  missing: message ${e.messageIndex} (${e.messageId ?? 'no id'}) in chat ${e.chatId} on device ${e.device} ` +
+        `of user ${e.user}${e.onServer === null ? '' : e.onServer ? ', on the server' : ', NOT on the server'}`,
+    );
+  }
+  return out;
 }
 
 function codes(p: PhaseReport): string {
@@ -120,7 +207,9 @@ export function renderText(report: Report): string {
     for (const u of c.byUrl) out.push(`  ${urlLine(u)}`);
   }
   for (const [reason, n] of Object.entries(c.failures)) out.push(`  failed: ${n} × ${reason}`);
-  if (c.resyncs) out.push(`  sync:resync events: ${c.resyncs} (a device fell behind its inbox)`);
+  if (c.resyncs)
+    out.push(`  sync:resync events: ${c.resyncs} (a device's inbox position was gone, or it fell behind)`);
+  out.push(...recoveryLines(report));
   if (report.lateDeliveries)
     out.push(`late deliveries (after their phase's drain): ${report.lateDeliveries}`);
   out.push('');
@@ -148,6 +237,8 @@ export function renderText(report: Report): string {
     );
     out.push('');
   }
+  const verified = verificationLines(report);
+  if (verified.length) out.push(...verified, '');
   for (const w of report.warnings) out.push(`warning: ${w}`);
   const saturated = report.phases.filter(
     (p) => p.generator.cpuPercent > 90 || p.generator.eventLoopDelayP99Ms > 50,

@@ -7,8 +7,10 @@ import type { ServerSample, ServerWindow } from './metrics.js';
 import type { LoadOptions } from './options.js';
 import type { RampResult } from './ramp.js';
 import type { Distribution, LatencySummary, PhaseCounts, PhaseSpec, TimelinePoint } from './stats.js';
+import type { Verification } from './verify.js';
 
-export const REPORT_VERSION = 1;
+/** 2: reconnects, retries and the final check (`verification`, new `connections` fields). */
+export const REPORT_VERSION = 2;
 
 export interface GeneratorWindow {
   /** CPU of the load generator itself (100 = one core): near 100 means it, not the server, was the limit. */
@@ -89,6 +91,8 @@ export interface Report {
   lateDeliveries: number;
   /** message:new frames that were not this run's. */
   foreignMessages: number;
+  /** Every acked message looked for on every member's device; null with --no-reconnect and --verify off. */
+  verification: Verification | null;
   warnings: string[];
   checks: Check[];
   passed: boolean;
@@ -102,6 +106,7 @@ export function evaluateChecks(
   options: LoadOptions,
   connections: FleetCounts,
   phases: PhaseReport[],
+  verification: Verification | null = null,
 ): Check[] {
   const checks: Check[] = [
     {
@@ -111,13 +116,22 @@ export function evaluateChecks(
       actual: `${connections.opened}`,
       passed: connections.opened === connections.attempted,
     },
-    {
-      name: 'connections dropped during the run',
-      phase: null,
-      limit: '0',
-      actual: `${connections.closedDuringRun}`,
-      passed: connections.closedDuringRun === 0,
-    },
+    // Reconnecting, a drop is part of the test; what counts is that every device came back.
+    options.reconnect
+      ? {
+          name: 'devices connected at the end',
+          phase: null,
+          limit: `${connections.opened}`,
+          actual: `${connections.connectedAtEnd ?? '—'}`,
+          passed: connections.connectedAtEnd === null || connections.connectedAtEnd >= connections.opened,
+        }
+      : {
+          name: 'connections dropped during the run',
+          phase: null,
+          limit: '0',
+          actual: `${connections.closedDuringRun}`,
+          passed: connections.closedDuringRun === 0,
+        },
     {
       name: 'frames not matching the contract',
       phase: null,
@@ -135,6 +149,7 @@ export function evaluateChecks(
     actual: `${leaks}`,
     passed: leaks === 0,
   });
+  if (verification) checks.push(...verificationChecks(options, verification));
   for (const p of phases) {
     if (p.kind === 'ramp-step') continue;
     const l = p.latencyMs;
@@ -162,6 +177,48 @@ export function evaluateChecks(
         passed: p.deliveryRatio !== null && ratio >= options.minDelivery,
       });
     }
+  }
+  return checks;
+}
+
+/** The end of a run under failures: nothing acked may be missing, or stored twice. */
+function verificationChecks(options: LoadOptions, v: Verification): Check[] {
+  const checks: Check[] = [];
+  if (options.maxMissing !== undefined) {
+    checks.push({
+      name: "acked messages missing on members' devices at the end",
+      phase: null,
+      limit: `≤ ${options.maxMissing}`,
+      actual:
+        `${v.deliveries.missing}` +
+        (v.missingOnServer === null
+          ? ''
+          : ` (${v.missingOnServer} on the server, ${v.missingNotOnServer} not)`),
+      passed: v.deliveries.missing <= options.maxMissing,
+    });
+  }
+  checks.push({
+    name: 'messages stored twice (duplicates after dedupe)',
+    phase: null,
+    limit: '0',
+    actual: `${v.duplicates.afterDedupe}`,
+    passed: v.duplicates.afterDedupe === 0,
+  });
+  if (v.notRetrievable) {
+    checks.push({
+      name: 'acked messages a member cannot read over REST',
+      phase: null,
+      limit: '0',
+      actual: `${v.notRetrievable.messages}`,
+      passed: v.notRetrievable.messages === 0,
+    });
+    checks.push({
+      name: 'final check: chats that could not be read',
+      phase: null,
+      limit: '0',
+      actual: `${v.check.failedReads}`,
+      passed: v.check.failedReads === 0,
+    });
   }
   return checks;
 }

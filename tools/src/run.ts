@@ -1,10 +1,11 @@
 /**
  * One load test from start to end: prepare users and chats, connect every device, run
- * the fixed-rate phases (steady, then spike) and the ramp, then close and build the
- * report. Every loop ends by count or by deadline; an abort signal stops it early with a
- * partial report.
+ * the fixed-rate phases (steady, then spike) and the ramp, look for every acked message
+ * on every member's devices (unless --no-reconnect and --verify off), then close and
+ * build the report. Every loop ends by count or by deadline; an abort signal stops it
+ * early with a partial report.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ApiClient, sleep } from './api.js';
@@ -15,7 +16,10 @@ import { preparePopulation, type Population } from './prepare.js';
 import { findMaxRate, type RampResult } from './ramp.js';
 import { evaluateChecks, REPORT_VERSION, type PhaseReport, type Report } from './report.js';
 import { seededRandom, sendTime, shuffled, totalMessages } from './schedule.js';
+import { MessageReader, Recovery } from './recovery.js';
+import { TokenBook } from './session.js';
 import { Ledger, PhaseStats, type PhaseSpec } from './stats.js';
+import { verifyDeliveries, type Verification } from './verify.js';
 
 export interface RunIo {
   /** One-off lines (preparation steps, phase results). */
@@ -31,6 +35,8 @@ const ELD_RESOLUTION_MS = 10;
 const SETTLE_MAX_MS = 10_000;
 /** "Quiet" means no message:new for this long. */
 const SETTLE_QUIET_MS = 1_000;
+/** REST reads in flight at once (re-syncs, gap fills, the final check), over all devices. */
+const REST_CONCURRENCY = 16;
 
 export async function runLoadTest(options: LoadOptions, io: RunIo, warnings: string[] = []): Promise<Report> {
   const startedAt = new Date();
@@ -43,10 +49,8 @@ export async function runLoadTest(options: LoadOptions, io: RunIo, warnings: str
   const loopback = urls.every((u) => isLoopbackHost(new URL(u).hostname));
   const aborted = () => io.signal?.aborted === true;
 
-  const sampler = new MetricsSampler(
-    urls.map((u, i) => (i === 0 ? api : new ApiClient(u))),
-    t0,
-  );
+  const apis = urls.map((u, i) => (i === 0 ? api : new ApiClient(u)));
+  const sampler = new MetricsSampler(apis, t0);
   const sampleServer = loopback || options.serverMetrics;
   if (sampleServer) await sampler.sample();
 
@@ -59,7 +63,40 @@ export async function runLoadTest(options: LoadOptions, io: RunIo, warnings: str
 
   const ledger = new Ledger(`lt:${runId}:`);
   const open = new Set<PhaseStats>();
-  const fleet = new Fleet(urls.map(targetOf), ledger, (p) => open.has(p));
+  const fleet = new Fleet(urls.map(targetOf), ledger, (p) => open.has(p), {
+    reconnect: options.reconnect,
+    retry: { maxTries: options.maxSendTries, timeoutMs: options.sendTimeout * 1000 },
+    messageSize: options.messageSize,
+    connectConcurrency: options.connectConcurrency,
+  });
+  // What a client needs to recover: tokens that stay valid, and REST reads of its chats
+  // (first from the server the device is on, then the next ones).
+  const tokens = new TokenBook(
+    population.users.map((u) => ({
+      username: u.username,
+      password: population.password,
+      accessToken: u.token,
+      accessTokenExpiresAt: u.tokenExpiresAt,
+      refreshToken: u.refreshToken,
+    })),
+    apis,
+  );
+  const reader = new MessageReader(apis, tokens, REST_CONCURRENCY);
+  const chatsOfUser = population.users.map(() => [] as string[]);
+  for (const chat of population.chats) for (const u of chat.members) chatsOfUser[u]!.push(chat.id);
+  const baseSeqs = new Map(population.chats.map((c) => [c.id, c.baseSeq]));
+  const baseSeq = (chatId: string) => baseSeqs.get(chatId) ?? 0;
+  fleet.attach(
+    tokens,
+    new Recovery(reader, {
+      chatsOf: (device) => chatsOfUser[fleet.devices[device]!.user] ?? [],
+      baseSeq,
+      userOf: (device) => fleet.devices[device]!.user,
+      nodeOf: (device) => fleet.devices[device]!.current,
+      deliver: (device, message, at) => fleet.deliver(device, message, at, 'rest'),
+    }),
+  );
+  let verification: Verification | null = null;
   const phases: PhaseReport[] = [];
   let ramp: RampResult | null = null;
   const eld = monitorEventLoopDelay({ resolution: ELD_RESOLUTION_MS });
@@ -82,7 +119,7 @@ export async function runLoadTest(options: LoadOptions, io: RunIo, warnings: str
     );
     if (fleet.counts.opened === 0) throw new Error('no device could connect; nothing to measure');
 
-    const sender = buildSender(population, fleet, ledger, options);
+    const { sender, members } = buildSender(population, fleet, ledger, options);
     if (sampleServer) {
       await sampler.sample();
       sampler.start();
@@ -168,6 +205,43 @@ export async function runLoadTest(options: LoadOptions, io: RunIo, warnings: str
       );
     }
     current = undefined;
+
+    // The end of a run under failures: wait for reconnects, retries and REST reads to end,
+    // then look for every acked message on every member's devices.
+    if ((options.reconnect || options.verify !== 'off') && !aborted()) {
+      const settled = await fleet.settle(performance.now() + Math.max(10, options.drain) * 1000, aborted);
+      if (!settled)
+        io.log('still reconnecting, retrying or re-syncing at the end of the wait; checking anyway');
+      const verdict = ledger.verdict();
+      if (options.verify !== 'off') {
+        io.log(
+          `final check over REST (${options.verify === 'devices' ? 'every device' : 'one device per user'}): ` +
+            `${verdict.ackedMessages} acked messages, ${verdict.missing} deliveries not received`,
+        );
+      }
+      const raw = {
+        duplicates: ledger.duplicates,
+        retriedSends: ledger.retried,
+        resends: ledger.resends,
+        duplicateAcks: fleet.counts.duplicateAcks,
+      };
+      verification = await verifyDeliveries({
+        ledger,
+        verdict,
+        mode: options.verify,
+        reconnect: options.reconnect,
+        devices: fleet.devices,
+        members,
+        chatsOfUser,
+        baseSeq,
+        reader,
+        concurrency: REST_CONCURRENCY,
+        raw,
+        progress: io.log,
+        stop: aborted,
+      });
+      io.log(verificationLine(verification));
+    }
   } finally {
     if (progressTimer) clearInterval(progressTimer);
     eld.disable();
@@ -190,7 +264,7 @@ export async function runLoadTest(options: LoadOptions, io: RunIo, warnings: str
   }
 
   const groups = population.chats.filter((c) => c.kind === 'group');
-  const checks = evaluateChecks(options, fleet.counts, phases);
+  const checks = evaluateChecks(options, fleet.counts, phases, verification);
   const finished = new Date();
   const cpus = os.cpus();
   return {
@@ -231,6 +305,7 @@ export async function runLoadTest(options: LoadOptions, io: RunIo, warnings: str
     },
     lateDeliveries: ledger.late,
     foreignMessages: ledger.foreign,
+    verification,
     warnings,
     checks,
     passed: !aborted() && checks.every((c) => c.passed),
@@ -246,12 +321,19 @@ interface Sender {
  * Who sends what: users take turns in a seeded shuffled order (so a user sends once per
  * `users / rate` seconds, far below the server's per-user limit in realistic runs), each
  * through their devices in turn, into their direct chat with probability --direct-share,
- * else their group.
+ * else their group. The devices connected now are the run's: senders and recipients
+ * (`members`).
  */
-function buildSender(population: Population, fleet: Fleet, ledger: Ledger, options: LoadOptions): Sender {
+function buildSender(
+  population: Population,
+  fleet: Fleet,
+  ledger: Ledger,
+  options: LoadOptions,
+): { sender: Sender; members: Set<number> } {
   const devicesOf = new Map<number, number[]>();
   for (const d of fleet.devices) {
-    if (!d.ready) continue;
+    // Reconnecting, a device that dropped since it connected is still in the run (it comes back).
+    if (!(options.reconnect ? d.opened : d.ready)) continue;
     devicesOf.set(d.user, [...(devicesOf.get(d.user) ?? []), d.index]);
   }
   for (const chat of population.chats) {
@@ -267,7 +349,8 @@ function buildSender(population: Population, fleet: Fleet, ledger: Ledger, optio
   );
   const { groupOf, directOf } = population.layout;
   let turn = 0;
-  return {
+  const members = new Set([...devicesOf.values()].flat());
+  const sender: Sender = {
     send(stats, at) {
       const user = order[turn % order.length]!;
       const devices = devicesOf.get(user)!;
@@ -278,18 +361,11 @@ function buildSender(population: Population, fleet: Fleet, ledger: Ledger, optio
       // A layout without that kind of chat (share 0 or 1) falls back to the other kind.
       const chatIndex = primary >= 0 ? primary : wantDirect ? groupOf[user]! : directOf[user]!;
       const chat = population.chats[chatIndex]!;
-      const msg = ledger.schedule(stats, chat.id, device.index, at);
-      const written = fleet.send(
-        device,
-        msg.index,
-        chat.id,
-        randomUUID(),
-        ledger.body(msg.index, options.messageSize),
-      );
-      if (written) ledger.sent(msg, performance.now());
-      else ledger.notSent(msg);
+      // One clientMsgId per message (the ledger's), the same on every retry: stored once.
+      fleet.submit(ledger.schedule(stats, chat.id, device.index, at));
     },
   };
+  return { sender, members };
 }
 
 interface PhaseContext {
@@ -378,10 +454,25 @@ function progressLine(stats: PhaseStats, fleet: Fleet, elapsedS: number): string
   const c = stats.counts;
   const phaseS = Math.max(0.001, (performance.now() - stats.startAt) / 1000);
   const ready = fleet.devices.filter((d) => d.ready).length;
+  const f = fleet.counts;
+  const failures = f.reconnectAttempts
+    ? ` (${f.closedDuringRun} dropped, ${f.reconnects} reconnects, ${f.resyncs} resyncs, ${c.resends} resends)`
+    : '';
   return (
     `[${elapsedS.toFixed(0)}s] ${stats.spec.name}: sent ${c.sent} (${(c.sent / phaseS).toFixed(1)}/s) ` +
-    `acked ${c.acked} rejected ${c.rejected} | conns ${ready}/${fleet.counts.attempted} | ` +
+    `acked ${c.acked} rejected ${c.rejected} | conns ${ready}/${f.attempted}${failures} | ` +
     `delivered ${c.received}/${c.expected} | p99 ${stats.delivery.percentile(99).toFixed(1)} ms`
+  );
+}
+
+function verificationLine(v: Verification): string {
+  const d = v.deliveries;
+  const server =
+    v.missingOnServer === null ? '' : ` (${v.missingOnServer} on the server, ${v.missingNotOnServer} not)`;
+  return (
+    `acked ${v.ackedMessages}: deliveries ${d.expected} expected, ${d.live} live, ${d.resume} on resume, ` +
+    `${d.rest} over REST, ${d.missing} missing${server}` +
+    (v.notRetrievable ? `; ${v.notRetrievable.messages} acked messages not readable over REST` : '')
   );
 }
 

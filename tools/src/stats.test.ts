@@ -113,6 +113,18 @@ describe('Ledger', () => {
     expect(ledger.indexOf('lt:other:3: x')).toBeUndefined();
   });
 
+  it('gives every message its own clientMsgId, a UUID, the same each time it is asked', () => {
+    const a = new Ledger('lt:a:');
+    const b = new Ledger('lt:b:');
+    const ids = [0, 1, 255, 2 ** 40].map((i) => a.clientMsgId(i));
+    for (const id of ids)
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(4);
+    expect(a.clientMsgId(255)).toBe(ids[2]);
+    // Another run: other ids for the same indexes.
+    expect(b.clientMsgId(0)).not.toBe(ids[0]);
+  });
+
   it('counts add up: scheduled = sent + not sent, sent = acked + rejected + unanswered, expected = received + missing', () => {
     const { ledger, phase, open } = setup();
     const a = ledger.schedule(phase, 'A', 0, 0);

@@ -3,6 +3,7 @@
  * the per-phase counters, and the ledger that matches every delivery to the message it
  * belongs to, dedupes it per device and checks each device's order by seq.
  */
+import { randomBytes } from 'node:crypto';
 import { build, type Histogram } from 'hdr-histogram-js';
 
 /** Latencies are recorded in microseconds; HDR keeps 3 significant digits (0.1 % error). */
@@ -141,6 +142,10 @@ export interface PhaseCounts {
   expected: number;
   /** Distinct (message, device) deliveries. expected = received + missing. */
   received: number;
+  /** Of received: replayed while the device resumed after a reconnect. */
+  receivedByResume: number;
+  /** Of received: fetched over REST (re-sync after sync:resync or a failed resume, or a seq gap). */
+  receivedByRest: number;
   missing: number;
   /** The same message again on the same device (delivery is at least once). */
   duplicates: number;
@@ -150,6 +155,10 @@ export interface PhaseCounts {
   unexpected: number;
   /** The sender's own device received its message back (not a delivery). */
   echoes: number;
+  /** Messages written more than once (same clientMsgId): after a drop or a retryable refusal. */
+  retried: number;
+  /** Writes after the first, over all messages. */
+  resends: number;
 }
 
 export interface PhaseSpec {
@@ -172,11 +181,15 @@ export class PhaseStats {
     rejectCodes: {},
     expected: 0,
     received: 0,
+    receivedByResume: 0,
+    receivedByRest: 0,
     missing: 0,
     duplicates: 0,
     outOfOrder: 0,
     unexpected: 0,
     echoes: 0,
+    retried: 0,
+    resends: 0,
   };
   readonly delivery = new LatencyRecorder();
   readonly ack = new LatencyRecorder();
@@ -200,12 +213,16 @@ export class PhaseStats {
     return s;
   }
 
-  /** Missing and unanswered are what is left when the phase is closed. */
+  /**
+   * Missing and unanswered are what is left when the phase is closed. The answer is a
+   * copy, so what still happens to the phase's messages later (a late ack, a retry given
+   * up at the end) does not break its sums.
+   */
   close(): PhaseCounts {
     const c = this.counts;
     c.missing = c.expected - c.received;
     c.unanswered = c.sent - c.acked - c.rejected;
-    return c;
+    return { ...c, rejectCodes: { ...c.rejectCodes } };
   }
 
   timeline(): TimelinePoint[] {
@@ -228,6 +245,9 @@ export class PhaseStats {
   }
 }
 
+/** How a device got a message: a live frame, a frame replayed on resume, or a REST fetch. */
+export type Source = 'live' | 'resume' | 'rest';
+
 /** A message of this run, from its scheduled time to its last delivery. */
 export interface SentMessage {
   index: number;
@@ -237,15 +257,49 @@ export interface SentMessage {
   /** performance.now() of the scheduled send. */
   scheduledAt: number;
   state: 'scheduled' | 'sent' | 'acked' | 'rejected' | 'not-sent';
+  /** The id the server gave it (from the ack or the first copy seen). */
   messageId: string | undefined;
-  /** Recipient devices that have it. */
-  receivedBy: Set<number>;
+  /** Other ids seen for the same message: the server stored it twice (must stay empty). */
+  extraIds: string[] | undefined;
+  /** Writes so far. */
+  tries: number;
+  /** The last retryable refusal, if any (what a message given up was last told). */
+  lastCode: string | undefined;
+  /** Recipient devices that have it, and how each got it first. */
+  receivedBy: Map<number, Source>;
   /** How many recipient devices should get it. */
   recipients: number;
 }
 
-/** What the ledger made of one incoming message:new frame. */
-export type Receipt = 'delivery' | 'duplicate' | 'echo' | 'echo-duplicate' | 'unexpected' | 'foreign';
+/** What the ledger made of one incoming message. */
+export type Receipt =
+  | 'delivery'
+  | 'duplicate'
+  | 'echo'
+  | 'echo-duplicate'
+  | 'unexpected'
+  | 'foreign'
+  /** Fetched over REST and already there: not a delivery, not a duplicate frame. */
+  | 'known';
+
+/** Every acked message looked for on every recipient device: how each got it, or not. */
+export interface DeliveryVerdict {
+  /** Messages acknowledged ok. */
+  ackedMessages: number;
+  /** Recipient devices of those messages. expected = live + resume + rest + missing. */
+  expected: number;
+  live: number;
+  resume: number;
+  rest: number;
+  missing: number;
+  /** (message index, device) of each missing delivery, at most MISSING_LIST_MAX. */
+  missingList: { index: number; device: number }[];
+  /** Messages the server stored under more than one id (a retry that made a second message). */
+  duplicatesAfterDedupe: number;
+}
+
+/** Missing deliveries kept one by one for the final check; beyond this only counted. */
+export const MISSING_LIST_MAX = 100_000;
 
 /** The fields of a delivered message the ledger needs (a subset of the contract's Message). */
 export interface DeliveredMessage {
@@ -271,9 +325,27 @@ export class Ledger {
   late = 0;
   /** message:new frames not from this run (other traffic on the server). */
   foreign = 0;
+  /** Over the whole run (phases' counts stop at their close): messages written again, and those writes. */
+  retried = 0;
+  resends = 0;
+  /** message:new frames for a message the device already had, over the whole run. */
+  duplicates = 0;
   lastReceiveAt = 0;
 
+  /** Random per run: with the message index, each message's clientMsgId (see clientMsgId). */
+  private readonly idPrefix = randomBytes(9).toString('hex');
+
   constructor(readonly tag: string) {}
+
+  /**
+   * The message's clientMsgId: a UUID made of a per-run random part and the index, the
+   * same on every write (a retry returns the original), computed rather than stored.
+   */
+  clientMsgId(index: number): string {
+    const p = this.idPrefix;
+    const n = index.toString(16).padStart(12, '0');
+    return `${p.slice(0, 8)}-${p.slice(8, 12)}-4${p.slice(12, 15)}-a${p.slice(15, 18)}-${n}`;
+  }
 
   /** The devices that are members of a chat: the sender's other devices included. */
   setChatDevices(chatId: string, devices: Iterable<number>): void {
@@ -300,7 +372,10 @@ export class Ledger {
       scheduledAt,
       state: 'scheduled',
       messageId: undefined,
-      receivedBy: new Set(),
+      extraIds: undefined,
+      tries: 0,
+      lastCode: undefined,
+      receivedBy: new Map(),
       recipients,
     };
     this.messages.set(msg.index, msg);
@@ -314,12 +389,32 @@ export class Ledger {
     return this.messages.get(index);
   }
 
-  sent(msg: SentMessage, at: number): void {
+  /**
+   * The first write of a message. `onSchedule` false: written later than scheduled because
+   * its device was reconnecting, which is not the generator's lag.
+   */
+  sent(msg: SentMessage, at: number, onSchedule = true): void {
     msg.state = 'sent';
     const p = msg.phase;
     p.counts.sent += 1;
     p.second(msg.scheduledAt).sent += 1;
-    p.maxSendLagMs = Math.max(p.maxSendLagMs, at - msg.scheduledAt);
+    if (onSchedule) p.maxSendLagMs = Math.max(p.maxSendLagMs, at - msg.scheduledAt);
+  }
+
+  /** A write after the first one, with the same clientMsgId (`tries` counts it already). */
+  resent(msg: SentMessage): void {
+    if (msg.tries === 2) {
+      msg.phase.counts.retried += 1;
+      this.retried += 1;
+    }
+    msg.phase.counts.resends += 1;
+    this.resends += 1;
+  }
+
+  /** An id the server gave this message; a second, different one means it was stored twice. */
+  noteId(msg: SentMessage, id: string): void {
+    if (msg.messageId === undefined) msg.messageId = id;
+    else if (msg.messageId !== id && !msg.extraIds?.includes(id)) (msg.extraIds ??= []).push(id);
   }
 
   notSent(msg: SentMessage): void {
@@ -339,7 +434,7 @@ export class Ledger {
     const p = msg.phase;
     if (result.ok) {
       msg.state = 'acked';
-      msg.messageId = result.messageId;
+      this.noteId(msg, result.messageId);
       p.counts.acked += 1;
       p.ack.record(at - msg.scheduledAt);
     } else {
@@ -350,37 +445,49 @@ export class Ledger {
     }
   }
 
-  /** A message:new on `device`. Other runs' and non-load-test messages are "foreign". */
+  /**
+   * A message on `device`: a message:new frame (live, or replayed on resume) or a message
+   * fetched over REST. Other runs' and non-load-test messages are "foreign" (frames only).
+   * A REST copy of something the device has is "known": fetching overlaps by design, so it
+   * is neither a duplicate frame nor out of order.
+   */
   receive(
     device: number,
     message: DeliveredMessage,
     at: number,
     phaseOpen: (p: PhaseStats) => boolean,
+    source: Source = 'live',
   ): Receipt {
-    this.lastReceiveAt = at;
+    const frame = source !== 'rest';
+    if (frame) this.lastReceiveAt = at;
     const index = this.indexOf(message.body);
     const msg = index === undefined ? undefined : this.messages.get(index);
     if (!msg) {
-      this.foreign += 1;
+      if (frame) this.foreign += 1;
       return 'foreign';
     }
+    this.noteId(msg, message.id);
     const p = msg.phase;
-    // Order is per device and chat: a lower seq after a higher one is out of order.
-    let seen = this.lastSeq.get(device);
-    if (!seen) this.lastSeq.set(device, (seen = new Map()));
-    const last = seen.get(message.chatId) ?? 0;
-    if (message.seq < last) p.counts.outOfOrder += 1;
-    else seen.set(message.chatId, message.seq);
+    if (frame) {
+      // Order is per device and chat: a lower seq after a higher one is out of order.
+      let seen = this.lastSeq.get(device);
+      if (!seen) this.lastSeq.set(device, (seen = new Map()));
+      const last = seen.get(message.chatId) ?? 0;
+      if (message.seq < last) p.counts.outOfOrder += 1;
+      else seen.set(message.chatId, message.seq);
+    }
 
     if (device === msg.senderDevice) {
       let echoes = this.echoed.get(device);
       if (!echoes) this.echoed.set(device, (echoes = new Set()));
       if (echoes.has(msg.index)) {
+        if (!frame) return 'known';
         p.counts.duplicates += 1;
+        this.duplicates += 1;
         return 'echo-duplicate';
       }
       echoes.add(msg.index);
-      p.counts.echoes += 1;
+      if (frame) p.counts.echoes += 1;
       return 'echo';
     }
     if (!this.chatDevices.get(msg.chatId)?.has(device)) {
@@ -388,16 +495,21 @@ export class Ledger {
       return 'unexpected';
     }
     if (msg.receivedBy.has(device)) {
+      if (!frame) return 'known';
       p.counts.duplicates += 1;
+      this.duplicates += 1;
       return 'duplicate';
     }
-    msg.receivedBy.add(device);
+    msg.receivedBy.set(device, source);
+    if (source === 'rest') this.lastReceiveAt = at;
     if (!phaseOpen(p)) {
       this.late += 1;
       return 'delivery';
     }
     const latency = at - msg.scheduledAt;
     p.counts.received += 1;
+    if (source === 'resume') p.counts.receivedByResume += 1;
+    else if (source === 'rest') p.counts.receivedByRest += 1;
     p.delivery.record(latency);
     const s = p.second(msg.scheduledAt);
     s.received += 1;
@@ -405,10 +517,73 @@ export class Ledger {
     return 'delivery';
   }
 
-  /** True when every sent message of the phase is answered and fully delivered. */
+  /**
+   * True when every scheduled message is written (or given up), every written one is
+   * answered, and every deliverable copy arrived.
+   */
   settled(p: PhaseStats): boolean {
     const c = p.counts;
-    return c.acked + c.rejected === c.sent && c.received >= p.deliverable;
+    return (
+      c.sent + c.notSent === c.scheduled && c.acked + c.rejected === c.sent && c.received >= p.deliverable
+    );
+  }
+
+  /** Ids beyond the first seen for the same message: the server stored a message twice. */
+  duplicatesAfterDedupe(): number {
+    let n = 0;
+    for (const msg of this.messages.values()) n += msg.extraIds?.length ?? 0;
+    return n;
+  }
+
+  /** The devices that should get messages of `chatId` (the sender's own device included). */
+  devicesOf(chatId: string): ReadonlySet<number> {
+    return this.chatDevices.get(chatId) ?? new Set();
+  }
+
+  /** Every message acknowledged ok, by chat. */
+  ackedByChat(): Map<string, SentMessage[]> {
+    const out = new Map<string, SentMessage[]>();
+    for (const msg of this.messages.values()) {
+      if (msg.state !== 'acked') continue;
+      const list = out.get(msg.chatId);
+      if (list) list.push(msg);
+      else out.set(msg.chatId, [msg]);
+    }
+    return out;
+  }
+
+  /**
+   * Every acked message on every recipient device (the sender's other devices included):
+   * how it got there first (live, replayed on resume, over REST), or that it did not.
+   * Late copies count: this is the state at the end, not a phase's.
+   */
+  verdict(): DeliveryVerdict {
+    const v: DeliveryVerdict = {
+      ackedMessages: 0,
+      expected: 0,
+      live: 0,
+      resume: 0,
+      rest: 0,
+      missing: 0,
+      missingList: [],
+      duplicatesAfterDedupe: 0,
+    };
+    for (const msg of this.messages.values()) {
+      if (msg.extraIds) v.duplicatesAfterDedupe += msg.extraIds.length;
+      if (msg.state !== 'acked') continue;
+      v.ackedMessages += 1;
+      for (const device of this.chatDevices.get(msg.chatId) ?? []) {
+        if (device === msg.senderDevice) continue;
+        v.expected += 1;
+        const source = msg.receivedBy.get(device);
+        if (source) v[source] += 1;
+        else {
+          v.missing += 1;
+          if (v.missingList.length < MISSING_LIST_MAX) v.missingList.push({ index: msg.index, device });
+        }
+      }
+    }
+    return v;
   }
 
   indexOf(body: string): number | undefined {

@@ -81,6 +81,27 @@ describe('a small load test against a real server', () => {
     expect(p.server?.rssMaxBytes).toBeGreaterThan(0);
   });
 
+  it('ends with every acked message on every device, with nothing to recover', () => {
+    const c = report.connections;
+    expect(c).toMatchObject({ reconnectAttempts: 0, resyncs: 0, duplicateAcks: 0, connectedAtEnd: 40 });
+    expect(c.recovery).toMatchObject({ resyncs: 0, restFailures: 0 });
+    const v = report.verification!;
+    expect(v).toMatchObject({
+      mode: 'devices',
+      ackedMessages: 40,
+      missingOnServer: 0,
+      missingNotOnServer: 0,
+    });
+    expect(v.deliveries).toMatchObject({
+      expected: report.phases[0]!.counts.expected,
+      missing: 0,
+      resume: 0,
+    });
+    expect(v.notRetrievable).toEqual({ messages: 0, pairs: 0 });
+    expect(v.duplicates).toEqual({ raw: 0, afterDedupe: 0 });
+    expect(v.check).toMatchObject({ readers: 40, failedReads: 0 });
+  });
+
   it('passes its thresholds and renders both reports without external assets', () => {
     expect(report.checks.filter((c) => !c.passed)).toEqual([]);
     expect(report.passed).toBe(true);
