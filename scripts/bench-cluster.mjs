@@ -132,31 +132,13 @@ const QUIET_WAIT_MS = quick ? 5_000 : 20_000;
 
 const outDir = path.join(root, 'artifacts', 'bench');
 const docPath = path.join(root, 'specs', 'benchmarks.md');
-const { cleanups, cleanup, closing } = createCleanups();
+const { cleanups, cleanup, closing, scope } = createCleanups();
 /** Throws once cleanup has begun, so nothing is started that the cleanup would miss. */
 const checkNotStopping = () => {
   if (closing()) throw new Error('stopping');
 };
 const started = Date.now();
 const say = (line) => console.log(`[bench:cluster ${((Date.now() - started) / 1000).toFixed(0)}s] ${line}`);
-
-/** Cleanups of one configuration (its nodes, database, Redis keys, DATA_DIRs): run when it ends, or at exit. */
-function scope() {
-  const list = [];
-  let closing = null;
-  const close = () =>
-    (closing ??= (async () => {
-      for (const fn of list.reverse()) {
-        try {
-          await fn();
-        } catch (err) {
-          console.error(`cleanup: ${err instanceof Error ? err.message : err}`);
-        }
-      }
-    })());
-  cleanups.push(close);
-  return { list, close };
-}
 
 /** Waits (a bounded while) for the machine to be quiet; returns how busy it was and the load average. */
 async function quietMachine(maxWaitMs) {

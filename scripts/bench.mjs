@@ -184,7 +184,7 @@ const shape = {
 };
 
 /** Everything to undo, in reverse order, however the run ends. */
-const { cleanups, cleanup } = createCleanups();
+const { cleanups, cleanup, scope: scenarioScope } = createCleanups();
 
 const started = Date.now();
 const say = (line) => console.log(`[bench ${((Date.now() - started) / 1000).toFixed(0)}s] ${line}`);
@@ -660,24 +660,6 @@ async function quietMachine(maxWaitMs) {
   if (busy > QUIET_PERCENT)
     say('warning: other work is running on this machine; the numbers will be pessimistic');
   return { busyPercent: busy, load };
-}
-
-/** Cleanups of one scenario (its server, database, DATA_DIR): run when it ends, or at exit. */
-function scenarioScope() {
-  const list = [];
-  let closing = null;
-  const close = () =>
-    (closing ??= (async () => {
-      for (const fn of list.reverse()) {
-        try {
-          await fn();
-        } catch (err) {
-          console.error(`cleanup: ${err instanceof Error ? err.message : err}`);
-        }
-      }
-    })());
-  cleanups.push(close);
-  return { list, close };
 }
 
 /** A fresh server (PGlite in a temporary DATA_DIR, or a fresh PostgreSQL database) with `env`. */

@@ -13,21 +13,21 @@ import { fileURLToPath } from 'node:url';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Everything to undo, in reverse order, however the run ends (also on Ctrl+C). */
+/** Runs the functions newest first, each once; a failing one is reported, the rest still run. */
+async function runReversed(list) {
+  for (const fn of list.reverse()) {
+    try {
+      await fn();
+    } catch (err) {
+      console.error(`cleanup: ${err instanceof Error ? err.message : err}`);
+    }
+  }
+}
+
 export function createCleanups() {
   const cleanups = [];
   let cleaningUp = null;
-  const cleanup = () => {
-    cleaningUp ??= (async () => {
-      for (const fn of cleanups.reverse()) {
-        try {
-          await fn();
-        } catch (err) {
-          console.error(`cleanup: ${err instanceof Error ? err.message : err}`);
-        }
-      }
-    })();
-    return cleaningUp;
-  };
+  const cleanup = () => (cleaningUp ??= runReversed(cleanups));
   for (const signal of ['SIGINT', 'SIGTERM']) {
     process.on(signal, () => {
       console.error(`\n${signal}: cleaning up`);
@@ -36,7 +36,18 @@ export function createCleanups() {
   }
   /** True once cleanup has begun (Ctrl+C, an error): start nothing new after that. */
   const closing = () => cleaningUp !== null;
-  return { cleanups, cleanup, closing };
+  /**
+   * Cleanups of one part of a run (a scenario's server, database, DATA_DIR): `close()` runs
+   * them when the part ends, or the run's cleanup does at exit, whichever comes first.
+   */
+  const scope = () => {
+    const list = [];
+    let closed = null;
+    const close = () => (closed ??= runReversed(list));
+    cleanups.push(close);
+    return { list, close };
+  };
+  return { cleanups, cleanup, closing, scope };
 }
 
 export function freePort() {

@@ -26,6 +26,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../backend/src/infra/config.js';
 import { startApp, type RunningApp } from '../../backend/src/start-app.js';
 import { createTestDatabase, testDbMode, type TestDatabase } from '../../backend/test/support/database.js';
+import { testServerEnv } from '../../backend/test/support/server.js';
 import { parseOptions } from '../src/options.js';
 import type { Report } from '../src/report.js';
 import { renderHtml } from '../src/report-html.js';
@@ -141,15 +142,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 beforeAll(async () => {
   db = await createTestDatabase();
   config = loadConfig({
-    NODE_ENV: 'test',
+    ...testServerEnv(),
     LOG_LEVEL: 'warn',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    DATA_DIR: '/tmp/parley-test-unused',
-    DIRECT_CHAT_POLICY: 'open',
-    // Deadlines for real outages, not for a busy test machine (as backend/test/support/server.ts).
-    WS_AUTH_TIMEOUT_MS: '60000',
-    SEND_QUEUE_TIMEOUT_MS: '120000',
     // Its sockets are sent away over half a second when it shuts down.
     SHUTDOWN_DRAIN_MS: '500',
   });

@@ -180,7 +180,7 @@ export async function inTransaction<T>(
   let versions: Record<string, number> | undefined;
   const result = await ctx.db.prisma.$transaction(async (tx) => {
     const value = await body(tx, emit);
-    if (emit.entries.length && emit.chatIds.size) versions = await membersVersions(tx, [...emit.chatIds]);
+    if (emit.chatIds.size) versions = await membersVersions(tx, [...emit.chatIds]);
     ids = await writeOutbox(tx, ctx.now(), emit.entries);
     return value;
   });

@@ -4,7 +4,6 @@
  * commit, and what was committed meanwhile reaches the members when it is back.
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
@@ -12,74 +11,29 @@ import { createGroup, registerUsers, type TestUser } from '../../test/support/fa
 import { client } from '../../test/support/http.js';
 import { waitUntil } from '../../test/support/wait.js';
 import { connectAs } from '../../test/support/ws.js';
+import { startOwnRedis, type OwnRedis } from '../../test/support/cluster.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { redisCheck } from './routes.js';
 
 /** Generous: a safety net for a busy machine, not an expectation of speed. */
 const WAIT_MS = 60_000;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 const until = (what: string, check: () => Promise<boolean>) => waitUntil(what, check, WAIT_MS, 100);
 
-let port: number;
-let redisProcess: ChildProcess | undefined;
-
-async function startRedis(): Promise<void> {
-  redisProcess = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  const probe = new Redis(port, '127.0.0.1', {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  try {
-    await until('redis-server to answer', async () => {
-      try {
-        if (probe.status !== 'ready') await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        probe.disconnect();
-        return false;
-      }
-    });
-  } finally {
-    probe.disconnect();
-  }
-}
-
-async function killRedis(): Promise<void> {
-  const child = redisProcess;
-  redisProcess = undefined;
-  if (!child || child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGKILL');
-  await exited;
-}
+let redis: OwnRedis;
+const killRedis = () => redis.kill();
+const startRedis = () => redis.start();
 
 let server: TestServer;
 let closed = false;
 let api: ReturnType<typeof client>;
 beforeAll(async () => {
-  port = await freePort();
   // Each step says which it was if it fails (a bare ioredis error names none).
-  await startRedis().catch((err: Error) => {
-    throw new Error(`starting redis-server on ${port}: ${err.message}`, { cause: err });
+  redis = await startOwnRedis().catch((err: Error) => {
+    throw new Error(`starting redis-server: ${err.message}`, { cause: err });
   });
   server = await startTestServer({
-    REDIS_URL: `redis://127.0.0.1:${port}`,
+    REDIS_URL: redis.url,
     REDIS_KEY_PREFIX: 'parley-ready-test',
   }).catch((err: Error) => {
     throw new Error(`starting the server on that Redis: ${err.message}`, { cause: err });
@@ -87,9 +41,9 @@ beforeAll(async () => {
   api = client(server.url);
 });
 afterAll(async () => {
-  if (!redisProcess) await startRedis().catch(() => undefined); // let the server leave cleanly
+  await redis?.start().catch(() => undefined); // (running already, or) let the server leave cleanly
   if (!closed) await server?.close();
-  await killRedis();
+  await redis?.close();
 });
 
 const readiness = async () => {

@@ -21,6 +21,7 @@ import WebSocket from 'ws';
 import { createPostgresDatabase, postgresServerUrl, type TestDatabase } from './database.js';
 import type { TestUser } from './factories.js';
 import { client, type Client } from './http.js';
+import { dropRedisKeys } from './server.js';
 import { waitUntil } from './wait.js';
 import { openWs, type Frame, type WsClient } from './ws.js';
 
@@ -313,21 +314,6 @@ export async function startOwnRedis(): Promise<OwnRedis> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-/** Deletes every key under `prefix` (never anything else: the Redis may be shared). */
-async function dropRedisKeys(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 3 });
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }
 
 // ---------------------------------------------------------------------------------------

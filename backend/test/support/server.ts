@@ -32,13 +32,9 @@ export interface TestServerOptions {
   database?: (target: DatabaseTarget) => Promise<DatabaseTarget>;
 }
 
-export async function startTestServer(
-  env: Record<string, string> = {},
-  opts: TestServerOptions = {},
-): Promise<TestServer> {
-  const db = await createTestDatabase();
-  const redisPrefix = `parley-test-${randomBytes(6).toString('hex')}`;
-  const config = loadConfig({
+/** The settings of a test server: loopback, tests' deadlines (for tests that start one their own way). */
+export function testServerEnv(): Record<string, string> {
+  return {
     NODE_ENV: 'test',
     LOG_LEVEL: 'info',
     HOST: '127.0.0.1',
@@ -54,6 +50,17 @@ export async function startTestServer(
     SEND_QUEUE_TIMEOUT_MS: '120000',
     // Closing a test server sends its sockets away at once (drain tests set their own).
     SHUTDOWN_DRAIN_MS: '0',
+  };
+}
+
+export async function startTestServer(
+  env: Record<string, string> = {},
+  opts: TestServerOptions = {},
+): Promise<TestServer> {
+  const db = await createTestDatabase();
+  const redisPrefix = `parley-test-${randomBytes(6).toString('hex')}`;
+  const config = loadConfig({
+    ...testServerEnv(),
     // With REDIS_URL set for the run, the inbox, bus and presence are Redis's, under keys
     // of this server only (removed on close).
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL, REDIS_KEY_PREFIX: redisPrefix } : {}),
@@ -85,7 +92,7 @@ export async function startTestServer(
 }
 
 /** Deletes every key under `prefix` (never anything else: the Redis may be shared). */
-async function dropRedisKeys(url: string, prefix: string): Promise<void> {
+export async function dropRedisKeys(url: string, prefix: string): Promise<void> {
   const redis = new Redis(url, { maxRetriesPerRequest: 3 });
   try {
     let cursor = '0';
