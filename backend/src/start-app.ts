@@ -109,9 +109,9 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     const unsubscribe = bus.subscribe((m) => {
       if (m.kind === 'invalidate') directory.invalidate(m);
     });
-    // Pub/sub keeps nothing for a subscriber that was away: after the subscription comes
-    // back, every cached chat is read afresh and every socket reads its inbox.
-    redisSub?.on('ready', () => {
+    // Pub/sub keeps nothing for a subscriber that was away: once the subscription is back,
+    // every cached chat is read afresh and every socket reads its inbox.
+    redisBus?.onResubscribed(() => {
       log.info({ part: 'redis' }, 'bus subscription back: catching up');
       directory.clear();
       late.ctx?.sockets?.catchUp();

@@ -21,6 +21,9 @@ const MAX_QUEUED_COMMANDS = 256;
 /** Unsent bytes beyond this mean the client cannot keep up; it reconnects and resumes. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const READ_BATCH = 200;
+/** A failed inbox read (Redis away) is tried again after this, doubling up to the max. */
+const DRAIN_RETRY_MS = 250;
+const DRAIN_RETRY_MAX_MS = 8_000;
 
 const serialised = new WeakMap<object, string>();
 
@@ -67,6 +70,8 @@ export class Connection {
   private outbound: Promise<unknown> = Promise.resolve();
   private outboundBusy = 0;
   private drainQueued = false;
+  private drainRetryMs = 0;
+  private drainRetry: NodeJS.Timeout | undefined;
 
   constructor(
     readonly socket: WebSocket,
@@ -146,10 +151,28 @@ export class Connection {
   requestDrain(): void {
     if (this.drainQueued || !this.userId) return;
     this.drainQueued = true;
+    clearTimeout(this.drainRetry);
+    this.drainRetry = undefined;
     void this.chainOutbound(() => {
       this.drainQueued = false;
       return this.drain();
-    }).catch((err) => this.log.error({ err }, 'ws drain failed'));
+    }).then(
+      () => {
+        this.drainRetryMs = 0;
+      },
+      (err) => {
+        // The inbox could not be read (Redis away): events may be waiting that no wake-up
+        // will announce again, so read again, later, until it works or the socket goes.
+        this.drainRetryMs = Math.min(DRAIN_RETRY_MAX_MS, this.drainRetryMs * 2 || DRAIN_RETRY_MS);
+        this.log.warn({ err, retryInMs: this.drainRetryMs }, 'ws drain failed');
+        if (!this.open || this.drainRetry) return;
+        this.drainRetry = setTimeout(() => {
+          this.drainRetry = undefined;
+          if (this.open) this.requestDrain();
+        }, this.drainRetryMs);
+        this.drainRetry.unref();
+      },
+    );
   }
 
   /**
@@ -197,8 +220,9 @@ export class Connection {
       if (!this.open) return sent;
       const read = await this.ctx.inbox.readAfter(userId, this.cursor, READ_BATCH);
       if (!read.ok) {
-        // This device fell further behind than the inbox holds.
-        await this.resync('overflow');
+        // This device fell further behind than the inbox holds, or the inbox lost its events
+        // (Redis restarted empty).
+        await this.resync(read.reason === 'position_unknown' ? 'position_unknown' : 'overflow');
         return sent;
       }
       if (read.entries.length === 0) return sent;

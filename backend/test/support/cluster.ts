@@ -509,6 +509,8 @@ export class Device {
   readonly errors: string[] = [];
   /** Message ids that arrived over a socket (live or replayed), and how many copies. */
   readonly viaSocket = new Map<string, number>();
+  /** When the last `sync:resync` arrived (Date.now()), 0 if none did. */
+  lastResyncAt = 0;
   readonly stats = {
     sockets: 0,
     drops: 0,
@@ -710,6 +712,7 @@ export class Device {
     if (frame.type === 'message:new') this.apply(frame.data.message, 'socket');
     else if (frame.type === 'sync:resync') {
       this.stats.resyncs += 1;
+      this.lastResyncAt = Date.now();
       void this.resync();
     }
   }
@@ -876,13 +879,20 @@ export async function deviceProblems(
   chatId: string,
   history: Awaited<ReturnType<typeof readHistory>>,
   acks: SendOutcome[],
-  /** Ids that must come over a socket even to a device that re-synced (sent after it all). */
+  /**
+   * Ids that must come over a socket even to a device that re-synced, sent (starting at
+   * `lastSentAt`, Date.now()) after it all. Unless the device was told to re-sync after
+   * that: a device still catching up when they were sent may learn its position is gone
+   * only then, and the head it re-syncs to already holds them (REST brings them).
+   */
   lastIds: string[] = [],
+  lastSentAt = 0,
 ): Promise<string[]> {
   const lastSeq = history.at(-1)?.seq ?? 0;
   const ackedIds = [...new Set(acks.map((a) => a.id))];
-  const missingLive = () =>
-    (device.stats.resyncs > 0 ? lastIds : ackedIds).filter((id) => !device.viaSocket.has(id));
+  const mustComeLive = () =>
+    device.stats.resyncs === 0 ? ackedIds : device.lastResyncAt >= lastSentAt ? [] : lastIds;
+  const missingLive = () => mustComeLive().filter((id) => !device.viaSocket.has(id));
   try {
     await waitUntil(
       `${device.name} to show chat ${chatId}`,

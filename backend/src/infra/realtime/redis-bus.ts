@@ -14,7 +14,10 @@
  *   the contract) is dropped and reported to `onError`. A handler that throws (or whose
  *   promise rejects) is reported too; the other handlers and the subscription go on.
  * - Pub/sub is at most once: what is published while a node's subscriber connection is
- *   down does not reach it (ioredis subscribes again when it reconnects).
+ *   down does not reach it. After a reconnect the channel is subscribed again, and the
+ *   `onResubscribed` handlers run once Redis has confirmed it (ioredis's `ready` comes
+ *   before that): from then on nothing is missed, so that is when to catch up on what may
+ *   have been.
  *
  * `pub` and `sub` stay the caller's: `sub` is in subscriber mode from here on, and `close()`
  * unsubscribes without closing either connection.
@@ -35,6 +38,8 @@ export interface RedisBusOptions {
 export type RedisBus = EventBus & {
   /** Resolves once this node's subscription is live (messages published before may miss it). */
   ready(): Promise<void>;
+  /** Runs `handler` each time the subscription is live again after a reconnect. */
+  onResubscribed(handler: () => void): () => void;
   close(): Promise<void>;
 };
 
@@ -92,8 +97,29 @@ export function createRedisBus(pub: Redis, sub: Redis, opts: RedisBusOptions): R
   }
 
   sub.on('messageBuffer', onFrame);
-  const subscribed = sub.subscribe(opts.channel).then(() => undefined);
+  let live = false;
+  const subscribed = sub.subscribe(opts.channel).then(() => {
+    live = true;
+  });
   subscribed.catch(report);
+
+  const resubscribed = new Set<() => void>();
+  // ioredis emits 'ready' on a reconnect with its own SUBSCRIBE sent but not answered; ours
+  // is answered once the channel is live (subscribing twice to one channel is harmless).
+  function onReady() {
+    if (closed || !live) return;
+    sub.subscribe(opts.channel).then(() => {
+      if (closed) return;
+      for (const handler of resubscribed) {
+        try {
+          handler();
+        } catch (err) {
+          report(err);
+        }
+      }
+    }, report);
+  }
+  sub.on('ready', onReady);
 
   return {
     async publish(message) {
@@ -116,11 +142,17 @@ export function createRedisBus(pub: Redis, sub: Redis, opts: RedisBusOptions): R
       return () => handlers.delete(handler);
     },
     ready: () => subscribed,
+    onResubscribed(handler) {
+      resubscribed.add(handler);
+      return () => resubscribed.delete(handler);
+    },
     async close() {
       if (closed) return;
       closed = true;
       handlers.clear();
+      resubscribed.clear();
       sub.off('messageBuffer', onFrame);
+      sub.off('ready', onReady);
       if (sub.status === 'ready') await sub.unsubscribe(opts.channel).catch(report);
     },
   };

@@ -15,6 +15,7 @@ import { createRedisBus, type RedisBus } from './redis-bus.js';
 import { createRedisInbox } from './redis-inbox.js';
 import { createRedisPresence, type PresenceChange, type RedisPresence } from './redis-presence.js';
 import { redisScript } from './redis-script.js';
+import { startOwnRedis } from '../../../test/support/cluster.js';
 import { waitUntil } from '../../../test/support/wait.js';
 
 // CI runs Redis at 127.0.0.1:6379 (TEST_REDIS_URL overrides). Outside CI, a machine without
@@ -573,6 +574,51 @@ describeRedis('Redis bus', () => {
     expect(gone.got).toEqual([]);
     rb.unsubscribe();
   });
+
+  it('after Redis restarts, onResubscribed runs once the subscription is live again, not before', async () => {
+    const own = await startOwnRedis();
+    const ownConnections: Redis[] = [];
+    const onOwn = (retryMs = 50) => {
+      const r = new Redis(own.url, { maxRetriesPerRequest: 1, retryStrategy: () => retryMs });
+      r.on('error', () => undefined);
+      ownConnections.push(r);
+      return r;
+    };
+    const publisher = onOwn();
+    // The subscriber comes back well after the publisher, which is ready when the handler runs.
+    const node = createRedisBus(onOwn(), onOwn(1_000), { channel });
+    try {
+      await node.ready();
+      const got = collect(node);
+      // The moment the handler runs, Redis counts the node's subscription again, and what is
+      // published then arrives.
+      const marks: string[] = [];
+      const subscribers: number[] = [];
+      node.onResubscribed(() => {
+        const mark = randomUUID();
+        marks.push(mark);
+        void publisher.pubsub('NUMSUB', channel).then((reply) => subscribers.push(Number(reply[1])));
+        void publisher.publish(
+          channel,
+          JSON.stringify({ from: 'elsewhere', message: { kind: 'inbox', userIds: [mark] } }),
+        );
+      });
+      await publisher.ping();
+      await own.kill();
+      await own.start();
+      await waitFor('the handler to run', () => subscribers.length >= 1);
+      expect(subscribers).toEqual([1]);
+      await waitFor('what it published to arrive', () =>
+        got.got.some((m) => m.kind === 'inbox' && m.userIds[0] === marks[0]),
+      );
+      expect(marks).toHaveLength(1);
+      got.unsubscribe();
+    } finally {
+      await node.close();
+      for (const r of ownConnections) r.disconnect();
+      await own.close();
+    }
+  }, 60_000);
 });
 
 // ---------------------------------------------------------------------------------------
