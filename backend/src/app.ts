@@ -9,6 +9,7 @@ import { contract } from '@parley/contracts';
 import { initServer } from '@ts-rest/fastify';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { AppContext } from './app-context.js';
+import { adminRouter } from './admin/routes.js';
 import { authRouter } from './auth/routes.js';
 import { registerHealthRoutes } from './health/routes.js';
 import { errorBody, toHttpError, zodIssues } from './infra/errors.js';
@@ -131,6 +132,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       messages: messagesRouter(ctx),
       contacts: contactsRouter(ctx),
       blocks: blocksRouter(ctx),
+      admin: adminRouter(ctx),
     });
     s.registerRouter(contract, router, api, {
       responseValidation: true,
