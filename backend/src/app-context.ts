@@ -10,6 +10,7 @@ import type { Relay } from './events/relay.js';
 import type { Config } from './infra/config.js';
 import type { Database } from './infra/db/client.js';
 import type { Metrics } from './infra/metrics.js';
+import type { Passwords } from './auth/passwords.js';
 import type { FailureCounter, SendLimiter } from './infra/rate-limit.js';
 import type { EventBus } from './infra/realtime/bus.js';
 import type { Inbox } from './infra/realtime/inbox.js';
@@ -43,7 +44,14 @@ export interface AppContext {
   redis: Redis | undefined;
   log: FastifyBaseLogger;
   metrics: Metrics;
+  /** Failed sign-ins per account and address. */
   loginFailures: FailureCounter;
+  /** Failed sign-ins per address, across accounts (password spraying). */
+  loginAddressFailures: FailureCounter;
+  /** Registration attempts per address. */
+  registrations: FailureCounter;
+  /** argon2, bounded by PASSWORD_HASH_CONCURRENCY. */
+  passwords: Passwords;
   sendLimiter: SendLimiter;
   inbox: Inbox;
   bus: EventBus;

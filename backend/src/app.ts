@@ -7,11 +7,13 @@ import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
 import { contract } from '@parley/contracts';
 import { initServer } from '@ts-rest/fastify';
-import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AppContext } from './app-context.js';
+import { adminRouter } from './admin/routes.js';
 import { authRouter } from './auth/routes.js';
 import { registerHealthRoutes } from './health/routes.js';
 import { errorBody, toHttpError, zodIssues } from './infra/errors.js';
+import { answerClientError } from './infra/http/client-errors.js';
 import { registerSpa } from './infra/http/spa.js';
 import { usersRouter } from './users/routes.js';
 import { chatsRouter } from './chats/routes.js';
@@ -41,7 +43,34 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     },
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
+    // Slow clients are cut off (issue 11): the whole request (headers and body) must arrive
+    // within HTTP_REQUEST_TIMEOUT_MS, the headers within HTTP_HEADERS_TIMEOUT_MS, a silent
+    // connection is closed after HTTP_IDLE_TIMEOUT_MS, an idle keep-alive one after
+    // HTTP_KEEP_ALIVE_TIMEOUT_MS. Node checks the first two every checking interval, so it
+    // is kept well under them.
+    requestTimeout: config.http.requestTimeoutMs,
+    connectionTimeout: config.http.idleTimeoutMs,
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    http: {
+      requestTimeout: config.http.requestTimeoutMs,
+      headersTimeout: config.http.headersTimeoutMs,
+      connectionsCheckingInterval: Math.max(
+        50,
+        Math.min(1_000, Math.floor(Math.min(config.http.requestTimeoutMs, config.http.headersTimeoutMs) / 4)),
+      ),
+    },
+    // Errors Node's HTTP parser or Fastify's router raise before a route runs still answer
+    // in the error shape.
+    clientErrorHandler: answerClientError,
+    frameworkErrors: (err, _request, reply) => {
+      const mapped = toHttpError(err);
+      void (reply as FastifyReply).code(mapped.status).send(mapped.body);
+    },
   });
+  // Every socket counts, WebSockets included: beyond MAX_CONNECTIONS new ones are dropped.
+  app.server.maxConnections = config.http.maxConnections;
+  // Bodies are JSON: a text/plain body is refused (415) instead of parsed as a string.
+  app.removeContentTypeParser('text/plain');
   const { metrics } = ctx;
 
   // Every route as registered, so a test can hold the server to the contract.
@@ -131,6 +160,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       messages: messagesRouter(ctx),
       contacts: contactsRouter(ctx),
       blocks: blocksRouter(ctx),
+      admin: adminRouter(ctx),
     });
     s.registerRouter(contract, router, api, {
       responseValidation: true,

@@ -13,7 +13,9 @@ import { openDatabase } from './infra/db/client.js';
 import { migrate } from './infra/db/migrate.js';
 import { createLogger } from './infra/logging.js';
 import { createMetrics } from './infra/metrics.js';
+import { createPasswords } from './auth/passwords.js';
 import { createFailureCounter, createSendLimiter } from './infra/rate-limit.js';
+import { createWorkLimit } from './infra/work-limit.js';
 import { createInProcessBus, type EventBus } from './infra/realtime/bus.js';
 import { createMemoryInbox, type Inbox } from './infra/realtime/inbox.js';
 import { createMemoryPresence, type PresenceRegistry } from './infra/realtime/presence.js';
@@ -130,6 +132,21 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         redis,
         prefix: config.redisKeyPrefix,
       }),
+      loginAddressFailures: createFailureCounter({
+        name: 'login-address',
+        maxFailures: config.login.addressMaxFailures,
+        windowSeconds: config.login.windowSeconds,
+        redis,
+        prefix: config.redisKeyPrefix,
+      }),
+      registrations: createFailureCounter({
+        name: 'register-address',
+        maxFailures: config.registration.perAddress,
+        windowSeconds: config.registration.windowSeconds,
+        redis,
+        prefix: config.redisKeyPrefix,
+      }),
+      passwords: createPasswords(createWorkLimit(config.passwordHashing)),
       sendLimiter: createSendLimiter({
         name: 'send',
         perSecond: config.sendRate.perSecond,

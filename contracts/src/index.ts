@@ -1,4 +1,5 @@
 import { initContract } from '@ts-rest/core';
+import { adminContract } from './rest/admin.js';
 import { authContract } from './rest/auth.js';
 import { chatsContract } from './rest/chats.js';
 import { blocksContract, contactsContract } from './rest/contacts.js';
@@ -16,6 +17,7 @@ export const contract = c.router(
     messages: messagesContract,
     contacts: contactsContract,
     blocks: blocksContract,
+    admin: adminContract,
   },
   { pathPrefix: '/api', strictStatusCodes: true },
 );
@@ -26,6 +28,7 @@ export * from './device.js';
 export * from './errors.js';
 export * from './realtime.js';
 export * from './system-text.js';
+export * from './rest/admin.js';
 export * from './rest/auth.js';
 export * from './rest/chats.js';
 export * from './rest/contacts.js';

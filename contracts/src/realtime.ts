@@ -14,7 +14,7 @@
  * specs/protocol.md describes the flow; this file is the schema.
  */
 import { z } from 'zod';
-import { isoDateTime, uuid } from './common.js';
+import { isoDateTime, text, uuid } from './common.js';
 import { errorBodySchema } from './errors.js';
 import { chatInfoSchema, chatMemberSchema, chatPreferencesSchema, chatSchema } from './rest/chats.js';
 import { contactRequestSchema, contactSchema } from './rest/contacts.js';
@@ -45,11 +45,11 @@ export const wsCloseCodes = {
 } as const;
 
 /** Opaque to clients: compare for equality only, store the last one, send it back. */
-export const inboxPositionSchema = z.string().min(1).max(64);
+export const inboxPositionSchema = text().min(1).max(64);
 
 export const frameSchema = z.object({
-  type: z.string().min(1).max(64),
-  id: z.string().min(1).max(64).optional(),
+  type: text().min(1).max(64),
+  id: text().min(1).max(64).optional(),
   data: z.unknown().optional(),
 });
 
@@ -57,7 +57,7 @@ const chatRef = z.object({ chatId: uuid });
 
 /** Every command and the shape of its `data`. */
 export const commandSchemas = {
-  auth: z.object({ token: z.string().min(1).max(4096) }),
+  auth: z.object({ token: text().min(1).max(4096) }),
   'sync:resume': z.object({ position: inboxPositionSchema }),
   'message:send': sendMessageSchema.extend({ chatId: uuid }),
   'message:edit': editMessageSchema.extend({ messageId: uuid }),

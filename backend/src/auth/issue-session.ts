@@ -52,9 +52,10 @@ export async function mintTokens(
   tx: Tx,
   user: User,
   session: { id: string; expiresAt: Date },
+  /** The refresh token to issue; a fresh random one unless refresh derives its successor. */
+  refreshToken = newRefreshToken(),
 ): Promise<IssuedTokens> {
   const now = ctx.now();
-  const refreshToken = newRefreshToken();
   // A refresh token never outlives its session's absolute lifetime.
   const expiresAt = new Date(
     Math.min(now.getTime() + ctx.config.refreshTokenTtlMs, session.expiresAt.getTime()),

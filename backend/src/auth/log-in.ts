@@ -1,14 +1,19 @@
 /**
  * Sign in with username or email. A wrong username and a wrong password answer the same
- * 401. After LOGIN_MAX_FAILURES failures for one account from one address within
- * LOGIN_WINDOW_SECONDS, further attempts get 429 with Retry-After, correct password or not.
+ * 401. Each attempt is counted *before* its password is checked (an atomic increment), so
+ * parallel guesses cannot all slip under the limits:
+ * - LOGIN_MAX_FAILURES failures for one account from one address within
+ *   LOGIN_WINDOW_SECONDS, then 429 with Retry-After, correct password or not;
+ * - LOGIN_ADDRESS_MAX_FAILURES failures from one address across all accounts (password
+ *   spraying) within the same window, then 429 for every account from that address.
+ * A success clears its account's count and gives back its address reservation.
  */
 import type { z } from 'zod';
 import type { loginSchema } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { AppError } from '../infra/errors.js';
+import { addressKey } from '../infra/rate-limit.js';
 import { openSession, type DeviceInfo, type IssuedTokens } from './issue-session.js';
-import { burnPasswordCheck, verifyPassword } from './passwords.js';
 
 export type LoginInput = z.output<typeof loginSchema>;
 
@@ -17,19 +22,30 @@ export async function logIn(ctx: AppContext, input: LoginInput, device: DeviceIn
   const user = await ctx.db.prisma.user.findFirst({
     where: login.includes('@') ? { email: login } : { username: login },
   });
+  const address = addressKey(device.ip);
   // Keyed by account (or by the name tried, when there is no such account) and address.
-  const limitKey = `${user?.id ?? `unknown:${login}`}|${device.ip ?? ''}`;
-  const blockedFor = await ctx.loginFailures.blockedFor(limitKey);
-  if (blockedFor > 0) throw tooMany(blockedFor);
+  const accountKey = `${user?.id ?? `unknown:${login}`}|${address}`;
 
-  const ok = user
-    ? await verifyPassword(user.passwordHash, input.password)
-    : (await burnPasswordCheck(input.password), false);
-  if (!user || !ok) {
-    await ctx.loginFailures.fail(limitKey);
-    throw new AppError('INVALID_CREDENTIALS');
+  const addressWait = await ctx.loginAddressFailures.reserve(address);
+  if (addressWait > 0) throw tooMany(addressWait);
+  const accountWait = await ctx.loginFailures.reserve(accountKey);
+  if (accountWait > 0) {
+    await ctx.loginAddressFailures.release(address);
+    throw tooMany(accountWait);
   }
-  await ctx.loginFailures.reset(limitKey);
+
+  let ok: boolean;
+  try {
+    ok = user
+      ? await ctx.passwords.verify(user.passwordHash, input.password)
+      : (await ctx.passwords.burnCheck(input.password), false);
+  } catch (err) {
+    // Not checked (the server was too busy): no failure to count.
+    await Promise.all([ctx.loginFailures.release(accountKey), ctx.loginAddressFailures.release(address)]);
+    throw err;
+  }
+  if (!user || !ok) throw new AppError('INVALID_CREDENTIALS');
+  await Promise.all([ctx.loginFailures.reset(accountKey), ctx.loginAddressFailures.release(address)]);
   return ctx.db.prisma.$transaction((tx) =>
     openSession(ctx, tx, user, {
       ...device,

@@ -3,7 +3,7 @@
  * allowlist, issuer and audience. Refresh tokens: 32 random bytes, opaque to the client,
  * stored only as a SHA-256 hash.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import type { Config } from '../infra/config.js';
 import { AppError } from '../infra/errors.js';
@@ -62,4 +62,13 @@ export function newRefreshToken(): string {
 
 export function hashRefreshToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
+}
+
+/**
+ * The token that replaces `token` when it is exchanged: derived with the server's key, so
+ * every node computes the same successor and a second exchange within the grace window can
+ * answer with it without any raw token being stored.
+ */
+export function successorRefreshToken(secret: Uint8Array, token: string): string {
+  return createHmac('sha256', secret).update(`parley-refresh-successor:${token}`, 'utf8').digest('base64url');
 }

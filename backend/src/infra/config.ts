@@ -80,6 +80,19 @@ const envSchema = z
       .default(1_048_576),
     LOGIN_MAX_FAILURES: z.coerce.number().int().min(1).max(1000).default(5),
     LOGIN_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+    LOGIN_ADDRESS_MAX_FAILURES: z.coerce.number().int().min(1).max(1_000_000).default(30),
+    REGISTER_ADDRESS_MAX: z.coerce.number().int().min(1).max(1_000_000).default(10),
+    REGISTER_ADDRESS_WINDOW_SECONDS: z.coerce.number().int().min(1).max(604_800).default(3600),
+    REGISTRATION: z.enum(['open', 'invite', 'closed']).default('open'),
+    PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+    PASSWORD_HASH_QUEUE_MAX: z.coerce.number().int().min(0).max(100_000).default(64),
+    PASSWORD_HASH_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(5_000),
+    REFRESH_REUSE_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(10),
+    HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+    HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(65_000),
+    HTTP_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+    MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
     SEND_RATE_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(5),
     SEND_BURST: z.coerce.number().int().min(0).max(100_000).default(120),
     INBOX_SIZE: z.coerce.number().int().min(10).max(1_000_000).default(2000),
@@ -111,6 +124,13 @@ const envSchema = z
         code: 'custom',
         path: ['SHUTDOWN_DRAIN_MS'],
         message: 'must be shorter than SHUTDOWN_TIMEOUT_MS (the drain is part of the shutdown)',
+      });
+    }
+    if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['HTTP_HEADERS_TIMEOUT_MS'],
+        message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS (headers are part of the request)',
       });
     }
     if (env.NODE_ENV === 'production') {
@@ -155,7 +175,25 @@ export interface Config {
   corsOrigins: string[];
   trustProxy: boolean;
   bodyLimitBytes: number;
-  login: { maxFailures: number; windowSeconds: number };
+  /**
+   * Failed sign-ins: `maxFailures` per account and address, `addressMaxFailures` per address
+   * across accounts (password spraying), both within `windowSeconds`.
+   */
+  login: { maxFailures: number; windowSeconds: number; addressMaxFailures: number };
+  /** Registration attempts per address within a window, and who may register. */
+  registration: { policy: 'open' | 'invite' | 'closed'; perAddress: number; windowSeconds: number };
+  /** argon2 work at once, how many may wait for a turn, and how long, before a retryable 503. */
+  passwordHashing: { concurrency: number; queueMax: number; waitMs: number };
+  /** A rotated refresh token shown again within this long gets the same successor (two tabs). */
+  refreshReuseGraceMs: number;
+  /** Node's HTTP server limits: slow clients are cut off, connections are capped. */
+  http: {
+    requestTimeoutMs: number;
+    headersTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    idleTimeoutMs: number;
+    maxConnections: number;
+  };
   /** Per-user message sends: a steady rate per second, plus a burst allowance per minute. */
   sendRate: { perSecond: number; burstPerMinute: number };
   /** Events kept per user for resume (embedded inbox). */
@@ -238,7 +276,29 @@ export function loadConfig(
     corsOrigins: e.CORS_ORIGINS,
     trustProxy: e.TRUST_PROXY,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
-    login: { maxFailures: e.LOGIN_MAX_FAILURES, windowSeconds: e.LOGIN_WINDOW_SECONDS },
+    login: {
+      maxFailures: e.LOGIN_MAX_FAILURES,
+      windowSeconds: e.LOGIN_WINDOW_SECONDS,
+      addressMaxFailures: e.LOGIN_ADDRESS_MAX_FAILURES,
+    },
+    registration: {
+      policy: e.REGISTRATION,
+      perAddress: e.REGISTER_ADDRESS_MAX,
+      windowSeconds: e.REGISTER_ADDRESS_WINDOW_SECONDS,
+    },
+    passwordHashing: {
+      concurrency: e.PASSWORD_HASH_CONCURRENCY,
+      queueMax: e.PASSWORD_HASH_QUEUE_MAX,
+      waitMs: e.PASSWORD_HASH_WAIT_MS,
+    },
+    refreshReuseGraceMs: e.REFRESH_REUSE_GRACE_SECONDS * 1000,
+    http: {
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      idleTimeoutMs: e.HTTP_IDLE_TIMEOUT_MS,
+      maxConnections: e.MAX_CONNECTIONS,
+    },
     sendRate: { perSecond: e.SEND_RATE_PER_SECOND, burstPerMinute: e.SEND_BURST },
     inboxSize: e.INBOX_SIZE,
     dbPool: { size: e.DATABASE_POOL_SIZE, acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS },

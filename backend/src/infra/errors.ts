@@ -104,6 +104,20 @@ export function toHttpError(err: unknown): {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return { status: 415, body: errorBody('UNSUPPORTED_MEDIA_TYPE') };
+    case 'FST_ERR_BAD_URL':
+      return {
+        status: 400,
+        body: errorBody('VALIDATION_ERROR', 'The URL is not valid.', [
+          { path: 'url', message: 'Not a valid percent-encoded URL.' },
+        ]),
+      };
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return {
+        status: 400,
+        body: errorBody('VALIDATION_ERROR', 'The URL is not valid.', [
+          { path: 'url', message: 'A path parameter is too long.', location: 'params' },
+        ]),
+      };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { status: 400, body: errorBody('INVALID_JSON') };

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { createFailureCounter, type FailureCounter } from './rate-limit.js';
+import { addressKey, createFailureCounter, type FailureCounter } from './rate-limit.js';
 
 // Redis is part of the scaled-out mode; CI runs it at 127.0.0.1:6379 (REDIS_URL overrides).
 // Outside CI, a machine without Redis skips those cases and says so.
@@ -50,6 +50,19 @@ describe.each(backends)('failure counter (%s)', (_name, make) => {
     expect(await counter.blockedFor('b')).toBe(0);
   });
 
+  it('reserve is atomic: of 100 parallel attempts exactly maxFailures go ahead', async () => {
+    const counter = await make();
+    const waits = await Promise.all(Array.from({ length: 100 }, () => counter.reserve('racy')));
+    expect(waits.filter((w) => w === 0)).toHaveLength(3);
+    expect(waits.filter((w) => w > 55 && w <= 60)).toHaveLength(97);
+    // A released reservation (an attempt that was not a failure) frees one place.
+    const other = await make();
+    expect(await other.reserve('r')).toBe(0);
+    await other.release('r');
+    for (let i = 0; i < 3; i += 1) expect(await other.reserve('r')).toBe(0);
+    expect(await other.reserve('r')).toBeGreaterThan(0);
+  });
+
   it('reset clears the count', async () => {
     const counter = await make();
     await counter.fail('k');
@@ -71,4 +84,14 @@ describe.each(backends)('failure counter (%s)', (_name, make) => {
   await nodeB.fail('user|1.2.3.4');
   expect(await nodeA.blockedFor('user|1.2.3.4')).toBeGreaterThan(0);
   await redis.del(`parley:rl:${name}:user|1.2.3.4`);
+});
+
+it('counts IPv4 addresses as they are and IPv6 ones by their /64', () => {
+  expect(addressKey('203.0.113.9')).toBe('203.0.113.9');
+  expect(addressKey('::ffff:203.0.113.9')).toBe('203.0.113.9');
+  expect(addressKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+  expect(addressKey('2001:db8:1:2:bbbb:cccc:dddd:eeee')).toBe('2001:db8:1:2::/64');
+  expect(addressKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+  expect(addressKey('::1')).toBe('0:0:0:0::/64');
+  expect(addressKey(undefined)).toBe('unknown');
 });

@@ -14,6 +14,14 @@ import {
 } from 'rate-limiter-flexible';
 
 export interface FailureCounter {
+  /**
+   * Counts an attempt before it is checked, in one atomic step (an increment in memory or
+   * in Redis), so parallel attempts cannot all slip under the limit: 0 when this attempt
+   * may go ahead, else the seconds until the key may try again.
+   */
+  reserve(key: string): Promise<number>;
+  /** Gives back a reserved attempt that turned out not to be a failure. */
+  release(key: string): Promise<void>;
   /** Seconds until the key may try again, or 0 when it is not blocked. */
   blockedFor(key: string): Promise<number>;
   /** Records one failure. */
@@ -41,6 +49,18 @@ export function createFailureCounter(opts: FailureCounterOptions): FailureCounte
     : new RateLimiterMemory(base);
   const secondsUntilReset = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
   return {
+    async reserve(key) {
+      try {
+        await limiter.consume(key, 1);
+        return 0;
+      } catch (err) {
+        if (err instanceof RateLimiterRes) return secondsUntilReset(err.msBeforeNext);
+        throw err;
+      }
+    },
+    async release(key) {
+      await limiter.reward(key, 1);
+    },
     async blockedFor(key) {
       const res = await limiter.get(key);
       if (!res || res.consumedPoints < opts.maxFailures) return 0;
@@ -102,4 +122,27 @@ export function createSendLimiter(opts: {
       }
     },
   };
+}
+
+/**
+ * The key a client address is counted under: an IPv4 address as it is, an IPv6 address by
+ * its /64 network (one host usually holds a whole /64, so counting single addresses would
+ * give it 2^64 budgets). IPv4-mapped IPv6 addresses count as their IPv4 address.
+ */
+export function addressKey(ip: string | undefined): string {
+  if (!ip) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  if (!ip.includes(':')) return ip;
+  const [head = '', tail] = ip.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups =
+    tail === undefined
+      ? left
+      : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }

@@ -1,6 +1,5 @@
 /** Changes the password after checking the current one; signs out every other session. */
 import type { AppContext } from '../app-context.js';
-import { hashPassword, verifyPassword } from '../auth/passwords.js';
 import { revokeOtherSessions } from '../auth/revoke-session.js';
 import { AppError } from '../infra/errors.js';
 import { getUser } from './get-user.js';
@@ -12,11 +11,11 @@ export async function changePassword(
   newPassword: string,
 ): Promise<void> {
   const user = await getUser(ctx, identity.userId);
-  if (!(await verifyPassword(user.passwordHash, currentPassword)))
+  if (!(await ctx.passwords.verify(user.passwordHash, currentPassword)))
     throw new AppError('WRONG_CURRENT_PASSWORD', undefined, [
       { path: 'currentPassword', message: 'The current password is wrong.', location: 'body' },
     ]);
-  const passwordHash = await hashPassword(newPassword);
+  const passwordHash = await ctx.passwords.hash(newPassword);
   await ctx.db.prisma.user.update({ where: { id: user.id }, data: { passwordHash, updatedAt: ctx.now() } });
   await revokeOtherSessions(ctx, user.id, identity.sessionId, 'password_change');
 }

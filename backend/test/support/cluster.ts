@@ -370,6 +370,10 @@ export class Cluster {
       ACCESS_TOKEN_TTL_SECONDS: '3600',
       SEND_RATE_PER_SECOND: '1000',
       SEND_BURST: '10000',
+      // Every test user registers from 127.0.0.1.
+      REGISTER_ADDRESS_MAX: '1000000',
+      PASSWORD_HASH_QUEUE_MAX: '100000',
+      PASSWORD_HASH_WAIT_MS: '120000',
       WS_AUTH_TIMEOUT_MS: '60000',
       // A dead node's users are announced within about 4 s (heartbeat every TTL/3).
       REDIS_PRESENCE_TTL_MS: '3000',

@@ -50,6 +50,14 @@ export function testServerEnv(): Record<string, string> {
     SEND_QUEUE_TIMEOUT_MS: '120000',
     // Closing a test server sends its sockets away at once (drain tests set their own).
     SHUTDOWN_DRAIN_MS: '0',
+    // Every test user registers and signs in from 127.0.0.1: the per-address limits would
+    // stop a test file half way. The tests of these limits set their own.
+    REGISTER_ADDRESS_MAX: '1000000',
+    LOGIN_ADDRESS_MAX_FAILURES: '1000000',
+    // Tests register hundreds of users at once: they wait their turn for argon2 instead of
+    // being turned away (the test of the bound sets its own).
+    PASSWORD_HASH_QUEUE_MAX: '100000',
+    PASSWORD_HASH_WAIT_MS: '120000',
   };
 }
 

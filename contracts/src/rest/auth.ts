@@ -1,6 +1,6 @@
 import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
-import { isoDateTime, uuid } from '../common.js';
+import { isoDateTime, text, uuid } from '../common.js';
 import { errorBodySchema } from '../errors.js';
 import { displayNameSchema, passwordSchema, selfUserSchema, usernameSchema } from './users.js';
 
@@ -11,31 +11,33 @@ const c = initContract();
 export const refreshTokenDeliverySchema = z.enum(['cookie', 'body']);
 
 const deviceFields = {
-  deviceName: z.string().trim().min(1).max(100).optional(),
-  platform: z.string().trim().min(1).max(50).optional(),
+  deviceName: text().trim().min(1).max(100).optional(),
+  platform: text().trim().min(1).max(50).optional(),
   refreshTokenDelivery: refreshTokenDeliverySchema.default('body'),
 };
 
 export const registerSchema = z.object({
   username: usernameSchema,
-  email: z.string().trim().max(254).email('Enter a valid email address.'),
+  email: text().trim().max(254).email('Enter a valid email address.'),
   password: passwordSchema,
   displayName: displayNameSchema,
+  /** Needed when the server's REGISTRATION policy is `invite`: a code from an administrator. */
+  inviteCode: text().trim().min(1).max(100).optional(),
   ...deviceFields,
 });
 export type RegisterInput = z.input<typeof registerSchema>;
 
 export const loginSchema = z.object({
   /** Username or email. */
-  login: z.string().trim().min(1, 'Enter your username or email.').max(254),
-  password: z.string().min(1, 'Enter your password.').max(128),
+  login: text().trim().min(1, 'Enter your username or email.').max(254),
+  password: text().min(1, 'Enter your password.').max(128),
   ...deviceFields,
 });
 export type LoginInput = z.input<typeof loginSchema>;
 
 export const refreshSchema = z.object({
   /** Omit when the token travels in the cookie. */
-  refreshToken: z.string().min(1).max(200).optional(),
+  refreshToken: text().min(1).max(200).optional(),
 });
 
 export const authResultSchema = z.object({
@@ -67,7 +69,13 @@ export const authContract = c.router(
       path: '/auth/register',
       summary: 'Create an account and sign in',
       body: registerSchema,
-      responses: { 201: authResultSchema, 400: errorBodySchema, 409: errorBodySchema },
+      responses: {
+        201: authResultSchema,
+        400: errorBodySchema,
+        403: errorBodySchema,
+        409: errorBodySchema,
+        429: errorBodySchema,
+      },
     },
     login: {
       method: 'POST',

@@ -1,6 +1,6 @@
 import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
-import { isoDateTime, uuid } from '../common.js';
+import { isoDateTime, nameSchema, text, uuid } from '../common.js';
 import { errorBodySchema } from '../errors.js';
 import { publicUserSchema } from './users.js';
 
@@ -15,15 +15,10 @@ export type ChatKind = z.infer<typeof chatKindSchema>;
 export const memberRoleSchema = z.enum(['owner', 'admin', 'member']);
 export type MemberRole = z.infer<typeof memberRoleSchema>;
 
-export const groupNameSchema = z
-  .string()
-  .trim()
-  .min(1, 'Name the group.')
-  .max(100, 'Use at most 100 characters.');
-export const groupDescriptionSchema = z.string().trim().max(500, 'Use at most 500 characters.');
+export const groupNameSchema = nameSchema({ max: 100, required: 'Name the group.' });
+export const groupDescriptionSchema = text().trim().max(500, 'Use at most 500 characters.');
 /** A picture for the group: an https or http URL (uploads arrive with media). */
-export const avatarUrlSchema = z
-  .string()
+export const avatarUrlSchema = text()
   .trim()
   .max(2048)
   .url('Enter a web address.')
@@ -158,7 +153,7 @@ export const listChatsQuerySchema = z.object({
     .transform((v) => v === 'true'),
   limit: z.coerce.number().int().min(1).max(100).default(CHAT_PAGE_DEFAULT),
   /** Opaque cursor from the previous page's `nextCursor`. */
-  cursor: z.string().max(200).optional(),
+  cursor: text().max(200).optional(),
 });
 
 const chatParams = z.object({ chatId: uuid });

@@ -1,6 +1,6 @@
 import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
-import { isoDateTime, uuid } from '../common.js';
+import { isoDateTime, text, uuid } from '../common.js';
 import { errorBodySchema } from '../errors.js';
 
 const c = initContract();
@@ -10,14 +10,12 @@ export const MESSAGE_PAGE_DEFAULT = 50;
 export const MESSAGE_PAGE_MAX = 100;
 
 /** Message text: a safe markdown subset (bold, italic, inline code, links), never HTML. */
-export const messageBodySchema = z
-  .string()
+export const messageBodySchema = text()
   .max(MESSAGE_MAX_LENGTH, `Use at most ${MESSAGE_MAX_LENGTH} characters.`)
   .refine((s) => s.trim().length > 0, 'Write something first.');
 
 /** One emoji (a grapheme with pictographic or flag characters), as stored in reactions. */
-export const emojiSchema = z
-  .string()
+export const emojiSchema = text()
   .min(1)
   .max(32)
   .regex(

@@ -1,25 +1,19 @@
 import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
-import { isoDateTime, uuid } from '../common.js';
+import { isoDateTime, nameSchema, text, uuid } from '../common.js';
 import { errorBodySchema } from '../errors.js';
 
 const c = initContract();
 
 export const USERNAME_PATTERN = /^[a-z0-9_.]+$/;
-export const usernameSchema = z
-  .string()
+export const usernameSchema = text()
   .min(3, 'Use at least 3 characters.')
   .max(32, 'Use at most 32 characters.')
   .regex(USERNAME_PATTERN, 'Use only a-z, 0-9, "_" and ".".');
-export const displayNameSchema = z
-  .string()
-  .trim()
-  .min(1, 'Enter a display name.')
-  .max(64, 'Use at most 64 characters.');
+export const displayNameSchema = nameSchema({ max: 64, required: 'Enter a display name.' });
 export const availabilitySchema = z.enum(['available', 'away', 'busy']);
 export type Availability = z.infer<typeof availabilitySchema>;
-export const passwordSchema = z
-  .string()
+export const passwordSchema = text()
   .min(8, 'Use at least 8 characters.')
   .max(128, 'Use at most 128 characters.');
 
@@ -42,21 +36,21 @@ export type SelfUser = z.infer<typeof selfUserSchema>;
 
 export const updateProfileSchema = z.object({
   displayName: displayNameSchema.optional(),
-  statusText: z.string().trim().max(140, 'Use at most 140 characters.').optional(),
+  statusText: text().trim().max(140, 'Use at most 140 characters.').optional(),
   availability: availabilitySchema.optional(),
 });
 export type UpdateProfile = z.infer<typeof updateProfileSchema>;
 
 export const changePasswordSchema = z.object({
-  currentPassword: z.string().min(1, 'Enter your current password.').max(128),
+  currentPassword: text().min(1, 'Enter your current password.').max(128),
   newPassword: passwordSchema,
 });
 
 export const userSearchQuerySchema = z.object({
-  q: z.string().trim().min(1, 'Type at least one character.').max(64),
+  q: text().trim().min(1, 'Type at least one character.').max(64),
   limit: z.coerce.number().int().min(1).max(50).default(20),
   /** Opaque cursor from the previous page's `nextCursor`. */
-  cursor: z.string().max(200).optional(),
+  cursor: text().max(200).optional(),
 });
 
 export const usersContract = c.router(

@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import fastifyStatic from '@fastify/static';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, HTTPMethods } from 'fastify';
+import FindMyWay from 'find-my-way';
 import { errorBody } from '../errors.js';
 
 const NOT_SPA = /^\/(api|ws|health|metrics)(\/|$|\?)/;
@@ -31,8 +32,36 @@ export async function registerSpa(app: FastifyInstance, distDir: string): Promis
     });
   }
 
+  // The routes by path alone (built on first use, when every route is registered), so a
+  // known path asked with another method answers 405 with Allow.
+  let byPath: FindMyWay.Instance<FindMyWay.HTTPVersion.V1> | undefined;
+  const allowedMethods = (path: string): Set<string> | undefined => {
+    if (!byPath) {
+      const router = FindMyWay({ ignoreTrailingSlash: true });
+      const methodsOf = new Map<string, Set<string>>();
+      for (const { method, url } of app.registeredRoutes()) {
+        if (url.includes('*')) continue;
+        let methods = methodsOf.get(url);
+        if (!methods) {
+          methods = new Set();
+          methodsOf.set(url, methods);
+          router.on('GET', url, () => undefined, { methods });
+        }
+        methods.add(method);
+      }
+      byPath = router;
+    }
+    const found = byPath.find('GET', path);
+    return (found?.store as { methods?: Set<string> } | undefined)?.methods;
+  };
+
   app.setNotFoundHandler(async (request, reply) => {
     const path = request.url;
+    const allowed = allowedMethods(path.split('?')[0] ?? path);
+    if (allowed && !allowed.has(request.method as HTTPMethods)) {
+      reply.header('allow', [...allowed].sort().join(', '));
+      return reply.code(405).send(errorBody('METHOD_NOT_ALLOWED'));
+    }
     const wantsPage = (request.method === 'GET' || request.method === 'HEAD') && !NOT_SPA.test(path);
     if (!wantsPage) {
       return reply.code(404).send(errorBody(path.startsWith('/api') ? 'ROUTE_NOT_FOUND' : 'NOT_FOUND'));
