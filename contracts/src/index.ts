@@ -3,6 +3,7 @@ import { authContract } from './rest/auth.js';
 import { chatsContract } from './rest/chats.js';
 import { blocksContract, contactsContract } from './rest/contacts.js';
 import { messagesContract } from './rest/messages.js';
+import { searchContract } from './rest/search.js';
 import { usersContract } from './rest/users.js';
 
 const c = initContract();
@@ -16,6 +17,7 @@ export const contract = c.router(
     messages: messagesContract,
     contacts: contactsContract,
     blocks: blocksContract,
+    search: searchContract,
   },
   { pathPrefix: '/api', strictStatusCodes: true },
 );
@@ -30,4 +32,5 @@ export * from './rest/auth.js';
 export * from './rest/chats.js';
 export * from './rest/contacts.js';
 export * from './rest/messages.js';
+export * from './rest/search.js';
 export * from './rest/users.js';
