@@ -27,6 +27,7 @@ export * from './common.js';
 export * from './device.js';
 export * from './errors.js';
 export * from './realtime.js';
+export * from './search-highlight.js';
 export * from './system-text.js';
 export * from './rest/auth.js';
 export * from './rest/chats.js';
