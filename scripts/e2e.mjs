@@ -813,6 +813,54 @@ async function main() {
     await screenshot(bob.page, 'disappearing-messages');
   });
 
+  await step(
+    'search: Ctrl+K, type, arrow to a result, Enter lands on the message with the match marked',
+    async () => {
+      const p = bob.page;
+      await p.goto('/');
+      await p.getByTestId('home-page').waitFor();
+      await p.keyboard.press('Control+k');
+      const input = p.getByTestId('search-input');
+      assert.equal(await input.evaluate((el) => el === document.activeElement), true);
+      // "13" is a word start: Backlog message 13 and 130…139, from Alice's backlog above.
+      await input.fill('backlog 13');
+      const hits = p.getByTestId('search-hit');
+      await p.locator('[data-testid="search-hit"]', { hasText: 'Backlog message 139' }).waitFor();
+      assert.equal(await hits.count(), 11);
+      assert.equal(await p.getByTestId('search-group').count(), 1);
+      assert.equal(await hits.nth(0).locator('mark').first().innerText(), 'Backlog');
+      await screenshot(p, 'search-results');
+      await p.keyboard.press('ArrowDown');
+      await p.keyboard.press('ArrowDown');
+      const chosen = hits.nth(2);
+      assert.equal(await chosen.getAttribute('aria-selected'), 'true');
+      const messageId = await chosen.getAttribute('data-message-id');
+      const chosenText = (await chosen.getByTestId('search-snippet').innerText()).trim();
+      await p.keyboard.press('Enter');
+      await p.waitForURL(`**/chats/${chatId}/messages/${messageId}`);
+      const landed = p.locator(`[data-testid="message"][data-message-id="${messageId}"]`);
+      await landed.waitFor();
+      assert.match(await landed.getAttribute('class'), /message--highlight/);
+      assert.equal(await landed.getByTestId('message-body').innerText(), chosenText);
+      assert.deepEqual(await landed.locator('mark').allInnerTexts(), ['Backlog', '13']);
+      await screenshot(p, 'search-landed');
+      // Phone width: the panel fits the screen.
+      await p.setViewportSize({ width: 390, height: 800 });
+      await p.keyboard.press('Control+k');
+      await input.fill('backlog 21');
+      await p.locator('[data-testid="search-hit"]', { hasText: 'Backlog message 210' }).waitFor();
+      const box = await p.getByTestId('search-panel').boundingBox();
+      assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `panel within 390 px: ${JSON.stringify(box)}`);
+      const field = await input.boundingBox();
+      assert.ok(field && field.width >= 200, `search field usable at 390 px: ${JSON.stringify(field)}`);
+      const pageWidth = await p.evaluate(() => document.documentElement.scrollWidth);
+      assert.ok(pageWidth <= 390, `no horizontal overflow at 390 px: the page is ${pageWidth} px wide`);
+      await screenshot(p, 'search-phone');
+      await p.keyboard.press('Escape');
+      await p.setViewportSize({ width: 1200, height: 800 });
+    },
+  );
+
   await step('no uncaught errors in the page', async () => {
     assert.deepEqual(
       [...problems, ...bob.problems, ...cy.problems].filter((p) => p.startsWith('pageerror')),

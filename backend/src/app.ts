@@ -20,6 +20,7 @@ import { chatsRouter } from './chats/routes.js';
 import { blocksRouter, contactsRouter } from './contacts/routes.js';
 import { messagesRouter } from './messages/routes.js';
 import { registerGateway } from './realtime/gateway.js';
+import { searchRouter } from './search/routes.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -161,6 +162,7 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       contacts: contactsRouter(ctx),
       blocks: blocksRouter(ctx),
       admin: adminRouter(ctx),
+      search: searchRouter(ctx),
     });
     s.registerRouter(contract, router, api, {
       responseValidation: true,

@@ -4,6 +4,7 @@ import { authContract } from './rest/auth.js';
 import { chatsContract } from './rest/chats.js';
 import { blocksContract, contactsContract } from './rest/contacts.js';
 import { messagesContract } from './rest/messages.js';
+import { searchContract } from './rest/search.js';
 import { usersContract } from './rest/users.js';
 
 const c = initContract();
@@ -18,6 +19,7 @@ export const contract = c.router(
     contacts: contactsContract,
     blocks: blocksContract,
     admin: adminContract,
+    search: searchContract,
   },
   { pathPrefix: '/api', strictStatusCodes: true },
 );
@@ -27,10 +29,12 @@ export * from './common.js';
 export * from './device.js';
 export * from './errors.js';
 export * from './realtime.js';
+export * from './search-highlight.js';
 export * from './system-text.js';
 export * from './rest/admin.js';
 export * from './rest/auth.js';
 export * from './rest/chats.js';
 export * from './rest/contacts.js';
 export * from './rest/messages.js';
+export * from './rest/search.js';
 export * from './rest/users.js';

@@ -64,6 +64,8 @@ export interface SchemaShape {
   tables: Record<string, TableShape>;
   /** Enum type name → labels in order. */
   enums: Record<string, string[]>;
+  /** Database-only objects (DATABASE_ONLY) found in the database, left out of `tables`. */
+  databaseOnly?: string[];
 }
 
 // ---------------------------------------------------------------------------------------
@@ -511,6 +513,19 @@ function addImplicitManyToManyTables(
 /** Tables that belong to the tooling, not the data model. */
 const IGNORED_TABLES = ['_prisma_migrations'];
 
+/**
+ * Objects only the migrations declare, because Prisma cannot express them: the search
+ * columns (stored generated columns, one of type tsvector) and their GIN indexes (one with
+ * an operator class). `introspect` leaves them out of the comparison and lists those it
+ * found in `databaseOnly`, so the drift test can require every one of them to exist.
+ */
+export const DATABASE_ONLY = [
+  'column messages.search_text',
+  'column messages.search_vector',
+  'index messages.messages_search_text_trgm_idx',
+  'index messages.messages_search_vector_idx',
+];
+
 const PG_ACTIONS: Record<string, ReferentialAction> = {
   a: 'NO ACTION',
   r: 'RESTRICT',
@@ -568,7 +583,12 @@ export async function introspect(conn: RawConnection): Promise<SchemaShape> {
      ORDER BY c.relname, a.attnum`,
     [ignored],
   );
+  const databaseOnly: string[] = [];
   for (const c of columns) {
+    if (DATABASE_ONLY.includes(`column ${c.table}.${c.column}`)) {
+      databaseOnly.push(`column ${c.table}.${c.column}`);
+      continue;
+    }
     shape.tables[c.table]!.columns[c.column] = {
       type: c.type,
       nullable: !c.not_null,
@@ -604,6 +624,10 @@ export async function introspect(conn: RawConnection): Promise<SchemaShape> {
   for (const i of indexes) {
     const table = shape.tables[i.table];
     if (!table) continue; // an index on a view or another relation kind
+    if (DATABASE_ONLY.includes(`index ${i.table}.${i.name}`)) {
+      databaseOnly.push(`index ${i.table}.${i.name}`);
+      continue;
+    }
     const keys = (JSON.parse(i.columns) as string[]).map((k) => {
       const desc = k.endsWith(' DESC');
       const col = unquote(desc ? k.slice(0, -5) : k);
@@ -658,6 +682,7 @@ export async function introspect(conn: RawConnection): Promise<SchemaShape> {
   );
   for (const e of enums) shape.enums[e.name] = JSON.parse(e.labels) as string[];
 
+  shape.databaseOnly = databaseOnly.sort();
   return shape;
 }
 

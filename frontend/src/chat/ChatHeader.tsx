@@ -1,4 +1,5 @@
 import { type Chat, ttlLabel } from '@parley/contracts';
+import { useSearchStore } from '../search/search-store';
 import { Link } from 'react-router-dom';
 import { useIsMuted } from './use-muted';
 import { usePresenceStore } from '../messaging/presence-store';
@@ -6,7 +7,7 @@ import { useContactsStore } from '../people/contacts-store';
 import { Avatar } from './Avatar';
 import { ChatMenu, mutedText } from './ChatMenu';
 import { lastSeen } from './format';
-import { MutedIcon, TimerIcon } from './Icons';
+import { MutedIcon, SearchIcon, TimerIcon } from './Icons';
 
 export function ChatHeader({ chat, onOpenSettings }: { chat: Chat; onOpenSettings: () => void }) {
   const peerId = chat.kind === 'direct' ? (chat.peer?.id ?? null) : null;
@@ -63,6 +64,16 @@ export function ChatHeader({ chat, onOpenSettings }: { chat: Chat; onOpenSetting
           )}
         </p>
       </div>
+      <button
+        type="button"
+        className="icon-button chat-header__search"
+        aria-label="Search in this chat"
+        title="Search in this chat"
+        onClick={() => useSearchStore.getState().openSearch({ chatId: chat.id, title: chat.name })}
+        data-testid="search-in-chat"
+      >
+        <SearchIcon />
+      </button>
       {chat.kind === 'group' && (
         <button
           type="button"

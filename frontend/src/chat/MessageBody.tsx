@@ -7,13 +7,13 @@
  * message's mentions: a syntax-tree step turns the text into a mention node, which only
  * this code can create (markdown written by a user cannot produce one).
  */
-import { MENTION_PATTERN } from '@parley/contracts';
+import { findSearchMatches, MENTION_PATTERN } from '@parley/contracts';
 import { memo, useMemo } from 'react';
 import Markdown, { type Components, type Options } from 'react-markdown';
 import { Link } from 'react-router-dom';
 import remarkGfm from 'remark-gfm';
 
-const allowedElements = ['p', 'strong', 'em', 'code', 'a', 'br'];
+const allowedElements = ['p', 'strong', 'em', 'code', 'a', 'br', 'mark'];
 
 export function safeUrl(url: string): string | null {
   const trimmed = url.trim();
@@ -72,6 +72,42 @@ function remarkMentions(options: { mentions: Record<string, string> }) {
   return (tree: MdNode) => walk(tree);
 }
 
+/** Splits one text value at the search terms' matches (an opened search result). */
+export function splitMarks(value: string, terms: readonly string[]): MdNode[] | null {
+  const ranges = findSearchMatches(value, terms);
+  if (ranges.length === 0) return null;
+  const out: MdNode[] = [];
+  let last = 0;
+  for (const r of ranges) {
+    if (r.start > last) out.push({ type: 'text', value: value.slice(last, r.start) });
+    out.push({
+      type: 'searchMark',
+      data: { hName: 'mark', hProperties: { className: 'search-mark' } },
+      children: [{ type: 'text', value: value.slice(r.start, r.end) }],
+    });
+    last = r.end;
+  }
+  if (last < value.length) out.push({ type: 'text', value: value.slice(last) });
+  return out;
+}
+
+function remarkMarks(options: { terms: readonly string[] }) {
+  const walk = (node: MdNode) => {
+    if (!node.children || node.type === 'searchMark') return;
+    const next: MdNode[] = [];
+    for (const child of node.children) {
+      const parts = child.type === 'text' && child.value ? splitMarks(child.value, options.terms) : null;
+      if (parts) next.push(...parts);
+      else {
+        walk(child);
+        next.push(child);
+      }
+    }
+    node.children = next;
+  };
+  return (tree: MdNode) => walk(tree);
+}
+
 const components: Components = {
   a: ({ href, children, node }) => {
     const mentionId = node?.properties?.['dataMentionId'];
@@ -93,19 +129,25 @@ const components: Components = {
 };
 
 const NO_MENTIONS: Record<string, string> = {};
+const NO_MARKS: readonly string[] = [];
 
 export const MessageBody = memo(function MessageBody({
   text,
   mentions = NO_MENTIONS,
+  marks = NO_MARKS,
 }: {
   text: string;
   /** username → user id of the people this message mentions. */
   mentions?: Record<string, string>;
+  /** Search terms to mark (the message was opened from a search result). */
+  marks?: readonly string[];
 }) {
-  const plugins = useMemo<NonNullable<Options['remarkPlugins']>>(
-    () => (Object.keys(mentions).length ? [remarkGfm, [remarkMentions, { mentions }]] : [remarkGfm]),
-    [mentions],
-  );
+  const plugins = useMemo<NonNullable<Options['remarkPlugins']>>(() => {
+    const list: NonNullable<Options['remarkPlugins']> = [remarkGfm];
+    if (Object.keys(mentions).length) list.push([remarkMentions, { mentions }]);
+    if (marks.length) list.push([remarkMarks, { terms: marks }]);
+    return list;
+  }, [mentions, marks]);
   return (
     <div className="message-body" data-testid="message-body">
       <Markdown

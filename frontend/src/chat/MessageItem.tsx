@@ -110,6 +110,8 @@ interface ItemProps {
   members: MemberMap | undefined;
   showSender: boolean;
   highlight: boolean;
+  /** Search terms to mark in the text (opened from a search result). */
+  marks?: readonly string[] | undefined;
   onReply: (m: Message) => void;
   onEdit: (m: Message) => void;
   onJump: (messageId: string) => void;
@@ -162,6 +164,7 @@ export const MessageItem = memo(function MessageItem({
   members,
   showSender,
   highlight,
+  marks,
   onReply,
   onEdit,
   onJump,
@@ -220,7 +223,7 @@ export const MessageItem = memo(function MessageItem({
             This message was deleted
           </p>
         ) : (
-          <MessageBody text={message.body} mentions={mentions} />
+          <MessageBody text={message.body} mentions={mentions} {...(marks ? { marks } : {})} />
         )}
         <div className="message__meta">
           {message.expiresAt && !deleted && (

@@ -15,7 +15,7 @@ import {
   useState,
   useSyncExternalStore,
 } from 'react';
-import { useNavigate } from 'react-router-dom';
+import { useLocation, useNavigate } from 'react-router-dom';
 import { markRead } from '../messaging/actions';
 import { isIncomingRequest } from '../messaging/chats-store';
 import { useMembersStore } from '../messaging/members-store';
@@ -53,6 +53,11 @@ interface Props {
 export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props) {
   const chatId = chat.id;
   const navigate = useNavigate();
+  // Opened from a search result: its terms are marked in the focused message.
+  const searchTerms = (useLocation().state as { searchTerms?: unknown } | null)?.searchTerms;
+  const marks = Array.isArray(searchTerms)
+    ? (searchTerms.filter((t) => typeof t === 'string') as string[])
+    : undefined;
   const cm = useMessagesStore((s) => s.byChat[chatId]) ?? emptyChatMessages;
   const members = useMembersStore((s) => s.byChat[chatId]);
   const [loading, setLoading] = useState<'initial' | 'older' | 'newer' | null>(null);
@@ -260,6 +265,7 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
             members={members}
             showSender={showSender}
             highlight={m.id === highlightId}
+            marks={m.id === focusMessageId ? marks : undefined}
             onReply={onReply}
             onEdit={onEdit}
             onJump={jump}

@@ -7,6 +7,7 @@ import { startNotifications } from '../messaging/notifications';
 import { startMessaging, stopMessaging } from '../messaging/session';
 import { useContactsStore } from '../people/contacts-store';
 import { useConnectionStore } from '../realtime/connection-store';
+import { SearchBox } from '../search/SearchBox';
 
 /** The signed-in shell: top bar with the user and navigation, page content below. */
 export function AppLayout() {
@@ -66,6 +67,7 @@ export function AppLayout() {
           <NavLink to="/settings/profile">Profile</NavLink>
           <NavLink to="/settings/sessions">Sessions</NavLink>
         </nav>
+        <SearchBox />
         <div className="topbar__user">
           {user && (
             <span className="topbar__me" data-testid="current-user">

@@ -12,6 +12,7 @@ import type {
   Message,
   PublicUser,
 } from '@parley/contracts';
+import { findSearchMatches } from '@parley/contracts';
 import { ME, message } from './chat-fixtures';
 import { type StubReply, type StubRequest, errorReply, stubNetwork, testUser } from './stub-network';
 
@@ -94,6 +95,34 @@ export function fakeServer(initial: Partial<FakeState> = {}) {
     if (key === 'GET /api/users/search') {
       const q = url.searchParams.get('q') ?? '';
       return ok({ users: state.users.filter((u) => u.username.startsWith(q)), nextCursor: null });
+    }
+
+    if (key === 'GET /api/search') {
+      // Plain words only (the real query language is the server's); every word must occur.
+      const q = url.searchParams.get('q') ?? '';
+      const chatId = url.searchParams.get('chatId');
+      const words = q
+        .toLowerCase()
+        .split(/\s+/)
+        .filter((w) => w && !w.includes(':'));
+      const hits = Object.values(state.pages)
+        .flat()
+        .filter((msg) => (!chatId || msg.chatId === chatId) && msg.kind === 'text' && !msg.deletedAt)
+        .filter((msg) => words.length > 0 && words.every((w) => msg.body.toLowerCase().includes(w)))
+        .map((msg) => {
+          const c = findChat(msg.chatId);
+          return {
+            messageId: msg.id,
+            chat: { id: msg.chatId, kind: c?.kind ?? 'group', title: c?.name ?? '' },
+            sender: msg.sender,
+            seq: msg.seq,
+            createdAt: msg.createdAt,
+            editedAt: msg.editedAt,
+            snippet: { text: msg.body, highlights: findSearchMatches(msg.body, words) },
+            link: `/chats/${msg.chatId}/messages/${msg.id}`,
+          };
+        });
+      return ok({ messages: hits, users: [], nextCursor: null, terms: words });
     }
 
     let m = path.match(/^\/api\/contacts\/requests\/([^/]+)(\/accept)?$/);

@@ -7,6 +7,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
+import { unaccent } from '@electric-sql/pglite/contrib/unaccent';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
@@ -65,7 +67,8 @@ function transactionOptions(opts: DatabaseOptions) {
 
 async function openPglite(dir: string, opts: DatabaseOptions): Promise<Database> {
   if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
-  const pglite = new PGlite(dir);
+  // The search migration creates these extensions; PGlite must have them loaded to do so.
+  const pglite = new PGlite(dir, { extensions: { pg_trgm, unaccent } });
   await pglite.waitReady;
   const prisma = new PrismaClient({
     adapter: new PrismaPGlite(pglite),

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import {
+  DATABASE_ONLY,
   type SchemaShape,
   SCHEMA_PATH,
   diffShapes,
@@ -110,6 +111,19 @@ describe.each(targets)('schema drift on %s', (mode) => {
     // Not vacuous: both sides list the models' tables.
     expect(Object.keys(expected.tables)).toContain('users');
     expect(Object.keys(actual.tables).sort()).toEqual(Object.keys(expected.tables).sort());
+  });
+
+  it('has every database-only object the migrations declare (search columns and indexes)', async () => {
+    const actual = await db.withConnection(introspect);
+    expect(actual.databaseOnly).toEqual([...DATABASE_ONLY].sort());
+    // Dropping one is noticed: the exemption does not hide a missing object.
+    const afterDrop = await inRolledBackTransaction(db, async (conn) => {
+      await conn.exec('DROP INDEX messages_search_vector_idx');
+      return introspect(conn);
+    });
+    expect(afterDrop.databaseOnly).toEqual(
+      DATABASE_ONLY.filter((o) => o !== 'index messages.messages_search_vector_idx').sort(),
+    );
   });
 
   it('reports an edit to schema.prisma that no migration follows', async () => {

@@ -1,0 +1,307 @@
+/**
+ * Message search: one SQL statement that finds, scopes, ranks and pages, built from the
+ * parsed query with every value a bind parameter.
+ *
+ * Scope is part of the statement, not a filter afterwards: only chats the caller is a
+ * member of now (history from before they joined included, as the chat shows it; nothing
+ * up to their cleared position), never deleted, expired or deleted-for-me messages.
+ *
+ * Matching, on the columns the search migration maintains (see its comments):
+ * - a word of 3+ characters is a substring of search_text (trigram index): "deploy" finds
+ *   "deployment", "config" finds "getUserConfig";
+ * - a shorter word is a word start in search_vector ("go" finds "golang", not "ago");
+ * - a two-character CJK word is a bigram of search_vector (上海 in 我家在上海东边);
+ * - prefix* is a word start, "a phrase" is these words in order (CJK phrases: substring);
+ * - -exclusions leave out messages with that word start or phrase.
+ * Rank: ts_rank over the words and phrases (word-start matches count, substring-only
+ * matches rank 0), then newer first; sort=date is newest first.
+ */
+import type { MessageHit, SearchResult } from '@parley/contracts';
+import { z } from 'zod';
+import type { AppContext } from '../app-context.js';
+import { AppError } from '../infra/errors.js';
+import { isEmptyQuery, type ParsedQuery, parseQuery, type TextTerm } from './parse-query.js';
+import { buildSnippet } from './snippet.js';
+
+export interface MessageSearch {
+  q: string;
+  chatId?: string | undefined;
+  limit: number;
+  cursor?: string | undefined;
+  sort: 'relevance' | 'date';
+}
+
+const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]/u;
+const ONLY_WORD_CHARS = /^[\p{L}\p{N}]+$/u;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const escapeLike = (s: string) => s.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** A tsquery lexeme from user text: normalised in SQL, quoted, with quotes and backslashes escaped. */
+const lexeme = (param: string) =>
+  `replace(replace(parley_search_text(${param}), '\\', '\\\\'), '''', '''''')`;
+const prefixQuery = (param: string) => `to_tsquery('simple', '''' || ${lexeme(param)} || ''':*')`;
+const exactQuery = (param: string) => `to_tsquery('simple', '''' || ${lexeme(param)} || '''')`;
+const phraseQuery = (param: string) => `phraseto_tsquery('simple', parley_search_text(${param}))`;
+
+const cursorSchema = z.union([
+  z.tuple([z.literal('r'), z.number().finite(), z.string().datetime(), z.string().regex(UUID)]),
+  z.tuple([z.literal('d'), z.string().datetime(), z.string().regex(UUID)]),
+]);
+
+function decodeCursor(cursor: string, sort: MessageSearch['sort']) {
+  let parsed: z.infer<typeof cursorSchema> | null = null;
+  try {
+    const result = cursorSchema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
+    if (result.success) parsed = result.data;
+  } catch {
+    parsed = null;
+  }
+  if (!parsed || (parsed[0] === 'r') !== (sort === 'relevance')) {
+    throw new AppError('VALIDATION_ERROR', 'Some fields are not valid.', [
+      { path: 'cursor', message: 'Invalid cursor.', location: 'query' },
+    ]);
+  }
+  return parsed;
+}
+
+const encodeCursor = (value: unknown[]) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+interface HitRow {
+  id: string;
+  chat_id: string;
+  seq: number;
+  body: string;
+  sender_id: string | null;
+  created_at: Date;
+  edited_at: Date | null;
+  rank: number;
+}
+
+/** The statement and its parameters. Exported for the benchmark's EXPLAIN. */
+export function buildSearchStatement(
+  parsed: ParsedQuery,
+  opts: {
+    userId: string;
+    chatId?: string | undefined;
+    now: Date;
+    limit: number;
+    sort: MessageSearch['sort'];
+    cursor?: string | undefined;
+  },
+): { text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  // Every parameter is typed where it is used, so none is left for the server to guess.
+  const p = (v: unknown, type: string) => {
+    values.push(v);
+    return `$${values.length}::${type}`;
+  };
+  const me = p(opts.userId, 'uuid');
+
+  // Which chats: the caller's memberships, narrowed by chatId and in:.
+  const memberWhere = [`cm.user_id = ${me}`];
+  if (opts.chatId) memberWhere.push(`cm.chat_id = ${p(opts.chatId, 'uuid')}`);
+  if (parsed.in.length > 0) {
+    const ids = parsed.in.filter((v) => UUID.test(v)).map((v) => v.toLowerCase());
+    const names = parsed.in.map((v) => v.toLowerCase());
+    const usernames = parsed.in.map((v) => v.replace(/^@/, '').toLowerCase());
+    memberWhere.push(`cm.chat_id IN (
+      SELECT c.id FROM chats c WHERE c.id IN (SELECT chat_id FROM chat_members WHERE user_id = ${me}) AND (
+        c.id = ANY(${p(ids, 'uuid[]')})
+        OR (c.kind = 'group' AND lower(c.name) = ANY(${p(names, 'text[]')}))
+        OR (c.kind = 'direct' AND EXISTS (
+          SELECT 1 FROM chat_members o JOIN users u ON u.id = o.user_id
+          WHERE o.chat_id = c.id AND o.user_id <> ${me}
+            AND (u.username = ANY(${p(usernames, 'text[]')}) OR lower(u.display_name) = ANY(${p(names, 'text[]')}))))))`);
+  }
+
+  const where: string[] = [
+    `m.kind = 'text'`,
+    `m.deleted_at IS NULL`,
+    `(m.expires_at IS NULL OR m.expires_at > ${p(opts.now, 'timestamptz')})`,
+    `NOT EXISTS (SELECT 1 FROM message_hides h WHERE h.user_id = ${me} AND h.message_id = m.id)`,
+  ];
+  // Built only when ranking by relevance (an unused parameter would have no type).
+  const rankParts: (() => string)[] = [];
+
+  const termCondition = (term: TextTerm, negated: boolean): string => {
+    let param = '';
+    const text = () => (param ||= p(term.text, 'text'));
+    if (term.kind === 'phrase') {
+      const cond = CJK.test(term.text)
+        ? `m.search_text LIKE '%' || parley_search_text(${p(escapeLike(term.text), 'text')}) || '%'`
+        : `m.search_vector @@ ${phraseQuery(text())}`;
+      if (!negated && !CJK.test(term.text)) rankParts.push(() => phraseQuery(text()));
+      return cond;
+    }
+    const chars = [...term.text].length;
+    const cjk = CJK.test(term.text);
+    if (!negated) rankParts.push(() => prefixQuery(text()));
+    if (term.kind === 'prefix' || negated) {
+      return ONLY_WORD_CHARS.test(term.text) || chars < 3
+        ? `m.search_vector @@ ${prefixQuery(text())}`
+        : `m.search_text LIKE '%' || parley_search_text(${p(escapeLike(term.text), 'text')}) || '%'`;
+    }
+    if (cjk && chars === 2) return `m.search_vector @@ ${exactQuery(text())}`;
+    if (chars >= 3 || !ONLY_WORD_CHARS.test(term.text)) {
+      return `m.search_text LIKE '%' || parley_search_text(${p(escapeLike(term.text), 'text')}) || '%'`;
+    }
+    return `m.search_vector @@ ${prefixQuery(text())}`;
+  };
+  for (const term of parsed.include) where.push(termCondition(term, false));
+  for (const term of parsed.exclude) where.push(`NOT (${termCondition(term, true)})`);
+
+  if (parsed.from.length > 0) {
+    const usernames = parsed.from.filter((u) => u !== 'me');
+    const conds = [];
+    if (parsed.from.includes('me')) conds.push(`m.sender_id = ${me}`);
+    if (usernames.length > 0) {
+      conds.push(`m.sender_id IN (SELECT id FROM users WHERE username = ANY(${p(usernames, 'text[]')}))`);
+    }
+    where.push(`(${conds.join(' OR ')})`);
+  }
+  for (const has of parsed.has) {
+    if (has === 'link') where.push(`m.search_text ~ '(https?://|www\\.)[^ ]'`);
+    if (has === 'mention') where.push(`EXISTS (SELECT 1 FROM message_mentions x WHERE x.message_id = m.id)`);
+    if (has === 'reaction')
+      where.push(`EXISTS (SELECT 1 FROM message_reactions x WHERE x.message_id = m.id)`);
+    // Messages carry no attachments yet (media is still to come): nothing has an image or a file.
+    if (has === 'image' || has === 'file') where.push('false');
+  }
+  if (parsed.unread) where.push(`m.seq > mine.last_read_seq AND m.sender_id IS DISTINCT FROM ${me}`);
+  if (parsed.before) where.push(`m.created_at < ${p(parsed.before, 'timestamptz')}`);
+  if (parsed.after) where.push(`m.created_at >= ${p(parsed.after, 'timestamptz')}`);
+
+  const rank =
+    opts.sort === 'relevance' && rankParts.length > 0
+      ? `ts_rank(m.search_vector, ${rankParts.map((r) => `(${r()})`).join(' || ')}, 1)`
+      : `0::real`;
+
+  let after = '';
+  if (opts.cursor) {
+    const c = decodeCursor(opts.cursor, opts.sort);
+    after =
+      c[0] === 'r'
+        ? `WHERE (s.rank, s.created_at, s.id) < (${p(c[1], 'real')}, ${p(c[2], 'timestamptz')}, ${p(c[3], 'uuid')})`
+        : `WHERE (s.created_at, s.id) < (${p(c[1], 'timestamptz')}, ${p(c[2], 'uuid')})`;
+  }
+  const order =
+    opts.sort === 'relevance' ? 's.rank DESC, s.created_at DESC, s.id DESC' : 's.created_at DESC, s.id DESC';
+
+  const text = `
+SELECT s.id::text AS id, s.chat_id::text AS chat_id, s.seq, s.body, s.sender_id::text AS sender_id,
+  s.created_at, s.edited_at, s.rank
+FROM (
+  SELECT m.id, m.chat_id, m.seq, m.body, m.sender_id, m.created_at, m.edited_at, ${rank} AS rank
+  FROM (SELECT cm.chat_id, cm.cleared_seq, cm.last_read_seq FROM chat_members cm WHERE ${memberWhere.join(' AND ')}) mine
+  JOIN messages m ON m.chat_id = mine.chat_id AND m.seq > mine.cleared_seq
+  WHERE ${where.join('\n    AND ')}
+) s
+${after}
+ORDER BY ${order}
+LIMIT ${p(opts.limit + 1, 'int')}`;
+  return { text, values };
+}
+
+/** Terms for highlighting: the words, prefixes and phrases the query includes. */
+export function highlightTerms(parsed: ParsedQuery): string[] {
+  return parsed.include.map((t) => t.text);
+}
+
+export async function searchMessages(
+  ctx: AppContext,
+  userId: string,
+  query: MessageSearch,
+): Promise<SearchResult> {
+  const parsed = parseQuery(query.q);
+  const terms = highlightTerms(parsed);
+  if (isEmptyQuery(parsed)) return { messages: [], users: [], nextCursor: null, terms };
+  const statement = buildSearchStatement(parsed, {
+    userId,
+    chatId: query.chatId,
+    now: ctx.now(),
+    limit: query.limit,
+    sort: query.sort,
+    cursor: query.cursor,
+  });
+  const rows = await runSearch(ctx, statement);
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  const nextCursor =
+    rows.length > query.limit && last
+      ? encodeCursor(
+          query.sort === 'relevance'
+            ? ['r', last.rank, last.created_at.toISOString(), last.id]
+            : ['d', last.created_at.toISOString(), last.id],
+        )
+      : null;
+  return { messages: await presentHits(ctx, userId, page, terms), users: [], nextCursor, terms };
+}
+
+/**
+ * On PostgreSQL every pooled connection plans statements generically (see infra/db); a
+ * search's best plan depends on its values (a rare word: the text index; a common one:
+ * the caller's chats), so it runs with custom plans in a transaction of its own.
+ */
+async function runSearch(ctx: AppContext, statement: { text: string; values: unknown[] }): Promise<HitRow[]> {
+  if (ctx.db.kind !== 'postgres') return ctx.db.sql<HitRow>({ text: statement.text }, statement.values);
+  return ctx.db.withConnection(async (conn) => {
+    await conn.exec('BEGIN READ ONLY');
+    try {
+      await conn.exec('SET LOCAL plan_cache_mode = force_custom_plan');
+      const rows = await conn.query<HitRow>(statement.text, statement.values);
+      await conn.exec('COMMIT');
+      return rows;
+    } catch (err) {
+      await conn.exec('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+  });
+}
+
+async function presentHits(
+  ctx: AppContext,
+  userId: string,
+  rows: HitRow[],
+  terms: string[],
+): Promise<MessageHit[]> {
+  if (rows.length === 0) return [];
+  const chatIds = [...new Set(rows.map((r) => r.chat_id))];
+  const senderIds = [...new Set(rows.flatMap((r) => (r.sender_id ? [r.sender_id] : [])))];
+  const [chats, senders] = await Promise.all([
+    ctx.db.sql<{ id: string; kind: 'direct' | 'group'; name: string; peer: string | null }>(CHAT_TITLES, [
+      chatIds,
+      userId,
+    ]),
+    ctx.db.prisma.user.findMany({
+      where: { id: { in: senderIds } },
+      select: { id: true, username: true, displayName: true },
+    }),
+  ]);
+  const chatById = new Map(chats.map((c) => [c.id, c]));
+  const senderById = new Map(senders.map((s) => [s.id, s]));
+  return rows.map((r) => {
+    const chat = chatById.get(r.chat_id);
+    return {
+      messageId: r.id,
+      chat: {
+        id: r.chat_id,
+        kind: chat?.kind ?? 'group',
+        title: chat?.kind === 'direct' ? (chat.peer ?? 'Deleted user') : (chat?.name ?? ''),
+      },
+      sender: (r.sender_id && senderById.get(r.sender_id)) || null,
+      seq: r.seq,
+      createdAt: r.created_at.toISOString(),
+      editedAt: r.edited_at?.toISOString() ?? null,
+      snippet: buildSnippet(r.body, terms),
+      link: `/chats/${r.chat_id}/messages/${r.id}`,
+    };
+  });
+}
+
+const CHAT_TITLES = {
+  name: 'search-chat-titles',
+  text: `SELECT c.id::text AS id, c.kind, c.name,
+    (SELECT u.display_name FROM chat_members o JOIN users u ON u.id = o.user_id
+     WHERE o.chat_id = c.id AND o.user_id <> $2::uuid LIMIT 1) AS peer
+  FROM chats c WHERE c.id = ANY($1::uuid[])`,
+};

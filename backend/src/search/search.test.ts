@@ -1,0 +1,457 @@
+/**
+ * GET /api/search through the real server and database (PGlite, or PostgreSQL with
+ * DATABASE_URL): scope, the query language, partial words, CJK, accents, ranking, paging,
+ * snippet safety and the live index. Each test has its own users, so it sees only its chats.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  createGroup,
+  openDirectChat,
+  registerUser,
+  registerUsers,
+  sendText,
+  type TestUser,
+} from '../../test/support/factories.js';
+import { as, client, refusal, type Client } from '../../test/support/http.js';
+import { startTestServer, type TestServer } from '../../test/support/server.js';
+
+let server: TestServer;
+let api: Client;
+
+beforeAll(async () => {
+  server = await startTestServer({
+    SEND_RATE_PER_SECOND: '1000',
+    SEND_BURST: '0',
+    EXPIRY_SWEEP_MS: '3600000',
+  });
+  api = client(server.url);
+});
+afterAll(() => server.close());
+
+interface Hit {
+  messageId: string;
+  chat: { id: string; kind: string; title: string };
+  sender: { id: string; username: string; displayName: string } | null;
+  seq: number;
+  snippet: { text: string; highlights: { start: number; end: number }[] };
+  link: string;
+}
+
+async function search(user: TestUser, q: string, extra: Record<string, string> = {}) {
+  const qs = new URLSearchParams({ q, ...extra }).toString();
+  const res = await api.get(`/api/search?${qs}`, as(user));
+  if (res.status !== 200) {
+    const errors = server.logs.filter((l) => l.includes('request failed')).slice(-1);
+    throw new Error(`search ${q}: ${res.status} ${res.text} ${errors.join('\n')}`);
+  }
+  return res.body as { messages: Hit[]; users: any[]; nextCursor: string | null; terms: string[] };
+}
+/** The bodies found, in result order. */
+async function found(user: TestUser, q: string, extra: Record<string, string> = {}) {
+  const page = await search(user, q, extra);
+  const ids = page.messages.map((h) => h.messageId);
+  return ids;
+}
+
+/** A group of `n` fresh users with one message per body from its owner; returns ids by body. */
+async function groupWith(bodies: string[], n = 2) {
+  const users = await registerUsers(api, n);
+  const group = await createGroup(api, users[0]!, users.slice(1));
+  const ids: Record<string, string> = {};
+  for (const body of bodies) ids[body] = (await sendText(api, users[0]!, group.id, body)).id;
+  return { users, group, ids };
+}
+
+describe('scope', () => {
+  it('a stranger never finds another chat’s message, even by its exact text', async () => {
+    const { users, ids } = await groupWith(['the launch code is zebra-42-quartz']);
+    const stranger = await registerUser(api);
+    const owner = users[0]!;
+    expect(await found(owner, 'zebra-42-quartz')).toEqual([ids['the launch code is zebra-42-quartz']]);
+    for (const q of [
+      'zebra-42-quartz',
+      '"the launch code is zebra-42-quartz"',
+      'zebra',
+      'quartz*',
+      `from:@${owner.username}`,
+    ]) {
+      expect(await found(stranger, q)).toEqual([]);
+    }
+  });
+
+  it('a member finds history from before they joined; a removed member and a leaver stop finding it', async () => {
+    const { users, group, ids } = await groupWith(['before you came: tangerine'], 3);
+    const [owner, ben, cat] = users as [TestUser, TestUser, TestUser];
+    const late = await registerUser(api);
+    expect(await found(late, 'tangerine')).toEqual([]);
+    const added = await api.post(`/api/chats/${group.id}/members`, { userIds: [late.id] }, as(owner));
+    expect(added.status).toBeLessThan(300);
+    expect(await found(late, 'tangerine')).toEqual([ids['before you came: tangerine']]);
+
+    expect(await found(ben, 'tangerine')).toHaveLength(1);
+    expect((await api.del(`/api/chats/${group.id}/members/${ben.id}`, as(owner))).status).toBeLessThan(300);
+    expect(await found(ben, 'tangerine')).toEqual([]);
+
+    expect(await found(cat, 'tangerine')).toHaveLength(1);
+    expect((await api.post(`/api/chats/${group.id}/leave`, {}, as(cat))).status).toBeLessThan(300);
+    expect(await found(cat, 'tangerine')).toEqual([]);
+    // The others still find it.
+    expect(await found(owner, 'tangerine')).toHaveLength(1);
+  });
+
+  it('leaves out messages deleted for everyone, deleted for me, and a direct chat cleared for me', async () => {
+    const [ana, ben] = await registerUsers(api, 2);
+    const chat = await openDirectChat(api, ana!, ben!);
+    const gone = await sendText(api, ana!, chat.id, 'walrus one');
+    const mine = await sendText(api, ana!, chat.id, 'walrus two');
+    await sendText(api, ana!, chat.id, 'walrus three');
+    expect(await found(ben!, 'walrus')).toHaveLength(3);
+
+    expect((await api.del(`/api/messages/${gone.id}?scope=everyone`, as(ana!))).status).toBe(204);
+    expect(await found(ben!, 'walrus')).toHaveLength(2);
+    expect((await api.del(`/api/messages/${mine.id}?scope=me`, as(ben!))).status).toBe(204);
+    expect(await found(ben!, 'walrus')).toHaveLength(1);
+    expect(await found(ana!, 'walrus')).toHaveLength(2);
+
+    // Deleting a direct chat clears it for me: its history is no longer mine to search.
+    expect((await api.del(`/api/chats/${chat.id}`, as(ben!))).status).toBeLessThan(300);
+    expect(await found(ben!, 'walrus')).toEqual([]);
+    expect(await found(ana!, 'walrus')).toHaveLength(2);
+    // A new message after the clear is found again.
+    await sendText(api, ana!, chat.id, 'walrus four');
+    expect(await found(ben!, 'walrus')).toHaveLength(1);
+  });
+
+  it('leaves out expired messages at once, before any sweep erases them', async () => {
+    const { users, group } = await groupWith([]);
+    const owner = users[0]!;
+    const on = await api.put(`/api/chats/${group.id}/settings`, { messageTtlSeconds: 3600 }, as(owner));
+    expect(on.status).toBe(200);
+    await sendText(api, owner, group.id, 'ephemeral platypus');
+    expect(await found(owner, 'platypus')).toHaveLength(1);
+    server.clock.advance(3601 * 1000);
+    expect(await found(owner, 'platypus')).toEqual([]);
+  });
+
+  it('chatId limits the search to one chat, and finds nothing in a chat the caller is not in', async () => {
+    const [ana, ben] = await registerUsers(api, 2);
+    const one = await createGroup(api, ana!, [ben!]);
+    const two = await createGroup(api, ana!, []);
+    const a = await sendText(api, ana!, one.id, 'marmalade here');
+    await sendText(api, ana!, two.id, 'marmalade there');
+    expect(await found(ana!, 'marmalade')).toHaveLength(2);
+    expect(await found(ana!, 'marmalade', { chatId: one.id })).toEqual([a.id]);
+    expect(await found(ben!, 'marmalade', { chatId: two.id })).toEqual([]);
+  });
+});
+
+describe('matching', () => {
+  it('matches all words, in any order; a phrase only in order', async () => {
+    const { users, ids } = await groupWith([
+      'deploy to prod tonight',
+      'prod must not deploy to staging',
+      'unrelated',
+    ]);
+    const u = users[1]!;
+    expect((await found(u, 'prod deploy')).sort()).toEqual(
+      [ids['deploy to prod tonight'], ids['prod must not deploy to staging']].sort(),
+    );
+    expect(await found(u, '"deploy to prod"')).toEqual([ids['deploy to prod tonight']]);
+    expect(await found(u, '"prod deploy"')).toEqual([]);
+  });
+
+  it('finds partial words and pieces of identifiers', async () => {
+    const { users, ids } = await groupWith([
+      'the deployment finished',
+      'restart the kubernetes-operator pod',
+      'call getUserConfig() first',
+      'nothing to see',
+    ]);
+    const u = users[1]!;
+    expect(await found(u, 'deploy')).toEqual([ids['the deployment finished']]);
+    expect(await found(u, 'kube')).toEqual([ids['restart the kubernetes-operator pod']]);
+    expect(await found(u, 'operator')).toEqual([ids['restart the kubernetes-operator pod']]);
+    expect(await found(u, 'userconfig')).toEqual([ids['call getUserConfig() first']]);
+    expect(await found(u, 'getuserconfig()')).toEqual([ids['call getUserConfig() first']]);
+  });
+
+  it('prefix* matches the start of a word only', async () => {
+    const { users, ids } = await groupWith(['configure the router', 'reconfigure everything']);
+    const u = users[1]!;
+    expect(await found(u, 'config*')).toEqual([ids['configure the router']]);
+    expect((await found(u, 'config')).sort()).toEqual(
+      [ids['configure the router'], ids['reconfigure everything']].sort(),
+    );
+  });
+
+  it('finds CJK words inside runs without spaces, by bigram and by longer substring', async () => {
+    const { users, ids } = await groupWith([
+      '我家在上海东边',
+      '東京タワーに行きました',
+      '上 海 apart',
+      '서울에서 만나요',
+    ]);
+    const u = users[1]!;
+    expect(await found(u, '上海')).toEqual([ids['我家在上海东边']]);
+    expect(await found(u, '上海东')).toEqual([ids['我家在上海东边']]);
+    expect(await found(u, '"在上海"')).toEqual([ids['我家在上海东边']]);
+    expect(await found(u, 'タワー')).toEqual([ids['東京タワーに行きました']]);
+    expect(await found(u, '서울')).toEqual([ids['서울에서 만나요']]);
+    expect(await found(u, '北京')).toEqual([]);
+  });
+
+  it('ignores accents and case both ways', async () => {
+    const { users, ids } = await groupWith([
+      'Meet at the Café Crème',
+      'plain cafe au lait',
+      'naïve question',
+    ]);
+    const u = users[1]!;
+    expect((await found(u, 'cafe')).sort()).toEqual(
+      [ids['Meet at the Café Crème'], ids['plain cafe au lait']].sort(),
+    );
+    expect((await found(u, 'CAFÉ')).sort()).toEqual(
+      [ids['Meet at the Café Crème'], ids['plain cafe au lait']].sort(),
+    );
+    expect(await found(u, 'creme')).toEqual([ids['Meet at the Café Crème']]);
+    expect(await found(u, 'naive')).toEqual([ids['naïve question']]);
+  });
+
+  it('-exclusion leaves out messages with that word or phrase', async () => {
+    const { users, ids } = await groupWith(['release on monday', 'release on friday', 'release dry run']);
+    const u = users[1]!;
+    expect((await found(u, 'release -friday')).sort()).toEqual(
+      [ids['release on monday'], ids['release dry run']].sort(),
+    );
+    expect((await found(u, 'release -"dry run"')).sort()).toEqual(
+      [ids['release on monday'], ids['release on friday']].sort(),
+    );
+  });
+
+  it('treats unknown operators and broken syntax as text, and LIKE wildcards literally', async () => {
+    const { users, ids } = await groupWith([
+      'ratio is 100% done',
+      'ratio is 1000 done',
+      'see foo:bar for it',
+      'set max_len here',
+      'set maxXlen here',
+    ]);
+    const u = users[1]!;
+    // "_" and "%" are not wildcards.
+    expect(await found(u, 'max_len')).toEqual([ids['set max_len here']]);
+    expect(await found(u, '0%d')).toEqual([]);
+    expect(await found(u, 'foo:bar')).toEqual([ids['see foo:bar for it']]);
+    // An unclosed quote is a phrase to the end: whole words in order ("100", not "1000").
+    expect(await found(u, '"ratio is 100')).toEqual([ids['ratio is 100% done']]);
+    const odd = await search(u, `" - ** ::: '; DROP TABLE messages; --`);
+    expect(odd.messages).toEqual([]);
+    expect(await found(u, 'ratio')).toHaveLength(2);
+  });
+});
+
+describe('operators', () => {
+  it('from:@username, from:me, and in: by group name, direct-chat peer and id', async () => {
+    const [ana, ben, cat] = await registerUsers(api, 3);
+    const team = await createGroup(api, ana!, [ben!, cat!], 'Otter Team');
+    const direct = await openDirectChat(api, ana!, ben!);
+    const a1 = await sendText(api, ana!, team.id, 'otter report by ana');
+    const b1 = await sendText(api, ben!, team.id, 'otter report by ben');
+    const b2 = await sendText(api, ben!, direct.id, 'otter secret for ana');
+
+    expect((await found(ana!, `otter from:@${ben!.username}`)).sort()).toEqual([b1.id, b2.id].sort());
+    expect(await found(ana!, `otter from:${ben!.username.toUpperCase()}`)).toHaveLength(2);
+    expect(await found(ana!, 'otter from:me')).toEqual([a1.id]);
+    expect(await found(ana!, `from:@${ana!.username}`)).toEqual([a1.id]);
+    expect(await found(ana!, 'otter from:@nobody_here')).toEqual([]);
+
+    expect((await found(ana!, 'otter in:"otter team"')).sort()).toEqual([a1.id, b1.id].sort());
+    expect(await found(ana!, `otter in:@${ben!.username}`)).toEqual([b2.id]);
+    expect(await found(ana!, `otter in:${direct.id}`)).toEqual([b2.id]);
+    // cat is not in the direct chat: naming it finds nothing.
+    expect(await found(cat!, `otter in:${direct.id}`)).toEqual([]);
+    expect(await found(cat!, `in:@${ana!.username}`)).toEqual([]);
+  });
+
+  it('has:link, has:mention, has:reaction; has:image and has:file find nothing until media exists', async () => {
+    const [ana, ben] = await registerUsers(api, 2);
+    const g = await createGroup(api, ana!, [ben!]);
+    const link = await sendText(api, ana!, g.id, 'heron docs at https://example.com/heron');
+    const mention = await sendText(api, ana!, g.id, `heron question for @${ben!.username}`);
+    const reacted = await sendText(api, ana!, g.id, 'heron plain');
+    const r = await api.post(`/api/messages/${reacted.id}/reactions`, { emoji: '👍' }, as(ben!));
+    expect(r.status).toBe(200);
+    expect(await found(ben!, 'heron has:link')).toEqual([link.id]);
+    expect(await found(ben!, 'heron has:mention')).toEqual([mention.id]);
+    expect(await found(ben!, 'heron has:reaction')).toEqual([reacted.id]);
+    expect(await found(ben!, 'heron has:image')).toEqual([]);
+    expect(await found(ben!, 'heron has:file')).toEqual([]);
+    expect(await found(ben!, 'heron')).toHaveLength(3);
+  });
+
+  it('is:unread finds what comes after my read position and is not mine', async () => {
+    const [ana, ben] = await registerUsers(api, 2);
+    const g = await createGroup(api, ana!, [ben!]);
+    const first = await sendText(api, ana!, g.id, 'ibis one');
+    const second = await sendText(api, ana!, g.id, 'ibis two');
+    await sendText(api, ben!, g.id, 'ibis mine');
+    // ben's own send moved his read position past everything before it.
+    const third = await sendText(api, ana!, g.id, 'ibis three');
+    expect(await found(ben!, 'ibis is:unread')).toEqual([third.id]);
+    // Sending moved ana's read position past ben's message: nothing is unread for her.
+    expect(await found(ana!, 'ibis is:unread')).toEqual([]);
+    expect((await found(ana!, 'ibis')).sort()).toEqual(expect.arrayContaining([first.id, second.id]));
+  });
+
+  it('before:, after: and on: filter by UTC day', async () => {
+    const { users, ids } = await groupWith(['gecko today']);
+    const u = users[1]!;
+    const today = new Date().toISOString().slice(0, 10);
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    expect(await found(u, `gecko on:${today}`)).toEqual([ids['gecko today']]);
+    expect(await found(u, `gecko after:${day(-2)}`)).toEqual([ids['gecko today']]);
+    expect(await found(u, `gecko before:${day(2)}`)).toEqual([ids['gecko today']]);
+    expect(await found(u, `gecko before:${today}`)).toEqual([]);
+    expect(await found(u, `gecko after:${today}`)).toEqual([]);
+    expect(await found(u, `gecko on:${day(-1)}`)).toEqual([]);
+  });
+});
+
+describe('ranking and paging', () => {
+  it('ranks whole-word matches above substring-only ones, newer first among equals', async () => {
+    const { users, ids } = await groupWith([
+      'a nightingale sang',
+      'the gale was strong',
+      'gale warning again',
+    ]);
+    const u = users[1]!;
+    // "gale" is a word in two (the newer first) and only inside "nightingale" in one.
+    expect(await found(u, 'gale')).toEqual([
+      ids['gale warning again'],
+      ids['the gale was strong'],
+      ids['a nightingale sang'],
+    ]);
+    // sort=date: newest first, whatever the rank.
+    expect(await found(u, 'gale', { sort: 'date' })).toEqual([
+      ids['gale warning again'],
+      ids['the gale was strong'],
+      ids['a nightingale sang'],
+    ]);
+    expect(await found(u, 'nightingale gale')).toEqual([ids['a nightingale sang']]);
+  });
+
+  it('pages with a cursor, without repeats or gaps, in both sort orders', async () => {
+    const bodies = Array.from({ length: 7 }, (_, i) => `lemur number ${i} ${i % 2 ? 'lemur' : ''}`);
+    const { users, ids } = await groupWith(bodies);
+    const u = users[1]!;
+    for (const sort of ['relevance', 'date']) {
+      const all = await found(u, 'lemur', { sort, limit: '50' });
+      expect(all).toHaveLength(7);
+      const paged: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await search(u, 'lemur', { sort, limit: '3', ...(cursor ? { cursor } : {}) });
+        expect(page.messages.length).toBeLessThanOrEqual(3);
+        paged.push(...page.messages.map((h) => h.messageId));
+        cursor = page.nextCursor;
+      } while (cursor);
+      expect(paged).toEqual(all);
+    }
+    expect(new Set(Object.values(ids)).size).toBe(7);
+  });
+
+  it('refuses bad input with the error shape: empty or long q, bad limit, forged cursor', async () => {
+    const u = await registerUser(api);
+    const bad = async (qs: string) => refusal(await api.get(`/api/search?${qs}`, as(u)));
+    expect(await bad('q=')).toEqual({ status: 400, code: 'VALIDATION_ERROR' });
+    expect(await bad(`q=${'x'.repeat(257)}`)).toEqual({ status: 400, code: 'VALIDATION_ERROR' });
+    expect(await bad('q=a&limit=0')).toEqual({ status: 400, code: 'VALIDATION_ERROR' });
+    expect(await bad('q=a&limit=51')).toEqual({ status: 400, code: 'VALIDATION_ERROR' });
+    expect(await bad('q=a&sort=best')).toEqual({ status: 400, code: 'VALIDATION_ERROR' });
+    expect(await bad('q=a&chatId=nope')).toEqual({ status: 400, code: 'VALIDATION_ERROR' });
+    expect(await bad('q=a&cursor=abc')).toEqual({ status: 400, code: 'VALIDATION_ERROR' });
+    const forged = Buffer.from(JSON.stringify(['r', 1, "2026-01-01T00:00:00Z'; --", 'x'])).toString(
+      'base64url',
+    );
+    const res = await api.get(`/api/search?q=a&cursor=${forged}`, as(u));
+    expect(refusal(res)).toEqual({ status: 400, code: 'VALIDATION_ERROR' });
+    expect(res.body.error.details).toEqual([
+      { path: 'cursor', message: 'Invalid cursor.', location: 'query' },
+    ]);
+    expect(refusal(await api.get('/api/search?q=a'))).toEqual({ status: 401, code: 'UNAUTHENTICATED' });
+  });
+});
+
+describe('results', () => {
+  it('carry chat, sender, seq, deep link and a plain-text snippet with highlight ranges', async () => {
+    const [ana, ben] = await registerUsers(api, 2);
+    const g = await createGroup(api, ana!, [ben!], 'Snippet Safety');
+    const body = 'look <img src=x onerror="alert(1)"> at the Café';
+    const m = await sendText(api, ana!, g.id, body);
+    const page = await search(ben!, 'onerror cafe');
+    expect(page.messages).toHaveLength(1);
+    const hit = page.messages[0]!;
+    expect(hit).toMatchObject({
+      messageId: m.id,
+      chat: { id: g.id, kind: 'group', title: 'Snippet Safety' },
+      sender: { id: ana!.id, username: ana!.username, displayName: ana!.displayName },
+      seq: m.seq,
+      link: `/chats/${g.id}/messages/${m.id}`,
+    });
+    // The text comes back exactly as written (the client renders it as text), with ranges.
+    expect(hit.snippet.text).toBe(body);
+    const marked = hit.snippet.highlights.map((r) => hit.snippet.text.slice(r.start, r.end));
+    expect(marked).toEqual(['onerror', 'Café']);
+    expect(page.terms).toEqual(['onerror', 'cafe']);
+  });
+
+  it('cuts long messages around the first match', async () => {
+    const long = `${'filler words here '.repeat(40)}the needle is here ${'more filler '.repeat(40)}`;
+    const { users } = await groupWith([long]);
+    const hit = (await search(users[1]!, 'needle')).messages[0]!;
+    expect(hit.snippet.text.length).toBeLessThanOrEqual(182);
+    expect(hit.snippet.text.startsWith('…')).toBe(true);
+    expect(hit.snippet.text.endsWith('…')).toBe(true);
+    const [r] = hit.snippet.highlights;
+    expect(hit.snippet.text.slice(r!.start, r!.end)).toBe('needle');
+  });
+
+  it('names a direct chat after the other person', async () => {
+    const [ana, ben] = await registerUsers(api, 2);
+    const chat = await openDirectChat(api, ana!, ben!);
+    await sendText(api, ana!, chat.id, 'puffin');
+    const [hit] = (await search(ben!, 'puffin')).messages;
+    expect(hit!.chat).toEqual({ id: chat.id, kind: 'direct', title: ana!.displayName });
+  });
+
+  it('type=users searches people', async () => {
+    const [ana] = await registerUsers(api, 1);
+    const zed = await registerUser(api, { displayName: 'Zed Quokkaman' });
+    const page = await search(ana!, 'zed quokka', { type: 'users' });
+    expect(page.messages).toEqual([]);
+    expect(page.users.map((u: { id: string }) => u.id)).toEqual([zed.id]);
+  });
+});
+
+describe('live index', () => {
+  it('finds a message as soon as its send is acknowledged, re-indexes edits and drops deletes', async () => {
+    const [ana, ben] = await registerUsers(api, 2);
+    const g = await createGroup(api, ana!, [ben!]);
+    const m = await sendText(api, ana!, g.id, 'first draft about badgers');
+    expect(await found(ben!, 'badgers')).toEqual([m.id]);
+    const edit = await api.put(`/api/messages/${m.id}`, { body: 'final text about wombats' }, as(ana!));
+    expect(edit.status).toBe(200);
+    expect(await found(ben!, 'badgers')).toEqual([]);
+    expect(await found(ben!, 'wombats')).toEqual([m.id]);
+    expect((await api.del(`/api/messages/${m.id}`, as(ana!))).status).toBe(204);
+    expect(await found(ben!, 'wombats')).toEqual([]);
+  });
+
+  it('finds messages sent over the WebSocket pipeline (group commit) at once', async () => {
+    const [ana, ben] = await registerUsers(api, 2);
+    const g = await createGroup(api, ana!, [ben!]);
+    const sent = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => sendText(api, ana!, g.id, `batch capybara ${i}`)),
+    );
+    expect((await found(ben!, 'capybara', { limit: '50' })).sort()).toEqual(sent.map((s) => s.id).sort());
+  });
+});

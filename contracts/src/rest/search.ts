@@ -1,0 +1,88 @@
+import { initContract } from '@ts-rest/core';
+import { z } from 'zod';
+import { isoDateTime, uuid } from '../common.js';
+import { errorBodySchema } from '../errors.js';
+import { messageSenderSchema } from './messages.js';
+import { publicUserSchema } from './users.js';
+
+const c = initContract();
+
+export const SEARCH_QUERY_MAX_LENGTH = 256;
+export const SEARCH_PAGE_DEFAULT = 20;
+export const SEARCH_PAGE_MAX = 50;
+
+export const searchQuerySchema = z.object({
+  /** The query language is described in the README ("Search"). */
+  q: z
+    .string()
+    .trim()
+    .min(1, 'Type something to search for.')
+    .max(SEARCH_QUERY_MAX_LENGTH, `Use at most ${SEARCH_QUERY_MAX_LENGTH} characters.`),
+  /** Only this chat ("search in this chat"). */
+  chatId: uuid.optional(),
+  limit: z.coerce.number().int().min(1).max(SEARCH_PAGE_MAX).default(SEARCH_PAGE_DEFAULT),
+  /** Opaque cursor from the previous page's `nextCursor` (same q, sort and type). */
+  cursor: z.string().max(400).optional(),
+  /** relevance: best match first, newer first among equals; date: newest first. */
+  sort: z.enum(['relevance', 'date']).default('relevance'),
+  type: z.enum(['messages', 'users']).default('messages'),
+});
+export type SearchQuery = z.infer<typeof searchQuerySchema>;
+
+/** A span of `text` to highlight: [start, end) in UTF-16 code units (JavaScript string indexes). */
+export const highlightRangeSchema = z.object({
+  start: z.number().int().min(0),
+  end: z.number().int().min(0),
+});
+export type HighlightRange = z.infer<typeof highlightRangeSchema>;
+
+/** Plain text (never HTML) around the match, with what to highlight in it. */
+export const searchSnippetSchema = z.object({
+  text: z.string(),
+  highlights: z.array(highlightRangeSchema),
+});
+export type SearchSnippet = z.infer<typeof searchSnippetSchema>;
+
+export const messageHitSchema = z.object({
+  messageId: uuid,
+  chat: z.object({ id: uuid, kind: z.enum(['direct', 'group']), title: z.string() }),
+  /** Null when the sender's account is gone. */
+  sender: messageSenderSchema.nullable(),
+  seq: z.number().int(),
+  createdAt: isoDateTime,
+  editedAt: isoDateTime.nullable(),
+  snippet: searchSnippetSchema,
+  /** The app's deep link to the message: /chats/:chatId/messages/:messageId. */
+  link: z.string(),
+});
+export type MessageHit = z.infer<typeof messageHitSchema>;
+
+export const searchResultSchema = z.object({
+  /** type=messages */
+  messages: z.array(messageHitSchema),
+  /** type=users */
+  users: z.array(publicUserSchema),
+  nextCursor: z.string().nullable(),
+  /** The text the query looks for, to highlight in the chat when a result is opened. */
+  terms: z.array(z.string()),
+});
+export type SearchResult = z.infer<typeof searchResultSchema>;
+
+export const searchContract = c.router(
+  {
+    search: {
+      method: 'GET',
+      path: '/search',
+      summary:
+        'Full-text search over the messages of the chats the caller is in (or people, type=users): ' +
+        'words, "phrases", -exclusions, prefix*, from:, in:, has:, is:unread, before:/after:/on:',
+      query: searchQuerySchema,
+      responses: {
+        200: searchResultSchema,
+        400: errorBodySchema,
+        401: errorBodySchema,
+      },
+    },
+  },
+  { strictStatusCodes: true },
+);
