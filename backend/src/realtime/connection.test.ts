@@ -16,7 +16,7 @@ import { Connection } from './connection.js';
 function fakeSocket() {
   const frames: { type: string; position: string; data: unknown }[] = [];
   const socket = {
-    readyState: WebSocket.OPEN,
+    readyState: WebSocket.OPEN as number,
     bufferedAmount: 0,
     send(text: string, done?: (err?: Error) => void) {
       frames.push(JSON.parse(text));
