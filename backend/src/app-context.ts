@@ -3,6 +3,7 @@
  * parts, the delivery pipeline, rate-limit counters. Handlers receive it; business code
  * never reaches for globals.
  */
+import type { Budgets } from './infra/budgets.js';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { ChatDirectory } from './chats/chat-directory.js';
@@ -53,6 +54,8 @@ export interface AppContext {
   /** argon2, bounded by PASSWORD_HASH_CONCURRENCY. */
   passwords: Passwords;
   sendLimiter: SendLimiter;
+  /** Per-user allowances for every other command type, REST write and REST read (per node). */
+  budgets: Budgets;
   inbox: Inbox;
   bus: EventBus;
   /** Puts events into inboxes and wakes devices; only the relay (and ephemeral events) use it. */

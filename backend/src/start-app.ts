@@ -2,6 +2,7 @@
  * Wires the parts chosen by config (database, Redis, counters), migrates, and builds the
  * app. main.ts listens; tests call this with their own config.
  */
+import { createBudgets } from './infra/budgets.js';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { AppContext } from './app-context.js';
@@ -147,6 +148,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         prefix: config.redisKeyPrefix,
       }),
       passwords: createPasswords(createWorkLimit(config.passwordHashing)),
+      budgets: createBudgets(config.budgets),
       sendLimiter: createSendLimiter({
         name: 'send',
         perSecond: config.sendRate.perSecond,

@@ -56,6 +56,7 @@ describe('per-address limits', () => {
   let api: Client;
   beforeAll(async () => {
     server = await startTestServer({
+      ADDRESS_LIMITS_LOOPBACK: 'limit',
       LOGIN_ADDRESS_MAX_FAILURES: '30',
       REGISTER_ADDRESS_MAX: '40',
       REGISTER_ADDRESS_WINDOW_SECONDS: '3600',
@@ -109,6 +110,34 @@ describe('per-address limits', () => {
     expect(refused).toHaveLength(5);
     expect(refused[0]!.body.error.code).toBe('RATE_LIMITED');
     expect(Number(refused[0]!.headers.get('retry-after'))).toBeGreaterThan(3000);
+  });
+});
+
+describe('per-address limits and loopback clients', () => {
+  let server: TestServer;
+  let api: Client;
+  beforeAll(async () => {
+    // The default: a client on the server's own host is not counted by address.
+    server = await startTestServer({ REGISTER_ADDRESS_MAX: '3', LOGIN_ADDRESS_MAX_FAILURES: '3' });
+    api = client(server.url);
+  });
+  afterAll(() => server.close());
+
+  it('leave loopback out by default, while per-account limits still hold', async () => {
+    const users = [];
+    for (let i = 0; i < 6; i += 1) users.push(await registerUser(api));
+    for (const user of users) {
+      const res = await api.post('/api/auth/login', { login: user.username, password: 'wrong password 1' });
+      expect(res.status).toBe(401);
+    }
+    // The account limit (LOGIN_MAX_FAILURES, 5) still applies from loopback.
+    const one = users[0]!;
+    const statuses = [];
+    for (let i = 0; i < 6; i += 1)
+      statuses.push(
+        (await api.post('/api/auth/login', { login: one.username, password: 'wrong again' })).status,
+      );
+    expect(statuses).toContain(429);
   });
 });
 

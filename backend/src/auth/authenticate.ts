@@ -5,7 +5,7 @@
  */
 import type { FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
-import { AppError } from '../infra/errors.js';
+import { AppError, rateLimited } from '../infra/errors.js';
 import { verifyAccessToken, type AccessClaims } from './tokens.js';
 
 export type Identity = AccessClaims;
@@ -21,9 +21,15 @@ export function bearerToken(request: FastifyRequest): string | undefined {
   return scheme?.toLowerCase() === 'bearer' && token ? token.trim() : undefined;
 }
 
-export async function authenticateToken(ctx: AppContext, token: string | undefined): Promise<Identity> {
+export async function authenticateToken(
+  ctx: AppContext,
+  token: string | undefined,
+  /** Runs once the token is known to be genuine, before the database is asked about its session. */
+  admit?: (claims: AccessClaims) => Promise<void>,
+): Promise<Identity> {
   if (!token) throw new AppError('UNAUTHENTICATED');
   const claims = await verifyAccessToken(ctx.config.jwt, token);
+  await admit?.(claims);
   // Every request and every socket asks this: one prepared statement, not an ORM query.
   const [session] = await ctx.db.sql<{
     user_id: string;
@@ -50,6 +56,17 @@ const TOUCH_SESSION = {
   text: `UPDATE sessions SET last_active_at = $2 WHERE id = $1::uuid`,
 };
 
+/**
+ * The caller, who must also have allowance left: REST reads share one per user, and each
+ * write route has its own (infra/budgets.ts).
+ */
 export function authenticate(ctx: AppContext, request: FastifyRequest): Promise<Identity> {
-  return authenticateToken(ctx, bearerToken(request));
+  // Taken before the session is looked up: a request over its allowance costs no query.
+  return authenticateToken(ctx, bearerToken(request), async ({ userId }) => {
+    const reading = request.method === 'GET' || request.method === 'HEAD';
+    const allowance = reading
+      ? await ctx.budgets.read(userId)
+      : await ctx.budgets.command(userId, `${request.method} ${request.routeOptions.url ?? ''}`);
+    if (!allowance.ok) throw rateLimited(allowance.retryAfterMs);
+  });
 }

@@ -12,7 +12,7 @@ import type { z } from 'zod';
 import type { loginSchema } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { AppError } from '../infra/errors.js';
-import { addressKey } from '../infra/rate-limit.js';
+import { addressKey, isLoopback, type FailureCounter } from '../infra/rate-limit.js';
 import { openSession, type DeviceInfo, type IssuedTokens } from './issue-session.js';
 
 export type LoginInput = z.output<typeof loginSchema>;
@@ -26,11 +26,14 @@ export async function logIn(ctx: AppContext, input: LoginInput, device: DeviceIn
   // Keyed by account (or by the name tried, when there is no such account) and address.
   const accountKey = `${user?.id ?? `unknown:${login}`}|${address}`;
 
-  const addressWait = await ctx.loginAddressFailures.reserve(address);
+  // Failures across accounts are counted per address, except a loopback client's (config).
+  const addresses: FailureCounter | null =
+    ctx.config.addressLimitsExemptLoopback && isLoopback(device.ip) ? null : ctx.loginAddressFailures;
+  const addressWait = (await addresses?.reserve(address)) ?? 0;
   if (addressWait > 0) throw tooMany(addressWait);
   const accountWait = await ctx.loginFailures.reserve(accountKey);
   if (accountWait > 0) {
-    await ctx.loginAddressFailures.release(address);
+    await addresses?.release(address);
     throw tooMany(accountWait);
   }
 
@@ -41,11 +44,11 @@ export async function logIn(ctx: AppContext, input: LoginInput, device: DeviceIn
       : (await ctx.passwords.burnCheck(input.password), false);
   } catch (err) {
     // Not checked (the server was too busy): no failure to count.
-    await Promise.all([ctx.loginFailures.release(accountKey), ctx.loginAddressFailures.release(address)]);
+    await Promise.all([ctx.loginFailures.release(accountKey), addresses?.release(address)]);
     throw err;
   }
   if (!user || !ok) throw new AppError('INVALID_CREDENTIALS');
-  await Promise.all([ctx.loginFailures.reset(accountKey), ctx.loginAddressFailures.release(address)]);
+  await Promise.all([ctx.loginFailures.reset(accountKey), addresses?.release(address)]);
   return ctx.db.prisma.$transaction((tx) =>
     openSession(ctx, tx, user, {
       ...device,

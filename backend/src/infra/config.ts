@@ -84,6 +84,7 @@ const envSchema = z
     REGISTER_ADDRESS_MAX: z.coerce.number().int().min(1).max(1_000_000).default(10),
     REGISTER_ADDRESS_WINDOW_SECONDS: z.coerce.number().int().min(1).max(604_800).default(3600),
     REGISTRATION: z.enum(['open', 'invite', 'closed']).default('open'),
+    ADDRESS_LIMITS_LOOPBACK: z.enum(['exempt', 'limit']).default('exempt'),
     PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
     PASSWORD_HASH_QUEUE_MAX: z.coerce.number().int().min(0).max(100_000).default(64),
     PASSWORD_HASH_WAIT_MS: z.coerce.number().int().min(0).max(120_000).default(5_000),
@@ -93,6 +94,15 @@ const envSchema = z
     HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(65_000),
     HTTP_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
     MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
+    USER_COMMAND_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(10),
+    USER_COMMAND_BURST: z.coerce.number().int().min(0).max(1_000_000).default(60),
+    USER_COMMANDS_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(4),
+    USER_READ_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
+    USER_READ_BURST: z.coerce.number().int().min(0).max(1_000_000).default(600),
+    WS_FRAME_RATE_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(100),
+    WS_FRAME_BURST: z.coerce.number().int().min(1).max(1_000_000).default(200),
+    WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(1_000_000).default(20),
+    WS_MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(2_000),
     SEND_RATE_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(5),
     SEND_BURST: z.coerce.number().int().min(0).max(100_000).default(120),
     INBOX_SIZE: z.coerce.number().int().min(10).max(1_000_000).default(2000),
@@ -196,6 +206,27 @@ export interface Config {
   };
   /** Per-user message sends: a steady rate per second, plus a burst allowance per minute. */
   sendRate: { perSecond: number; burstPerMinute: number };
+  /**
+   * Per user, on each node: every other WebSocket command type and every REST write route
+   * (`commands`, each type its own allowance), and REST reads (`reads`, all together).
+   */
+  budgets: {
+    commands: { perSecond: number; burstPerMinute: number };
+    reads: { perSecond: number; burstPerMinute: number };
+  };
+  /**
+   * Whether the per-address limits (sign-ups, failed sign-ins across accounts, sockets)
+   * count loopback clients: `exempt` (default) leaves them out — a load generator on the
+   * host, or a reverse proxy on it without TRUST_PROXY, which would make every user one
+   * address — while per-account limits still apply.
+   */
+  addressLimitsExemptLoopback: boolean;
+  /** A socket sending frames faster than this (token bucket) is closed (1008). */
+  wsFrames: { perSecond: number; burst: number };
+  /** A user's WebSocket commands running at once on a node (the rest wait their turn). */
+  userCommandsInFlight: number;
+  /** WebSockets at once on each node: per signed-in user, per client address. */
+  wsMaxSockets: { perUser: number; perAddress: number };
   /** Events kept per user for resume (embedded inbox). */
   inboxSize: number;
   /** PostgreSQL pool size, and how long work may wait for a connection before a 503. */
@@ -300,6 +331,14 @@ export function loadConfig(
       maxConnections: e.MAX_CONNECTIONS,
     },
     sendRate: { perSecond: e.SEND_RATE_PER_SECOND, burstPerMinute: e.SEND_BURST },
+    budgets: {
+      commands: { perSecond: e.USER_COMMAND_RATE_PER_SECOND, burstPerMinute: e.USER_COMMAND_BURST },
+      reads: { perSecond: e.USER_READ_RATE_PER_SECOND, burstPerMinute: e.USER_READ_BURST },
+    },
+    addressLimitsExemptLoopback: e.ADDRESS_LIMITS_LOOPBACK === 'exempt',
+    wsFrames: { perSecond: e.WS_FRAME_RATE_PER_SECOND, burst: e.WS_FRAME_BURST },
+    wsMaxSockets: { perUser: e.WS_MAX_SOCKETS_PER_USER, perAddress: e.WS_MAX_SOCKETS_PER_ADDRESS },
+    userCommandsInFlight: e.USER_COMMANDS_IN_FLIGHT,
     inboxSize: e.INBOX_SIZE,
     dbPool: { size: e.DATABASE_POOL_SIZE, acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS },
     sendPipeline: {

@@ -34,6 +34,16 @@ export function serviceUnavailable(retryAfterMs = BUSY_RETRY_AFTER_MS, message?:
   );
 }
 
+/** The retryable "too fast" error of a per-user allowance. */
+export function rateLimited(retryAfterMs: number, message = 'Too many requests. Wait a moment.'): AppError {
+  return new AppError(
+    'RATE_LIMITED',
+    message,
+    { retryAfterMs },
+    { 'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))) },
+  );
+}
+
 /**
  * ioredis giving up on a command because Redis is away (REDIS_URL: the inbox read by a
  * socket's auth or resume, presence): an outage to wait out, like the database's.

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { addressKey, createFailureCounter, type FailureCounter } from './rate-limit.js';
+import { addressKey, createFailureCounter, isLoopback, type FailureCounter } from './rate-limit.js';
 
 // Redis is part of the scaled-out mode; CI runs it at 127.0.0.1:6379 (REDIS_URL overrides).
 // Outside CI, a machine without Redis skips those cases and says so.
@@ -94,4 +94,17 @@ it('counts IPv4 addresses as they are and IPv6 ones by their /64', () => {
   expect(addressKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
   expect(addressKey('::1')).toBe('0:0:0:0::/64');
   expect(addressKey(undefined)).toBe('unknown');
+});
+
+it('knows loopback clients (left out of per-address limits unless ADDRESS_LIMITS_LOOPBACK=limit)', () => {
+  for (const ip of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) expect(isLoopback(ip)).toBe(true);
+  for (const ip of [
+    '203.0.113.9',
+    '::ffff:203.0.113.9',
+    '2001:db8::1',
+    '0.0.0.0',
+    undefined,
+    '127.0.0.1.evil',
+  ])
+    expect(isLoopback(ip)).toBe(false);
 });

@@ -124,6 +124,12 @@ export function createSendLimiter(opts: {
   };
 }
 
+/** 127.0.0.0/8, ::1, and IPv4-mapped 127.x: a client on this host (or a proxy on it). */
+export function isLoopback(ip: string | undefined): boolean {
+  if (!ip) return false;
+  return ip === '::1' || /^(::ffff:)?127\.\d+\.\d+\.\d+$/i.test(ip);
+}
+
 /**
  * The key a client address is counted under: an IPv4 address as it is, an IPv6 address by
  * its /64 network (one host usually holds a whole /64, so counting single addresses would

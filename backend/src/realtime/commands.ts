@@ -7,7 +7,7 @@ import type { commandSchemas, CommandType } from '@parley/contracts';
 import type { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { authenticateToken } from '../auth/authenticate.js';
-import { AppError } from '../infra/errors.js';
+import { AppError, rateLimited } from '../infra/errors.js';
 import { deleteMessage } from '../messages/delete-message.js';
 import { editMessage } from '../messages/edit-message.js';
 import { markRead } from '../messages/mark-read.js';
@@ -27,7 +27,14 @@ export function createCommandHandlers(ctx: AppContext): Handlers {
   const me = (conn: Connection) => conn.userId!;
   return {
     async auth(conn, { token }) {
-      const identity = await authenticateToken(ctx, token);
+      // Opening sockets has an allowance too (each costs the session check, the inbox head
+      // and a presence change): a client reconnecting in a loop is held to it.
+      const identity = await authenticateToken(ctx, token, async ({ userId }) => {
+        if (conn.userId) return;
+        const allowance = await ctx.budgets.command(userId, 'connect');
+        if (!allowance.ok)
+          throw rateLimited(allowance.retryAfterMs, 'Too many connections opened. Wait a moment.');
+      });
       if (conn.userId) {
         // A fresh token on a live socket (access tokens are short-lived): same session only.
         if (identity.userId !== conn.userId || identity.sessionId !== conn.sessionId) {

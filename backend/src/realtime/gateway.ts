@@ -15,7 +15,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Duplex } from 'node:stream';
 import type { AppContext } from '../app-context.js';
 import { presenceAudience } from '../chats/access.js';
+import { FrameBucket, UserSlots } from '../infra/budgets.js';
 import { errorBody, toAppError, zodIssues } from '../infra/errors.js';
+import { addressKey, isLoopback } from '../infra/rate-limit.js';
 import type { Metrics } from '../infra/metrics.js';
 import { Connection } from './connection.js';
 import { createCommandHandlers } from './commands.js';
@@ -55,6 +57,11 @@ export async function registerGateway(
     if (set.size) map.set(key, set);
     else map.delete(key);
   };
+
+  /** Sockets open on this node per client address (counted from the upgrade). */
+  const byAddress = new Map<string, number>();
+  const { wsFrames, wsMaxSockets } = ctx.config;
+  const slots = new UserSlots(ctx.config.userCommandsInFlight);
 
   const handlers = createCommandHandlers(ctx);
   /** Sockets in the indexes and counted by presence (authenticated and acked). */
@@ -266,6 +273,15 @@ export async function registerGateway(
       if (!originAllowed(request, ctx.config.corsOrigins)) {
         return reply.code(403).send(errorBody('ORIGIN_NOT_ALLOWED'));
       }
+      const exempt = ctx.config.addressLimitsExemptLoopback && isLoopback(request.ip);
+      if (!exempt && (byAddress.get(addressKey(request.ip)) ?? 0) >= wsMaxSockets.perAddress) {
+        return reply
+          .code(429)
+          .header('retry-after', '10')
+          .send(
+            errorBody('RATE_LIMITED', 'Too many connections from your address.', { retryAfterMs: 10_000 }),
+          );
+      }
       // Shutting down: the client's next try lands on another node (or on this one restarted).
       if (draining) {
         return reply
@@ -282,6 +298,9 @@ export async function registerGateway(
       const conn = new Connection(socket, ctx, request.log, (n) => metrics.wsEventsSent.inc(n));
       all.add(conn);
       metrics.wsConnections.inc();
+      const address = addressKey(request.ip);
+      byAddress.set(address, (byAddress.get(address) ?? 0) + 1);
+      const frames = new FrameBucket(wsFrames.perSecond, wsFrames.burst);
       // Frames that arrived in time are answered first: a server slowed by a reconnect storm
       // must not close sockets whose auth it simply has not got to yet.
       const closeUnauthenticated = () => {
@@ -297,6 +316,9 @@ export async function registerGateway(
       socket.on('close', () => {
         clearTimeout(authTimer);
         metrics.wsConnections.dec();
+        const left = (byAddress.get(address) ?? 1) - 1;
+        if (left > 0) byAddress.set(address, left);
+        else byAddress.delete(address);
         const departure: Promise<void> = disconnected(conn)
           .catch((err) => request.log.error({ err }, 'ws disconnect handling failed'))
           .finally(() => leaving.delete(departure));
@@ -304,6 +326,16 @@ export async function registerGateway(
       });
       socket.on('error', () => undefined);
       socket.on('message', (raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+        // A client flooding frames is cut off before its frames cost a parse each; it may
+        // reconnect (its device resumes) and go on at the allowed rate.
+        if (!frames.take()) {
+          if (socket.readyState === socket.OPEN) {
+            metrics.wsCommands.inc({ type: 'frame', outcome: 'FLOOD' });
+            socket.close(wsCloseCodes.policyViolation, 'Too many frames: slow down');
+          }
+          return;
+        }
+        if (socket.readyState !== socket.OPEN) return;
         const buf = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw as ArrayBuffer);
         if (buf.length > WS_MAX_FRAME_BYTES) {
           conn.fail(undefined, 'FRAME_TOO_LARGE', `Frames are limited to ${WS_MAX_FRAME_BYTES} bytes.`);
@@ -360,11 +392,37 @@ export async function registerGateway(
       return;
     }
     const firstAuth = command === 'auth' && !conn.userId;
+    // Every command type but sends (their own limiter) has its own allowance per user.
+    if (conn.userId && command !== 'message:send') {
+      const allowance = await ctx.budgets.command(conn.userId, command);
+      if (!allowance.ok) {
+        metrics.wsCommands.inc({ type: command, outcome: 'RATE_LIMITED' });
+        conn.fail(id, 'RATE_LIMITED', `Too many ${command} commands. Wait a moment.`, {
+          retryAfterMs: allowance.retryAfterMs,
+        });
+        return;
+      }
+    }
     try {
-      const result = await (handlers[command] as (c: Connection, d: unknown) => Promise<unknown>)(
-        conn,
-        data.data,
-      );
+      const run = () =>
+        (handlers[command] as (c: Connection, d: unknown) => Promise<unknown>)(conn, data.data);
+      const result = conn.userId ? await slots.run(conn.userId, run) : await run();
+      if (firstAuth && conn.userId && (byUser.get(conn.userId)?.size ?? 0) >= wsMaxSockets.perUser) {
+        // One account's sockets on this node are capped: the newest is refused.
+        const userId = conn.userId;
+        conn.userId = undefined;
+        conn.sessionId = undefined;
+        metrics.wsCommands.inc({ type: command, outcome: 'TOO_MANY_SOCKETS' });
+        conn.fail(
+          id,
+          'RATE_LIMITED',
+          `This account has ${wsMaxSockets.perUser} connections open here already. Close one first.`,
+          { retryAfterMs: 10_000 },
+        );
+        conn.log.warn({ userId }, 'ws refused: too many sockets for one account');
+        conn.socket.close(wsCloseCodes.policyViolation, 'Too many connections for this account');
+        return;
+      }
       conn.ack(id, result);
       metrics.wsCommands.inc({ type: command, outcome: 'ok' });
     } catch (err) {

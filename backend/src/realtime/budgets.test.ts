@@ -1,0 +1,175 @@
+/**
+ * One client must not degrade the server for others (specs/security.md, item 1): a socket
+ * flooding frames is cut off before its frames are parsed; every command type and REST route
+ * has a per-user allowance; one account and one address may hold only so many sockets on a
+ * node. Each server here is set with small limits so the tests reach them quickly.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { wsCloseCodes } from '@parley/contracts';
+import WebSocket from 'ws';
+import { openDirectChat, registerUsers, type TestUser } from '../../test/support/factories.js';
+import { client } from '../../test/support/http.js';
+import { startTestServer, type TestServer } from '../../test/support/server.js';
+import { connectAs, openWs, wsUrl, type WsClient } from '../../test/support/ws.js';
+
+const servers: TestServer[] = [];
+const sockets: WsClient[] = [];
+afterAll(async () => {
+  await Promise.all(sockets.map((s) => s.close()));
+  await Promise.all(servers.map((s) => s.close()));
+}, 120_000);
+
+async function serverWith(env: Record<string, string>) {
+  const server = await startTestServer({ SEND_RATE_PER_SECOND: '1000', ...env });
+  servers.push(server);
+  return { server, api: client(server.url) };
+}
+
+async function socketOf(url: string, user: TestUser) {
+  const ws = await connectAs(url, user.accessToken);
+  sockets.push(ws);
+  return ws;
+}
+
+describe('a socket flooding frames', () => {
+  let server: TestServer;
+  let flooder: TestUser;
+  let sender: TestUser;
+  let receiver: TestUser;
+  let chatId: string;
+  beforeAll(async () => {
+    ({ server } = await serverWith({ WS_FRAME_RATE_PER_SECOND: '20', WS_FRAME_BURST: '40' }));
+    const api = client(server.url);
+    [flooder, sender, receiver] = (await registerUsers(api, 3)) as [TestUser, TestUser, TestUser];
+    chatId = (await openDirectChat(api, sender, receiver)).id;
+  }, 120_000);
+
+  test('is closed with 1008 once past its burst, while another user goes on as before', async () => {
+    const [flood, from, to] = await Promise.all([
+      socketOf(server.url, flooder),
+      socketOf(server.url, sender),
+      socketOf(server.url, receiver),
+    ]);
+    const frame = JSON.stringify({ type: 'typing:stop', data: { chatId: randomUUID() } });
+    for (let i = 0; i < 500; i++) flood.sendRaw(frame);
+    const closed = await flood.closed;
+    expect(closed.code).toBe(wsCloseCodes.policyViolation);
+    expect(closed.reason).toMatch(/too many frames/i);
+    // Far fewer than 500 frames were answered: the rest were never parsed.
+    const answered = flood.events.filter((f) => f.type === 'error').length;
+    expect(answered).toBeLessThan(100);
+
+    const ack = await from.command('message:send', { chatId, clientMsgId: randomUUID(), body: 'still here' });
+    expect(ack.ok).toBe(true);
+    await to.waitFor((f) => f.type === 'message:new' && f.data.message.id === ack.data.message.id);
+
+    // The flooder may come back and go on at the allowed rate.
+    const again = await socketOf(server.url, flooder);
+    expect((await again.command('typing:stop', { chatId })).error?.code).not.toBe('RATE_LIMITED');
+  });
+});
+
+describe('per-user allowances', () => {
+  let server: TestServer;
+  let api: ReturnType<typeof client>;
+  let a: TestUser;
+  let b: TestUser;
+  let chatId: string;
+  beforeAll(async () => {
+    ({ server, api } = await serverWith({
+      USER_COMMAND_RATE_PER_SECOND: '1',
+      USER_COMMAND_BURST: '0',
+      USER_READ_RATE_PER_SECOND: '1',
+      USER_READ_BURST: '0',
+    }));
+    [a, b] = (await registerUsers(api, 2)) as [TestUser, TestUser];
+    chatId = (await openDirectChat(api, a, b)).id;
+  }, 120_000);
+
+  test('each WebSocket command type has its own, answered with RATE_LIMITED and when to retry', async () => {
+    const ws = await socketOf(server.url, a);
+    const acks = await Promise.all(
+      Array.from({ length: 30 }, () => ws.command('chat:read', { chatId, upToSeq: 0 })),
+    );
+    const limited = acks.filter((f) => !f.ok);
+    expect(limited.length).toBeGreaterThanOrEqual(10);
+    expect(acks.filter((f) => f.ok).length).toBeGreaterThanOrEqual(1);
+    for (const f of limited) {
+      expect(f.error?.code).toBe('RATE_LIMITED');
+      expect((f.error?.details as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(0);
+    }
+    // Another command type still has its allowance, and sends have their own limiter.
+    expect((await ws.command('typing:start', { chatId })).ok).toBe(true);
+    const send = await ws.command('message:send', { chatId, clientMsgId: randomUUID(), body: 'hi' });
+    expect(send.ok).toBe(true);
+    // Another user is not held back by this one.
+    const other = await socketOf(server.url, b);
+    expect((await other.command('chat:read', { chatId, upToSeq: 0 })).ok).toBe(true);
+  });
+
+  test('REST reads share one, and each write route has its own: 429 in the error shape with Retry-After', async () => {
+    const reads = await Promise.all(
+      Array.from({ length: 30 }, () => api.get('/api/chats', { token: b.accessToken })),
+    );
+    const refused = reads.filter((r) => r.status === 429);
+    expect(refused.length).toBeGreaterThanOrEqual(10);
+    expect(refused[0]!.body.error.code).toBe('RATE_LIMITED');
+    expect(Number(refused[0]!.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // A write route is counted apart from reads.
+    const write = await api.put('/api/users/me', { displayName: 'New name' }, { token: b.accessToken });
+    expect(write.status).toBe(200);
+    // ...and has its own allowance.
+    const writes = await Promise.all(
+      Array.from({ length: 30 }, () =>
+        api.put('/api/users/me', { displayName: 'Newer name' }, { token: b.accessToken }),
+      ),
+    );
+    expect(writes.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(10);
+  });
+});
+
+describe('sockets at once', () => {
+  test('one account may hold WS_MAX_SOCKETS_PER_USER on a node; the next is refused and closed', async () => {
+    const { server, api } = await serverWith({ WS_MAX_SOCKETS_PER_USER: '2' });
+    const [user] = await registerUsers(api, 1);
+    const first = await socketOf(server.url, user!);
+    await socketOf(server.url, user!);
+    const third = await openWs(server.url);
+    sockets.push(third);
+    const ack = await third.command('auth', { token: user!.accessToken });
+    expect(ack.ok).toBe(false);
+    expect(ack.error?.code).toBe('RATE_LIMITED');
+    expect((await third.closed).code).toBe(wsCloseCodes.policyViolation);
+    // Once one closes, a new one gets in.
+    await first.close();
+    let fourth: WsClient | undefined;
+    for (let i = 0; i < 100 && !fourth; i++) {
+      const ws = await openWs(server.url);
+      sockets.push(ws);
+      if ((await ws.command('auth', { token: user!.accessToken })).ok) fourth = ws;
+      else await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(fourth).toBeDefined();
+  }, 120_000);
+
+  test('one address may open WS_MAX_SOCKETS_PER_ADDRESS; the next upgrade gets a 429 in the error shape', async () => {
+    const { server } = await serverWith({
+      WS_MAX_SOCKETS_PER_ADDRESS: '3',
+      ADDRESS_LIMITS_LOOPBACK: 'limit',
+    });
+    for (let i = 0; i < 3; i++) sockets.push(await openWs(server.url));
+    const refused = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const ws = new WebSocket(wsUrl(server.url));
+      ws.on('open', () => reject(new Error('the fourth socket was let in')));
+      ws.on('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      ws.on('error', () => undefined);
+    });
+    expect(refused.status).toBe(429);
+    expect(JSON.parse(refused.body).error.code).toBe('RATE_LIMITED');
+  }, 120_000);
+});

@@ -1,0 +1,301 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench:flood`: one abusive user against everyone else (specs/security.md, item 1),
+ * on a fresh server with its default limits (embedded PGlite, or PostgreSQL with
+ * DATABASE_URL).
+ *
+ * Victims: 3 pairs of users in direct chats, each sender sending 4 messages a second; the
+ * delivery latency is from the send to the `message:new` at the receiver. A probe asks
+ * GET /health every 100 ms. Both are measured for 15 s with nothing else going on (quiet),
+ * then for 15 s while one user floods every command type at 10,000 frames/s in total over
+ * as many sockets as the server lets it hold, opening a new one at once whenever one is
+ * closed (an attacker that does not back off).
+ *
+ * Goal: the victims' delivery p99 under the flood within 2× the quiet p99, and /health
+ * within 100 ms (its p99). The section for the mode in specs/benchmarks.md is rewritten.
+ * `--quick`: 5 s phases, nothing written. Exit code 0 goals met, 1 missed, 2 could not run.
+ * Every wait has a deadline and every loop a bound.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { machineBusy } from './lib/probe.mjs';
+import { commitLabel, writeSection } from './lib/report.mjs';
+import { createCleanups, freePort, freshDatabase, root, startServer } from './lib/run-server.mjs';
+
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' } }, strict: true });
+const quick = args.quick === true;
+const mode = process.env.DATABASE_URL ? 'postgres' : 'pglite';
+const PHASE_MS = quick ? 5_000 : 15_000;
+const PAIRS = 3;
+const VICTIM_RATE = 4; // messages per second per sender
+const FLOOD_RATE = 10_000; // frames per second, all the attacker's sockets together
+const FLOOD_SOCKETS = 25; // tried at once (the server caps one account's)
+const HEALTH_EVERY_MS = 100;
+
+const { cleanup, cleanups } = createCleanups();
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const say = (line) => console.log(`[bench-flood] ${line}`);
+
+function quantile(sorted, q) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+}
+function summary(samples) {
+  const s = [...samples].sort((a, b) => a - b);
+  return {
+    n: s.length,
+    p50: quantile(s, 0.5),
+    p95: quantile(s, 0.95),
+    p99: quantile(s, 0.99),
+    max: s.at(-1),
+  };
+}
+const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : '—');
+
+async function http(base, method, url, body, token) {
+  const res = await fetch(`${base}${url}`, {
+    method,
+    headers: {
+      ...(body ? { 'content-type': 'application/json' } : {}),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(60_000),
+  });
+  const json = await res.json().catch(() => null);
+  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function register(base, name) {
+  const username = `${name}_${randomUUID().slice(0, 8)}`;
+  const reply = await http(base, 'POST', '/api/auth/register', {
+    username,
+    email: `${username}@example.com`,
+    password: 'correct horse battery staple',
+    displayName: name,
+  });
+  return { id: reply.user.id, token: reply.accessToken };
+}
+
+/** An authenticated socket; `onEvent` gets every non-ack frame. */
+function connect(base, token, onEvent = () => undefined) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/ws`);
+    const timer = setTimeout(() => reject(new Error('socket did not authenticate in 60 s')), 60_000);
+    ws.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    ws.on('open', () => ws.send(JSON.stringify({ type: 'auth', id: 'auth', data: { token } })));
+    ws.on('message', (raw) => {
+      const frame = JSON.parse(raw.toString());
+      if (frame.type === 'ack' && frame.id === 'auth') {
+        clearTimeout(timer);
+        if (frame.ok) resolve(ws);
+        else reject(new Error(`auth refused: ${frame.error?.code}`));
+      } else if (frame.type !== 'ack') onEvent(frame);
+    });
+  });
+}
+
+async function main() {
+  const busy = await machineBusy(2_000);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-flood-'));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const databaseUrl = await freshDatabase('parley_bench_flood', cleanups);
+  const port = await freePort();
+  say(`starting a server (${mode}) with its default limits`);
+  const { base } = await startServer({ port, dataDir, databaseUrl, cleanups, env: { LOG_LEVEL: 'warn' } });
+
+  // Victims: pairs in direct chats.
+  const pairs = [];
+  for (let i = 0; i < PAIRS; i++) {
+    const [from, to] = [await register(base, `victim${i}a`), await register(base, `victim${i}b`)];
+    const chat = await http(base, 'POST', '/api/chats/direct', { userId: to.id }, from.token);
+    // Strangers' direct chats start as requests (DIRECT_CHAT_POLICY): the other side accepts.
+    if (chat.request) await http(base, 'POST', `/api/chats/${chat.id}/accept`, undefined, to.token);
+    pairs.push({ from, to, chatId: chat.id });
+  }
+  // The attacker: a group with a bystander, and one message of its own to react to and edit.
+  const attacker = await register(base, 'flooder');
+  const bystander = await register(base, 'bystander');
+  const group = await http(
+    base,
+    'POST',
+    '/api/chats/group',
+    { name: 'flood', memberIds: [bystander.id] },
+    attacker.token,
+  );
+  const own = await http(
+    base,
+    'POST',
+    `/api/chats/${group.id}/messages`,
+    { clientMsgId: randomUUID(), body: 'mine' },
+    attacker.token,
+  );
+  const ownId = own.message?.id ?? own.id;
+
+  const sentAt = new Map();
+  let phase = 'quiet';
+  const latency = { quiet: [], flood: [] };
+  const health = { quiet: [], flood: [] };
+  for (const pair of pairs) {
+    pair.fromWs = await connect(base, pair.from.token);
+    pair.toWs = await connect(base, pair.to.token, (frame) => {
+      if (frame.type !== 'message:new') return;
+      const t0 = sentAt.get(frame.data.message.clientMsgId);
+      if (t0 !== undefined) {
+        latency[phase].push(performance.now() - t0);
+        sentAt.delete(frame.data.message.clientMsgId);
+      }
+    });
+  }
+
+  /** Victims and the health probe for `ms`, in the current phase. */
+  async function measure(durationMs) {
+    const end = performance.now() + durationMs;
+    const victims = pairs.map(async (pair) => {
+      for (let n = 0; performance.now() < end && n < 100_000; n++) {
+        const clientMsgId = randomUUID();
+        sentAt.set(clientMsgId, performance.now());
+        pair.fromWs.send(
+          JSON.stringify({
+            type: 'message:send',
+            id: clientMsgId,
+            data: { chatId: pair.chatId, clientMsgId, body: `m${n}` },
+          }),
+        );
+        await sleep(1000 / VICTIM_RATE);
+      }
+    });
+    const probe = (async () => {
+      for (let n = 0; performance.now() < end && n < 100_000; n++) {
+        const t0 = performance.now();
+        const res = await fetch(`${base}/health`, { signal: AbortSignal.timeout(30_000) }).catch(() => null);
+        health[phase].push(res?.ok ? performance.now() - t0 : 30_000);
+        await sleep(HEALTH_EVERY_MS);
+      }
+    })();
+    await Promise.all([...victims, probe]);
+    await sleep(1_000); // the last sends arrive
+  }
+
+  say(`quiet: ${PHASE_MS / 1000} s`);
+  await measure(PHASE_MS);
+
+  // The flood: every command type, round robin, over many sockets.
+  const commands = [
+    () => ({ type: 'chat:read', data: { chatId: group.id, upToSeq: 1 } }),
+    () => ({ type: 'typing:start', data: { chatId: group.id } }),
+    () => ({ type: 'typing:stop', data: { chatId: group.id } }),
+    () => ({ type: 'reaction:add', data: { messageId: ownId, emoji: '👍' } }),
+    () => ({ type: 'reaction:remove', data: { messageId: ownId, emoji: '👍' } }),
+    () => ({ type: 'message:edit', data: { messageId: ownId, body: `edit ${randomUUID()}` } }),
+    () => ({ type: 'message:send', data: { chatId: group.id, clientMsgId: randomUUID(), body: 'flood' } }),
+    () => ({ type: 'sync:resume', data: { position: 'nowhere.1' } }),
+  ];
+  const stats = { framesSent: 0, socketsOpened: 0, closedForFlooding: 0, refusedSockets: 0, answers: {} };
+  phase = 'flood';
+  const floodEnd = performance.now() + PHASE_MS;
+  const perSocketRate = FLOOD_RATE / FLOOD_SOCKETS;
+  const floodSocket = async () => {
+    for (let attempt = 0; performance.now() < floodEnd && attempt < 100_000; attempt++) {
+      let ws;
+      try {
+        ws = await connect(base, attacker.token, () => undefined);
+        stats.socketsOpened += 1;
+      } catch {
+        stats.refusedSockets += 1;
+        await sleep(50);
+        continue;
+      }
+      ws.on('message', (raw) => {
+        const f = JSON.parse(raw.toString());
+        const key =
+          f.type === 'ack' ? (f.ok ? 'ok' : f.error?.code) : f.type === 'error' ? f.error?.code : null;
+        if (key) stats.answers[key] = (stats.answers[key] ?? 0) + 1;
+      });
+      const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));
+      let open = true;
+      void closed.then((code) => {
+        open = false;
+        if (code === 1008) stats.closedForFlooding += 1;
+      });
+      // Frames in bursts every 10 ms, at this socket's share of the rate.
+      for (let tick = 0; open && performance.now() < floodEnd && tick < 100_000; tick++) {
+        for (let i = 0; i < perSocketRate / 100 && open; i++) {
+          ws.send(
+            JSON.stringify({
+              id: randomUUID().slice(0, 8),
+              ...commands[stats.framesSent % commands.length](),
+            }),
+          );
+          stats.framesSent += 1;
+        }
+        await sleep(10);
+      }
+      ws.terminate();
+    }
+  };
+  say(
+    `flood: ${PHASE_MS / 1000} s at ${FLOOD_RATE} frames/s over up to ${FLOOD_SOCKETS} sockets of one user`,
+  );
+  await Promise.all([measure(PHASE_MS), ...Array.from({ length: FLOOD_SOCKETS }, floodSocket)]);
+
+  const quiet = summary(latency.quiet);
+  const flood = summary(latency.flood);
+  const hq = summary(health.quiet);
+  const hf = summary(health.flood);
+  const sentVictim = Math.round((PHASE_MS / 1000) * VICTIM_RATE * PAIRS);
+  const deliveryOk = flood.p99 <= 2 * quiet.p99;
+  const healthOk = hf.p99 <= 100;
+  const lines = [
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${os.cpus().length} cores, ` +
+      `commit ${commitLabel()}, ${mode === 'postgres' ? 'PostgreSQL' : 'embedded PGlite'}, default limits` +
+      (busy > 20
+        ? ` (other processes used ${Math.round(busy)} % of a core before the run: numbers disturbed)`
+        : '') +
+      '.',
+    '',
+    `| | delivery p50 | p95 | p99 | max | delivered | /health p99 | max |`,
+    `|---|---|---|---|---|---|---|---|`,
+    `| quiet | ${ms(quiet.p50)} | ${ms(quiet.p95)} | ${ms(quiet.p99)} | ${ms(quiet.max)} | ${quiet.n}/${sentVictim} | ${ms(hq.p99)} | ${ms(hq.max)} |`,
+    `| one user flooding | ${ms(flood.p50)} | ${ms(flood.p95)} | ${ms(flood.p99)} | ${ms(flood.max)} | ${flood.n}/${sentVictim} | ${ms(hf.p99)} | ${ms(hf.max)} |`,
+    '',
+    `The flooder sent ${stats.framesSent.toLocaleString('en')} frames over ${stats.socketsOpened} sockets ` +
+      `(${stats.refusedSockets} refused at auth: one account's cap), ${stats.closedForFlooding} of them closed for ` +
+      `flooding (1008); answers: ${JSON.stringify(stats.answers)}.`,
+    '',
+    `Goals: delivery p99 under the flood ≤ 2× quiet (${ms(2 * quiet.p99)}): ${deliveryOk ? 'met' : 'MISSED'}; ` +
+      `/health p99 ≤ 100 ms: ${healthOk ? 'met' : 'MISSED'}.`,
+  ];
+  const text = lines.join('\n');
+  console.log(`\n${text}\n`);
+  for (const pair of pairs) {
+    pair.fromWs.terminate();
+    pair.toWs.terminate();
+  }
+  if (!quick) {
+    writeSection(path.join(root, 'specs', 'benchmarks.md'), `flood-${mode}`, text, undefined, {
+      appendUnder: `## One user flooding (${mode === 'postgres' ? 'PostgreSQL' : 'embedded'}): \`npm run bench:flood\``,
+    });
+    say(`wrote the flood-${mode} section of specs/benchmarks.md`);
+  }
+  return deliveryOk && healthOk ? 0 : 1;
+}
+
+main()
+  .then(async (code) => {
+    await cleanup();
+    process.exit(code);
+  })
+  .catch(async (err) => {
+    console.error(err);
+    await cleanup();
+    process.exit(2);
+  });
