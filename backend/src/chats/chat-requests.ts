@@ -3,14 +3,16 @@
  * is not a contact waits for their answer: the requester may send up to 3 messages; the
  * other person accepts (a normal chat from then on), rejects (hidden for them; the
  * requester may not write or ask again for 24 hours) or blocks. Between contacts, and
- * with the "open" policy, direct chats are accepted at once.
+ * with the "open" policy, direct chats are accepted at once. What a requester may do
+ * meanwhile (send, edit, react, type) is decided in chat-rules.ts.
  */
-import { CHAT_REQUEST_MESSAGE_LIMIT, type Chat } from '@parley/contracts';
+import type { Chat } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import type { Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
 import { inTransaction, type Emitter } from '../events/outbox.js';
 import { lockChat, requireMembership } from './access.js';
+import type { ChatFacts } from './chat-rules.js';
 import { loadChatView } from './chat-views.js';
 
 export const REJECTED_REQUEST_COOLDOWN_MS = 24 * 3_600_000;
@@ -25,23 +27,18 @@ export async function needsRequest(ctx: AppContext, userId: string, otherId: str
 }
 
 /**
- * The request rules for a message in a direct chat (inside the send transaction). The
- * other person writing back accepts the request. Returns true when it did.
+ * The other person writing back accepts the request (inside the send transaction, after
+ * chat-rules.ts allowed the send). Returns true when it did.
  */
-export async function checkRequestOnSend(
+export async function acceptRequestOnReply(
   tx: Prisma.TransactionClient,
-  chat: { id: string; requestState: string | null; requestedBy: string | null },
+  chatId: string,
+  facts: ChatFacts,
   senderId: string,
 ): Promise<boolean> {
-  if (!chat.requestState) return false;
-  if (chat.requestedBy !== senderId) {
-    await tx.chat.update({ where: { id: chat.id }, data: { requestState: null, rejectedAt: null } });
-    return true;
-  }
-  if (chat.requestState === 'rejected') throw new AppError('CHAT_REQUEST_DECLINED');
-  const sent = await tx.message.count({ where: { chatId: chat.id, senderId, kind: 'text' } });
-  if (sent >= CHAT_REQUEST_MESSAGE_LIMIT) throw new AppError('CHAT_REQUEST_LIMIT');
-  return false;
+  if (facts.kind !== 'direct' || !facts.requestState || facts.requestedBy === senderId) return false;
+  await tx.chat.update({ where: { id: chatId }, data: { requestState: null, rejectedAt: null } });
+  return true;
 }
 
 /** Opening a direct chat again after a rejection: refused during the cooldown, else a new request. */

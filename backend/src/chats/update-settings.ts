@@ -7,6 +7,7 @@ import type { AppContext } from '../app-context.js';
 import { inTransaction } from '../events/outbox.js';
 import { appendSystemMessage } from '../messages/append-message.js';
 import { lockChat, requireMembership, requireRole } from './access.js';
+import { assertMayWrite } from './chat-rules.js';
 import { loadChatView } from './chat-views.js';
 
 export async function updateChatSettings(
@@ -19,6 +20,7 @@ export async function updateChatSettings(
     const now = ctx.now();
     await inTransaction(ctx, async (tx, emit) => {
       await lockChat(tx, chatId);
+      await assertMayWrite(tx, { userId, chatId, action: 'settings' });
       const me = await requireMembership(tx, chatId, userId);
       if (me.chat.kind === 'group') requireRole(me, 'admin');
       if (me.chat.messageTtlSeconds === settings.messageTtlSeconds) return;

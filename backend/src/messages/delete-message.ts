@@ -5,6 +5,7 @@
 import type { DeleteScope } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { hasRole } from '../chats/access.js';
+import { assertMayWrite } from '../chats/chat-rules.js';
 import { inTransaction } from '../events/outbox.js';
 import { AppError } from '../infra/errors.js';
 import { nextChatVersion, requireVisibleMessage } from './access.js';
@@ -17,6 +18,11 @@ export async function deleteMessage(
 ): Promise<void> {
   await inTransaction(ctx, async (tx, emit) => {
     const { message, membership, chat, chatId } = await requireVisibleMessage(tx, messageId, userId);
+    await assertMayWrite(tx, {
+      userId,
+      chatId,
+      action: scope === 'me' ? 'delete-for-me' : 'delete-for-everyone',
+    });
     if (scope === 'me') {
       await tx.messageHide.upsert({
         where: { userId_messageId: { userId, messageId } },

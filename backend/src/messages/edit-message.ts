@@ -1,6 +1,7 @@
 /** Editing your own message: new text, marked edited, the chat's version moves on. */
 import type { Message } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
+import { assertMayWrite } from '../chats/chat-rules.js';
 import { inTransaction } from '../events/outbox.js';
 import { AppError } from '../infra/errors.js';
 import { nextChatVersion, requireVisibleMessage } from './access.js';
@@ -15,6 +16,7 @@ export async function editMessage(
 ): Promise<Message> {
   const row = await inTransaction(ctx, async (tx, emit) => {
     const { message, chatId } = await requireVisibleMessage(tx, messageId, userId);
+    await assertMayWrite(tx, { userId, chatId, action: 'edit' });
     if (message.kind !== 'text' || message.senderId !== userId) {
       throw new AppError('FORBIDDEN', 'You can only edit your own messages.');
     }

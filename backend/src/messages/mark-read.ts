@@ -4,6 +4,7 @@
  */
 import type { AppContext } from '../app-context.js';
 import { requireMembership } from '../chats/access.js';
+import { requireMemberFor } from '../chats/chat-rules.js';
 import { inTransaction } from '../events/outbox.js';
 
 export async function markRead(
@@ -13,7 +14,8 @@ export async function markRead(
   upToSeq: number,
 ): Promise<{ chatId: string; lastReadSeq: number; unreadCount: number }> {
   const db = ctx.db.prisma;
-  const me = await requireMembership(db, chatId, userId);
+  // Membership only: a block or a rejection does not stop you reading (chat-rules.ts).
+  const me = await requireMemberFor(db, { userId, chatId, action: 'mark-read' });
   const target = Math.min(upToSeq, me.chat.lastSeq);
   let lastReadSeq = me.lastReadSeq;
   if (target > me.lastReadSeq) {

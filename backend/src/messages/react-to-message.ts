@@ -1,6 +1,7 @@
 /** Reactions: each user adds each emoji to a message at most once; adding twice is a no-op. */
 import type { ReactionSummary } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
+import { assertMayWrite } from '../chats/chat-rules.js';
 import { inTransaction } from '../events/outbox.js';
 import { AppError } from '../infra/errors.js';
 import { nextChatVersion, requireVisibleMessage } from './access.js';
@@ -15,6 +16,8 @@ export async function setReaction(
 ): Promise<ReactionSummary[]> {
   return inTransaction(ctx, async (tx, emit) => {
     const { message, chatId } = await requireVisibleMessage(tx, messageId, userId);
+    // Adding and removing alike: both reach the other members.
+    await assertMayWrite(tx, { userId, chatId, action: 'react' });
     if (message.deletedAt) throw new AppError('MESSAGE_DELETED');
     const changed = present
       ? (

@@ -14,6 +14,12 @@
  * Direct chats with a pending or declined chat request come back as `slow`: their rules
  * (3 messages until accepted, an answer accepts) run in their own transaction
  * (send-message.ts), in the same order of the pipeline.
+ *
+ * The statement is the second place the chat rules live (the first, for every other write
+ * and for `slow` sends, is chats/chat-rules.ts): its `not_found` is rule 1 (membership),
+ * its `blocked` rule 2 (a block either way in a direct chat), checked in that order, and
+ * `slow` hands rules 3 and 4 (request hold and limit) to chat-rules.ts. A change to the
+ * rules for sending changes both; chats/chat-rules.test.ts runs its matrix through both.
  */
 import type { Database } from '../infra/db/client.js';
 

@@ -4,14 +4,15 @@
  * the original instead of a second copy.
  *
  * The common case goes through the send pipeline (send-pipeline.ts): checked against the
- * node's chat directory here, then group-committed with other sends. Direct chats with a
- * chat request take `sendInTransaction`, where the request rules run.
+ * node's chat directory here, then group-committed with other sends (whose statement
+ * checks membership and blocks). Direct chats with a chat request take
+ * `sendInTransaction`, where every rule of chats/chat-rules.ts runs.
  */
 import type { SendMessageInput } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { requireMembership } from '../chats/access.js';
-import { checkRequestOnSend } from '../chats/chat-requests.js';
-import { refuseIfBlocked } from '../contacts/blocks.js';
+import { acceptRequestOnReply } from '../chats/chat-requests.js';
+import { assertMayWrite } from '../chats/chat-rules.js';
 import { AppError } from '../infra/errors.js';
 import { inTransaction } from '../events/outbox.js';
 import { appendMessage } from './append-message.js';
@@ -67,13 +68,9 @@ export async function sendInTransaction(ctx: AppContext, request: SendRequest): 
   const { senderId, chatId, input } = request;
   const now = ctx.now();
   const row = await inTransaction(ctx, async (tx, emit) => {
-    const { chat } = await requireMembership(tx, chatId, senderId);
-    // Blocked people cannot message each other; shared groups still work.
-    if (chat.kind === 'direct' && chat.directKey) {
-      const peerId = chat.directKey.split(':').find((id) => id !== senderId) ?? senderId;
-      await refuseIfBlocked(tx, senderId, peerId);
-    }
-    const accepted = chat.kind === 'direct' ? await checkRequestOnSend(tx, chat, senderId) : false;
+    // Membership, blocks, the rejection hold and the request's message limit (chat-rules.ts).
+    const facts = await assertMayWrite(tx, { userId: senderId, chatId, action: 'send' });
+    const accepted = await acceptRequestOnReply(tx, chatId, facts, senderId);
     if (input.replyTo) {
       const target = await tx.message.findFirst({
         where: { id: input.replyTo, chatId },

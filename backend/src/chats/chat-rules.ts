@@ -1,0 +1,167 @@
+/**
+ * The rules that guard writing to a chat, in one place. Every write to a chat and every
+ * event a user causes in it — REST and WebSocket alike — asks `assertMayWrite` first:
+ * sending (the request-chat path), edits, deletes, reactions, typing, read positions and
+ * chat settings. Group administration (rename, members, roles) has no rule of these
+ * kinds beyond membership, which `requireGroupRole` (access.ts) checks with the role.
+ *
+ * The rules, in the order they are checked (the first that refuses answers):
+ *
+ * 1. Membership: not a member of the chat (never was, removed, left) → NOT_FOUND, the
+ *    same answer as for a chat that does not exist.
+ * 2. Block: in a direct chat where either person blocked the other → BLOCKED.
+ * 3. Rejection hold: the requester of a chat request the other person rejected →
+ *    CHAT_REQUEST_DECLINED (until a new request is opened after the hold).
+ * 4. Pending request: the requester of a chat request not answered yet may send up to
+ *    CHAT_REQUEST_MESSAGE_LIMIT messages and show typing while a send would be allowed
+ *    (`budget`); edits, reactions and settings would reach the other person without bound,
+ *    so they wait for the answer (`refuse`); deleting one's own message for everyone is
+ *    bounded by the messages sent and stays allowed (`free`). All → CHAT_REQUEST_LIMIT.
+ *
+ * `actionRules` says which of rules 2–4 apply to each action; rule 1 applies to all.
+ * What only concerns the user themself (reading, hiding a message for me) stays allowed
+ * after a block or a rejection.
+ *
+ * The second place these rules live is the group-commit send statement
+ * (messages/send-batch.ts), which checks rules 1 and 2 in SQL for a whole batch and hands
+ * every chat with a request state (rules 3 and 4) back to `sendInTransaction`, which asks
+ * this module. `chats/chat-rules.test.ts` runs the same matrix over both.
+ */
+import { CHAT_REQUEST_MESSAGE_LIMIT, type ErrorCode } from '@parley/contracts';
+import { AppError } from '../infra/errors.js';
+import { requireMembership, type Db, type Membership } from './access.js';
+
+export type ChatAction =
+  | 'send'
+  | 'edit'
+  | 'delete-for-everyone'
+  | 'delete-for-me'
+  | 'react'
+  | 'typing-start'
+  | 'typing-stop'
+  | 'mark-read'
+  | 'settings';
+
+export interface ActionRules {
+  /** Refused in a direct chat with a block either way. */
+  block: boolean;
+  /** Refused to the requester of a rejected chat request. */
+  rejectionHold: boolean;
+  /** For the requester of a pending chat request: within the message budget, never, or always. */
+  pendingRequest: 'budget' | 'refuse' | 'free';
+}
+
+export const actionRules: Record<ChatAction, ActionRules> = {
+  send: { block: true, rejectionHold: true, pendingRequest: 'budget' },
+  'typing-start': { block: true, rejectionHold: true, pendingRequest: 'budget' },
+  // A stop only ends what an allowed start announced; the budget does not apply.
+  'typing-stop': { block: true, rejectionHold: true, pendingRequest: 'free' },
+  edit: { block: true, rejectionHold: true, pendingRequest: 'refuse' },
+  react: { block: true, rejectionHold: true, pendingRequest: 'refuse' },
+  settings: { block: true, rejectionHold: true, pendingRequest: 'refuse' },
+  'delete-for-everyone': { block: true, rejectionHold: true, pendingRequest: 'free' },
+  'delete-for-me': { block: false, rejectionHold: false, pendingRequest: 'free' },
+  'mark-read': { block: false, rejectionHold: false, pendingRequest: 'free' },
+};
+
+/** What the rules need to know about a member and their chat. */
+export interface ChatFacts {
+  kind: 'direct' | 'group';
+  requestState: 'pending' | 'rejected' | null;
+  requestedBy: string | null;
+  /** Either person of a direct chat blocked the other (false in groups). */
+  blocked: boolean;
+  /** Text messages the user sent in the chat (counted only for a pending request's requester). */
+  sent: number;
+}
+
+/** The rule that refuses `action` (its error code), or null when it is allowed. Null facts: not a member. */
+export function refusalFor(facts: ChatFacts | null, userId: string, action: ChatAction): ErrorCode | null {
+  if (!facts) return 'NOT_FOUND';
+  const rules = actionRules[action];
+  if (rules.block && facts.kind === 'direct' && facts.blocked) return 'BLOCKED';
+  if (facts.kind !== 'direct' || facts.requestedBy !== userId) return null;
+  if (facts.requestState === 'rejected' && rules.rejectionHold) return 'CHAT_REQUEST_DECLINED';
+  if (facts.requestState === 'pending') {
+    if (rules.pendingRequest === 'refuse') return 'CHAT_REQUEST_LIMIT';
+    if (rules.pendingRequest === 'budget' && facts.sent >= CHAT_REQUEST_MESSAGE_LIMIT)
+      return 'CHAT_REQUEST_LIMIT';
+  }
+  return null;
+}
+
+/** One round trip: the user's membership, the chat's request state, a block, the requester's count. */
+export async function loadChatFacts(db: Db, chatId: string, userId: string): Promise<ChatFacts | null> {
+  const rows = await db.$queryRaw<
+    {
+      kind: string;
+      request_state: string | null;
+      requested_by: string | null;
+      blocked: boolean;
+      sent: number;
+    }[]
+  >`
+    SELECT c.kind, c.request_state, c.requested_by::text AS requested_by,
+      CASE WHEN c.kind = 'direct' THEN EXISTS (
+        SELECT 1 FROM chat_members o JOIN blocks b
+          ON (b.blocker_id = ${userId}::uuid AND b.blocked_id = o.user_id)
+          OR (b.blocker_id = o.user_id AND b.blocked_id = ${userId}::uuid)
+        WHERE o.chat_id = c.id AND o.user_id <> ${userId}::uuid
+      ) ELSE false END AS blocked,
+      CASE WHEN c.request_state = 'pending' AND c.requested_by = ${userId}::uuid THEN (
+        SELECT count(*)::int FROM messages s
+        WHERE s.chat_id = c.id AND s.sender_id = ${userId}::uuid AND s.kind = 'text'
+      ) ELSE 0 END AS sent
+    FROM chat_members m JOIN chats c ON c.id = m.chat_id
+    WHERE m.chat_id = ${chatId}::uuid AND m.user_id = ${userId}::uuid`;
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    kind: row.kind as ChatFacts['kind'],
+    requestState: row.request_state as ChatFacts['requestState'],
+    requestedBy: row.requested_by,
+    blocked: row.blocked,
+    sent: row.sent,
+  };
+}
+
+/**
+ * Throws the error of the first rule that refuses `action` to `userId` in `chatId`; else
+ * returns the facts it decided on. Inside a write's transaction, pass the transaction.
+ */
+export async function assertMayWrite(
+  db: Db,
+  { userId, chatId, action }: { userId: string; chatId: string; action: ChatAction },
+): Promise<ChatFacts> {
+  const facts = await loadChatFacts(db, chatId, userId);
+  const refusal = refusalFor(facts, userId, action);
+  if (refusal) throw new AppError(refusal);
+  return facts!;
+}
+
+/** The same question without an error: for events the server itself would send (a typing state ending). */
+export async function mayWrite(
+  db: Db,
+  request: { userId: string; chatId: string; action: ChatAction },
+): Promise<boolean> {
+  return (
+    refusalFor(await loadChatFacts(db, request.chatId, request.userId), request.userId, request.action) ===
+    null
+  );
+}
+
+/**
+ * For an action guarded by membership alone (reading), the membership row the caller needs
+ * anyway, so a hot command costs no second query. Refuses to serve an action that has
+ * other rules: that one must ask `assertMayWrite`.
+ */
+export async function requireMemberFor(
+  db: Db,
+  { userId, chatId, action }: { userId: string; chatId: string; action: ChatAction },
+): Promise<Membership> {
+  const rules = actionRules[action];
+  if (rules.block || rules.rejectionHold || rules.pendingRequest !== 'free') {
+    throw new Error(`${action} is guarded by more than membership: use assertMayWrite`);
+  }
+  return requireMembership(db, chatId, userId);
+}
