@@ -60,13 +60,16 @@ const TOUCH_SESSION = {
  * The caller, who must also have allowance left: REST reads share one per user, and each
  * write route has its own (infra/budgets.ts).
  */
+const SEND_ROUTE = 'POST /api/chats/:chatId/messages';
+
 export function authenticate(ctx: AppContext, request: FastifyRequest): Promise<Identity> {
   // Taken before the session is looked up: a request over its allowance costs no query.
   return authenticateToken(ctx, bearerToken(request), async ({ userId }) => {
     const reading = request.method === 'GET' || request.method === 'HEAD';
-    const allowance = reading
-      ? await ctx.budgets.read(userId)
-      : await ctx.budgets.command(userId, `${request.method} ${request.routeOptions.url ?? ''}`);
+    const route = `${request.method} ${request.routeOptions.url ?? ''}`;
+    // Sends have their own limiter (SEND_RATE_PER_SECOND), over REST as over WebSocket.
+    if (route === SEND_ROUTE) return;
+    const allowance = reading ? await ctx.budgets.read(userId) : await ctx.budgets.command(userId, route);
     if (!allowance.ok) throw rateLimited(allowance.retryAfterMs);
   });
 }

@@ -108,6 +108,21 @@ describe('per-user allowances', () => {
     expect((await other.command('chat:read', { chatId, upToSeq: 0 })).ok).toBe(true);
   });
 
+  test('sends are held by their own limiter only, over REST as over WebSocket', async () => {
+    const sends = await Promise.all(
+      Array.from({ length: 8 }, (_, n) =>
+        api.post(
+          `/api/chats/${chatId}/messages`,
+          { clientMsgId: randomUUID(), body: `rest ${n}` },
+          {
+            token: a.accessToken,
+          },
+        ),
+      ),
+    );
+    expect(sends.map((r) => r.status)).toEqual(Array(8).fill(201));
+  });
+
   test('REST reads share one, and each write route has its own: 429 in the error shape with Retry-After', async () => {
     const reads = await Promise.all(
       Array.from({ length: 30 }, () => api.get('/api/chats', { token: b.accessToken })),
