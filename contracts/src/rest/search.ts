@@ -1,6 +1,6 @@
 import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
-import { isoDateTime, uuid } from '../common.js';
+import { isoDateTime, text, uuid } from '../common.js';
 import { errorBodySchema } from '../errors.js';
 import { messageSenderSchema } from './messages.js';
 import { publicUserSchema } from './users.js';
@@ -13,8 +13,8 @@ export const SEARCH_PAGE_MAX = 50;
 
 export const searchQuerySchema = z.object({
   /** The query language is described in the README ("Search"). */
-  q: z
-    .string()
+  // text(): a NUL or a lone surrogate is a 400 here, not a 500 from PostgreSQL.
+  q: text()
     .trim()
     .min(1, 'Type something to search for.')
     .max(SEARCH_QUERY_MAX_LENGTH, `Use at most ${SEARCH_QUERY_MAX_LENGTH} characters.`),
@@ -22,7 +22,7 @@ export const searchQuerySchema = z.object({
   chatId: uuid.optional(),
   limit: z.coerce.number().int().min(1).max(SEARCH_PAGE_MAX).default(SEARCH_PAGE_DEFAULT),
   /** Opaque cursor from the previous page's `nextCursor` (same q, sort and type). */
-  cursor: z.string().max(400).optional(),
+  cursor: text().max(400).optional(),
   /** relevance: best match first, newer first among equals; date: newest first. */
   sort: z.enum(['relevance', 'date']).default('relevance'),
   type: z.enum(['messages', 'users']).default('messages'),
