@@ -338,9 +338,10 @@ export function malformed(schema: unknown, field = '', pools: IdPools = {}): fc.
       { weight: 2, arbitrary: overLong(info.max ?? (info.uuid ? 36 : info.datetime ? 30 : undefined)) },
       { weight: 3, arbitrary: fc.constantFrom(...HOSTILE_STRINGS) },
       {
-        weight: 3,
+        weight: 6,
         arbitrary: fc
-          .constantFrom('\u0000', '\ud800', '\udfff', '\u202e', '\r\n')
+          // What PostgreSQL cannot store: the edge must refuse it (issue 11, item 5).
+          .constantFrom('\u0000', '\ud800', '\udfff', '\u0000', '\u202e')
           .chain((b) => insert(good, b)),
       },
       {
@@ -411,19 +412,12 @@ export function malformed(schema: unknown, field = '', pools: IdPools = {}): fc.
           return out;
         }),
       );
-      // One field malformed (recursively).
-      options.push(
-        fc
-          .constantFrom(...keys)
-          .chain((k) => fc.tuple(withGood, fc.constant(k), malformed(shape[k], k, pools)))
-          .map(([g, k, bad]) => ({ ...g, [k]: bad })),
-      );
-      options.push(
-        fc
-          .constantFrom(...keys)
-          .chain((k) => fc.tuple(withGood, fc.constant(k), malformed(shape[k], k, pools)))
-          .map(([g, k, bad]) => ({ ...g, [k]: bad })),
-      );
+      // One field malformed (recursively): the most useful variant, so the most frequent.
+      const oneField = fc
+        .constantFrom(...keys)
+        .chain((k) => fc.tuple(withGood, fc.constant(k), malformed(shape[k], k, pools)))
+        .map(([g, k, bad]) => ({ ...g, [k]: bad }));
+      for (let i = 0; i < 4; i++) options.push(oneField);
     }
     return fc.oneof(...options);
   }
