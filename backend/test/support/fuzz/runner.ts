@@ -539,6 +539,7 @@ export async function runFuzz(world: FuzzWorld, opts: RunOptions): Promise<FuzzR
       const t1 = Date.now();
       if (opts.memory) samples.push(opts.memory());
       const t2 = Date.now();
+      await world.keepSignedIn();
       // The fuzzer deletes and leaves chats and blocks people: top the world up now and then.
       if ((batch + 1) % (opts.refreshEvery ?? 5) === 0) await world.refresh();
       if (process.env.FUZZ_TIMINGS)

@@ -14,7 +14,12 @@ export interface FuzzUser {
   password: string;
   accessToken: string;
   sessionId: string;
+  /** When the access token was issued (ms): tokens expire (ACCESS_TOKEN_TTL_SECONDS, 15 min by default). */
+  issuedAt: number;
 }
+
+/** Sign in again well before an access token of the default lifetime expires. */
+const TOKEN_RENEW_AFTER_MS = 5 * 60_000;
 
 async function call(
   base: string,
@@ -54,7 +59,7 @@ export class FuzzWorld {
   readonly messageIds = new Set<string>();
   readonly requestIds = new Set<string>();
   /** Sessions of the users made only to be signed out (logout, revokeSession); used once each. */
-  readonly spareSessions: { token: string; sessionId: string }[] = [];
+  readonly spareSessions: { token: string; sessionId: string; issuedAt: number }[] = [];
   private readonly spareSessionIds = new Set<string>();
   /** Users registered by the fuzzer itself (valid register/createUser requests). */
   extraUserIds = new Set<string>();
@@ -83,6 +88,7 @@ export class FuzzWorld {
         password,
         accessToken: res.body.accessToken,
         sessionId: res.body.sessionId,
+        issuedAt: Date.now(),
       });
     }
     for (let i = 0; i < spareSessions; i++) await world.addSpareSession(world.users[i % userCount]!);
@@ -109,7 +115,11 @@ export class FuzzWorld {
       }),
       'login',
     );
-    this.spareSessions.push({ token: res.body.accessToken, sessionId: res.body.sessionId });
+    this.spareSessions.push({
+      token: res.body.accessToken,
+      sessionId: res.body.sessionId,
+      issuedAt: Date.now(),
+    });
     this.spareSessionIds.add(res.body.sessionId);
   }
 
@@ -123,6 +133,7 @@ export class FuzzWorld {
    * group and direct chats with messages in them (the fuzzer deletes and leaves chats).
    */
   async refresh(): Promise<void> {
+    await this.keepSignedIn();
     for (const user of this.users) {
       const me = await call(this.base, 'GET', '/api/users/me', undefined, user.accessToken);
       if (me.status === 401) {
@@ -132,6 +143,7 @@ export class FuzzWorld {
         );
         user.accessToken = res.body.accessToken;
         user.sessionId = res.body.sessionId;
+        user.issuedAt = Date.now();
       }
     }
     this.chatIds.clear();
@@ -179,6 +191,26 @@ export class FuzzWorld {
       this.messageIds.clear();
       for (const id of keep) this.messageIds.add(id);
     }
+  }
+
+  /** Long runs: users whose access token is getting old sign in again (a new session). */
+  async keepSignedIn(): Promise<void> {
+    for (const user of this.users) {
+      if (Date.now() - user.issuedAt < TOKEN_RENEW_AFTER_MS) continue;
+      const res = must(
+        await call(this.base, 'POST', '/api/auth/login', { login: user.username, password: user.password }),
+        'login again',
+      );
+      user.accessToken = res.body.accessToken;
+      user.sessionId = res.body.sessionId;
+      user.issuedAt = Date.now();
+    }
+    // Spare sessions age too: drop the old ones (new ones are made as needed).
+    this.spareSessions.splice(
+      0,
+      this.spareSessions.length,
+      ...this.spareSessions.filter((s) => Date.now() - s.issuedAt < TOKEN_RENEW_AFTER_MS),
+    );
   }
 
   /** Real ids for a route's uuid fields; `id` means different things on different routes. */
