@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from '@jest/globals';
 import { commandSchemas, contract, frameSchema } from '@parley/contracts';
-import { isAppRoute, type AppRoute, type AppRouter } from '@ts-rest/core';
 import { z } from 'zod';
+import { routesOf } from '../../test/support/contract-routes.js';
 
 interface Finding {
   path: string;
@@ -91,14 +91,6 @@ function walk(
   )
     return;
   out.push({ path, problem: `unbounded or unknown schema type ${schema.constructor.name}` });
-}
-
-function routesOf(router: AppRouter, prefix = ''): [string, AppRoute][] {
-  return Object.entries(router).flatMap(([key, value]) =>
-    isAppRoute(value)
-      ? [[`${prefix}${key}`, value] as [string, AppRoute]]
-      : routesOf(value as AppRouter, `${prefix}${key}.`),
-  );
 }
 
 const inputs: [string, unknown][] = [

@@ -251,6 +251,21 @@ export async function registerGateway(
 
   await app.register(fastifyWebsocket, {
     options: { maxPayload: HARD_FRAME_LIMIT },
+    // A client that breaks the WebSocket protocol (a frame over the hard limit, text that is
+    // not UTF-8, a bad opcode) is its own problem, not the server's: `ws` has already begun
+    // closing the socket with the right code (1009, 1007, 1002), so leave it to finish the
+    // closing handshake and log one info line. The plugin's default would log an error with
+    // a stack trace, which any client could repeat at will, and terminate the socket before
+    // the close frame left (the client saw 1006).
+    errorHandler(error, socket, request) {
+      const code = (error as { code?: unknown }).code;
+      if (typeof code === 'string' && code.startsWith('WS_ERR_')) {
+        request.log.info({ code, reason: error.message }, 'ws protocol error from the client');
+        return;
+      }
+      request.log.error({ err: error }, 'ws connection failed');
+      socket.terminate();
+    },
     // After the drain (start-app's close): no more upgrades (a request arriving now would get
     // Fastify's closing 503 on a socket nothing ever destroys, and the close would wait for
     // it forever), and whatever socket is left is ended at once: it was asked to go by the

@@ -201,11 +201,35 @@ describe('bad frames', () => {
   });
 });
 
-test('a frame over 1 MiB closes the socket with 1009 (the protocol cannot go on)', async () => {
+/** Error-level lines the server logged since `from` (a client's mistake must not be one). */
+function errorLogsSince(from: number): string[] {
+  return server.logs.slice(from).filter((line) => {
+    try {
+      return (JSON.parse(line) as { level: number }).level >= 50;
+    } catch {
+      return false;
+    }
+  });
+}
+
+test('a frame over 1 MiB closes the socket with 1009 (the protocol cannot go on), and logs no error', async () => {
   const user = await registerUser(api);
   const ws = await connectAs(server.url, user.accessToken);
+  const logsBefore = server.logs.length;
   ws.sendRaw('x'.repeat(1024 * 1024 + 10));
   expect((await ws.closed).code).toBe(1009);
+  expect(errorLogsSince(logsBefore)).toEqual([]);
+});
+
+// Found by the fuzzer: the plugin's default error handler logged each of these as a server
+// error with a stack trace, and terminated the socket before its close frame left (1006).
+test('a text frame that is not UTF-8 closes the socket with 1007, and logs no error', async () => {
+  const user = await registerUser(api);
+  const ws = await connectAs(server.url, user.accessToken);
+  const logsBefore = server.logs.length;
+  ws.socket.send(Buffer.from([0x7b, 0xc3, 0x28, 0x7d]), { binary: false });
+  expect((await ws.closed).code).toBe(1007);
+  expect(errorLogsSince(logsBefore)).toEqual([]);
 });
 
 describe('session ends close its sockets with 1008', () => {

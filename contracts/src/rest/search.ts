@@ -13,6 +13,7 @@ export const SEARCH_PAGE_MAX = 50;
 
 export const searchQuerySchema = z.object({
   /** The query language is described in the README ("Search"). */
+  // text(): a NUL or a lone surrogate is a 400 here, not a 500 from PostgreSQL.
   q: text()
     .trim()
     .min(1, 'Type something to search for.')

@@ -220,6 +220,16 @@ describe('NUL characters and invalid Unicode are a 400 with the field path, neve
         const search = await api.get(`/api/users/search?q=${urlValue}`, as(me));
         expect(search.status).toBe(400);
         expect(search.body.error.details[0]).toMatchObject({ path: 'q', location: 'query' });
+        // Message search (found by the fuzzer: a NUL reached PostgreSQL and gave a 500).
+        for (const [query, path] of [
+          [`q=${urlValue}`, 'q'],
+          [`q=in:${urlValue}x`, 'q'],
+          [`q=a&type=users&cursor=x${urlValue}`, 'cursor'],
+        ] as const) {
+          const found = await api.get(`/api/search?${query}`, as(me));
+          expect({ query, status: found.status }).toEqual({ query, status: 400 });
+          expect(found.body.error.details[0]).toMatchObject({ path, location: 'query' });
+        }
       }
       const ws = await connectAs(server.url, me.accessToken);
       try {
