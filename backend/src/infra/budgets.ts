@@ -9,6 +9,8 @@
 import { createSendLimiter, type SendLimiter } from './rate-limit.js';
 
 export interface Budgets {
+  /** One socket opened (authenticated) by the user. */
+  connect(userId: string): ReturnType<SendLimiter['take']>;
   /** One use of `kind` (a command type, or a REST route) by the user, if there is one left. */
   command(userId: string, kind: string): ReturnType<SendLimiter['take']>;
   /** One REST read by the user. */
@@ -18,11 +20,20 @@ export interface Budgets {
 export function createBudgets(opts: {
   commands: { perSecond: number; burstPerMinute: number };
   reads: { perSecond: number; burstPerMinute: number };
+  connects: { perSecond: number; burstPerMinute: number };
+  /** All command types of a user together (on the embedded database every one takes the event loop). */
+  total: { perSecond: number; burstPerMinute: number };
 }): Budgets {
   const commands = createSendLimiter({ name: 'command', ...opts.commands });
+  const total = createSendLimiter({ name: 'command-total', ...opts.total });
   const reads = createSendLimiter({ name: 'read', ...opts.reads });
+  const connects = createSendLimiter({ name: 'connect', ...opts.connects });
   return {
-    command: (userId, kind) => commands.take(`${userId}:${kind}`),
+    connect: (userId) => connects.take(userId),
+    async command(userId, kind) {
+      const own = await commands.take(`${userId}:${kind}`);
+      return own.ok ? total.take(userId) : own;
+    },
     read: (userId) => reads.take(userId),
   };
 }

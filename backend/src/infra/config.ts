@@ -97,6 +97,10 @@ const envSchema = z
     USER_COMMAND_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(10),
     USER_COMMAND_BURST: z.coerce.number().int().min(0).max(1_000_000).default(60),
     USER_COMMANDS_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(4),
+    USER_COMMAND_TOTAL_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(20),
+    USER_COMMAND_TOTAL_BURST: z.coerce.number().int().min(0).max(1_000_000).default(60),
+    USER_CONNECT_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(1),
+    USER_CONNECT_BURST: z.coerce.number().int().min(0).max(1_000_000).default(30),
     USER_READ_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
     USER_READ_BURST: z.coerce.number().int().min(0).max(1_000_000).default(600),
     WS_FRAME_RATE_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(100),
@@ -213,6 +217,10 @@ export interface Config {
   budgets: {
     commands: { perSecond: number; burstPerMinute: number };
     reads: { perSecond: number; burstPerMinute: number };
+    /** Sockets a user may open (authenticate). */
+    connects: { perSecond: number; burstPerMinute: number };
+    /** Every command type and write route of a user together. */
+    total: { perSecond: number; burstPerMinute: number };
   };
   /**
    * Whether the per-address limits (sign-ups, failed sign-ins across accounts, sockets)
@@ -334,6 +342,8 @@ export function loadConfig(
     budgets: {
       commands: { perSecond: e.USER_COMMAND_RATE_PER_SECOND, burstPerMinute: e.USER_COMMAND_BURST },
       reads: { perSecond: e.USER_READ_RATE_PER_SECOND, burstPerMinute: e.USER_READ_BURST },
+      connects: { perSecond: e.USER_CONNECT_RATE_PER_SECOND, burstPerMinute: e.USER_CONNECT_BURST },
+      total: { perSecond: e.USER_COMMAND_TOTAL_RATE_PER_SECOND, burstPerMinute: e.USER_COMMAND_TOTAL_BURST },
     },
     addressLimitsExemptLoopback: e.ADDRESS_LIMITS_LOOPBACK === 'exempt',
     wsFrames: { perSecond: e.WS_FRAME_RATE_PER_SECOND, burst: e.WS_FRAME_BURST },

@@ -31,7 +31,7 @@ export function createCommandHandlers(ctx: AppContext): Handlers {
       // and a presence change): a client reconnecting in a loop is held to it.
       const identity = await authenticateToken(ctx, token, async ({ userId }) => {
         if (conn.userId) return;
-        const allowance = await ctx.budgets.command(userId, 'connect');
+        const allowance = await ctx.budgets.connect(userId);
         if (!allowance.ok)
           throw rateLimited(allowance.retryAfterMs, 'Too many connections opened. Wait a moment.');
       });

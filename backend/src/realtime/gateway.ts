@@ -368,6 +368,9 @@ export async function registerGateway(
   });
 
   async function handleFrame(conn: Connection, text: string | null, refuse = false): Promise<void> {
+    // Frames queued behind a socket that has since closed (cut off for flooding, or gone)
+    // are not run: nobody would get the answers.
+    if (conn.socket.readyState === conn.socket.CLOSED) return;
     let json: unknown;
     try {
       if (text === null) throw new Error('binary');
