@@ -83,7 +83,8 @@ try {
 // the counts, the app's database client and the group-commit statement for the send path.
 register();
 const { parseQuery } = await import('../backend/src/search/parse-query.ts');
-const { buildSearchStatement } = await import('../backend/src/search/search-messages.ts');
+const { buildSearchStatement, scopeHint, scopeStatement, SEARCH_SETTINGS } =
+  await import('../backend/src/search/search-messages.ts');
 const { openDatabase } = await import('../backend/src/infra/db/client.ts');
 const { commitSendBatch } = await import('../backend/src/messages/send-batch.ts');
 
@@ -303,16 +304,29 @@ async function search(base, user, q) {
   return page;
 }
 
-/** The search statement for `q` as `userId` runs it (the same builder the server uses). */
-function statementFor(q, userId, limit = 20) {
-  return buildSearchStatement(parseQuery(q), { userId, now: new Date(), limit, sort: 'relevance' });
+/**
+ * The search statement for `q` as `userId`, built the way the server builds it: the
+ * caller's scope read first (for the chat hint), in the server's transaction settings.
+ */
+async function statementFor(client, q, userId, { limit = 20, sort = 'relevance' } = {}) {
+  const parsed = parseQuery(q);
+  const scope = scopeStatement(userId, { fromUsernames: parsed.from.filter((u) => u !== 'me') });
+  const { rows } = await client.query(scope.text, scope.values);
+  return buildSearchStatement(parsed, {
+    userId,
+    now: new Date(),
+    limit,
+    sort,
+    chatIds: scopeHint(rows[0]),
+    senderIds: rows[0]?.sender_ids ?? [],
+  });
 }
 
 /** Runs `fn` on a client in a read-only transaction with the settings the server's search uses. */
 async function asTheServerDoes(client, fn) {
   await client.query('BEGIN READ ONLY');
   try {
-    await client.query('SET LOCAL plan_cache_mode = force_custom_plan');
+    for (const setting of SEARCH_SETTINGS) await client.query(setting);
     await client.query(`SET LOCAL statement_timeout = '120s'`);
     return await fn();
   } finally {
@@ -320,11 +334,11 @@ async function asTheServerDoes(client, fn) {
   }
 }
 
-/** How many messages in the user's scope match `q` (the statement without its limit). */
+/** How many messages in the user's scope match `q` (newest first, without a limit: every match). */
 async function countMatches(client, q, userId) {
-  const st = statementFor(q, userId, 10_000_000);
   try {
     return await asTheServerDoes(client, async () => {
+      const st = await statementFor(client, q, userId, { limit: 10_000_000, sort: 'date' });
       const { rows } = await client.query(`SELECT count(*)::int AS n FROM (${st.text}) x`, st.values);
       return rows[0].n;
     });
@@ -335,8 +349,8 @@ async function countMatches(client, q, userId) {
 }
 
 async function explain(client, q, userId) {
-  const st = statementFor(q, userId);
   return asTheServerDoes(client, async () => {
+    const st = await statementFor(client, q, userId);
     const { rows } = await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${st.text}`, st.values);
     return rows.map((r) => r['QUERY PLAN']).join('\n');
   });

@@ -15,6 +15,15 @@
  * - -exclusions leave out messages with that word start or phrase.
  * Rank: ts_rank over the words and phrases (word-start matches count, substring-only
  * matches rank 0), then newer first; sort=date is newest first.
+ *
+ * Cost (see "Search" in specs/benchmarks.md): ranking needs each candidate row, and a
+ * common word matches tens of thousands of messages. So relevance ranks the newest
+ * RANK_CANDIDATES matches (every match when there are fewer): the planner can then walk
+ * the messages newest first (messages_created_at_idx) and stop, instead of reading every
+ * match. A cursor carries the oldest candidate's time, so later pages rank the same set.
+ * For a caller whose chats hold a small share of all messages, the statement also names
+ * those chats (`chat_id = ANY(...)`, read just before), so the chat index narrows the text
+ * index's matches before any row is read; the membership join still decides the scope.
  */
 import type { MessageHit, SearchResult } from '@parley/contracts';
 import { z } from 'zod';
@@ -43,8 +52,20 @@ const prefixQuery = (param: string) => `to_tsquery('simple', '''' || ${lexeme(pa
 const exactQuery = (param: string) => `to_tsquery('simple', '''' || ${lexeme(param)} || '''')`;
 const phraseQuery = (param: string) => `phraseto_tsquery('simple', parley_search_text(${param}))`;
 
+/** Relevance ranks at most this many matches: the newest ones (see above). */
+export const RANK_CANDIDATES = 100;
+/** The caller's chats are named in the statement when they hold at most this share of all messages. */
+const SCOPE_HINT_SHARE = 0.1;
+
 const cursorSchema = z.union([
-  z.tuple([z.literal('r'), z.number().finite(), z.string().datetime(), z.string().regex(UUID)]),
+  // rank, time, id, and the oldest candidate's time (null: every match was a candidate).
+  z.tuple([
+    z.literal('r'),
+    z.number().finite(),
+    z.string().datetime(),
+    z.string().regex(UUID),
+    z.string().datetime().nullable(),
+  ]),
   z.tuple([z.literal('d'), z.string().datetime(), z.string().regex(UUID)]),
 ]);
 
@@ -75,6 +96,49 @@ interface HitRow {
   created_at: Date;
   edited_at: Date | null;
   rank: number;
+  /** The oldest candidate's time when relevance ranked only the newest RANK_CANDIDATES. */
+  floor: Date | null;
+}
+
+/**
+ * What the statement is built with, read just before it in its transaction: the caller's
+ * chats (narrowed by chatId) and how many messages they hold against the table's size
+ * (the planner's estimate), for `scopeHint`; and the ids of the from: usernames, so the
+ * planner sees which senders (a prolific one is no reason to read the sender index).
+ */
+export function scopeStatement(
+  userId: string,
+  opts: { chatId?: string | undefined; fromUsernames?: string[] } = {},
+): { text: string; values: unknown[] } {
+  const values: unknown[] = [userId, opts.fromUsernames ?? []];
+  if (opts.chatId) values.push(opts.chatId);
+  return {
+    text: `SELECT coalesce(array_agg(cm.chat_id::text), '{}') AS chat_ids,
+      coalesce(sum(c.last_seq - cm.cleared_seq), 0)::float8 AS messages,
+      (SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'messages'::regclass) AS table_rows,
+      (SELECT coalesce(array_agg(u.id::text), '{}') FROM users u WHERE u.username = ANY($2::text[])) AS sender_ids
+    FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
+    WHERE cm.user_id = $1::uuid${opts.chatId ? ' AND cm.chat_id = $3::uuid' : ''}`,
+    values,
+  };
+}
+
+export interface ScopeRow {
+  chat_ids: string[];
+  messages: number;
+  table_rows: number;
+  sender_ids: string[];
+}
+
+/**
+ * The chats to name in the statement, or null. Naming them lets the planner intersect the
+ * chat index with the text index (a user in 50 of 1,000 chats reads 1 in 20 of a common
+ * word's matches); when the chats hold much of the table, building that bitmap costs more
+ * than it saves, and walking the newest messages or the text index alone is cheaper.
+ */
+export function scopeHint(row: ScopeRow | undefined): string[] | null {
+  if (!row || row.chat_ids.length === 0) return null;
+  return row.messages <= SCOPE_HINT_SHARE * Math.max(row.table_rows, row.messages) ? row.chat_ids : null;
 }
 
 /** The statement and its parameters. Exported for the benchmark's EXPLAIN. */
@@ -87,6 +151,10 @@ export function buildSearchStatement(
     limit: number;
     sort: MessageSearch['sort'];
     cursor?: string | undefined;
+    /** From scopeHint: the caller's chats, named as an index condition. */
+    chatIds?: string[] | null;
+    /** The ids of the from: usernames (scopeStatement); without them, looked up in the statement. */
+    senderIds?: string[];
   },
 ): { text: string; values: unknown[] } {
   const values: unknown[] = [];
@@ -155,7 +223,11 @@ export function buildSearchStatement(
     const conds = [];
     if (parsed.from.includes('me')) conds.push(`m.sender_id = ${me}`);
     if (usernames.length > 0) {
-      conds.push(`m.sender_id IN (SELECT id FROM users WHERE username = ANY(${p(usernames, 'text[]')}))`);
+      conds.push(
+        opts.senderIds
+          ? `m.sender_id = ANY(${p(opts.senderIds, 'uuid[]')})`
+          : `m.sender_id IN (SELECT id FROM users WHERE username = ANY(${p(usernames, 'text[]')}))`,
+      );
     }
     where.push(`(${conds.join(' OR ')})`);
   }
@@ -171,33 +243,59 @@ export function buildSearchStatement(
   if (parsed.before) where.push(`m.created_at < ${p(parsed.before, 'timestamptz')}`);
   if (parsed.after) where.push(`m.created_at >= ${p(parsed.after, 'timestamptz')}`);
 
-  const rank =
-    opts.sort === 'relevance' && rankParts.length > 0
-      ? `ts_rank(m.search_vector, ${rankParts.map((r) => `(${r()})`).join(' || ')}, 1)`
-      : `0::real`;
+  if (opts.chatIds?.length) where.push(`m.chat_id = ANY(${p(opts.chatIds, 'uuid[]')})`);
 
-  let after = '';
-  if (opts.cursor) {
-    const c = decodeCursor(opts.cursor, opts.sort);
-    after =
-      c[0] === 'r'
-        ? `WHERE (s.rank, s.created_at, s.id) < (${p(c[1], 'real')}, ${p(c[2], 'timestamptz')}, ${p(c[3], 'uuid')})`
-        : `WHERE (s.created_at, s.id) < (${p(c[1], 'timestamptz')}, ${p(c[2], 'uuid')})`;
+  const cursor = opts.cursor ? decodeCursor(opts.cursor, opts.sort) : null;
+  const ranked = opts.sort === 'relevance' && rankParts.length > 0;
+  const from = `(SELECT cm.chat_id, cm.cleared_seq, cm.last_read_seq FROM chat_members cm WHERE ${memberWhere.join(' AND ')}) mine
+    JOIN messages m ON m.chat_id = mine.chat_id AND m.seq > mine.cleared_seq`;
+  const columns = `m.id::text AS id, m.chat_id::text AS chat_id, m.seq, m.body, m.sender_id::text AS sender_id,
+    m.created_at, m.edited_at`;
+
+  if (!ranked) {
+    // Newest first (sort=date, or nothing to rank by): the keyset goes into the scan, so
+    // the planner may walk messages_created_at_idx from the cursor and stop at the limit.
+    if (cursor) {
+      const [at, id] = cursor[0] === 'd' ? [cursor[1], cursor[2]] : [cursor[2], cursor[3]];
+      where.push(`(m.created_at, m.id) < (${p(at, 'timestamptz')}, ${p(id, 'uuid')})`);
+    }
+    const text = `
+SELECT ${columns}, 0::real AS rank, NULL::timestamptz AS floor
+FROM ${from}
+WHERE ${where.join('\n  AND ')}
+ORDER BY m.created_at DESC, m.id DESC
+LIMIT ${p(opts.limit + 1, 'int')}`;
+    return { text, values };
   }
-  const order =
-    opts.sort === 'relevance' ? 's.rank DESC, s.created_at DESC, s.id DESC' : 's.created_at DESC, s.id DESC';
 
+  // Relevance: the candidates are the newest RANK_CANDIDATES matches on a first page. A
+  // later page takes the matches since the oldest candidate of the first (all of them when
+  // the first had fewer), so paging walks one fixed ranking however many new matches
+  // arrive meanwhile, up to as many again: any cursor, forged ones too, bounds the work.
+  const floor = cursor?.[0] === 'r' ? cursor[4] : null;
+  if (floor) where.push(`m.created_at >= ${p(floor, 'timestamptz')}`);
+  const firstPage = !cursor;
+  const rank = `ts_rank(c.search_vector, ${rankParts.map((r) => `(${r()})`).join(' || ')}, 1)`;
+  const after =
+    cursor?.[0] === 'r'
+      ? `WHERE (r.rank, r.created_at, r.id) < (${p(cursor[1], 'real')}, ${p(cursor[2], 'timestamptz')}, ${p(cursor[3], 'uuid')})`
+      : '';
   const text = `
-SELECT s.id::text AS id, s.chat_id::text AS chat_id, s.seq, s.body, s.sender_id::text AS sender_id,
-  s.created_at, s.edited_at, s.rank
+SELECT r.id::text AS id, r.chat_id::text AS chat_id, r.seq, r.body, r.sender_id::text AS sender_id,
+  r.created_at, r.edited_at, r.rank, r.floor
 FROM (
-  SELECT m.id, m.chat_id, m.seq, m.body, m.sender_id, m.created_at, m.edited_at, ${rank} AS rank
-  FROM (SELECT cm.chat_id, cm.cleared_seq, cm.last_read_seq FROM chat_members cm WHERE ${memberWhere.join(' AND ')}) mine
-  JOIN messages m ON m.chat_id = mine.chat_id AND m.seq > mine.cleared_seq
-  WHERE ${where.join('\n    AND ')}
-) s
+  SELECT c.id, c.chat_id, c.seq, c.body, c.sender_id, c.created_at, c.edited_at, ${rank} AS rank,
+    ${firstPage ? `CASE WHEN count(*) OVER () >= ${RANK_CANDIDATES} THEN min(c.created_at) OVER () END` : 'NULL::timestamptz'} AS floor
+  FROM (
+    SELECT m.id, m.chat_id, m.seq, m.body, m.sender_id, m.created_at, m.edited_at, m.search_vector
+    FROM ${from}
+    WHERE ${where.join('\n      AND ')}
+    ORDER BY m.created_at DESC
+    LIMIT ${firstPage ? RANK_CANDIDATES : 2 * RANK_CANDIDATES}
+  ) c
+) r
 ${after}
-ORDER BY ${order}
+ORDER BY r.rank DESC, r.created_at DESC, r.id DESC
 LIMIT ${p(opts.limit + 1, 'int')}`;
   return { text, values };
 }
@@ -215,39 +313,74 @@ export async function searchMessages(
   const parsed = parseQuery(query.q);
   const terms = highlightTerms(parsed);
   if (isEmptyQuery(parsed)) return { messages: [], users: [], nextCursor: null, terms };
-  const statement = buildSearchStatement(parsed, {
-    userId,
+  const build = (scope: ScopeRow | undefined) =>
+    buildSearchStatement(parsed, {
+      userId,
+      chatId: query.chatId,
+      now: ctx.now(),
+      limit: query.limit,
+      sort: query.sort,
+      cursor: query.cursor,
+      chatIds: scopeHint(scope),
+      senderIds: scope?.sender_ids ?? [],
+    });
+  // A bad cursor is refused before the database is asked.
+  const cursor = query.cursor ? decodeCursor(query.cursor, query.sort) : null;
+  const scope = scopeStatement(userId, {
     chatId: query.chatId,
-    now: ctx.now(),
-    limit: query.limit,
-    sort: query.sort,
-    cursor: query.cursor,
+    fromUsernames: parsed.from.filter((u) => u !== 'me'),
   });
-  const rows = await runSearch(ctx, statement);
+  const rows = await runSearch(ctx, scope, build);
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
+  // A later page keeps the first page's candidate set (see RANK_CANDIDATES).
+  const floor = cursor ? (cursor[0] === 'r' ? cursor[4] : null) : (last?.floor?.toISOString() ?? null);
   const nextCursor =
     rows.length > query.limit && last
       ? encodeCursor(
           query.sort === 'relevance'
-            ? ['r', last.rank, last.created_at.toISOString(), last.id]
+            ? ['r', last.rank, last.created_at.toISOString(), last.id, floor]
             : ['d', last.created_at.toISOString(), last.id],
         )
       : null;
   return { messages: await presentHits(ctx, userId, page, terms), users: [], nextCursor, terms };
 }
 
+/** What a search statement runs with on PostgreSQL (the benchmark's EXPLAIN uses them too). */
+export const SEARCH_SETTINGS = [
+  // Every pooled connection plans statements generically (see infra/db); a search's best
+  // plan depends on its values (a rare word: the text index; a common one: the newest
+  // messages), so it is planned for the values it has.
+  'SET LOCAL plan_cache_mode = force_custom_plan',
+  // A search's estimated cost can pass jit_above_cost, and compiling would take longer
+  // than the search itself.
+  'SET LOCAL jit = off',
+  // Parallel workers cost more to start and to share the cores with than a scan that stops
+  // after a few hundred rows saves (measured: slower under load, never faster).
+  'SET LOCAL max_parallel_workers_per_gather = 0',
+];
+
 /**
- * On PostgreSQL every pooled connection plans statements generically (see infra/db); a
- * search's best plan depends on its values (a rare word: the text index; a common one:
- * the caller's chats), so it runs with custom plans in a transaction of its own.
+ * The caller's scope first (scopeStatement), then the statement built with it, in one
+ * read-only transaction of its own on PostgreSQL.
  */
-async function runSearch(ctx: AppContext, statement: { text: string; values: unknown[] }): Promise<HitRow[]> {
-  if (ctx.db.kind !== 'postgres') return ctx.db.sql<HitRow>({ text: statement.text }, statement.values);
+async function runSearch(
+  ctx: AppContext,
+  scope: { text: string; values: unknown[] },
+  build: (scope: ScopeRow | undefined) => { text: string; values: unknown[] },
+): Promise<HitRow[]> {
+  if (ctx.db.kind !== 'postgres') {
+    const [row] = await ctx.db.sql<ScopeRow>({ text: scope.text }, scope.values);
+    const statement = build(row);
+    return ctx.db.sql<HitRow>({ text: statement.text }, statement.values);
+  }
   return ctx.db.withConnection(async (conn) => {
-    await conn.exec('BEGIN READ ONLY');
+    // One round trip to open the transaction with its settings: on a busy machine every
+    // round trip waits for the scheduler twice.
+    await conn.exec(['BEGIN READ ONLY', ...SEARCH_SETTINGS].join('; '));
     try {
-      await conn.exec('SET LOCAL plan_cache_mode = force_custom_plan');
+      const [row] = await conn.query<ScopeRow>(scope.text, scope.values);
+      const statement = build(row);
       const rows = await conn.query<HitRow>(statement.text, statement.values);
       await conn.exec('COMMIT');
       return rows;
