@@ -101,43 +101,73 @@ interface HitRow {
 }
 
 /**
- * What the statement is built with, read just before it in its transaction: the caller's
- * chats (narrowed by chatId) and how many messages they hold against the table's size
- * (the planner's estimate), for `scopeHint`; and the ids of the from: usernames, so the
- * planner sees which senders (a prolific one is no reason to read the sender index).
+ * What the statement is built with, read just before it in the same transaction: the
+ * caller's chats as narrowed by chatId and in: (an id, a group's name, or a direct chat's
+ * other person by @username or display name), how many messages they hold against the
+ * table's size (the planner's estimate), and the ids of the from: usernames. Resolved
+ * here, the statement names them as values the planner can see: which chats (see
+ * scopeHint), which senders (a prolific one is no reason to read the sender index).
  */
 export function scopeStatement(
   userId: string,
-  opts: { chatId?: string | undefined; fromUsernames?: string[] } = {},
+  parsed: Pick<ParsedQuery, 'in' | 'from'>,
+  chatId?: string,
 ): { text: string; values: unknown[] } {
-  const values: unknown[] = [userId, opts.fromUsernames ?? []];
-  if (opts.chatId) values.push(opts.chatId);
+  const values: unknown[] = [];
+  const p = (v: unknown, type: string) => {
+    values.push(v);
+    return `$${values.length}::${type}`;
+  };
+  const me = p(userId, 'uuid');
+  const where = [`cm.user_id = ${me}`];
+  if (chatId) where.push(`cm.chat_id = ${p(chatId, 'uuid')}`);
+  if (parsed.in.length > 0) {
+    const ids = parsed.in.filter((v) => UUID.test(v)).map((v) => v.toLowerCase());
+    const names = parsed.in.map((v) => v.toLowerCase());
+    const usernames = parsed.in.map((v) => v.replace(/^@/, '').toLowerCase());
+    where.push(`(c.id = ANY(${p(ids, 'uuid[]')})
+        OR (c.kind = 'group' AND lower(c.name) = ANY(${p(names, 'text[]')}))
+        OR (c.kind = 'direct' AND EXISTS (
+          SELECT 1 FROM chat_members o JOIN users u ON u.id = o.user_id
+          WHERE o.chat_id = c.id AND o.user_id <> ${me}
+            AND (u.username = ANY(${p(usernames, 'text[]')}) OR lower(u.display_name) = ANY(${p(names, 'text[]')})))))`);
+  }
+  const senders = p(
+    parsed.from.filter((u) => u !== 'me'),
+    'text[]',
+  );
   return {
-    text: `SELECT coalesce(array_agg(cm.chat_id::text), '{}') AS chat_ids,
-      coalesce(sum(c.last_seq - cm.cleared_seq), 0)::float8 AS messages,
+    text: `WITH mine AS (
+      SELECT cm.chat_id, c.last_seq - cm.cleared_seq AS messages
+      FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
+      WHERE ${where.join('\n        AND ')})
+    SELECT (SELECT coalesce(array_agg(chat_id::text), '{}') FROM mine) AS chat_ids,
+      (SELECT coalesce(sum(messages), 0)::float8 FROM mine) AS messages,
       (SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'messages'::regclass) AS table_rows,
-      (SELECT coalesce(array_agg(u.id::text), '{}') FROM users u WHERE u.username = ANY($2::text[])) AS sender_ids
-    FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
-    WHERE cm.user_id = $1::uuid${opts.chatId ? ' AND cm.chat_id = $3::uuid' : ''}`,
+      (SELECT coalesce(array_agg(u.id::text), '{}') FROM users u WHERE u.username = ANY(${senders})) AS sender_ids`,
     values,
   };
 }
 
 export interface ScopeRow {
+  /** The caller's chats, narrowed by chatId and in:. */
   chat_ids: string[];
+  /** Messages in them (their last seq, less what the caller cleared). */
   messages: number;
   table_rows: number;
+  /** The from: usernames' ids. */
   sender_ids: string[];
 }
 
 /**
- * The chats to name in the statement, or null. Naming them lets the planner intersect the
- * chat index with the text index (a user in 50 of 1,000 chats reads 1 in 20 of a common
- * word's matches); when the chats hold much of the table, building that bitmap costs more
- * than it saves, and walking the newest messages or the text index alone is cheaper.
+ * The chats to name in the statement as an index condition, or null. Naming them lets the
+ * planner intersect the chat index with the text index (a user in 50 of 1,000 chats reads
+ * 1 in 20 of a common word's matches); when they hold much of the table, building that
+ * bitmap costs more than it saves, and walking the newest messages or the text index alone
+ * is cheaper. Chats narrowed by chatId or in: are always named (none: nothing is found).
  */
-export function scopeHint(row: ScopeRow | undefined): string[] | null {
-  if (!row || row.chat_ids.length === 0) return null;
+export function scopeHint(row: ScopeRow, narrowed: boolean): string[] | null {
+  if (narrowed) return row.chat_ids;
   return row.messages <= SCOPE_HINT_SHARE * Math.max(row.table_rows, row.messages) ? row.chat_ids : null;
 }
 
@@ -146,15 +176,14 @@ export function buildSearchStatement(
   parsed: ParsedQuery,
   opts: {
     userId: string;
+    /** "Search in this chat". */
     chatId?: string | undefined;
     now: Date;
     limit: number;
     sort: MessageSearch['sort'];
     cursor?: string | undefined;
-    /** From scopeHint: the caller's chats, named as an index condition. */
-    chatIds?: string[] | null;
-    /** The ids of the from: usernames (scopeStatement); without them, looked up in the statement. */
-    senderIds?: string[];
+    /** The row of scopeStatement for the same query, user and chatId. */
+    scope: ScopeRow;
   },
 ): { text: string; values: unknown[] } {
   const values: unknown[] = [];
@@ -165,28 +194,14 @@ export function buildSearchStatement(
   };
   const me = p(opts.userId, 'uuid');
 
-  // Which chats: the caller's memberships, narrowed by chatId and in:.
-  const memberWhere = [`cm.user_id = ${me}`];
-  if (opts.chatId) memberWhere.push(`cm.chat_id = ${p(opts.chatId, 'uuid')}`);
-  if (parsed.in.length > 0) {
-    const ids = parsed.in.filter((v) => UUID.test(v)).map((v) => v.toLowerCase());
-    const names = parsed.in.map((v) => v.toLowerCase());
-    const usernames = parsed.in.map((v) => v.replace(/^@/, '').toLowerCase());
-    memberWhere.push(`cm.chat_id IN (
-      SELECT c.id FROM chats c WHERE c.id IN (SELECT chat_id FROM chat_members WHERE user_id = ${me}) AND (
-        c.id = ANY(${p(ids, 'uuid[]')})
-        OR (c.kind = 'group' AND lower(c.name) = ANY(${p(names, 'text[]')}))
-        OR (c.kind = 'direct' AND EXISTS (
-          SELECT 1 FROM chat_members o JOIN users u ON u.id = o.user_id
-          WHERE o.chat_id = c.id AND o.user_id <> ${me}
-            AND (u.username = ANY(${p(usernames, 'text[]')}) OR lower(u.display_name) = ANY(${p(names, 'text[]')}))))))`);
-  }
-
   const where: string[] = [
     `m.kind = 'text'`,
     `m.deleted_at IS NULL`,
     `(m.expires_at IS NULL OR m.expires_at > ${p(opts.now, 'timestamptz')})`,
-    `NOT EXISTS (SELECT 1 FROM message_hides h WHERE h.user_id = ${me} AND h.message_id = m.id)`,
+    // The caller's hidden messages are read once and looked up per row (a hashed subplan):
+    // as an anti-join, a phrase (whose matches the planner guesses at one or two) got a
+    // nested loop that scanned them all for every row.
+    `m.id NOT IN (SELECT h.message_id FROM message_hides h WHERE h.user_id = ${me})`,
   ];
   // Built only when ranking by relevance (an unused parameter would have no type).
   const rankParts: (() => string)[] = [];
@@ -222,13 +237,7 @@ export function buildSearchStatement(
     const usernames = parsed.from.filter((u) => u !== 'me');
     const conds = [];
     if (parsed.from.includes('me')) conds.push(`m.sender_id = ${me}`);
-    if (usernames.length > 0) {
-      conds.push(
-        opts.senderIds
-          ? `m.sender_id = ANY(${p(opts.senderIds, 'uuid[]')})`
-          : `m.sender_id IN (SELECT id FROM users WHERE username = ANY(${p(usernames, 'text[]')}))`,
-      );
-    }
+    if (usernames.length > 0) conds.push(`m.sender_id = ANY(${p(opts.scope.sender_ids, 'uuid[]')})`);
     where.push(`(${conds.join(' OR ')})`);
   }
   for (const has of parsed.has) {
@@ -239,16 +248,37 @@ export function buildSearchStatement(
     // Messages carry no attachments yet (media is still to come): nothing has an image or a file.
     if (has === 'image' || has === 'file') where.push('false');
   }
-  if (parsed.unread) where.push(`m.seq > mine.last_read_seq AND m.sender_id IS DISTINCT FROM ${me}`);
+  if (parsed.unread) where.push(`m.sender_id IS DISTINCT FROM ${me}`);
   if (parsed.before) where.push(`m.created_at < ${p(parsed.before, 'timestamptz')}`);
   if (parsed.after) where.push(`m.created_at >= ${p(parsed.after, 'timestamptz')}`);
 
-  if (opts.chatIds?.length) where.push(`m.chat_id = ANY(${p(opts.chatIds, 'uuid[]')})`);
+  // The scope: a message of a chat the caller is in (narrowed by chatId and in:), after
+  // their cleared position (and their read position, for is:unread).
+  const narrowed = Boolean(opts.chatId) || parsed.in.length > 0;
+  const chatIds = scopeHint(opts.scope, narrowed);
+  if (chatIds) where.push(`m.chat_id = ANY(${p(chatIds, 'uuid[]')})`);
+  let from: string;
+  if (chatIds && !narrowed) {
+    // Few chats, named above: the membership is checked per row (OFFSET 0 keeps it from
+    // becoming a join). As a join next to the named chats, the planner would count the
+    // chats' share twice and take a scan of the messages chat by chat for cheap, which
+    // reads every message of those chats.
+    from = 'messages m';
+    where.push(`EXISTS (SELECT 1 FROM chat_members cm
+      WHERE cm.chat_id = m.chat_id AND cm.user_id = ${me} AND m.seq > cm.cleared_seq${parsed.unread ? ' AND m.seq > cm.last_read_seq' : ''}
+      OFFSET 0)`);
+  } else {
+    // Many chats (or the few chosen by chatId or in:): a join, which the planner costs per
+    // message found, so it can walk the newest messages and stop (see RANK_CANDIDATES).
+    const mine = [`cm.user_id = ${me}`];
+    if (narrowed) mine.push(`cm.chat_id = ANY(${p(opts.scope.chat_ids, 'uuid[]')})`);
+    from = `(SELECT cm.chat_id, cm.cleared_seq, cm.last_read_seq FROM chat_members cm WHERE ${mine.join(' AND ')}) mine
+    JOIN messages m ON m.chat_id = mine.chat_id AND m.seq > mine.cleared_seq`;
+    if (parsed.unread) where.push('m.seq > mine.last_read_seq');
+  }
 
   const cursor = opts.cursor ? decodeCursor(opts.cursor, opts.sort) : null;
   const ranked = opts.sort === 'relevance' && rankParts.length > 0;
-  const from = `(SELECT cm.chat_id, cm.cleared_seq, cm.last_read_seq FROM chat_members cm WHERE ${memberWhere.join(' AND ')}) mine
-    JOIN messages m ON m.chat_id = mine.chat_id AND m.seq > mine.cleared_seq`;
   const columns = `m.id::text AS id, m.chat_id::text AS chat_id, m.seq, m.body, m.sender_id::text AS sender_id,
     m.created_at, m.edited_at`;
 
@@ -313,7 +343,7 @@ export async function searchMessages(
   const parsed = parseQuery(query.q);
   const terms = highlightTerms(parsed);
   if (isEmptyQuery(parsed)) return { messages: [], users: [], nextCursor: null, terms };
-  const build = (scope: ScopeRow | undefined) =>
+  const build = (scope: ScopeRow) =>
     buildSearchStatement(parsed, {
       userId,
       chatId: query.chatId,
@@ -321,16 +351,11 @@ export async function searchMessages(
       limit: query.limit,
       sort: query.sort,
       cursor: query.cursor,
-      chatIds: scopeHint(scope),
-      senderIds: scope?.sender_ids ?? [],
+      scope,
     });
   // A bad cursor is refused before the database is asked.
   const cursor = query.cursor ? decodeCursor(query.cursor, query.sort) : null;
-  const scope = scopeStatement(userId, {
-    chatId: query.chatId,
-    fromUsernames: parsed.from.filter((u) => u !== 'me'),
-  });
-  const rows = await runSearch(ctx, scope, build);
+  const rows = await runSearch(ctx, scopeStatement(userId, parsed, query.chatId), build);
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
   // A later page keeps the first page's candidate set (see RANK_CANDIDATES).
@@ -367,11 +392,11 @@ export const SEARCH_SETTINGS = [
 async function runSearch(
   ctx: AppContext,
   scope: { text: string; values: unknown[] },
-  build: (scope: ScopeRow | undefined) => { text: string; values: unknown[] },
+  build: (scope: ScopeRow) => { text: string; values: unknown[] },
 ): Promise<HitRow[]> {
   if (ctx.db.kind !== 'postgres') {
     const [row] = await ctx.db.sql<ScopeRow>({ text: scope.text }, scope.values);
-    const statement = build(row);
+    const statement = build(row!);
     return ctx.db.sql<HitRow>({ text: statement.text }, statement.values);
   }
   return ctx.db.withConnection(async (conn) => {
@@ -380,7 +405,7 @@ async function runSearch(
     await conn.exec(['BEGIN READ ONLY', ...SEARCH_SETTINGS].join('; '));
     try {
       const [row] = await conn.query<ScopeRow>(scope.text, scope.values);
-      const statement = build(row);
+      const statement = build(row!);
       const rows = await conn.query<HitRow>(statement.text, statement.values);
       await conn.exec('COMMIT');
       return rows;
