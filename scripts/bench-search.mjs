@@ -84,7 +84,7 @@ try {
 // the counts, the app's database client and the group-commit statement for the send path.
 register();
 const { parseQuery } = await import('../backend/src/search/parse-query.ts');
-const { buildSearchStatement, scopeStatement, SEARCH_SETTINGS } =
+const { buildSearchStatement, RANK_CANDIDATES, scopeStatement, SEARCH_SETTINGS } =
   await import('../backend/src/search/search-messages.ts');
 const { openDatabase } = await import('../backend/src/infra/db/client.ts');
 const { commitSendBatch } = await import('../backend/src/messages/send-batch.ts');
@@ -724,7 +724,7 @@ function renderSection(r) {
     `**Query mix:** GET /api/search (first page, 20 results, by relevance) over HTTP with the user's access token, ` +
       `one request at a time; per class and user ${r.iterations} timed requests after one warm-up request per query, ` +
       `rotating over the queries. Latency as the client sees it. "Matches" is how many messages in the user's ` +
-      `scope each query matches (what ranking has to consider), for the user in 50 / in 500 chats.`,
+      `scope each query matches, for the user in 50 / in 500 chats (relevance ranks the newest ${RANK_CANDIDATES} of them).`,
   );
   lines.push('');
   lines.push(
@@ -788,7 +788,7 @@ function renderSection(r) {
         `${fewer(w.singlePerSecond, o.singlePerSecond)} |`,
     );
     lines.push(
-      `| batches of ${r.sendShape.batchSize} (${int(w.batchMessages)} messages each) | ${int(w.batchPerSecond)} msg/s | ${int(o.batchPerSecond)} msg/s | ` +
+      `| batches of ${r.sendShape.batchSize} (${int(w.batchMessages)} messages in all) | ${int(w.batchPerSecond)} msg/s | ${int(o.batchPerSecond)} msg/s | ` +
         `${fewer(w.batchPerSecond, o.batchPerSecond)} |`,
     );
     lines.push(
