@@ -15,6 +15,15 @@
  * - -exclusions leave out messages with that word start or phrase.
  * Rank: ts_rank over the words and phrases (word-start matches count, substring-only
  * matches rank 0), then newer first; sort=date is newest first.
+ *
+ * Cost (see "Search" in specs/benchmarks.md): ranking needs each candidate row, and a
+ * common word matches tens of thousands of messages. So relevance ranks the newest
+ * RANK_CANDIDATES matches (every match when there are fewer): the planner can then walk
+ * the messages newest first (messages_created_at_idx) and stop, instead of reading every
+ * match. A cursor carries the oldest candidate's time, so later pages rank the same set.
+ * For a caller whose chats hold a small share of all messages, the statement also names
+ * those chats (`chat_id = ANY(...)`, read just before), so the chat index narrows the text
+ * index's matches before any row is read; the membership join still decides the scope.
  */
 import type { MessageHit, SearchResult } from '@parley/contracts';
 import { z } from 'zod';
@@ -43,8 +52,20 @@ const prefixQuery = (param: string) => `to_tsquery('simple', '''' || ${lexeme(pa
 const exactQuery = (param: string) => `to_tsquery('simple', '''' || ${lexeme(param)} || '''')`;
 const phraseQuery = (param: string) => `phraseto_tsquery('simple', parley_search_text(${param}))`;
 
+/** Relevance ranks at most this many matches: the newest ones (see above). */
+export const RANK_CANDIDATES = 100;
+/** The caller's chats are named in the statement when they hold at most this share of all messages. */
+const SCOPE_HINT_SHARE = 0.1;
+
 const cursorSchema = z.union([
-  z.tuple([z.literal('r'), z.number().finite(), z.string().datetime(), z.string().regex(UUID)]),
+  // rank, time, id, and the oldest candidate's time (null: every match was a candidate).
+  z.tuple([
+    z.literal('r'),
+    z.number().finite(),
+    z.string().datetime(),
+    z.string().regex(UUID),
+    z.string().datetime().nullable(),
+  ]),
   z.tuple([z.literal('d'), z.string().datetime(), z.string().regex(UUID)]),
 ]);
 
@@ -75,6 +96,79 @@ interface HitRow {
   created_at: Date;
   edited_at: Date | null;
   rank: number;
+  /** The oldest candidate's time when relevance ranked only the newest RANK_CANDIDATES. */
+  floor: Date | null;
+}
+
+/**
+ * What the statement is built with, read just before it in the same transaction: the
+ * caller's chats as narrowed by chatId and in: (an id, a group's name, or a direct chat's
+ * other person by @username or display name), how many messages they hold against the
+ * table's size (the planner's estimate), and the ids of the from: usernames. Resolved
+ * here, the statement names them as values the planner can see: which chats (see
+ * scopeHint), which senders (a prolific one is no reason to read the sender index).
+ */
+export function scopeStatement(
+  userId: string,
+  parsed: Pick<ParsedQuery, 'in' | 'from'>,
+  chatId?: string,
+): { text: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const p = (v: unknown, type: string) => {
+    values.push(v);
+    return `$${values.length}::${type}`;
+  };
+  const me = p(userId, 'uuid');
+  const where = [`cm.user_id = ${me}`];
+  if (chatId) where.push(`cm.chat_id = ${p(chatId, 'uuid')}`);
+  if (parsed.in.length > 0) {
+    const ids = parsed.in.filter((v) => UUID.test(v)).map((v) => v.toLowerCase());
+    const names = parsed.in.map((v) => v.toLowerCase());
+    const usernames = parsed.in.map((v) => v.replace(/^@/, '').toLowerCase());
+    where.push(`(c.id = ANY(${p(ids, 'uuid[]')})
+        OR (c.kind = 'group' AND lower(c.name) = ANY(${p(names, 'text[]')}))
+        OR (c.kind = 'direct' AND EXISTS (
+          SELECT 1 FROM chat_members o JOIN users u ON u.id = o.user_id
+          WHERE o.chat_id = c.id AND o.user_id <> ${me}
+            AND (u.username = ANY(${p(usernames, 'text[]')}) OR lower(u.display_name) = ANY(${p(names, 'text[]')})))))`);
+  }
+  const senders = p(
+    parsed.from.filter((u) => u !== 'me'),
+    'text[]',
+  );
+  return {
+    text: `WITH mine AS (
+      SELECT cm.chat_id, c.last_seq - cm.cleared_seq AS messages
+      FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
+      WHERE ${where.join('\n        AND ')})
+    SELECT (SELECT coalesce(array_agg(chat_id::text), '{}') FROM mine) AS chat_ids,
+      (SELECT coalesce(sum(messages), 0)::float8 FROM mine) AS messages,
+      (SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'messages'::regclass) AS table_rows,
+      (SELECT coalesce(array_agg(u.id::text), '{}') FROM users u WHERE u.username = ANY(${senders})) AS sender_ids`,
+    values,
+  };
+}
+
+export interface ScopeRow {
+  /** The caller's chats, narrowed by chatId and in:. */
+  chat_ids: string[];
+  /** Messages in them (their last seq, less what the caller cleared). */
+  messages: number;
+  table_rows: number;
+  /** The from: usernames' ids. */
+  sender_ids: string[];
+}
+
+/**
+ * The chats to name in the statement as an index condition, or null. Naming them lets the
+ * planner intersect the chat index with the text index (a user in 50 of 1,000 chats reads
+ * 1 in 20 of a common word's matches); when they hold much of the table, building that
+ * bitmap costs more than it saves, and walking the newest messages or the text index alone
+ * is cheaper. Chats narrowed by chatId or in: are always named (none: nothing is found).
+ */
+export function scopeHint(row: ScopeRow, narrowed: boolean): string[] | null {
+  if (narrowed) return row.chat_ids;
+  return row.messages <= SCOPE_HINT_SHARE * Math.max(row.table_rows, row.messages) ? row.chat_ids : null;
 }
 
 /** The statement and its parameters. Exported for the benchmark's EXPLAIN. */
@@ -82,11 +176,14 @@ export function buildSearchStatement(
   parsed: ParsedQuery,
   opts: {
     userId: string;
+    /** "Search in this chat". */
     chatId?: string | undefined;
     now: Date;
     limit: number;
     sort: MessageSearch['sort'];
     cursor?: string | undefined;
+    /** The row of scopeStatement for the same query, user and chatId. */
+    scope: ScopeRow;
   },
 ): { text: string; values: unknown[] } {
   const values: unknown[] = [];
@@ -97,28 +194,14 @@ export function buildSearchStatement(
   };
   const me = p(opts.userId, 'uuid');
 
-  // Which chats: the caller's memberships, narrowed by chatId and in:.
-  const memberWhere = [`cm.user_id = ${me}`];
-  if (opts.chatId) memberWhere.push(`cm.chat_id = ${p(opts.chatId, 'uuid')}`);
-  if (parsed.in.length > 0) {
-    const ids = parsed.in.filter((v) => UUID.test(v)).map((v) => v.toLowerCase());
-    const names = parsed.in.map((v) => v.toLowerCase());
-    const usernames = parsed.in.map((v) => v.replace(/^@/, '').toLowerCase());
-    memberWhere.push(`cm.chat_id IN (
-      SELECT c.id FROM chats c WHERE c.id IN (SELECT chat_id FROM chat_members WHERE user_id = ${me}) AND (
-        c.id = ANY(${p(ids, 'uuid[]')})
-        OR (c.kind = 'group' AND lower(c.name) = ANY(${p(names, 'text[]')}))
-        OR (c.kind = 'direct' AND EXISTS (
-          SELECT 1 FROM chat_members o JOIN users u ON u.id = o.user_id
-          WHERE o.chat_id = c.id AND o.user_id <> ${me}
-            AND (u.username = ANY(${p(usernames, 'text[]')}) OR lower(u.display_name) = ANY(${p(names, 'text[]')}))))))`);
-  }
-
   const where: string[] = [
     `m.kind = 'text'`,
     `m.deleted_at IS NULL`,
     `(m.expires_at IS NULL OR m.expires_at > ${p(opts.now, 'timestamptz')})`,
-    `NOT EXISTS (SELECT 1 FROM message_hides h WHERE h.user_id = ${me} AND h.message_id = m.id)`,
+    // The caller's hidden messages are read once and looked up per row (a hashed subplan):
+    // as an anti-join, a phrase (whose matches the planner guesses at one or two) got a
+    // nested loop that scanned them all for every row.
+    `m.id NOT IN (SELECT h.message_id FROM message_hides h WHERE h.user_id = ${me})`,
   ];
   // Built only when ranking by relevance (an unused parameter would have no type).
   const rankParts: (() => string)[] = [];
@@ -154,9 +237,7 @@ export function buildSearchStatement(
     const usernames = parsed.from.filter((u) => u !== 'me');
     const conds = [];
     if (parsed.from.includes('me')) conds.push(`m.sender_id = ${me}`);
-    if (usernames.length > 0) {
-      conds.push(`m.sender_id IN (SELECT id FROM users WHERE username = ANY(${p(usernames, 'text[]')}))`);
-    }
+    if (usernames.length > 0) conds.push(`m.sender_id = ANY(${p(opts.scope.sender_ids, 'uuid[]')})`);
     where.push(`(${conds.join(' OR ')})`);
   }
   for (const has of parsed.has) {
@@ -167,37 +248,84 @@ export function buildSearchStatement(
     // Messages carry no attachments yet (media is still to come): nothing has an image or a file.
     if (has === 'image' || has === 'file') where.push('false');
   }
-  if (parsed.unread) where.push(`m.seq > mine.last_read_seq AND m.sender_id IS DISTINCT FROM ${me}`);
+  if (parsed.unread) where.push(`m.sender_id IS DISTINCT FROM ${me}`);
   if (parsed.before) where.push(`m.created_at < ${p(parsed.before, 'timestamptz')}`);
   if (parsed.after) where.push(`m.created_at >= ${p(parsed.after, 'timestamptz')}`);
 
-  const rank =
-    opts.sort === 'relevance' && rankParts.length > 0
-      ? `ts_rank(m.search_vector, ${rankParts.map((r) => `(${r()})`).join(' || ')}, 1)`
-      : `0::real`;
-
-  let after = '';
-  if (opts.cursor) {
-    const c = decodeCursor(opts.cursor, opts.sort);
-    after =
-      c[0] === 'r'
-        ? `WHERE (s.rank, s.created_at, s.id) < (${p(c[1], 'real')}, ${p(c[2], 'timestamptz')}, ${p(c[3], 'uuid')})`
-        : `WHERE (s.created_at, s.id) < (${p(c[1], 'timestamptz')}, ${p(c[2], 'uuid')})`;
+  // The scope: a message of a chat the caller is in (narrowed by chatId and in:), after
+  // their cleared position (and their read position, for is:unread).
+  const narrowed = Boolean(opts.chatId) || parsed.in.length > 0;
+  const chatIds = scopeHint(opts.scope, narrowed);
+  if (chatIds) where.push(`m.chat_id = ANY(${p(chatIds, 'uuid[]')})`);
+  let from: string;
+  if (chatIds && !narrowed) {
+    // Few chats, named above: the membership is checked per row (OFFSET 0 keeps it from
+    // becoming a join). As a join next to the named chats, the planner would count the
+    // chats' share twice and take a scan of the messages chat by chat for cheap, which
+    // reads every message of those chats.
+    from = 'messages m';
+    where.push(`EXISTS (SELECT 1 FROM chat_members cm
+      WHERE cm.chat_id = m.chat_id AND cm.user_id = ${me} AND m.seq > cm.cleared_seq${parsed.unread ? ' AND m.seq > cm.last_read_seq' : ''}
+      OFFSET 0)`);
+  } else {
+    // Many chats (or the few chosen by chatId or in:): a join, which the planner costs per
+    // message found, so it can walk the newest messages and stop (see RANK_CANDIDATES).
+    const mine = [`cm.user_id = ${me}`];
+    if (narrowed) mine.push(`cm.chat_id = ANY(${p(opts.scope.chat_ids, 'uuid[]')})`);
+    from = `(SELECT cm.chat_id, cm.cleared_seq, cm.last_read_seq FROM chat_members cm WHERE ${mine.join(' AND ')}) mine
+    JOIN messages m ON m.chat_id = mine.chat_id AND m.seq > mine.cleared_seq`;
+    if (parsed.unread) where.push('m.seq > mine.last_read_seq');
   }
-  const order =
-    opts.sort === 'relevance' ? 's.rank DESC, s.created_at DESC, s.id DESC' : 's.created_at DESC, s.id DESC';
 
+  const cursor = opts.cursor ? decodeCursor(opts.cursor, opts.sort) : null;
+  const ranked = opts.sort === 'relevance' && rankParts.length > 0;
+  const columns = `m.id::text AS id, m.chat_id::text AS chat_id, m.seq, m.body, m.sender_id::text AS sender_id,
+    m.created_at, m.edited_at`;
+
+  if (!ranked) {
+    // Newest first (sort=date, or nothing to rank by): the keyset goes into the scan, so
+    // the planner may walk messages_created_at_idx from the cursor and stop at the limit.
+    if (cursor) {
+      const [at, id] = cursor[0] === 'd' ? [cursor[1], cursor[2]] : [cursor[2], cursor[3]];
+      where.push(`(m.created_at, m.id) < (${p(at, 'timestamptz')}, ${p(id, 'uuid')})`);
+    }
+    const text = `
+SELECT ${columns}, 0::real AS rank, NULL::timestamptz AS floor
+FROM ${from}
+WHERE ${where.join('\n  AND ')}
+ORDER BY m.created_at DESC, m.id DESC
+LIMIT ${p(opts.limit + 1, 'int')}`;
+    return { text, values };
+  }
+
+  // Relevance: the candidates are the newest RANK_CANDIDATES matches on a first page. A
+  // later page takes the matches since the oldest candidate of the first (all of them when
+  // the first had fewer), so paging walks one fixed ranking however many new matches
+  // arrive meanwhile, up to as many again: any cursor, forged ones too, bounds the work.
+  const floor = cursor?.[0] === 'r' ? cursor[4] : null;
+  if (floor) where.push(`m.created_at >= ${p(floor, 'timestamptz')}`);
+  const firstPage = !cursor;
+  const rank = `ts_rank(c.search_vector, ${rankParts.map((r) => `(${r()})`).join(' || ')}, 1)`;
+  const after =
+    cursor?.[0] === 'r'
+      ? `WHERE (r.rank, r.created_at, r.id) < (${p(cursor[1], 'real')}, ${p(cursor[2], 'timestamptz')}, ${p(cursor[3], 'uuid')})`
+      : '';
   const text = `
-SELECT s.id::text AS id, s.chat_id::text AS chat_id, s.seq, s.body, s.sender_id::text AS sender_id,
-  s.created_at, s.edited_at, s.rank
+SELECT r.id::text AS id, r.chat_id::text AS chat_id, r.seq, r.body, r.sender_id::text AS sender_id,
+  r.created_at, r.edited_at, r.rank, r.floor
 FROM (
-  SELECT m.id, m.chat_id, m.seq, m.body, m.sender_id, m.created_at, m.edited_at, ${rank} AS rank
-  FROM (SELECT cm.chat_id, cm.cleared_seq, cm.last_read_seq FROM chat_members cm WHERE ${memberWhere.join(' AND ')}) mine
-  JOIN messages m ON m.chat_id = mine.chat_id AND m.seq > mine.cleared_seq
-  WHERE ${where.join('\n    AND ')}
-) s
+  SELECT c.id, c.chat_id, c.seq, c.body, c.sender_id, c.created_at, c.edited_at, ${rank} AS rank,
+    ${firstPage ? `CASE WHEN count(*) OVER () >= ${RANK_CANDIDATES} THEN min(c.created_at) OVER () END` : 'NULL::timestamptz'} AS floor
+  FROM (
+    SELECT m.id, m.chat_id, m.seq, m.body, m.sender_id, m.created_at, m.edited_at, m.search_vector
+    FROM ${from}
+    WHERE ${where.join('\n      AND ')}
+    ORDER BY m.created_at DESC
+    LIMIT ${firstPage ? RANK_CANDIDATES : 2 * RANK_CANDIDATES}
+  ) c
+) r
 ${after}
-ORDER BY ${order}
+ORDER BY r.rank DESC, r.created_at DESC, r.id DESC
 LIMIT ${p(opts.limit + 1, 'int')}`;
   return { text, values };
 }
@@ -215,39 +343,69 @@ export async function searchMessages(
   const parsed = parseQuery(query.q);
   const terms = highlightTerms(parsed);
   if (isEmptyQuery(parsed)) return { messages: [], users: [], nextCursor: null, terms };
-  const statement = buildSearchStatement(parsed, {
-    userId,
-    chatId: query.chatId,
-    now: ctx.now(),
-    limit: query.limit,
-    sort: query.sort,
-    cursor: query.cursor,
-  });
-  const rows = await runSearch(ctx, statement);
+  const build = (scope: ScopeRow) =>
+    buildSearchStatement(parsed, {
+      userId,
+      chatId: query.chatId,
+      now: ctx.now(),
+      limit: query.limit,
+      sort: query.sort,
+      cursor: query.cursor,
+      scope,
+    });
+  // A bad cursor is refused before the database is asked.
+  const cursor = query.cursor ? decodeCursor(query.cursor, query.sort) : null;
+  const rows = await runSearch(ctx, scopeStatement(userId, parsed, query.chatId), build);
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
+  // A later page keeps the first page's candidate set (see RANK_CANDIDATES).
+  const floor = cursor ? (cursor[0] === 'r' ? cursor[4] : null) : (last?.floor?.toISOString() ?? null);
   const nextCursor =
     rows.length > query.limit && last
       ? encodeCursor(
           query.sort === 'relevance'
-            ? ['r', last.rank, last.created_at.toISOString(), last.id]
+            ? ['r', last.rank, last.created_at.toISOString(), last.id, floor]
             : ['d', last.created_at.toISOString(), last.id],
         )
       : null;
   return { messages: await presentHits(ctx, userId, page, terms), users: [], nextCursor, terms };
 }
 
+/** What a search statement runs with on PostgreSQL (the benchmark's EXPLAIN uses them too). */
+export const SEARCH_SETTINGS = [
+  // Every pooled connection plans statements generically (see infra/db); a search's best
+  // plan depends on its values (a rare word: the text index; a common one: the newest
+  // messages), so it is planned for the values it has.
+  'SET LOCAL plan_cache_mode = force_custom_plan',
+  // A search's estimated cost can pass jit_above_cost, and compiling would take longer
+  // than the search itself.
+  'SET LOCAL jit = off',
+  // Parallel workers cost more to start and to share the cores with than a scan that stops
+  // after a few hundred rows saves (measured: slower under load, never faster).
+  'SET LOCAL max_parallel_workers_per_gather = 0',
+];
+
 /**
- * On PostgreSQL every pooled connection plans statements generically (see infra/db); a
- * search's best plan depends on its values (a rare word: the text index; a common one:
- * the caller's chats), so it runs with custom plans in a transaction of its own.
+ * The caller's scope first (scopeStatement), then the statement built with it, in one
+ * read-only transaction of its own on PostgreSQL.
  */
-async function runSearch(ctx: AppContext, statement: { text: string; values: unknown[] }): Promise<HitRow[]> {
-  if (ctx.db.kind !== 'postgres') return ctx.db.sql<HitRow>({ text: statement.text }, statement.values);
+async function runSearch(
+  ctx: AppContext,
+  scope: { text: string; values: unknown[] },
+  build: (scope: ScopeRow) => { text: string; values: unknown[] },
+): Promise<HitRow[]> {
+  if (ctx.db.kind !== 'postgres') {
+    const [row] = await ctx.db.sql<ScopeRow>({ text: scope.text }, scope.values);
+    const statement = build(row!);
+    return ctx.db.sql<HitRow>({ text: statement.text }, statement.values);
+  }
   return ctx.db.withConnection(async (conn) => {
-    await conn.exec('BEGIN READ ONLY');
+    // One round trip to open the transaction with its settings: on a busy machine every
+    // round trip waits for the scheduler twice.
+    await conn.exec(['BEGIN READ ONLY', ...SEARCH_SETTINGS].join('; '));
     try {
-      await conn.exec('SET LOCAL plan_cache_mode = force_custom_plan');
+      const [row] = await conn.query<ScopeRow>(scope.text, scope.values);
+      const statement = build(row!);
       const rows = await conn.query<HitRow>(statement.text, statement.values);
       await conn.exec('COMMIT');
       return rows;

@@ -14,6 +14,7 @@ import {
 } from '../../test/support/factories.js';
 import { as, client, refusal, type Client } from '../../test/support/http.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
+import { RANK_CANDIDATES } from './search-messages.js';
 
 let server: TestServer;
 let api: Client;
@@ -357,6 +358,47 @@ describe('ranking and paging', () => {
       expect(paged).toEqual(all);
     }
     expect(new Set(Object.values(ids)).size).toBe(7);
+  });
+
+  it(`ranks the newest ${RANK_CANDIDATES} matches, and pages through that one set while new ones arrive`, async () => {
+    const users = await registerUsers(api, 2);
+    const group = await createGroup(api, users[0]!, users.slice(1));
+    const sent: string[] = [];
+    // The oldest would rank first (three times the word): it is beyond the newest RANK_CANDIDATES.
+    const total = RANK_CANDIDATES + 5;
+    for (let i = 0; i < total; i++) {
+      const body = i === 0 ? 'ocelot ocelot ocelot' : `ocelot number ${i}`;
+      sent.push((await sendText(api, users[0]!, group.id, body)).id);
+      await new Promise((r) => setTimeout(r, 2)); // each its own millisecond
+    }
+    const newest = new Set(sent.slice(-RANK_CANDIDATES));
+    const u = users[1]!;
+    const first = await search(u, 'ocelot', { limit: '40' });
+    expect(first.messages.every((h) => newest.has(h.messageId))).toBe(true);
+    // A new match between pages does not shift the set the later pages rank.
+    await sendText(api, users[0]!, group.id, 'ocelot arrives late');
+    const paged = first.messages.map((h) => h.messageId);
+    let cursor = first.nextCursor;
+    for (let pages = 0; cursor && pages < 10; pages++) {
+      const page = await search(u, 'ocelot', { limit: '40', cursor });
+      paged.push(...page.messages.map((h) => h.messageId));
+      cursor = page.nextCursor;
+    }
+    expect(cursor).toBeNull();
+    expect(new Set(paged)).toEqual(newest);
+    expect(paged).toHaveLength(RANK_CANDIDATES);
+    // Newest first reaches every match, the oldest too.
+    const byDate = await search(u, 'ocelot', { sort: 'date', limit: '50' });
+    expect(byDate.messages[1]!.messageId).toBe(sent.at(-1));
+    let dateCursor = byDate.nextCursor;
+    const all = byDate.messages.map((h) => h.messageId);
+    for (let pages = 0; dateCursor && pages < 10; pages++) {
+      const page = await search(u, 'ocelot', { sort: 'date', limit: '50', cursor: dateCursor });
+      all.push(...page.messages.map((h) => h.messageId));
+      dateCursor = page.nextCursor;
+    }
+    expect(all).toHaveLength(total + 1);
+    expect(all.at(-1)).toBe(sent[0]);
   });
 
   it('refuses bad input with the error shape: empty or long q, bad limit, forged cursor', async () => {
