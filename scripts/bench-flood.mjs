@@ -23,6 +23,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { machineBusy } from './lib/probe.mjs';
+import { fetchJson, summary } from './lib/measure.mjs';
 import { commitLabel, writeSection } from './lib/report.mjs';
 import { createCleanups, freePort, freshDatabase, root, startServer } from './lib/run-server.mjs';
 
@@ -40,36 +41,10 @@ const { cleanup, cleanups } = createCleanups();
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const say = (line) => console.log(`[bench-flood] ${line}`);
 
-function quantile(sorted, q) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
-}
-function summary(samples) {
-  const s = [...samples].sort((a, b) => a - b);
-  return {
-    n: s.length,
-    p50: quantile(s, 0.5),
-    p95: quantile(s, 0.95),
-    p99: quantile(s, 0.99),
-    max: s.at(-1),
-  };
-}
 const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : '—');
 
-async function http(base, method, url, body, token) {
-  const res = await fetch(`${base}${url}`, {
-    method,
-    headers: {
-      ...(body ? { 'content-type': 'application/json' } : {}),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(60_000),
-  });
-  const json = await res.json().catch(() => null);
-  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+/** A JSON request; its answer (throws on anything but a 2xx). */
+const http = (base, method, url, body, token) => fetchJson(base, method, url, { body, token });
 
 async function register(base, name) {
   const username = `${name}_${randomUUID().slice(0, 8)}`;
@@ -264,8 +239,8 @@ async function main() {
     '',
     `| | delivery p50 | p95 | p99 | max | delivered | /health p99 | max |`,
     `|---|---|---|---|---|---|---|---|`,
-    `| quiet | ${ms(quiet.p50)} | ${ms(quiet.p95)} | ${ms(quiet.p99)} | ${ms(quiet.max)} | ${quiet.n}/${sentVictim} | ${ms(hq.p99)} | ${ms(hq.max)} |`,
-    `| one user flooding | ${ms(flood.p50)} | ${ms(flood.p95)} | ${ms(flood.p99)} | ${ms(flood.max)} | ${flood.n}/${sentVictim} | ${ms(hf.p99)} | ${ms(hf.max)} |`,
+    `| quiet | ${ms(quiet.p50)} | ${ms(quiet.p95)} | ${ms(quiet.p99)} | ${ms(quiet.max)} | ${quiet.count}/${sentVictim} | ${ms(hq.p99)} | ${ms(hq.max)} |`,
+    `| one user flooding | ${ms(flood.p50)} | ${ms(flood.p95)} | ${ms(flood.p99)} | ${ms(flood.max)} | ${flood.count}/${sentVictim} | ${ms(hf.p99)} | ${ms(hf.max)} |`,
     '',
     `The flooder sent ${stats.framesSent.toLocaleString('en')} frames over ${stats.socketsOpened} sockets ` +
       `(${stats.refusedSockets} refused at auth: one account's cap), ${stats.closedForFlooding} of them closed for ` +

@@ -54,6 +54,7 @@ import {
   processCpuSeconds,
   serverPid,
 } from './lib/probe.mjs';
+import { fetchJson, summary } from './lib/measure.mjs';
 import { closingLines, commitLabel, writeSection } from './lib/report.mjs';
 import { createCleanups, freePort, freshDatabase, root, startServer } from './lib/run-server.mjs';
 import { planDataSet, seedDataSet } from './lib/search-seed.mjs';
@@ -182,22 +183,6 @@ const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 
 const int = (n) => Math.round(n).toLocaleString('en-US');
 const f1 = (n) => (n === undefined || n === null ? '—' : n.toFixed(1));
 
-function percentile(sorted, q) {
-  if (!sorted.length) return undefined;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
-}
-function summary(samples) {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return {
-    count: sorted.length,
-    p50: percentile(sorted, 0.5),
-    p95: percentile(sorted, 0.95),
-    p99: percentile(sorted, 0.99),
-    max: sorted.at(-1),
-    mean: sorted.reduce((a, b) => a + b, 0) / (sorted.length || 1),
-  };
-}
-
 function dbUrl(name) {
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;
@@ -209,21 +194,9 @@ async function connectTo(url) {
   return client;
 }
 
-/** fetch JSON from the server; throws on anything but `expect`. */
-async function api(base, method, url, { body, token, expect = 200 } = {}) {
-  const res = await fetch(`${base}${url}`, {
-    method,
-    headers: {
-      ...(body ? { 'content-type': 'application/json' } : {}),
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: body ? JSON.stringify(body) : undefined,
-    signal: AbortSignal.timeout(60_000),
-  });
-  const text = await res.text();
-  if (res.status !== expect) throw new Error(`${method} ${url}: ${res.status} ${text.slice(0, 300)}`);
-  return JSON.parse(text);
-}
+/** fetch JSON from the server; throws on anything but `expect` (200 unless given). */
+const api = (base, method, url, { body, token, expect = 200 } = {}) =>
+  fetchJson(base, method, url, { body, token, expect });
 
 /** Registers the named users on a fresh database, or signs them in on a reused one. */
 async function signIn(base, fresh) {
