@@ -103,8 +103,11 @@ const envSchema = z
     USER_CONNECT_BURST: z.coerce.number().int().min(0).max(1_000_000).default(30),
     USER_READ_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(50),
     USER_READ_BURST: z.coerce.number().int().min(0).max(1_000_000).default(600),
-    WS_FRAME_RATE_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(100),
-    WS_FRAME_BURST: z.coerce.number().int().min(1).max(1_000_000).default(200),
+    WS_FRAME_RATE_PER_SECOND: z.preprocess(
+      emptyAsUndefined,
+      z.coerce.number().int().min(1).max(1_000_000).optional(),
+    ),
+    WS_FRAME_BURST: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(1_000_000).optional()),
     WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(1_000_000).default(20),
     WS_MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(2_000),
     SEND_RATE_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(5),
@@ -346,7 +349,15 @@ export function loadConfig(
       total: { perSecond: e.USER_COMMAND_TOTAL_RATE_PER_SECOND, burstPerMinute: e.USER_COMMAND_TOTAL_BURST },
     },
     addressLimitsExemptLoopback: e.ADDRESS_LIMITS_LOOPBACK === 'exempt',
-    wsFrames: { perSecond: e.WS_FRAME_RATE_PER_SECOND, burst: e.WS_FRAME_BURST },
+    wsFrames: (() => {
+      // By default a socket may send twice what its user's allowances let through (sends
+      // plus all other commands), at least 100 a second: raising the send limit for a
+      // bot or a load test raises this with it.
+      const perSecond =
+        e.WS_FRAME_RATE_PER_SECOND ??
+        Math.max(100, 2 * (e.SEND_RATE_PER_SECOND + e.USER_COMMAND_TOTAL_RATE_PER_SECOND));
+      return { perSecond, burst: e.WS_FRAME_BURST ?? 2 * perSecond };
+    })(),
     wsMaxSockets: { perUser: e.WS_MAX_SOCKETS_PER_USER, perAddress: e.WS_MAX_SOCKETS_PER_ADDRESS },
     userCommandsInFlight: e.USER_COMMANDS_IN_FLIGHT,
     inboxSize: e.INBOX_SIZE,
