@@ -134,6 +134,36 @@ const envSchema = z
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
     SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
     WEB_DIST_DIR: z.string().min(1).optional(),
+    // Media (media/ and infra/object-store.ts, infra/virus-scanner.ts).
+    S3_ENDPOINT: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^https?:\/\/[^/]+\/?$/, 'must be http(s)://host[:port]')
+        .optional(),
+    ),
+    S3_BUCKET: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid bucket name (3–63 of a-z, 0-9, ".", "-")')
+      .default('parley-media'),
+    S3_ACCESS_KEY: z.preprocess(emptyAsUndefined, z.string().min(1).max(256).optional()),
+    S3_SECRET_KEY: z.preprocess(emptyAsUndefined, z.string().min(1).max(256).optional()),
+    S3_REGION: z.string().min(1).max(64).default('us-east-1'),
+    S3_PATH_STYLE: bool.default('true'),
+    MEDIA_IMAGE_MAX_BYTES: z.coerce.number().int().min(1024).max(1_073_741_824).default(10 * 1024 * 1024),
+    MEDIA_FILE_MAX_BYTES: z.coerce.number().int().min(1024).max(10_737_418_240).default(50 * 1024 * 1024),
+    MEDIA_MAX_PIXELS: z.coerce.number().int().min(1).max(1_000_000_000).default(64_000_000),
+    MEDIA_QUOTA_BYTES: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(5 * 1024 ** 3),
+    MEDIA_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
+    MEDIA_UNATTACHED_TTL_HOURS: z.coerce.number().min(0.001).max(8760).default(24),
+    MEDIA_URL_TTL_SECONDS: z.coerce.number().int().min(10).max(604_800).default(3600),
+    MEDIA_SWEEP_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
+    FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
+    FFPROBE_PATH: z.string().min(1).default('ffprobe'),
+    CLAMAV_HOST: z.preprocess(emptyAsUndefined, z.string().min(1).max(255).optional()),
+    CLAMAV_PORT: z.coerce.number().int().min(1).max(65535).default(3310),
+    CLAMAV_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+    CLAMAV_UNREACHABLE: z.enum(['refuse', 'accept']).default('refuse'),
   })
   .superRefine((env, ctx) => {
     if (env.SHUTDOWN_DRAIN_MS >= env.SHUTDOWN_TIMEOUT_MS) {
@@ -148,6 +178,13 @@ const envSchema = z
         code: 'custom',
         path: ['HTTP_HEADERS_TIMEOUT_MS'],
         message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS (headers are part of the request)',
+      });
+    }
+    if (env.S3_ENDPOINT && (!env.S3_ACCESS_KEY || !env.S3_SECRET_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['S3_ACCESS_KEY'],
+        message: 'S3_ACCESS_KEY and S3_SECRET_KEY are required with S3_ENDPOINT',
       });
     }
     if (env.NODE_ENV === 'production') {
@@ -184,6 +221,9 @@ export interface Config {
    */
   redisInboxTtlSeconds: number;
   mediaDir: string;
+  media: MediaSettings;
+  /** clamd to scan every upload with (INSTREAM); undefined: uploads are not scanned. */
+  clamav: ClamavSettings | undefined;
   webDistDir: string;
   jwt: { secret: Uint8Array; issuer: string; audience: string; accessTtlSeconds: number };
   refreshTokenTtlMs: number;
@@ -270,6 +310,51 @@ export interface Config {
   shutdownDrainMs: number;
 }
 
+export type ObjectStoreSettings =
+  | { kind: 'local'; dir: string }
+  | {
+      kind: 's3';
+      endPoint: string;
+      port: number;
+      useSSL: boolean;
+      bucket: string;
+      accessKey: string;
+      secretKey: string;
+      region: string;
+      pathStyle: boolean;
+    };
+
+export interface MediaSettings {
+  /** Files under DATA_DIR/media, or an S3-compatible bucket (S3_ENDPOINT). */
+  storage: ObjectStoreSettings;
+  /** Largest image upload (JPEG, PNG, GIF, WebP). */
+  imageMaxBytes: number;
+  /** Largest voice, video or document upload. */
+  fileMaxBytes: number;
+  /** Images with more pixels than this are refused before they are decoded (decompression bombs). */
+  maxPixels: number;
+  /** Bytes one user may keep stored (uploads not deleted). */
+  quotaBytes: number;
+  /** Media processing jobs at once on a node. */
+  workers: number;
+  /** Uploads never attached to a message are deleted after this long. */
+  unattachedTtlMs: number;
+  /** Signed download URLs are valid this long. */
+  urlTtlSeconds: number;
+  /** How often the sweep deletes the files of deleted, expired and never-attached uploads. */
+  sweepMs: number;
+  ffmpegPath: string;
+  ffprobePath: string;
+}
+
+export interface ClamavSettings {
+  host: string;
+  port: number;
+  timeoutMs: number;
+  /** clamd unreachable: refuse the upload (retryable 503, the default) or accept it unscanned. */
+  onUnreachable: 'refuse' | 'accept';
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
@@ -305,6 +390,43 @@ export function loadConfig(
     redisPresenceTtlMs: e.REDIS_PRESENCE_TTL_MS,
     redisInboxTtlSeconds: e.REDIS_INBOX_TTL_SECONDS,
     mediaDir: path.join(dataDir, 'media'),
+    media: {
+      storage: e.S3_ENDPOINT
+        ? (() => {
+            const url = new URL(e.S3_ENDPOINT);
+            const useSSL = url.protocol === 'https:';
+            return {
+              kind: 's3' as const,
+              endPoint: url.hostname,
+              port: url.port ? Number(url.port) : useSSL ? 443 : 80,
+              useSSL,
+              bucket: e.S3_BUCKET,
+              accessKey: e.S3_ACCESS_KEY!,
+              secretKey: e.S3_SECRET_KEY!,
+              region: e.S3_REGION,
+              pathStyle: e.S3_PATH_STYLE,
+            };
+          })()
+        : { kind: 'local' as const, dir: path.join(dataDir, 'media') },
+      imageMaxBytes: e.MEDIA_IMAGE_MAX_BYTES,
+      fileMaxBytes: e.MEDIA_FILE_MAX_BYTES,
+      maxPixels: e.MEDIA_MAX_PIXELS,
+      quotaBytes: e.MEDIA_QUOTA_BYTES,
+      workers: e.MEDIA_WORKERS,
+      unattachedTtlMs: e.MEDIA_UNATTACHED_TTL_HOURS * 3_600_000,
+      urlTtlSeconds: e.MEDIA_URL_TTL_SECONDS,
+      sweepMs: e.MEDIA_SWEEP_MS,
+      ffmpegPath: e.FFMPEG_PATH,
+      ffprobePath: e.FFPROBE_PATH,
+    },
+    clamav: e.CLAMAV_HOST
+      ? {
+          host: e.CLAMAV_HOST,
+          port: e.CLAMAV_PORT,
+          timeoutMs: e.CLAMAV_TIMEOUT_MS,
+          onUnreachable: e.CLAMAV_UNREACHABLE,
+        }
+      : undefined,
     webDistDir: path.resolve(repoRoot, e.WEB_DIST_DIR ?? 'frontend/dist'),
     jwt: {
       secret: new TextEncoder().encode(e.JWT_SECRET),
