@@ -13,7 +13,9 @@ import type { Config } from './infra/config.js';
 import { openDatabase } from './infra/db/client.js';
 import { migrate } from './infra/db/migrate.js';
 import { createLogger } from './infra/logging.js';
-import { createMetrics } from './infra/metrics.js';
+import { createMetrics, observeRedis } from './infra/metrics.js';
+import { eventTypes } from '@parley/contracts';
+import { checkReadiness } from './health/routes.js';
 import { createPasswords } from './auth/passwords.js';
 import { createFailureCounter, createSendLimiter } from './infra/rate-limit.js';
 import { createWorkLimit } from './infra/work-limit.js';
@@ -47,13 +49,16 @@ export interface StartOptions {
 }
 
 export async function startApp(config: Config, opts: StartOptions = {}): Promise<RunningApp> {
+  const metrics = createMetrics({ eventTypes });
   const db = await openDatabase(config.database, {
     poolSize: config.dbPool.size,
     acquireTimeoutMs: config.dbPool.acquireTimeoutMs,
+    onQuery: (statement, seconds) => metrics.dbQuery.observe({ statement }, seconds),
   });
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 })
     : undefined;
+  if (redis) observeRedis(redis, metrics.redisCommand);
   // Pub/sub needs a connection of its own (a subscribed connection runs no other command).
   const redisSub = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }) : undefined;
   let redisBus: RedisBus | undefined;
@@ -61,7 +66,6 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   try {
     await migrate(db);
     const log = createLogger(config, opts.logStream);
-    const metrics = createMetrics();
     // With REDIS_URL the inbox, the fan-out between nodes and presence live in Redis,
     // shared by every node; without it, in this process.
     /** The context, once built (presence reports changes through it). */
@@ -178,7 +182,16 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     ctx.deliveries = createDeliveryRecorder(ctx, config.receiptFlushMs);
     ctx.typing = createTypingTracker(ctx);
     ctx.expirer = createExpirer(ctx, config.expirySweepMs);
-    metrics.watch({ dbStatements: () => db.statements, sendQueue: () => ctx.pipeline.queued });
+    metrics.watch({
+      dbStatements: () => db.statements,
+      sendQueue: () => ctx.pipeline.queued,
+      outbox: async () => {
+        const [row] = await db.sql<{ rows: number; oldest: Date | null }>(OUTBOX_SIZE, []);
+        const oldest = row?.oldest ? (Date.now() - row.oldest.getTime()) / 1000 : 0;
+        return { rows: row?.rows ?? 0, oldestSeconds: Math.max(0, oldest) };
+      },
+      readiness: async () => (await checkReadiness(ctx)).ok,
+    });
     const app = await buildApp(ctx);
     await app.ready();
     ctx.relay.start();
@@ -212,3 +225,10 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     throw err;
   }
 }
+
+/** The outbox's size for /metrics (counted up to 100,000 rows: a scrape stays cheap however far behind). */
+const OUTBOX_SIZE = {
+  name: 'outbox-size',
+  text: `SELECT count(*)::int AS rows, min(created_at) AS oldest
+    FROM (SELECT created_at FROM outbox ORDER BY id LIMIT 100000) o`,
+};

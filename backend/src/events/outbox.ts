@@ -45,6 +45,11 @@ export interface CommittedUnit {
    * chats are read afresh.
    */
   versions?: Record<string, number>;
+  /**
+   * When the unit committed (ms since the epoch), for the delivery metrics; the relay takes
+   * the moment it is handed the unit when absent (right after the commit).
+   */
+  committedAt?: number;
 }
 
 /** What a transaction body uses to say what must be published after its commit. */

@@ -197,9 +197,11 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
    * Starts everything a unit publishes, synchronously: the invalidation first, then each
    * event's inbox appends, so that they reach Redis (one connection) in this order.
    */
-  function issue(prepared: Prepared): Promise<unknown> {
+  function issue(prepared: Prepared, committedAt: number): Promise<unknown> {
     if (prepared.invalidate.length) invalidateChats(prepared.invalidate);
-    return Promise.all(prepared.publications.map(({ userIds, event }) => ctx.events.toUsers(userIds, event)));
+    return Promise.all(
+      prepared.publications.map(({ userIds, event }) => ctx.events.toUsers(userIds, event, { committedAt })),
+    );
   }
 
   /**
@@ -208,7 +210,8 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
    * order, instead of a round trip each). Resolves with false when it failed: the rows
    * stay in the outbox for the sweep.
    */
-  function publishInOrder(unit: CommittedUnit): Promise<boolean> {
+  function publishInOrder(unit: CommittedUnit, path: 'live' | 'recovered'): Promise<boolean> {
+    const committedAt = unit.committedAt ?? Date.now();
     const prepared = prepareUnit(unit);
     prepared.catch(() => undefined); // awaited below, in turn
     const before = issueTurn;
@@ -218,13 +221,14 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
       let completion: Promise<unknown>;
       try {
         await before;
-        completion = issue(await prepared);
+        completion = issue(await prepared, committedAt);
       } finally {
         issued();
       }
       await completion;
     })().then(
       () => {
+        ctx.metrics.outboxLag.observe({ path }, Math.max(0, Date.now() - committedAt) / 1000);
         markPublished(unit.ids);
         return true;
       },
@@ -272,7 +276,7 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
 
   function committed(unit: CommittedUnit): Promise<void> {
     for (const id of unit.ids) queued.add(id);
-    return publishInOrder(unit).then(() => {
+    return publishInOrder(unit, 'live').then(() => {
       for (const id of unit.ids) queued.delete(id);
     });
   }
@@ -284,6 +288,7 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
     message_ids: string[] | null;
     payload: unknown;
     attempts: number;
+    created_at: Date;
   }
 
   async function publishClaimed(rows: ClaimedRow[]): Promise<number> {
@@ -306,7 +311,13 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
       }
       if (row.attempts > 3)
         opts.log.warn({ outboxId: row.id, attempts: row.attempts }, 'outbox row keeps failing');
-      runs.push(publishInOrder({ ids: [row.id], entries: [entry] }));
+      // Its commit time is the row's (written in the transaction, by the committing node's clock).
+      runs.push(
+        publishInOrder(
+          { ids: [row.id], entries: [entry], committedAt: row.created_at.getTime() },
+          'recovered',
+        ),
+      );
     }
     const count = (await Promise.all(runs)).filter(Boolean).length;
     await flushDeletes();
@@ -371,7 +382,7 @@ const DELETE_ROWS = {
 };
 
 const RETURNED = `id::text AS id, chat_id::text AS chat_id, user_ids::text[] AS user_ids,
-      message_ids::text[] AS message_ids, payload, attempts`;
+      message_ids::text[] AS message_ids, payload, attempts, created_at`;
 
 const CLAIM_FOR_MESSAGES = {
   name: 'outbox-claim-messages',

@@ -13,19 +13,8 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext, metr
   app.get('/health', async () => ({ status: 'ok' }));
 
   app.get('/health/ready', async (_request, reply) => {
-    // Draining for shutdown: the load balancer must stop sending new clients here.
-    const checks: Record<string, string> = { server: ctx.sockets?.draining ? 'draining' : 'ok' };
-    try {
-      await ctx.db.withConnection((c) => c.query('SELECT 1'));
-      checks.database = 'ok';
-      const pending = await pendingMigrations(ctx.db);
-      checks.migrations = pending.length === 0 ? 'ok' : `pending: ${pending.join(', ')}`;
-    } catch (err) {
-      checks.database ??= `unreachable: ${(err as Error).message}`;
-      checks.migrations ??= 'unknown';
-    }
-    if (ctx.redis) checks.redis = await redisCheck(ctx.redis);
-    const ok = Object.values(checks).every((v) => v === 'ok');
+    const { ok, checks } = await checkReadiness(ctx);
+    metrics.readinessChecked(ok);
     if (ok) return { status: 'ready', checks };
     return reply.code(503).send(errorBody('SERVICE_UNAVAILABLE', 'The service is not ready.', checks));
   });
@@ -34,6 +23,25 @@ export function registerHealthRoutes(app: FastifyInstance, ctx: AppContext, metr
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();
   });
+}
+
+/** What /health/ready checks, each with "ok" or what is wrong (also read by /metrics: parley_ready). */
+export async function checkReadiness(
+  ctx: AppContext,
+): Promise<{ ok: boolean; checks: Record<string, string> }> {
+  // Draining for shutdown: the load balancer must stop sending new clients here.
+  const checks: Record<string, string> = { server: ctx.sockets?.draining ? 'draining' : 'ok' };
+  try {
+    await ctx.db.withConnection((c) => c.query('SELECT 1'));
+    checks.database = 'ok';
+    const pending = await pendingMigrations(ctx.db);
+    checks.migrations = pending.length === 0 ? 'ok' : `pending: ${pending.join(', ')}`;
+  } catch (err) {
+    checks.database ??= `unreachable: ${(err as Error).message}`;
+    checks.migrations ??= 'unknown';
+  }
+  if (ctx.redis) checks.redis = await redisCheck(ctx.redis);
+  return { ok: Object.values(checks).every((v) => v === 'ok'), checks };
 }
 
 /** How long the readiness check waits for Redis (ioredis queues commands while reconnecting). */

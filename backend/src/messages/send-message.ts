@@ -48,7 +48,9 @@ export async function sendMessage(
     if (!chat?.members.has(senderId)) throw new AppError('NOT_FOUND');
   }
   const mentions = await mentionedMembers(ctx, [...chat.members.keys()], input.body);
-  return ctx.pipeline.send({ senderId, chatId, input, mentions });
+  const result = await ctx.pipeline.send({ senderId, chatId, input, mentions });
+  if (!result.duplicate) ctx.metrics.messagesSent.inc({ chat_kind: chat.kind });
+  return result;
 }
 
 /** Ids of the members named with @username (sorted, as the database lists them). */

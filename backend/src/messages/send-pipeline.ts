@@ -220,8 +220,9 @@ export function createSendPipeline(ctx: AppContext, opts: SendPipelineOptions): 
           batch.map((s) => s.item),
           now,
         );
+        const committedAt = Date.now();
         opts.onBatch?.(batch.length, (performance.now() - started) / 1000);
-        return handleRows(batch, rows, now);
+        return handleRows(batch, rows, now, committedAt);
       } catch (err) {
         // Another node committed one of these clientMsgIds a moment ago: the next try sees it.
         if (isUniqueViolation(err) && attempt < 3) continue;
@@ -285,7 +286,7 @@ export function createSendPipeline(ctx: AppContext, opts: SendPipelineOptions): 
     }
   }
 
-  async function handleRows(batch: PendingSend[], rows: BatchRow[], now: Date) {
+  async function handleRows(batch: PendingSend[], rows: BatchRow[], now: Date, committedAt: number) {
     const accepted: { send: PendingSend; row: BatchRow }[] = [];
     const slow: PendingSend[] = [];
     for (const row of rows) {
@@ -349,6 +350,7 @@ export function createSendPipeline(ctx: AppContext, opts: SendPipelineOptions): 
         ids: outboxIds,
         entries: [...reopened, { kind: 'messages', messageIds }],
         versions,
+        committedAt,
       });
       const stored = await presentStored(messageIds).catch(() => null);
       for (const { send } of accepted) {
@@ -369,6 +371,7 @@ export function createSendPipeline(ctx: AppContext, opts: SendPipelineOptions): 
       ids: outboxIds,
       entries: [...reopened, { kind: 'messages', messageIds, presented: messages }],
       versions,
+      committedAt,
     });
     for (const { send } of accepted) {
       // The message is what they were typing.

@@ -15,12 +15,15 @@ import type { FastifyBaseLogger } from 'fastify';
 import WebSocket from 'ws';
 import type { AppContext } from '../app-context.js';
 import { errorBody } from '../infra/errors.js';
+import type { DeliveryObserver, EventTiming } from '../infra/metrics.js';
 
 /** Commands waiting behind a slow one; beyond this a client is flooding. */
 const MAX_QUEUED_COMMANDS = 256;
 /** Unsent bytes beyond this mean the client cannot keep up; it reconnects and resumes. */
 const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const READ_BATCH = 200;
+/** Commit times of offered events kept until their frames go out (a device far behind drops the oldest). */
+const MAX_PENDING_TIMINGS = 4096;
 /** A failed inbox read (Redis away) is tried again after this, doubling up to the max. */
 const DRAIN_RETRY_MS = 250;
 const DRAIN_RETRY_MAX_MS = 8_000;
@@ -39,6 +42,12 @@ export function serialisedData(event: ServerEvent): string {
 
 /** TCP sockets corked during this event-loop turn; uncorked together after it. */
 const corked = new Set<Socket>();
+
+const unobserved: DeliveryObserver = {
+  sent: () => undefined,
+  delivered: () => undefined,
+  resync: () => undefined,
+};
 
 function uncorkAll() {
   for (const tcp of corked) tcp.uncork();
@@ -72,12 +81,14 @@ export class Connection {
   private drainQueued = false;
   private drainRetryMs = 0;
   private drainRetry: NodeJS.Timeout | undefined;
+  /** Inbox position → when its event committed and was published, until its frame is sent. */
+  private readonly timings = new Map<string, EventTiming>();
 
   constructor(
     readonly socket: WebSocket,
     private readonly ctx: AppContext,
     readonly log: FastifyBaseLogger,
-    private readonly onEventsSent: (count: number) => void = () => undefined,
+    private readonly observer: DeliveryObserver = unobserved,
   ) {}
 
   get open(): boolean {
@@ -180,13 +191,18 @@ export class Connection {
    * exactly at `after`, with nothing else going out, gets it as it is: no read of the
    * inbox. Otherwise (behind, ahead, resuming, another epoch) it reads its inbox in order.
    */
-  offer(event: ServerEvent, after: string, position: string): void {
+  offer(event: ServerEvent, after: string, position: string, timing?: EventTiming): void {
     if (!this.userId) return;
     if (this.outboundBusy === 0 && this.cursor === after) {
       this.cursor = position;
+      if (timing) this.timings.set(position, timing);
       this.sendEntries([{ position, event }]);
-      this.onEventsSent(1);
       return;
+    }
+    if (timing) {
+      // Read back from the inbox in a moment: its frame is timed when it goes out.
+      if (this.timings.size >= MAX_PENDING_TIMINGS) this.timings.delete(this.timings.keys().next().value!);
+      this.timings.set(position, timing);
     }
     this.requestDrain();
   }
@@ -210,7 +226,7 @@ export class Connection {
   /** Moment-only events carry the current position unchanged. */
   sendEphemeral(event: ServerEvent): void {
     this.sendText(eventFrame(event.type, this.cursor, serialisedData(event)));
-    this.onEventsSent(1);
+    this.observer.sent(event.type, 1);
   }
 
   private async drain(): Promise<number> {
@@ -229,18 +245,27 @@ export class Connection {
       this.cursor = read.entries.at(-1)!.position;
       this.sendEntries(read.entries);
       sent += read.entries.length;
-      this.onEventsSent(read.entries.length);
     }
   }
 
   /**
    * Frames for inbox entries, in order. Messages from others handed to this device are
-   * recorded as delivered once per chat, when the last frame is written.
+   * recorded as delivered once per chat, when the last frame is written; so are the
+   * delivery times of committed events (the frames of one call leave in one write).
    */
   private sendEntries(entries: readonly { position: string; event: ServerEvent }[]): void {
     const userId = this.userId!;
     let delivered: Map<string, { seq: number; senders: Set<string> }> | undefined;
-    for (const { event } of entries) {
+    let timed: { type: string; timing: EventTiming }[] | undefined;
+    for (const { position, event } of entries) {
+      this.observer.sent(event.type, 1);
+      if (this.timings.size) {
+        const timing = this.timings.get(position);
+        if (timing) {
+          this.timings.delete(position);
+          (timed ??= []).push({ type: event.type, timing });
+        }
+      }
       if (event.type === 'message:new' && event.data.message.senderId !== userId) {
         const { chatId, seq, senderId } = event.data.message;
         delivered ??= new Map();
@@ -251,20 +276,30 @@ export class Connection {
       }
     }
     const last = entries.length - 1;
+    const written =
+      delivered || timed
+        ? () => {
+            if (timed) {
+              const now = Date.now();
+              for (const { type, timing } of timed) this.observer.delivered(type, timing, now);
+            }
+            if (delivered) {
+              for (const [chatId, { seq, senders }] of delivered)
+                this.ctx.deliveries.record(chatId, userId, seq, senders);
+            }
+          }
+        : undefined;
     entries.forEach(({ position, event }, i) => {
-      const receipts = i === last ? delivered : undefined;
       this.sendText(
         eventFrame(event.type, position, serialisedData(event)),
-        receipts &&
-          (() => {
-            for (const [chatId, { seq, senders }] of receipts)
-              this.ctx.deliveries.record(chatId, userId, seq, senders);
-          }),
+        i === last ? written : undefined,
       );
     });
   }
 
   private async resync(reason: 'position_unknown' | 'position_trimmed' | 'overflow'): Promise<void> {
+    this.observer.resync(reason);
+    this.timings.clear();
     this.cursor = await this.ctx.inbox.head(this.userId!);
     this.send({ type: 'sync:resync', position: this.cursor, data: { reason } });
   }

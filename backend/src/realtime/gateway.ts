@@ -134,13 +134,13 @@ export async function registerGateway(
 
   const unsubscribe = ctx.bus.subscribe((message) => {
     if (message.kind === 'inbox') {
-      const { userIds, event, appended } = message;
+      const { userIds, event, appended, timing } = message;
       userIds.forEach((userId, i) => {
         const conns = byUser.get(userId);
         if (!conns) return;
         const at = event && appended?.[i];
         for (const conn of conns) {
-          if (at) conn.offer(event, at[0], at[1]);
+          if (at) conn.offer(event, at[0], at[1], timing);
           else conn.requestDrain();
         }
       });
@@ -310,7 +310,7 @@ export async function registerGateway(
     handler: async (_request, reply) =>
       reply.code(426).header('upgrade', 'websocket').send(errorBody('UPGRADE_REQUIRED')),
     wsHandler: (socket, request) => {
-      const conn = new Connection(socket, ctx, request.log, (n) => metrics.wsEventsSent.inc(n));
+      const conn = new Connection(socket, ctx, request.log, metrics.delivery);
       all.add(conn);
       metrics.wsConnections.inc();
       const address = addressKey(request.ip);

@@ -12,18 +12,29 @@ export function searchRouter(ctx: AppContext) {
   return s.router(contract.search, {
     search: async ({ request, query }) => {
       const me = await authenticate(ctx, request);
-      if (query.type === 'users') {
-        const page = await searchUsers(ctx, me.userId, {
-          q: query.q,
-          limit: query.limit,
-          cursor: query.cursor,
-        });
-        return {
-          status: 200,
-          body: { messages: [], users: page.users.map(toPublicUser), nextCursor: page.nextCursor, terms: [] },
-        };
+      // Timed from the query to the page (parley_search_duration_seconds), failures included.
+      const done = ctx.metrics.search.startTimer({ type: query.type === 'users' ? 'users' : 'messages' });
+      try {
+        if (query.type === 'users') {
+          const page = await searchUsers(ctx, me.userId, {
+            q: query.q,
+            limit: query.limit,
+            cursor: query.cursor,
+          });
+          return {
+            status: 200,
+            body: {
+              messages: [],
+              users: page.users.map(toPublicUser),
+              nextCursor: page.nextCursor,
+              terms: [],
+            },
+          };
+        }
+        return { status: 200, body: await searchMessages(ctx, me.userId, query) };
+      } finally {
+        done();
       }
-      return { status: 200, body: await searchMessages(ctx, me.userId, query) };
     },
   });
 }

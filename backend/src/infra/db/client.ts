@@ -13,6 +13,7 @@ import { createPgConfig } from '@electric-sql/pglite/node-postgres';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { statementLabel } from '../metrics.js';
 import { PrismaClient } from './generated/client.js';
 
 export type DatabaseTarget = { kind: 'pglite'; dir: string } | { kind: 'postgres'; url: string };
@@ -22,6 +23,25 @@ export interface DatabaseOptions {
   poolSize?: number;
   /** How long a request may wait for a connection (or a Prisma transaction to start). */
   acquireTimeoutMs?: number;
+  /**
+   * Told each statement's time (for /metrics) with its label: the hot-path statement's name
+   * or the SQL verb (metrics.ts, `statementLabel`). PostgreSQL: every statement; PGlite:
+   * `sql` and raw sessions.
+   */
+  onQuery?: (statement: string, seconds: number) => void;
+}
+
+/** Reports a statement's time once `result` settles (a promise, or a callback run). */
+function timeQuery<R>(opts: DatabaseOptions, statement: unknown, run: () => R): R {
+  const { onQuery } = opts;
+  if (!onQuery) return run();
+  const started = performance.now();
+  const result = run();
+  if (result && typeof (result as { then?: unknown }).then === 'function') {
+    const done = () => onQuery(statementLabel(statement), (performance.now() - started) / 1000);
+    (result as unknown as Promise<unknown>).then(done, done);
+  }
+  return result;
 }
 
 /** One connection, for scripts and statements that must share a session. */
@@ -78,7 +98,8 @@ async function openPglite(dir: string, opts: DatabaseOptions): Promise<Database>
     exec: async (sql) => {
       await pglite.exec(sql);
     },
-    query: async <T>(sql: string, params?: unknown[]) => (await pglite.query<T>(sql, params)).rows,
+    query: async <T>(sql: string, params?: unknown[]) =>
+      (await timeQuery(opts, sql, () => pglite.query<T>(sql, params))).rows,
   };
   // PGlite is a single connection; serialise raw sessions so a migration's BEGIN..COMMIT
   // is never interleaved with another raw session. (pglite.query itself waits for an open
@@ -91,7 +112,7 @@ async function openPglite(dir: string, opts: DatabaseOptions): Promise<Database>
     prisma,
     async sql<T>(statement: Statement, params: unknown[]) {
       statements += 1;
-      return hot<T>(statement, params);
+      return timeQuery(opts, statement, () => hot<T>(statement, params));
     },
     get statements() {
       return statements;
@@ -166,7 +187,18 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
       statements += 1;
-      return query(...args);
+      const callback = args.at(-1);
+      if (typeof callback === 'function' && opts.onQuery) {
+        // Callback style: timed when the callback runs.
+        const started = performance.now();
+        const label = statementLabel(args[0]);
+        args[args.length - 1] = (...result: unknown[]) => {
+          opts.onQuery!(label, (performance.now() - started) / 1000);
+          return (callback as (...r: unknown[]) => unknown)(...result);
+        };
+        return query(...args);
+      }
+      return timeQuery(opts, args[0], () => query(...args));
     };
   });
   const prisma = new PrismaClient({

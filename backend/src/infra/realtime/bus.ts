@@ -5,14 +5,22 @@
  * implementation fits the same interface.
  */
 import type { ServerEvent } from '@parley/contracts';
+import type { EventTiming } from '../metrics.js';
 
 export type BusMessage =
   /**
    * New entries in these users' inboxes: devices read them in order. With `event` and
    * `appended` (per user, in order: the position before the entry and the entry's), a
-   * device at exactly that earlier position is given the event without a read.
+   * device at exactly that earlier position is given the event without a read. `timing`
+   * (a committed event): when it committed and went into the inboxes, for the metrics.
    */
-  | { kind: 'inbox'; userIds: string[]; event?: ServerEvent; appended?: [after: string, position: string][] }
+  | {
+      kind: 'inbox';
+      userIds: string[];
+      event?: ServerEvent;
+      appended?: [after: string, position: string][];
+      timing?: EventTiming;
+    }
   /** Typing and presence: pushed to whoever is connected, never stored. */
   | { kind: 'ephemeral'; userIds: string[]; event: ServerEvent }
   /** Signed out or revoked: close these sessions' sockets. */

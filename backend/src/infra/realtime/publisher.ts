@@ -9,7 +9,11 @@ import type { EventBus } from './bus.js';
 import type { Inbox } from './inbox.js';
 
 export interface EventPublisher {
-  toUsers(userIds: readonly string[], event: ServerEvent): Promise<void>;
+  /**
+   * With `committedAt` (an event the relay publishes after its commit), the time it went
+   * into the inboxes goes along to the devices' nodes, for the delivery metrics.
+   */
+  toUsers(userIds: readonly string[], event: ServerEvent, opts?: { committedAt?: number }): Promise<void>;
   closeSessions(sessionIds: readonly string[]): Promise<void>;
 }
 
@@ -17,7 +21,7 @@ const ephemeral = new Set<string>(ephemeralEventTypes);
 
 export function createPublisher(inbox: Inbox, bus: EventBus): EventPublisher {
   return {
-    async toUsers(userIds, event) {
+    async toUsers(userIds, event, opts) {
       const unique = [...new Set(userIds)];
       if (unique.length === 0) return;
       if (ephemeral.has(event.type)) {
@@ -25,11 +29,13 @@ export function createPublisher(inbox: Inbox, bus: EventBus): EventPublisher {
         return;
       }
       const appended = await inbox.appendMany(unique, event);
+      const committedAt = opts?.committedAt;
       await bus.publish({
         kind: 'inbox',
         userIds: unique,
         event,
         appended: appended.map((a) => [a.after, a.position]),
+        ...(committedAt !== undefined ? { timing: { committedAt, publishedAt: Date.now() } } : {}),
       });
     },
     async closeSessions(sessionIds) {

@@ -169,7 +169,7 @@ function chunks<T>(items: readonly T[]): T[][] {
 function split(message: BusMessage): BusMessage[] {
   switch (message.kind) {
     case 'inbox': {
-      const { event, appended } = message;
+      const { event, appended, timing } = message;
       if (!event || !appended) return chunks(message.userIds).map((userIds) => ({ kind: 'inbox', userIds }));
       const parts = chunks(appended);
       return chunks(message.userIds).map((userIds, i) => ({
@@ -177,6 +177,7 @@ function split(message: BusMessage): BusMessage[] {
         userIds,
         event,
         appended: parts[i]!,
+        ...(timing ? { timing } : {}),
       }));
     }
     case 'ephemeral':
@@ -211,7 +212,7 @@ export function parseBusMessage(value: unknown): BusMessage | null {
   if (!isRecord(value)) return null;
   switch (value.kind) {
     case 'inbox': {
-      const { userIds, event, appended } = value;
+      const { userIds, event, appended, timing } = value;
       if (!isIdList(userIds)) return null;
       // The event and positions are an optimisation: if they do not check out, the devices
       // are woken all the same and read their inboxes.
@@ -225,9 +226,19 @@ export function parseBusMessage(value: unknown): BusMessage | null {
         appended.every((a) => Array.isArray(a) && a.length === 2 && isIdList(a))
           ? (appended as [string, string][])
           : null;
-      return parsed && positions
-        ? { kind: 'inbox', userIds, event: parsed, appended: positions }
-        : { kind: 'inbox', userIds };
+      if (!parsed || !positions) return { kind: 'inbox', userIds };
+      // Timing is for the metrics only: dropped unless it is two finite times.
+      const times =
+        isRecord(timing) && Number.isFinite(timing.committedAt) && Number.isFinite(timing.publishedAt)
+          ? { committedAt: timing.committedAt as number, publishedAt: timing.publishedAt as number }
+          : undefined;
+      return {
+        kind: 'inbox',
+        userIds,
+        event: parsed,
+        appended: positions,
+        ...(times ? { timing: times } : {}),
+      };
     }
     case 'ephemeral': {
       const { userIds, event } = value;
