@@ -10,15 +10,21 @@
  *   from applying the same migration twice.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Database, RawConnection } from './client.js';
 
-export const DEFAULT_MIGRATIONS_DIR = path.resolve(
-  path.dirname(fileURLToPath(import.meta.url)),
-  '../../../../prisma/migrations',
-);
+const here = path.dirname(fileURLToPath(import.meta.url));
+/**
+ * prisma/migrations of the repository, seen from backend/src/infra/db/, or from
+ * backend/dist/ in the production build (scripts/build-server.mjs).
+ */
+export const DEFAULT_MIGRATIONS_DIR =
+  [path.resolve(here, '../../../../prisma/migrations'), path.resolve(here, '../../prisma/migrations')].find(
+    (dir) => existsSync(dir),
+  ) ?? path.resolve(here, '../../../../prisma/migrations');
 
 // Arbitrary constant shared by every Parley node: "parley migrations".
 const ADVISORY_LOCK_KEY = 727_465_301;
