@@ -11,11 +11,13 @@ import { createChatDirectory } from './chats/chat-directory.js';
 import { createRelay } from './events/relay.js';
 import type { Config } from './infra/config.js';
 import { openDatabase } from './infra/db/client.js';
+import { listenForControl, type ControlListener } from './infra/db/control-channel.js';
 import { migrate } from './infra/db/migrate.js';
 import { createLogger } from './infra/logging.js';
 import { createMetrics, observeRedis } from './infra/metrics.js';
 import { eventTypes } from '@parley/contracts';
 import { checkReadiness } from './health/routes.js';
+import { startNodeRegistry, type NodeRegistry } from './health/node-registry.js';
 import { createPasswords } from './auth/passwords.js';
 import { createFailureCounter, createSendLimiter } from './infra/rate-limit.js';
 import { createWorkLimit } from './infra/work-limit.js';
@@ -63,6 +65,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
   const redisSub = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 3 }) : undefined;
   let redisBus: RedisBus | undefined;
   let redisPresence: RedisPresence | undefined;
+  let control: ControlListener | undefined;
+  let registry: NodeRegistry | undefined;
   try {
     await migrate(db);
     const log = createLogger(config, opts.logStream);
@@ -118,6 +122,15 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     });
     // Pub/sub keeps nothing for a subscriber that was away: once the subscription is back,
     // every cached chat is read afresh and every socket reads its inbox.
+    // Orders from the admin CLI: on the Redis bus with REDIS_URL, else over LISTEN/NOTIFY.
+    control =
+      !redis && config.database.kind === 'postgres'
+        ? listenForControl(
+            config.database.url,
+            (message) => void bus.publish(message),
+            (err) => log.warn({ err }, 'control channel failed; listening again'),
+          )
+        : undefined;
     redisBus?.onResubscribed(() => {
       log.info({ part: 'redis' }, 'bus subscription back: catching up');
       directory.clear();
@@ -195,6 +208,30 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     const app = await buildApp(ctx);
     await app.ready();
     ctx.relay.start();
+    // With Redis, this node reports itself for `npm run admin -- nodes`.
+    registry =
+      redis && redisPresence
+        ? startNodeRegistry(redis, {
+            prefix: config.redisKeyPrefix,
+            id: redisPresence.nodeId,
+            onError: (err) => log.warn({ err }, 'node report failed'),
+            state: async () => {
+              const { ok, checks } = await checkReadiness(ctx);
+              metrics.readinessChecked(ok);
+              const address = app.server.address();
+              const connections = (await metrics.wsConnections.get()).values[0]?.value ?? 0;
+              return {
+                ready: ok,
+                checks,
+                connections,
+                listening:
+                  address && typeof address === 'object'
+                    ? { address: address.address, port: address.port }
+                    : undefined,
+              };
+            },
+          })
+        : undefined;
     return {
       app,
       ctx,
@@ -206,7 +243,9 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         await ctx.pipeline.drain();
         await ctx.deliveries.flush();
         await ctx.relay.close();
+        await registry?.stop().catch(() => undefined);
         unsubscribe();
+        await control?.close();
         ctx.typing.close();
         ctx.expirer.close();
         await db.close();
@@ -217,6 +256,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       },
     };
   } catch (err) {
+    await control?.close();
     await db.close().catch(() => undefined);
     await redisPresence?.stop().catch(() => undefined);
     await redisBus?.close().catch(() => undefined);

@@ -18,6 +18,10 @@ export const errorCatalogue = {
     message: 'This refresh token was already used; the session has been signed out.',
   },
   SESSION_REVOKED: { status: 401, message: 'This session has been signed out.' },
+  ACCOUNT_DEACTIVATED: {
+    status: 401,
+    message: 'This account has been deactivated. Ask an administrator.',
+  },
   WRONG_CURRENT_PASSWORD: { status: 403, message: 'The current password is wrong.' },
   NOT_A_GROUP: { status: 400, message: 'This works only in group chats.' },
   UNKNOWN_COMMAND: { status: 400, message: 'There is no such command.' },

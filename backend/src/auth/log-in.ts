@@ -49,13 +49,19 @@ export async function logIn(ctx: AppContext, input: LoginInput, device: DeviceIn
   }
   if (!user || !ok) throw new AppError('INVALID_CREDENTIALS');
   await Promise.all([ctx.loginFailures.reset(accountKey), addresses?.release(address)]);
-  return ctx.db.prisma.$transaction((tx) =>
-    openSession(ctx, tx, user, {
+  return ctx.db.prisma.$transaction(async (tx) => {
+    // Said only to whoever knows the password. The row lock orders this against a
+    // deactivation in progress: either it sees the deactivation, or the deactivation
+    // revokes the session opened here.
+    const [state] = await tx.$queryRaw<{ deactivated_at: Date | null }[]>`
+      SELECT deactivated_at FROM users WHERE id = ${user.id}::uuid FOR SHARE`;
+    if (!state || state.deactivated_at) throw new AppError('ACCOUNT_DEACTIVATED');
+    return openSession(ctx, tx, user, {
       ...device,
       deviceName: input.deviceName ?? device.deviceName,
       platform: input.platform ?? device.platform,
-    }),
-  );
+    });
+  });
 }
 
 function tooMany(seconds: number): AppError {

@@ -29,7 +29,8 @@ export async function refreshSession(ctx: AppContext, refreshToken: string): Pro
     });
     if (!stored) return { kind: 'error', code: 'REFRESH_TOKEN_INVALID' };
     const { session } = stored;
-    if (session.revokedAt || session.expiresAt <= now) return { kind: 'error', code: 'SESSION_REVOKED' };
+    if (session.revokedAt || session.expiresAt <= now || session.user.deactivatedAt)
+      return { kind: 'error', code: 'SESSION_REVOKED' };
     // Conditional update: of two requests racing with the same token, exactly one wins (the
     // other waits for the winner's commit, then finds the token rotated).
     const claimed = stored.rotatedAt

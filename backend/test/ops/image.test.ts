@@ -323,6 +323,7 @@ describe('the production layout, built as the Dockerfile builds it and run', () 
       'backend/dist/server.js',
       'backend/dist/migrate.js',
       'backend/dist/healthcheck.js',
+      'backend/dist/admin.js',
       'frontend/dist/index.html',
       'package.json',
     ])
@@ -356,10 +357,15 @@ describe('the production layout, built as the Dockerfile builds it and run', () 
     );
   });
 
-  test('the migration runner migrates the database (the Kubernetes Job runs it before a rollout)', () => {
+  test('the migration runner migrates the database (the Kubernetes Job runs the admin CLI’s migrate)', () => {
     const out = run(process.execPath, ['backend/dist/migrate.js'], { cwd: app, env });
     expect(out).toMatch(/Applied \d+ migration\(s\)/);
-    expect(run(process.execPath, ['backend/dist/migrate.js'], { cwd: app, env })).toMatch(/is up to date/);
+    expect(run(process.execPath, ['backend/dist/admin.js', 'migrate'], { cwd: app, env })).toMatch(
+      /Up to date/,
+    );
+    expect(
+      run(process.execPath, ['backend/dist/admin.js', 'migrate', '--wait'], { cwd: app, env }),
+    ).toContain('Every migration is applied.');
   });
 
   test(

@@ -5,7 +5,7 @@
  * driver with a prepared statement, because Prisma's per-query cost is most of what a
  * message costs; the migration runner and health checks use `withConnection`.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { unaccent } from '@electric-sql/pglite/contrib/unaccent';
@@ -85,11 +85,68 @@ function transactionOptions(opts: DatabaseOptions) {
   return { maxWait, timeout: Math.max(30_000, maxWait * 2) };
 }
 
+/** The embedded database is open in another process (a running server): it is not shared. */
+export class DatabaseInUseError extends Error {
+  constructor(
+    readonly dir: string,
+    readonly pid: number,
+  ) {
+    super(
+      `The embedded database ${dir} is in use by process ${pid} (a running Parley server). ` +
+        `Stop it first. If no such process runs, delete ${dir}.lock.`,
+    );
+    this.name = 'DatabaseInUseError';
+  }
+}
+
+/**
+ * PGlite is one process's database: a second process opening the same directory (a second
+ * server, the admin CLI, a backup) would corrupt it. `<dir>.lock` holds the owner's pid; a
+ * lock whose process is gone is taken over.
+ */
+function lockPgliteDir(dir: string): () => void {
+  const file = `${dir}.lock`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => {
+        try {
+          if (readFileSync(file, 'utf8').trim() === String(process.pid)) rmSync(file, { force: true });
+        } catch {
+          // gone already
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
+      const owner = Number(readFileSync(file, 'utf8').trim());
+      if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner))
+        throw new DatabaseInUseError(dir, owner);
+      rmSync(file, { force: true });
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 async function openPglite(dir: string, opts: DatabaseOptions): Promise<Database> {
-  if (!dir.startsWith('memory://')) mkdirSync(dir, { recursive: true });
+  const memory = dir.startsWith('memory://');
+  if (!memory) mkdirSync(dir, { recursive: true });
+  const unlock = memory ? () => undefined : lockPgliteDir(dir);
   // The search migration creates these extensions; PGlite must have them loaded to do so.
   const pglite = new PGlite(dir, { extensions: { pg_trgm, unaccent } });
-  await pglite.waitReady;
+  try {
+    await pglite.waitReady;
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const prisma = new PrismaClient({
     adapter: new PrismaPGlite(pglite),
     transactionOptions: transactionOptions(opts),
@@ -125,6 +182,7 @@ async function openPglite(dir: string, opts: DatabaseOptions): Promise<Database>
     close: async () => {
       await prisma.$disconnect();
       if (!pglite.closed) await pglite.close();
+      unlock();
     },
   };
 }
