@@ -18,7 +18,7 @@ import { types } from 'node:util';
 import type { ClamavSettings } from './config.js';
 import { ScannerUnavailableError, type ScanResult, type VirusScanner } from './virus-scanner.js';
 
-/** clamd's default StreamMaxLength is far above this; small chunks keep memory flat. */
+/** Each chunk must stay under clamd's StreamMaxLength; small ones keep memory flat on both sides. */
 const MAX_CHUNK = 64 * 1024;
 
 export type ClamdSettings = Pick<ClamavSettings, 'host' | 'port' | 'timeoutMs'>;
