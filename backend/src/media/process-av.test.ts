@@ -54,6 +54,13 @@ beforeAll(async () => {
   );
   await ffmpeg('-i', file('video.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90', file('rotated.mp4'));
   await ffmpeg(...testsrc('duration=1.5:size=1920x1080:rate=5'), ...x264, file('big.mp4'));
+  await ffmpeg(
+    ...testsrc('duration=1:size=320x240:rate=5'),
+    '-vf',
+    'setsar=2/1',
+    ...x264,
+    file('anamorphic.mp4'),
+  );
   await ffmpeg(...redThenBlue(2), ...x264, file('colour-2s.mp4'));
   await ffmpeg(...redThenBlue(0.5), ...x264, file('colour-short.mp4'));
   await ffmpeg(
@@ -120,8 +127,14 @@ describeAv('probeAv', () => {
     expect(probe.durationMs).toBeLessThanOrEqual(2100);
   });
 
-  it('reports the displayed size of a rotated phone video', async () => {
+  it('reports the displayed size of a rotated phone video and of non-square pixels', async () => {
     expect(await probeAv(file('rotated.mp4'), FFPROBE)).toMatchObject({ width: 240, height: 320 });
+    // 320×240 stored with 2:1 pixels displays 640×240, and so does its poster.
+    expect(await probeAv(file('anamorphic.mp4'), FFPROBE)).toMatchObject({ width: 640, height: 240 });
+    expect(await videoPoster(file('anamorphic.mp4'), file('poster-sar.jpg'), FFMPEG)).toEqual({
+      width: 640,
+      height: 240,
+    });
   });
 
   it('finds the duration of a WebM voice note whose header has none, from its packets', async () => {
@@ -148,8 +161,8 @@ describeAv('probeAv', () => {
   });
 
   it('throws MediaProcessingError for garbage and for an HLS playlist posing as a video', async () => {
-    await expectMediaError(probeAv(file('garbage.mp4'), FFPROBE), ['tool_failed', 'corrupt']);
-    const err = await expectMediaError(probeAv(file('playlist.mp4'), FFPROBE), ['tool_failed', 'corrupt']);
+    await expectMediaError(probeAv(file('garbage.mp4'), FFPROBE), ['corrupt']);
+    const err = await expectMediaError(probeAv(file('playlist.mp4'), FFPROBE), ['corrupt']);
     // Refused at the demuxer whitelist, before the hls demuxer could open anything.
     expect(err.message).toMatch(/not on whitelist/);
   });
@@ -195,7 +208,7 @@ describeAv('videoPoster', () => {
   });
 
   it('throws MediaProcessingError for a voice note (no video) and for garbage', async () => {
-    await expectMediaError(videoPoster(file('voice.ogg'), file('x.jpg'), FFMPEG), ['tool_failed', 'corrupt']);
+    await expectMediaError(videoPoster(file('voice.ogg'), file('x.jpg'), FFMPEG), ['corrupt']);
     await expectMediaError(videoPoster(file('garbage.mp4'), file('y.jpg'), FFMPEG), [
       'tool_failed',
       'corrupt',
@@ -227,7 +240,7 @@ describeAv('voiceWaveform', () => {
   });
 
   it('throws for a file without sound, and for a bar count out of range', async () => {
-    await expectMediaError(voiceWaveform(file('big.mp4'), FFMPEG), ['tool_failed', 'corrupt']);
+    await expectMediaError(voiceWaveform(file('big.mp4'), FFMPEG), ['corrupt']);
     await expect(voiceWaveform(file('voice.ogg'), FFMPEG, 0)).rejects.toThrow(RangeError);
   });
 });

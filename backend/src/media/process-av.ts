@@ -18,7 +18,7 @@ import { MediaProcessingError, errorDetail } from './processing-error.js';
 export interface AvProbe {
   /** null when neither the container nor the packets tell. */
   durationMs: number | null;
-  /** The displayed size of the first video stream (rotation applied); null without video. */
+  /** The displayed size of the first video stream (rotation and pixel aspect applied); null without video. */
   width: number | null;
   height: number | null;
   /** A real video stream (cover art in an audio file does not count). */
@@ -60,6 +60,7 @@ interface FfprobeStream {
   width?: number;
   height?: number;
   duration?: string;
+  sample_aspect_ratio?: string;
   disposition?: { attached_pic?: number };
   tags?: { rotate?: string };
   side_data_list?: { rotation?: number }[];
@@ -85,7 +86,7 @@ export async function probeAv(inputPath: string, ffprobePath: string): Promise<A
       fileUrl(inputPath),
     ],
     { maxStdoutBytes: 4 << 20 },
-  );
+  ).catch(blameInput);
   let parsed: { format?: { duration?: string }; streams?: FfprobeStream[] };
   try {
     parsed = JSON.parse(stdout.toString('utf8'));
@@ -107,6 +108,11 @@ export async function probeAv(inputPath: string, ffprobePath: string): Promise<A
 
   let width = video?.width ?? null;
   let height = video?.height ?? null;
+  // Non-square pixels (anamorphic video) display wider or narrower than stored, as the poster does.
+  const sar = /^(\d+):(\d+)$/.exec(video?.sample_aspect_ratio ?? '');
+  if (width !== null && sar && Number(sar[1]) > 0 && Number(sar[2]) > 0) {
+    width = Math.round((width * Number(sar[1])) / Number(sar[2]));
+  }
   const rotation =
     video?.side_data_list?.find((d) => typeof d.rotation === 'number')?.rotation ??
     Number(video?.tags?.rotate ?? 0);
@@ -151,7 +157,7 @@ export async function videoPoster(
         'pipe:1',
       ],
       { maxStdoutBytes: 64 << 20 },
-    );
+    ).catch(blameInput);
     return stdout;
   };
   let frame = await frameAt(['-ss', '1']);
@@ -226,7 +232,7 @@ export async function voiceWaveform(inputPath: string, ffmpegPath: string, bars 
       'pipe:1',
     ],
     { onStdout },
-  );
+  ).catch(blameInput);
   if (inBlock > 0) peaks.push(blockPeak);
   if (peaks.length === 0) throw new MediaProcessingError('corrupt', { detail: 'no audio samples decoded' });
 
@@ -348,6 +354,18 @@ export function runTool(
   });
 }
 
+/** What ffmpeg/ffprobe print when the input itself is at fault (not the tool): 'corrupt'. */
+const BAD_INPUT =
+  /Invalid data found|moov atom not found|not on whitelist|matches no streams|does not contain any stream|End of file|Error while decoding/i;
+
+/** Reclassifies a tool failure caused by the input as 'corrupt' (user sees "damaged" rather than "could not be processed"). */
+function blameInput(err: unknown): never {
+  if (err instanceof MediaProcessingError && err.code === 'tool_failed' && BAD_INPUT.test(err.message)) {
+    throw new MediaProcessingError('corrupt', { detail: err.message, cause: err });
+  }
+  throw err;
+}
+
 /**
  * The duration of a stream from its last packet (pts + duration), for containers that do not
  * record one. Reads packet headers only, no decoding.
@@ -373,7 +391,7 @@ async function durationFromPackets(
       fileUrl(inputPath),
     ],
     { maxStdoutBytes: 32 << 20 },
-  );
+  ).catch(blameInput);
   let endMs = 0;
   for (const line of stdout.toString('utf8').split('\n')) {
     const [pts, dur] = line.split(',');

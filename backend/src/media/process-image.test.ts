@@ -257,6 +257,21 @@ describe('processImage: sizes and formats', () => {
     expect(Math.abs(g - 100)).toBeLessThanOrEqual(4);
     expect(Math.abs(b - 50)).toBeLessThanOrEqual(4);
   });
+  it('turns a CMYK JPEG (print files) into sRGB', async () => {
+    const input = path.join(dir, 'cmyk.jpg');
+    await sharp({ create: { width: 50, height: 40, channels: 3, background: '#cc3333' } })
+      .toColourspace('cmyk')
+      .jpeg({ quality: 95 })
+      .toFile(input);
+    expect((await sharp(input).metadata()).space).toBe('cmyk');
+    const result = await processImage(input, out(), { keepOriginal: false, maxPixels: MAX_PIXELS });
+    const preview = variant(result, 'preview').path;
+    const meta = await sharp(preview).metadata();
+    expect([meta.space, meta.channels]).toEqual(['srgb', 3]);
+    const [r, g, b] = await rgbAt(preview, 25, 20);
+    expect(r).toBeGreaterThan(150);
+    expect(Math.max(g, b)).toBeLessThan(110);
+  });
 });
 
 describe('processImage: animation', () => {
