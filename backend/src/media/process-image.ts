@@ -21,8 +21,11 @@
  * uploads) and each image uses one libvips thread (sharp.concurrency(1)); at most
  * UV_THREADPOOL_SIZE (default 4) images are in libvips at once, the rest wait in libuv's
  * queue. Inputs are read from files with sequential access and outputs written to files, so
- * a pipeline holds a few scanlines, not the whole image (an animation's frames excepted).
- * These settings are process-wide: they apply to every sharp user in this process.
+ * a JPEG or PNG pipeline holds a few scanlines, not the whole image; full-size JPEGs are
+ * written baseline without optimised Huffman tables for that reason (see writeVariant).
+ * The WebP and GIF encoders do hold their whole output image (all frames of an animation),
+ * which maxPixels bounds. The sharp settings are process-wide: they apply to every sharp
+ * user in this process.
  */
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -213,8 +216,9 @@ async function writeVariant(spec: VariantSpec): Promise<ImageVariant> {
     sequentialRead: true,
     autoOrient: true,
   }).timeout({ seconds: TIMEOUT_SECONDS });
-  if (box !== null)
+  if (box !== null) {
     pipeline = pipeline.resize({ width: box, height: box, fit: 'inside', withoutEnlargement: true });
+  }
   // sharp writes no metadata unless asked (keepExif/keepIccProfile/withMetadata…), and
   // converts to sRGB from any embedded profile; toColourspace makes the latter explicit.
   pipeline = pipeline.toColourspace('srgb');
@@ -225,7 +229,7 @@ async function writeVariant(spec: VariantSpec): Promise<ImageVariant> {
         // Full-size JPEGs are written baseline with standard Huffman tables: progressive
         // scans and optimised tables make libjpeg hold the whole image's coefficients
         // (36 MB for 6 MP at 4:4:4); without them the encoder streams. Measured with 10
-        // 6 MP photos at once: peak RSS growth 390 MB → under 100 MB; files ~5 % larger.
+        // 6 MP photos processed at once: peak RSS growth ~390 MB → ~135 MB; files ~5 % larger.
         progressive: name === 'preview',
         optimiseCoding: name !== 'original',
         // 4:4:4 for PNG sources (screenshots): chroma subsampling smears coloured text.
