@@ -246,6 +246,12 @@ describe('attaching and access', () => {
     expect(sent.status).toBe(201);
     expect(sent.body.body).toBe('');
     expect(sent.body.attachments.map((x: any) => x.id)).toEqual([c.id, a.id, b.id]);
+    // The chat list says what it is.
+    const listed = (await api.get(`/api/chats/${chat.id}`, as(ben!))).body;
+    expect(listed.lastMessage.text).toBe('📎 3 attachments');
+    const photo = await uploaded(server.url, ana!, await pngImage());
+    await sendWithAttachments(api, ana!, chat.id, [photo.id]);
+    expect((await api.get(`/api/chats/${chat.id}`, as(ben!))).body.lastMessage.text).toBe('📷 Photo');
     const empty = await api.post(
       `/api/chats/${chat.id}/messages`,
       { clientMsgId: randomUUID(), body: '  ' },
