@@ -5,6 +5,7 @@ import { previewText, systemEventText } from '@parley/contracts';
  */
 import type { Chat, ChatInfo, ChatPreferences, Message } from '@parley/contracts';
 import { create } from 'zustand';
+import { attachmentsText } from '../media/format';
 
 interface ChatsState {
   chats: Record<string, Chat>;
@@ -70,7 +71,7 @@ export function previewOf(message: Message): NonNullable<Chat['lastMessage']> {
       ? ''
       : message.kind === 'system' && message.system
         ? systemEventText(message.system)
-        : previewText(message.body),
+        : previewText(message.body) || attachmentsText(message.attachments),
     deleted: message.deletedAt !== null,
     createdAt: message.createdAt,
   };
