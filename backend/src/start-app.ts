@@ -24,6 +24,12 @@ import { createRedisBus, type RedisBus } from './infra/realtime/redis-bus.js';
 import { createRedisInbox } from './infra/realtime/redis-inbox.js';
 import { createRedisPresence, type RedisPresence } from './infra/realtime/redis-presence.js';
 import { createPublisher } from './infra/realtime/publisher.js';
+import { createClamdScanner } from './infra/clamd-scanner.js';
+import { createObjectStore } from './infra/object-store-factory.js';
+import { noScanner } from './infra/virus-scanner.js';
+import { createMediaQueue } from './media/process-queue.js';
+import { createMediaSigner } from './media/signed-urls.js';
+import { createMediaSweeper } from './media/sweep-media.js';
 import { createExpirer } from './messages/expire-messages.js';
 import { createDeliveryRecorder } from './messages/record-delivery.js';
 import { findEarlier, sendInTransaction } from './messages/send-message.js';
@@ -104,6 +110,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       presence = createMemoryPresence();
     }
     const now = opts.now ?? (() => new Date());
+    const objects = createObjectStore(config.media.storage);
+    await objects.init();
     const directory = createChatDirectory(db, {
       ttlMs: config.chatCacheTtlMs,
       now: () => now().getTime(),
@@ -161,7 +169,13 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       directory,
       events: createPublisher(inbox, bus),
       presence,
-    } as Omit<AppContext, 'deliveries' | 'typing' | 'expirer' | 'relay' | 'pipeline'> as AppContext;
+      objects,
+      scanner: config.clamav ? createClamdScanner(config.clamav) : noScanner,
+      mediaSigner: createMediaSigner(config.jwt.secret, config.media.urlTtlSeconds),
+    } as Omit<
+      AppContext,
+      'deliveries' | 'typing' | 'expirer' | 'relay' | 'pipeline' | 'mediaQueue' | 'mediaSweeper'
+    > as AppContext;
     late.ctx = ctx;
     // These work through the context they are part of.
     ctx.relay = createRelay(ctx, { ...config.outbox, log: log.child({ part: 'relay' }) });
@@ -178,10 +192,13 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     ctx.deliveries = createDeliveryRecorder(ctx, config.receiptFlushMs);
     ctx.typing = createTypingTracker(ctx);
     ctx.expirer = createExpirer(ctx, config.expirySweepMs);
+    ctx.mediaQueue = createMediaQueue(ctx);
+    ctx.mediaSweeper = createMediaSweeper(ctx);
     metrics.watch({ dbStatements: () => db.statements, sendQueue: () => ctx.pipeline.queued });
     const app = await buildApp(ctx);
     await app.ready();
     ctx.relay.start();
+    ctx.mediaQueue.start();
     return {
       app,
       ctx,
@@ -191,6 +208,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         await app.close();
         await ctx.sockets?.idle();
         await ctx.pipeline.drain();
+        ctx.mediaSweeper.close();
+        await ctx.mediaQueue.close();
         await ctx.deliveries.flush();
         await ctx.relay.close();
         unsubscribe();
