@@ -50,7 +50,7 @@ export function MediaTile({
   let style: CSSProperties | undefined;
   if (single) {
     const box = singleBox(a.width, a.height);
-    style = { width: `min(100%, ${box.width}px)`, aspectRatio: String(box.ratio) };
+    style = { width: `${box.width}px`, maxWidth: '100%', aspectRatio: String(box.ratio) };
   }
   const label =
     a.kind === 'video'

@@ -54,7 +54,7 @@ function settled(a: Attachment): boolean {
 
 /**
  * An attachment's processing does not bump the message's version (media:updated carries
- * the attachment): a copy of the same version fetched before the event must not take a
+ * the attachment), and never goes back: a copy fetched before the event must not take a
  * finished attachment back to pending.
  */
 function keepSettledAttachments(incoming: Message, existing: Message): Message {
@@ -104,7 +104,10 @@ export function withPage(cm: ChatMessages, page: MessagePage, mode: PageMode): C
         hasMoreBefore: page.hasMoreBefore,
         hasMoreAfter: page.hasMoreAfter,
       },
-      page.messages,
+      page.messages.map((m) => {
+        const known = cm.byId[m.id];
+        return known ? keepSettledAttachments(m, known) : m;
+      }),
     );
   }
   const next = upsertAll({ ...cm, loaded: true }, page.messages);
