@@ -251,6 +251,18 @@ describe.each(backends)('$kind object store', (backend) => {
       expect(await readdir(path.dirname(dir))).toEqual(['media']);
     });
 
+    it('a put that fails after writing its temp file removes it (a key that is a directory here)', async () => {
+      // Unlike S3, a directory cannot hold an object named like one of its subdirectories:
+      // the rename fails, after the temp file was written. Server-made keys never do this.
+      const dir = (settings as { dir: string }).dir;
+      const inner = keyOf('inner/file.txt');
+      await store.putBuffer(inner, Buffer.from('x'), 'text/plain');
+      const clash = inner.slice(0, inner.lastIndexOf('/'));
+      await expect(store.putBuffer(clash, Buffer.from('y'), 'text/plain')).rejects.toThrow();
+      expect(await readdir(path.dirname(path.join(dir, clash)))).toEqual(['inner']);
+      expect((await readAll(await store.read(inner))).toString()).toBe('x');
+    });
+
     it('has no presigned URLs (the server takes the bytes)', async () => {
       expect(await store.presignedPutUrl(keyOf('x.bin'), 60)).toBeNull();
     });
