@@ -24,6 +24,7 @@ import {
   useRef,
   useState,
 } from 'react';
+import { attachmentsText } from '../media/format';
 import { takeReadyAttachments, uploadSummary, useChatUploads } from '../media/upload-store';
 import { UploadTray, attachFiles } from '../media/UploadTray';
 import { VoiceRecorder } from '../media/VoiceRecorder';
@@ -287,7 +288,9 @@ export function Composer({
         <div className="composer__bar" data-testid="reply-bar">
           <span className="composer__bar-text">
             <strong>Replying to {replyTo.sender?.displayName ?? 'message'}</strong>
-            <span className="composer__quote">{previewText(replyTo.body)}</span>
+            <span className="composer__quote">
+              {previewText(replyTo.body) || attachmentsText(replyTo.attachments)}
+            </span>
           </span>
           <button
             type="button"

@@ -87,17 +87,23 @@ async function run(item: UploadItem): Promise<void> {
   const controller = new AbortController();
   controllers.set(item.key, controller);
   patch(item.chatId, item.key, { status: 'uploading', progress: 0, error: null });
+  const live = () => controllers.get(item.key) === controller;
   const result = await uploadFile(item.file, item.name, {
     quality: item.quality,
     signal: controller.signal,
-    onProgress: (progress) => patch(item.chatId, item.key, { progress }),
+    onProgress: (progress) => {
+      if (live()) patch(item.chatId, item.key, { progress });
+    },
   });
-  controllers.delete(item.key);
-  const current = findItem(item.chatId, item.key);
-  if (!current) {
-    // Cancelled while the answer was on its way: the upload exists, so remove it.
+  if (!live()) {
+    // Cancelled, or started again in another quality, while the answer was on its way:
+    // an upload that was made anyway is removed.
     if (result.ok) void removeUpload(result.media.id);
-  } else if (result.ok) {
+    pump();
+    return;
+  }
+  controllers.delete(item.key);
+  if (result.ok) {
     rememberMedia([result.media]);
     if (item.previewUrl) localPreviews.set(result.media.id, item.previewUrl);
     const failed = result.media.status === 'failed';
@@ -113,7 +119,7 @@ async function run(item: UploadItem): Promise<void> {
           }
         : null,
     });
-  } else if (!result.cancelled) {
+  } else {
     patch(item.chatId, item.key, {
       status: 'error',
       error: {

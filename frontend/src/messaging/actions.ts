@@ -7,6 +7,7 @@ import { previewText } from '@parley/contracts';
 import type { Attachment, CommandData, DeleteScope, Message, MessagePriority } from '@parley/contracts';
 import { api } from '../api/client';
 import { networkProblem, retryAfterOf, toProblem } from '../api/errors';
+import { attachmentsText } from '../media/format';
 import { removeUpload } from '../media/media-api';
 import { useAuthStore } from '../auth/auth-store';
 import { RealtimeError } from '../realtime/realtime-client';
@@ -100,7 +101,7 @@ export function sendMessage(
           seq: replyTo.seq,
           senderId: replyTo.senderId,
           senderName: replyTo.sender?.displayName ?? null,
-          bodyPreview: previewText(replyTo.body),
+          bodyPreview: previewText(replyTo.body) || attachmentsText(replyTo.attachments),
           deleted: replyTo.deletedAt !== null,
         }
       : null,
