@@ -15,7 +15,12 @@ export async function visibleMedia(
   now: Date,
 ): Promise<{ row: MediaRow; seq: number | null }[]> {
   if (ids.length === 0) return [];
-  const visible = await db.$queryRawUnsafe<{ id: string; seq: number | null }[]>(VISIBLE, [...ids], userId, now);
+  const visible = await db.$queryRawUnsafe<{ id: string; seq: number | null }[]>(
+    VISIBLE,
+    [...ids],
+    userId,
+    now,
+  );
   if (visible.length === 0) return [];
   const rows = await db.media.findMany({ where: { id: { in: visible.map((v) => v.id) } } });
   const seqs = new Map(visible.map((v) => [v.id, v.seq]));

@@ -61,7 +61,12 @@ describe('uploading a picture', () => {
     expect((await sharp(photo).metadata()).exif).toBeDefined();
 
     const media = await uploaded(server.url, ana!, photo, { name: 'IMG_0001.jpg', type: 'image/jpeg' });
-    expect(media).toMatchObject({ kind: 'image', mime: 'image/jpeg', name: 'IMG_0001.jpg', size: photo.length });
+    expect(media).toMatchObject({
+      kind: 'image',
+      mime: 'image/jpeg',
+      name: 'IMG_0001.jpg',
+      size: photo.length,
+    });
     expect(['pending', 'ready']).toContain(media.status);
 
     const ready = await settled(api, ana!, media.id);
@@ -101,7 +106,8 @@ describe('uploading a picture', () => {
       ana!,
       (await uploaded(server.url, ana!, big, { fields: { quality: 'original' } })).id,
     );
-    const widthOf = async (url: string) => (await sharp((await download(server.url, url)).bytes).metadata()).width;
+    const widthOf = async (url: string) =>
+      (await sharp((await download(server.url, url)).bytes).metadata()).width;
     expect(await widthOf(standard.urls.original!)).toBe(2560);
     expect(await widthOf(original.urls.original!)).toBe(3200);
     expect(await widthOf(standard.urls.preview!)).toBe(1280);
@@ -126,9 +132,12 @@ describe('uploading a picture', () => {
 
   it('refuses a picture over the image limit (413) and a decompression bomb before decoding it', async () => {
     const [ana] = await users(1);
-    const noisy = await sharp(Buffer.from(Array.from({ length: 1200 * 900 * 3 }, () => Math.floor(Math.random() * 256))), {
-      raw: { width: 1200, height: 900, channels: 3 },
-    })
+    const noisy = await sharp(
+      Buffer.from(Array.from({ length: 1200 * 900 * 3 }, () => Math.floor(Math.random() * 256))),
+      {
+        raw: { width: 1200, height: 900, channels: 3 },
+      },
+    )
       .png({ compressionLevel: 0 })
       .toBuffer();
     expect(noisy.length).toBeGreaterThan(2 * 1024 * 1024);
@@ -197,11 +206,19 @@ describe('attaching and access', () => {
       const sent = await sendWithAttachments(api, ana!, group.id, [media.id], 'look');
       expect(sent.status).toBe(201);
       expect(sent.body.attachments).toEqual([expect.objectContaining({ id: media.id, kind: 'image' })]);
-      const arrived = await benWs.waitFor((f) => f.type === 'message:new' && f.data.message.id === sent.body.id);
+      const arrived = await benWs.waitFor(
+        (f) => f.type === 'message:new' && f.data.message.id === sent.body.id,
+      );
       expect(arrived.data.message.attachments[0].id).toBe(media.id);
       if (arrived.data.message.attachments[0].status === 'pending') {
-        const update = await benWs.waitFor((f) => f.type === 'media:updated' && f.data.attachment.id === media.id);
-        expect(update.data).toMatchObject({ chatId: group.id, messageId: sent.body.id, attachment: { status: 'ready' } });
+        const update = await benWs.waitFor(
+          (f) => f.type === 'media:updated' && f.data.attachment.id === media.id,
+        );
+        expect(update.data).toMatchObject({
+          chatId: group.id,
+          messageId: sent.body.id,
+          attachment: { status: 'ready' },
+        });
       }
       const ready = await settled(api, ben!, media.id);
       expect(ready).toMatchObject({ chatId: group.id, messageId: sent.body.id, senderId: ana!.id });
@@ -223,7 +240,11 @@ describe('attaching and access', () => {
     expect(sent.status).toBe(201);
     expect(sent.body.body).toBe('');
     expect(sent.body.attachments.map((x: any) => x.id)).toEqual([c.id, a.id, b.id]);
-    const empty = await api.post(`/api/chats/${chat.id}/messages`, { clientMsgId: randomUUID(), body: '  ' }, as(ana!));
+    const empty = await api.post(
+      `/api/chats/${chat.id}/messages`,
+      { clientMsgId: randomUUID(), body: '  ' },
+      as(ana!),
+    );
     expect(refusal(empty)).toEqual({ status: 400, code: 'VALIDATION_ERROR' });
   });
 
@@ -231,7 +252,10 @@ describe('attaching and access', () => {
     const [ana, ben] = await users(2);
     const chat = await openDirectChat(api, ana!, ben!);
     const bens = await uploaded(server.url, ben!, await pngImage());
-    expect(refusal(await sendWithAttachments(api, ana!, chat.id, [bens.id]))).toEqual({ status: 404, code: 'NOT_FOUND' });
+    expect(refusal(await sendWithAttachments(api, ana!, chat.id, [bens.id]))).toEqual({
+      status: 404,
+      code: 'NOT_FOUND',
+    });
     expect(refusal(await sendWithAttachments(api, ana!, chat.id, [randomUUID()]))).toEqual({
       status: 404,
       code: 'NOT_FOUND',
@@ -296,16 +320,26 @@ describe('attaching and access', () => {
 
   it('serves with nosniff, a sandboxing CSP and a disposition; documents always as attachments', async () => {
     const [ana] = await users(1);
-    const pic = await settled(api, ana!, (await uploaded(server.url, ana!, await pngImage(), { name: 'ça va.png' })).id);
+    const pic = await settled(
+      api,
+      ana!,
+      (await uploaded(server.url, ana!, await pngImage(), { name: 'ça va.png' })).id,
+    );
     const res = await download(server.url, pic.urls.original!);
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
     expect(res.headers.get('content-security-policy')).toContain('sandbox');
-    expect(res.headers.get('content-disposition')).toMatch(/^inline; filename="_a va.png"; filename\*=UTF-8''%C3%A7a%20va.png$/);
+    expect(res.headers.get('content-disposition')).toMatch(
+      /^inline; filename="_a va.png"; filename\*=UTF-8''%C3%A7a%20va.png$/,
+    );
     expect(res.headers.get('content-type')).toBe('image/png');
     const asked = await download(server.url, `${pic.urls.original!}&download=1`);
     expect(asked.status).toBe(200);
     expect(asked.headers.get('content-disposition')).toMatch(/^attachment;/);
-    const doc = await settled(api, ana!, (await uploaded(server.url, ana!, Buffer.from('hello\n'), { name: 'x.txt' })).id);
+    const doc = await settled(
+      api,
+      ana!,
+      (await uploaded(server.url, ana!, Buffer.from('hello\n'), { name: 'x.txt' })).id,
+    );
     const docRes = await download(server.url, doc.urls.original!);
     expect(docRes.headers.get('content-disposition')).toMatch(/^attachment;/);
     expect(docRes.bytes.toString()).toBe('hello\n');
@@ -366,7 +400,9 @@ describe('deleting and sweeping', () => {
   it('disappearing messages take their files with them', async () => {
     const [ana, ben] = await users(2);
     const chat = await openDirectChat(api, ana!, ben!);
-    expect((await api.put(`/api/chats/${chat.id}/settings`, { messageTtlSeconds: 60 }, as(ana!))).status).toBe(200);
+    expect(
+      (await api.put(`/api/chats/${chat.id}/settings`, { messageTtlSeconds: 60 }, as(ana!))).status,
+    ).toBe(200);
     const media = await uploaded(server.url, ana!, await pngImage());
     await sendWithAttachments(api, ana!, chat.id, [media.id]);
     const ready = await settled(api, ben!, media.id);
@@ -427,7 +463,11 @@ describe('direct uploads and galleries', () => {
     const exe = elfExecutable();
     const bad = await api.post('/api/media/uploads', { name: 'x.png', size: exe.length }, as(ana!));
     const badUrl = bad.body.url.startsWith('http') ? bad.body.url : server.url + bad.body.url;
-    await fetch(badUrl, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: exe });
+    await fetch(badUrl, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/octet-stream' },
+      body: exe,
+    });
     const refused = await api.post(`/api/media/uploads/${bad.body.mediaId}/complete`, undefined, as(ana!));
     expect(refusal(refused)).toEqual({ status: 415, code: 'FILE_TYPE_NOT_ALLOWED' });
     const tooBig = await api.post('/api/media/uploads', { name: 'x.bin', size: 1024 ** 3 }, as(ana!));

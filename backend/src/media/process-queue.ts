@@ -129,9 +129,11 @@ export function createMediaQueue(ctx: AppContext): MediaQueue {
       if (err instanceof MediaProcessingError || row.attempts >= MAX_ATTEMPTS) {
         const reason = err instanceof MediaProcessingError ? err.reason : 'The file could not be processed.';
         log.warn({ mediaId: row.id, kind: row.kind, err }, 'media processing failed');
-        await finish(row.id, { status: 'failed', failureReason: reason, leaseUntil: null }).catch((e: unknown) => {
-          log.error({ err: e }, 'could not record a failed media job');
-        });
+        await finish(row.id, { status: 'failed', failureReason: reason, leaseUntil: null }).catch(
+          (e: unknown) => {
+            log.error({ err: e }, 'could not record a failed media job');
+          },
+        );
       } else {
         // Storage or database away: try again after a while (the lease keeps others off until then).
         log.warn({ mediaId: row.id, err, attempt: row.attempts }, 'media job failed; will retry');

@@ -20,7 +20,14 @@ import type { AppContext } from '../app-context.js';
 import type { Media as MediaRow, Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
 import { ScannerUnavailableError } from '../infra/virus-scanner.js';
-import { checkImagePixels, safeDisplayName, sizeLimitFor, sniffType, type SniffedType } from './inspect-upload.js';
+import {
+  checkImagePixels,
+  safeDisplayName,
+  sizeLimitFor,
+  sniffType,
+  type SniffedType,
+  type SniffHints,
+} from './inspect-upload.js';
 
 /** Bytes file-type looks at. */
 const HEAD_BYTES = 4100;
@@ -46,9 +53,13 @@ async function scratch(): Promise<{ dir: string; done: () => Promise<void> }> {
 }
 
 function tooLarge(limit: number): AppError {
-  return new AppError('FILE_TOO_LARGE', `The file is too large: at most ${formatBytes(limit)} for this kind of file.`, {
-    maxBytes: limit,
-  });
+  return new AppError(
+    'FILE_TOO_LARGE',
+    `The file is too large: at most ${formatBytes(limit)} for this kind of file.`,
+    {
+      maxBytes: limit,
+    },
+  );
 }
 
 function notAllowed(): AppError {
@@ -73,7 +84,10 @@ function quotaExceeded(used: number): AppError {
   });
 }
 
-async function storedBytes(db: Prisma.TransactionClient | AppContext['db']['prisma'], ownerId: string): Promise<number> {
+async function storedBytes(
+  db: Prisma.TransactionClient | AppContext['db']['prisma'],
+  ownerId: string,
+): Promise<number> {
   const [row] = await db.$queryRaw<{ used: bigint | number | null }[]>`
     SELECT COALESCE(sum(size), 0) AS used FROM media WHERE owner_id = ${ownerId}::uuid AND deleted_at IS NULL`;
   return Number(row?.used ?? 0);
@@ -87,7 +101,7 @@ async function streamToFile(
   ctx: AppContext,
   source: Readable,
   filePath: string,
-  hints: { name: string | undefined; voice: boolean },
+  hints: SniffHints,
 ): Promise<{ type: SniffedType; size: number }> {
   const limits = ctx.config.media;
   const maxAny = Math.max(limits.imageMaxBytes, limits.fileMaxBytes);
@@ -175,7 +189,10 @@ async function checkContent(ctx: AppContext, filePath: string, type: SniffedType
   } catch (err) {
     if (!(err instanceof ScannerUnavailableError)) throw err;
     if (ctx.config.clamav?.onUnreachable === 'accept') {
-      ctx.log.warn({ err: err.message }, 'virus scanner unreachable: upload accepted unscanned (CLAMAV_UNREACHABLE=accept)');
+      ctx.log.warn(
+        { err: err.message },
+        'virus scanner unreachable: upload accepted unscanned (CLAMAV_UNREACHABLE=accept)',
+      );
       return;
     }
     ctx.log.error({ err: err.message }, 'virus scanner unreachable: upload refused');
@@ -204,8 +221,8 @@ export async function receiveUpload(
   try {
     const filePath = path.join(tmp.dir, 'upload');
     const { type, size } = await streamToFile(ctx, file.stream, filePath, {
-      name: file.filename,
-      voice: fields.voice === 'true',
+      ...(file.filename ? { fileName: file.filename } : {}),
+      ...(fields.voice === 'true' ? { intent: 'voice' as const } : {}),
     });
     await checkContent(ctx, filePath, type);
     const key = sourceKey(id);
@@ -249,7 +266,14 @@ export async function receiveUpload(
 export async function createDirectUpload(
   ctx: AppContext,
   ownerId: string,
-  input: { name: string; size: number; quality: 'standard' | 'original'; voice: boolean; durationMs?: number | undefined; waveform?: number[] | undefined },
+  input: {
+    name: string;
+    size: number;
+    quality: 'standard' | 'original';
+    voice: boolean;
+    durationMs?: number | undefined;
+    waveform?: number[] | undefined;
+  },
 ): Promise<{ row: MediaRow; url: string; expiresAt: Date }> {
   const maxAny = Math.max(ctx.config.media.imageMaxBytes, ctx.config.media.fileMaxBytes);
   if (input.size > maxAny) throw tooLarge(maxAny);
@@ -318,7 +342,11 @@ export async function receiveDirectContent(
 }
 
 /** A direct upload's bytes are in place: the same checks as a multipart upload, then pending. */
-export async function completeDirectUpload(ctx: AppContext, ownerId: string, mediaId: string): Promise<MediaRow> {
+export async function completeDirectUpload(
+  ctx: AppContext,
+  ownerId: string,
+  mediaId: string,
+): Promise<MediaRow> {
   const row = await ctx.db.prisma.media.findFirst({ where: { id: mediaId, ownerId, deletedAt: null } });
   if (!row) throw new AppError('NOT_FOUND');
   if (row.status !== 'uploading') return row; // completed before: the same answer
@@ -330,7 +358,10 @@ export async function completeDirectUpload(ctx: AppContext, ownerId: string, med
     await ctx.objects.download(row.sourceKey, filePath);
     const size = (await stat(filePath)).size;
     const voice = row.kind === 'voice';
-    const type = await sniffType(await readHead(filePath), { name: row.name, voice });
+    const type = await sniffType(await readHead(filePath), {
+      fileName: row.name,
+      ...(voice ? { intent: 'voice' as const } : {}),
+    });
     const refuse = async (err: AppError) => {
       await ctx.objects.remove([row.sourceKey]).catch(() => undefined);
       await ctx.db.prisma.media.update({ where: { id: row.id }, data: { deletedAt: ctx.now() } });
@@ -367,7 +398,7 @@ export async function completeDirectUpload(ctx: AppContext, ownerId: string, med
       // Completed by a concurrent call.
     }
     ctx.mediaQueue.wake();
-    return (await ctx.db.prisma.media.findUniqueOrThrow({ where: { id: row.id } }));
+    return await ctx.db.prisma.media.findUniqueOrThrow({ where: { id: row.id } });
   } finally {
     await tmp.done();
   }

@@ -13,7 +13,12 @@ import { ObjectNotFoundError } from '../infra/object-store.js';
 import { visibleMedia } from './access.js';
 import { listChatMedia } from './list-chat-media.js';
 import { presentMedia, storedVariants } from './presenters.js';
-import { completeDirectUpload, createDirectUpload, receiveDirectContent, receiveUpload } from './receive-upload.js';
+import {
+  completeDirectUpload,
+  createDirectUpload,
+  receiveDirectContent,
+  receiveUpload,
+} from './receive-upload.js';
 
 const s = initServer();
 
@@ -104,20 +109,36 @@ export function mediaRouter(ctx: AppContext) {
 
     uploadMany: async ({ request }) => {
       const me = await authenticate(ctx, request);
-      const results: { name: string; media: ReturnType<typeof presentMedia> | null; error: { code: never; message: string; details?: unknown } | null }[] = [];
+      const results: {
+        name: string;
+        media: ReturnType<typeof presentMedia> | null;
+        error: { code: never; message: string; details?: unknown } | null;
+      }[] = [];
       const files = await eachFile(request, async (file, fields) => {
         const name = file.filename ?? 'file';
         if (results.length >= 10) {
-          results.push({ name, media: null, error: errorBody('VALIDATION_ERROR', 'At most 10 files per upload.').error as never });
+          results.push({
+            name,
+            media: null,
+            error: errorBody('VALIDATION_ERROR', 'At most 10 files per upload.').error as never,
+          });
           return;
         }
         try {
           const row = await receiveUpload(ctx, me.userId, file, parseFields(fields));
-          results.push({ name, media: presentMedia(row, me.userId, ctx.mediaSigner, ctx.now(), null), error: null });
+          results.push({
+            name,
+            media: presentMedia(row, me.userId, ctx.mediaSigner, ctx.now(), null),
+            error: null,
+          });
         } catch (err) {
           const known = toAppError(err);
           if (!known) throw err;
-          results.push({ name, media: null, error: errorBody(known.code, known.message, known.details).error as never });
+          results.push({
+            name,
+            media: null,
+            error: errorBody(known.code, known.message, known.details).error as never,
+          });
         }
       });
       if (files === 0) throw noFile();
@@ -129,7 +150,13 @@ export function mediaRouter(ctx: AppContext) {
       const { row, url, expiresAt } = await createDirectUpload(ctx, me.userId, body);
       return {
         status: 201,
-        body: { mediaId: row.id, url, method: 'PUT' as const, headers: {}, expiresAt: expiresAt.toISOString() },
+        body: {
+          mediaId: row.id,
+          url,
+          method: 'PUT' as const,
+          headers: {},
+          expiresAt: expiresAt.toISOString(),
+        },
       };
     },
 
@@ -147,7 +174,10 @@ export function mediaRouter(ctx: AppContext) {
 
     get: async ({ request, params }) => {
       const me = await authenticate(ctx, request);
-      const [found] = present(me.userId, await visibleMedia(ctx.db.prisma, [params.mediaId], me.userId, ctx.now()));
+      const [found] = present(
+        me.userId,
+        await visibleMedia(ctx.db.prisma, [params.mediaId], me.userId, ctx.now()),
+      );
       if (!found) throw new AppError('NOT_FOUND');
       return { status: 200, body: found };
     },
@@ -198,7 +228,8 @@ export function mediaRouter(ctx: AppContext) {
           'content-disposition': contentDisposition(inline ? 'inline' : 'attachment', name),
           'x-content-type-options': 'nosniff',
           // Whatever it is, the file is never a page: no scripts, no plugins, no frames.
-          'content-security-policy': "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox",
+          'content-security-policy':
+            "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; sandbox",
           'cache-control': 'private, max-age=3600, immutable',
           'accept-ranges': 'bytes',
           'content-length': String(range ? range.end - range.start + 1 : stored.size),
@@ -240,7 +271,10 @@ export function mediaRouter(ctx: AppContext) {
  * One range of `bytes=start-end` / `start-` / `-suffix`; null when there is no (usable)
  * Range header (several ranges: the whole file, as RFC 9110 allows).
  */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | null | 'unsatisfiable' {
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | null | 'unsatisfiable' {
   if (!header) return null;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m) return null;

@@ -15,7 +15,12 @@ const EXPIRY_WINDOW_SECONDS = 300;
 
 export interface MediaSigner {
   /** URLs of `variants` for `userId`, valid at least `ttlSeconds` from `now`. */
-  urls(mediaId: string, variants: readonly MediaVariant[], userId: string, now: Date): {
+  urls(
+    mediaId: string,
+    variants: readonly MediaVariant[],
+    userId: string,
+    now: Date,
+  ): {
     urls: MediaUrls;
     expiresAt: Date;
   };

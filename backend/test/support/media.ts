@@ -80,12 +80,6 @@ export function elfExecutable(): Buffer {
   return b;
 }
 
-/** The EICAR anti-virus test file (harmless; every scanner reports it). */
-export const EICAR = Buffer.from(
-  'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*',
-  'ascii',
-);
-
 export interface UploadOptions {
   name?: string;
   type?: string;
@@ -103,7 +97,11 @@ export async function upload(
   const form = new FormData();
   for (const [k, v] of Object.entries(opts.fields ?? {})) form.append(k, v);
   for (const f of list) {
-    form.append('file', new Blob([f.bytes], { type: f.type ?? 'application/octet-stream' }), f.name ?? 'file.bin');
+    form.append(
+      'file',
+      new Blob([f.bytes], { type: f.type ?? 'application/octet-stream' }),
+      f.name ?? 'file.bin',
+    );
   }
   const res = await fetch(`${baseUrl}/api/media${opts.bulk ? '/bulk' : ''}`, {
     method: 'POST',

@@ -94,10 +94,7 @@ export const uploadFieldsSchema = z.object({
   quality: z.enum(['standard', 'original']).default('standard'),
   voice: z.enum(['true', 'false']).default('false'),
   durationMs: z.coerce.number().int().min(0).max(86_400_000).optional(),
-  waveform: z
-    .array(z.number().int().min(0).max(255))
-    .max(WAVEFORM_BARS)
-    .optional(),
+  waveform: z.array(z.number().int().min(0).max(255)).max(WAVEFORM_BARS).optional(),
 });
 export type UploadFields = z.infer<typeof uploadFieldsSchema>;
 

@@ -48,10 +48,7 @@ export const sendMessageFields = z.object({
 });
 
 /** A message needs text or at least one attachment, and each attachment once. */
-export function hasContent(
-  input: { body: string; attachments: string[] },
-  ctx: z.RefinementCtx,
-): void {
+export function hasContent(input: { body: string; attachments: string[] }, ctx: z.RefinementCtx): void {
   if (input.body.trim().length === 0 && input.attachments.length === 0) {
     ctx.addIssue({ code: 'custom', path: ['body'], message: 'Write something first.' });
   }
