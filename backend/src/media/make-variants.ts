@@ -13,14 +13,8 @@ import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import type { Media as MediaRow } from '../infra/db/generated/client.js';
-import {
-  detectFfmpeg,
-  genericPoster,
-  probeAv,
-  stripAvMetadata,
-  videoPoster,
-  voiceWaveform,
-} from './process-av.js';
+import sharp from 'sharp';
+import { detectFfmpeg, genericPoster, probeAv, runTool, videoPoster, voiceWaveform } from './process-av.js';
 import { processImage } from './process-image.js';
 import { MediaProcessingError } from './processing-error.js';
 import type { StoredVariant, StoredVariants } from './presenters.js';
@@ -69,7 +63,12 @@ export async function makeVariants(
     const variants: StoredVariants = {};
     for (const v of image.variants) {
       let { path: file, width, height } = v;
-      if (v.name === 'original' && !row.keepOriginal && !image.animated && Math.max(width, height) > STANDARD_ORIGINAL_PX) {
+      if (
+        v.name === 'original' &&
+        !row.keepOriginal &&
+        !image.animated &&
+        Math.max(width, height) > STANDARD_ORIGINAL_PX
+      ) {
         file = path.join(dir, `standard-${path.basename(v.path)}`);
         const info = await sharp(v.path, { limitInputPixels: maxPixels })
           .resize(STANDARD_ORIGINAL_PX, STANDARD_ORIGINAL_PX, { fit: 'inside', withoutEnlargement: true })
@@ -169,7 +168,12 @@ const MUXERS: Record<string, string[]> = {
  * The same audio and video without the container's metadata (a phone's video carries its
  * location and model): streams copied as they are, global and per-stream tags dropped.
  */
-export async function stripAvMetadata(input: string, output: string, ffmpegPath: string, mime: string): Promise<void> {
+export async function stripAvMetadata(
+  input: string,
+  output: string,
+  ffmpegPath: string,
+  mime: string,
+): Promise<void> {
   const muxer = MUXERS[mime];
   if (!muxer) throw new MediaProcessingError('unsupported', { detail: `no muxer for ${mime}` });
   await runTool(ffmpegPath, [

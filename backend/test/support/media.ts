@@ -18,19 +18,23 @@ export async function phonePhoto(width = 400, height = 200): Promise<Buffer> {
   })
     .png()
     .toBuffer();
-  return sharp({ create: { width, height, channels: 3, background: { r: 0, g: 0, b: 255 } } })
-    .composite([{ input: red, top: 0, left: 0 }])
-    .withExif({
-      IFD0: { Orientation: '6', Make: 'ParleyPhone', Model: 'Model GPS-1' },
-      IFD3: {
-        GPSLatitudeRef: 'N',
-        GPSLatitude: '48/1 51/1 2406/100',
-        GPSLongitudeRef: 'E',
-        GPSLongitude: '2/1 17/1 4000/100',
-      },
-    })
-    .jpeg({ quality: 90 })
-    .toBuffer();
+  return (
+    sharp({ create: { width, height, channels: 3, background: { r: 0, g: 0, b: 255 } } })
+      .composite([{ input: red, top: 0, left: 0 }])
+      .withExif({
+        IFD0: { Make: 'ParleyPhone', Model: 'Model GPS-1' },
+        IFD3: {
+          GPSLatitudeRef: 'N',
+          GPSLatitude: '48/1 51/1 2406/100',
+          GPSLongitudeRef: 'E',
+          GPSLongitude: '2/1 17/1 4000/100',
+        },
+      })
+      // Orientation goes in through withMetadata (sharp writes its own, over withExif's).
+      .withMetadata({ orientation: 6 })
+      .jpeg({ quality: 90 })
+      .toBuffer()
+  );
 }
 
 export async function pngImage(width = 64, height = 48): Promise<Buffer> {
