@@ -103,6 +103,9 @@ async function main() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // A fake microphone (a beeping tone) that needs no prompt: the voice note step records it.
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
     ],
   });
   cleanups.push(() => browser.close());
@@ -626,7 +629,44 @@ async function main() {
     ]);
     assert.equal(download.suggestedFilename(), 'notes.txt');
     assert.equal(readFileSync(await download.path(), 'utf8'), noteText);
+    // The sender's copy downloads too (its upload's answer may come after its ready event).
+    await alice
+      .locator('[data-testid="message"][data-message-id]')
+      .last()
+      .locator('[data-testid="file-card-download"]')
+      .nth(1)
+      .waitFor();
     await screenshot(bob.page, 'file-cards');
+  });
+
+  await step('record a voice note: the other person sees its waveform and plays it', async () => {
+    await alice.context().grantPermissions(['microphone'], { origin: base });
+    await alice.getByTestId('mic-button').click();
+    await alice.locator('[data-testid="voice-recorder"][data-phase="recording"]').waitFor();
+    await alice.waitForFunction(
+      () => document.querySelector('[data-testid="voice-timer"]')?.textContent === '0:02',
+    );
+    await alice.getByTestId('voice-stop').click();
+    await alice.locator('[data-testid="voice-recorder"][data-phase="preview"]').waitFor();
+    assert.equal(
+      await alice.getByTestId('voice-preview').getByTestId('waveform').getAttribute('data-bars'),
+      '64',
+    );
+    await screenshot(alice, 'voice-preview');
+    await alice.getByTestId('voice-send').click();
+    await alice.getByTestId('voice-recorder').waitFor({ state: 'detached' });
+
+    const note = bob.page
+      .locator('[data-testid="message"][data-message-id]')
+      .last()
+      .getByTestId('voice-player');
+    await note.waitFor();
+    await bob.page.locator('[data-testid="voice-player"][data-status="ready"]').waitFor();
+    assert.equal(await note.getByTestId('waveform').getAttribute('data-bars'), '64');
+    assert.match(await note.getByTestId('voice-time').innerText(), /^0:0[1-3]$/);
+    await note.getByTestId('voice-play').click();
+    await bob.page.locator('[data-testid="voice-player"][data-playing="true"]').waitFor();
+    await screenshot(bob.page, 'voice-note');
   });
 
   await step('phone width: pictures, lightbox, gallery and the composer fit', async () => {

@@ -142,6 +142,33 @@ describe('attachments in a message', () => {
     expect(link).toHaveAttribute('download', 'Quarterly report.pdf');
   });
 
+  it('shows a video as its poster with the duration; it plays in the lightbox', async () => {
+    const clip = known(
+      attachment('clip', {
+        kind: 'video',
+        name: 'clip.mp4',
+        mime: 'video/mp4',
+        width: 1280,
+        height: 720,
+        durationMs: 83_000,
+        placeholder: null,
+        variants: ['original', 'poster'],
+      }),
+    );
+    show([clip]);
+    const tile = screen.getByTestId('media-tile');
+    expect(tile).toHaveAttribute('aria-label', 'Play video clip.mp4, 1:23');
+    expect(tile).toHaveTextContent('1:23');
+    expect(await within(tile).findByTestId('media-tile-img')).toHaveAttribute(
+      'src',
+      `/api/media/${clip.id}/poster?expires=e1&signature=s`,
+    );
+    await userEvent.click(tile);
+    const video = await screen.findByTestId('lightbox-video');
+    expect(video).toHaveAttribute('src', `/api/media/${clip.id}/original?expires=e1&signature=s`);
+    expect(video).toHaveAttribute('controls');
+  });
+
   it('shows a voice note with its waveform and duration', () => {
     const voice = known(
       attachment('voice', {

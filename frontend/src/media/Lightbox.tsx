@@ -48,10 +48,16 @@ function Picture({ item }: { item: Attachment }) {
   }, [original]);
 
   const src = originalReady ?? shown;
-  const ratio = item.width && item.height ? `${item.width} / ${item.height}` : undefined;
+  const [loaded, setLoaded] = useState<string | null>(null);
+  // The box has the picture's shape and never grows past its own size (no upscaling);
+  // the window's limits shrink it.
+  const sized = item.width && item.height;
+  const style = sized
+    ? { width: `${item.width}px`, aspectRatio: `${item.width} / ${item.height}` }
+    : undefined;
   return (
-    <div className="lightbox__frame" style={ratio ? { aspectRatio: ratio } : undefined}>
-      {item.placeholder && (
+    <div className={`lightbox__frame${sized ? '' : ' lightbox__frame--unsized'}`} style={style}>
+      {item.placeholder && loaded === null && (
         <img className="lightbox__placeholder" src={item.placeholder} alt="" aria-hidden="true" />
       )}
       {src && (
@@ -60,6 +66,7 @@ function Picture({ item }: { item: Attachment }) {
           className="lightbox__img"
           src={src}
           alt={item.name}
+          onLoad={() => setLoaded(src)}
           data-testid="lightbox-image"
           data-variant={originalReady ? 'original' : urls?.preview ? 'preview' : 'thumbnail'}
           onError={() => reportBrokenUrl(item.id)}

@@ -272,6 +272,24 @@ describe('attaching files', () => {
     expect(tiles()).toHaveLength(0);
   });
 
+  it('attaches files dropped on the chat', async () => {
+    renderAt(`/chats/${D}`);
+    await screen.findByText('send me the files');
+    const view = screen.getByTestId('chat-view');
+    const dropped = [file('dropped.pdf'), file('also.pdf')];
+    const dataTransfer = { types: ['Files'], files: dropped, dropEffect: 'none' };
+    fireEvent.dragEnter(view, { dataTransfer });
+    expect(screen.getByTestId('drop-overlay')).toHaveTextContent('Drop files to send them');
+    fireEvent.dragOver(view, { dataTransfer });
+    fireEvent.drop(view, { dataTransfer });
+    expect(screen.queryByTestId('drop-overlay')).toBeNull();
+    expect(tiles().map((t) => t.dataset.name)).toEqual(['dropped.pdf', 'also.pdf']);
+    await waitFor(() => expect(uploads).toHaveLength(2));
+    // Dragging text is not a file drop.
+    fireEvent.dragEnter(view, { dataTransfer: { types: ['text/plain'], files: [] } });
+    expect(screen.queryByTestId('drop-overlay')).toBeNull();
+  });
+
   it('takes at most ten files for one message', async () => {
     renderAt(`/chats/${D}`);
     await screen.findByText('send me the files');

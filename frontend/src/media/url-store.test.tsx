@@ -106,6 +106,17 @@ describe('signed URL cache', () => {
     expect(shown()).toContain('round=1');
   });
 
+  it('URLs made before the variant existed (an upload answer later than its ready event) are asked for again soon', async () => {
+    rememberMedia([media({ ...photo, status: 'pending', variants: [] }, { urls: {} })]);
+    render(<Thumb />);
+    await act(() => vi.advanceTimersByTimeAsync(50));
+    expect(resolves()).toBe(0);
+    expect(shown()).toBe('none');
+    await act(() => vi.advanceTimersByTimeAsync(5_000));
+    expect(resolves()).toBe(1);
+    expect(shown()).toContain('round=1');
+  });
+
   it('localExpiry: lifetime from the Date header; without one, the stamp when it lies ahead', () => {
     const received = Date.parse('2026-03-01T10:00:00Z');
     expect(localExpiry('2026-03-01T12:10:00Z', 'Sun, 01 Mar 2026 12:00:00 GMT', received)).toBe(

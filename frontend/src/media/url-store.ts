@@ -198,7 +198,11 @@ export function useMediaUrls(
     const wanted = key.split(',') as MediaVariant[];
     requestUrls([{ id: mediaId, variants: wanted }]);
     if (!entry) return;
-    const wait = entry.expiresAt - margin(entry) - Date.now();
+    // Before expiry; or soon, when these URLs were made before a wanted variant existed
+    // (an upload's answer that arrived after the event saying it was ready).
+    const lacking = wanted.some((v) => !entry.variants.includes(v));
+    const due = lacking ? entry.fetchedAt + VARIANT_RECHECK_MS : entry.expiresAt - margin(entry);
+    const wait = due - Date.now();
     const t = setTimeout(() => requestUrls([{ id: mediaId, variants: wanted }]), Math.max(0, wait) + 5);
     return () => clearTimeout(t);
     // `variants` is compared by its key.

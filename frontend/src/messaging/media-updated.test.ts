@@ -14,7 +14,13 @@ import { attachment, media } from '../test/media-fixtures';
 import { testUser } from '../test/stub-network';
 import { applyEvent } from './apply-event';
 import { useChatsStore } from './chats-store';
-import { addPending, updateChatMessages, useMessagesStore, withPage } from './messages-store';
+import {
+  addPending,
+  updateChatMessages,
+  useMessagesStore,
+  withLiveMessage,
+  withPage,
+} from './messages-store';
 
 const C = id('media event chat');
 const pendingPhoto = attachment('event photo', { status: 'pending', variants: [], placeholder: null });
@@ -74,6 +80,28 @@ describe('media:updated', () => {
     load([withPhoto, two]);
     updated({ ...failedOther, status: 'pending', failureReason: null }, two.id);
     expect(useMessagesStore.getState().byChat[C]!.byId[two.id]!.attachments[0]!.status).toBe('failed');
+  });
+
+  it('keeps what my message on its way heard when the server answered from before it', () => {
+    load([]);
+    const clientMsgId = id('ack after event');
+    addPending({
+      clientMsgId,
+      chatId: C,
+      body: '',
+      priority: 'normal',
+      replyTo: null,
+      attachments: [pendingPhoto],
+      createdAt: new Date().toISOString(),
+      status: 'pending',
+      error: null,
+    });
+    updated(readyPhoto, null, null);
+    const ack = message(C, 2, ME, '', { clientMsgId, attachments: [pendingPhoto] });
+    updateChatMessages(C, (cm) => withLiveMessage(cm, ack));
+    const cm = useMessagesStore.getState().byChat[C]!;
+    expect(cm.pending).toEqual([]);
+    expect(cm.byId[ack.id]!.attachments).toEqual([readyPhoto]);
   });
 
   it('leaves messages it does not name alone, and a chat not loaded is not created', () => {

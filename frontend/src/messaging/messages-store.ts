@@ -57,7 +57,7 @@ function settled(a: Attachment): boolean {
  * the attachment), and never goes back: a copy fetched before the event must not take a
  * finished attachment back to pending.
  */
-function keepSettledAttachments(incoming: Message, existing: Message): Message {
+function keepSettledAttachments(incoming: Message, existing: Pick<Message, 'attachments'>): Message {
   if (existing.attachments.length === 0 || incoming.attachments.length === 0) return incoming;
   let changed = false;
   const attachments = incoming.attachments.map((a) => {
@@ -117,10 +117,11 @@ export function withPage(cm: ChatMessages, page: MessagePage, mode: PageMode): C
 }
 
 /** A message that arrived live (event, or the ack of my own send). */
-export function withLiveMessage(cm: ChatMessages, message: Message): ChatMessages {
-  const pending = message.clientMsgId
-    ? cm.pending.filter((p) => p.clientMsgId !== message.clientMsgId)
-    : cm.pending;
+export function withLiveMessage(cm: ChatMessages, live: Message): ChatMessages {
+  // My own message's copy on its way may have heard of its attachments' processing already.
+  const mine = live.clientMsgId ? cm.pending.find((p) => p.clientMsgId === live.clientMsgId) : undefined;
+  const message = mine?.attachments ? keepSettledAttachments(live, { attachments: mine.attachments }) : live;
+  const pending = mine ? cm.pending.filter((p) => p !== mine) : cm.pending;
   // Not loaded, or the window stops short of the newest: it is fetched when scrolled to.
   if (!cm.loaded || (cm.hasMoreAfter && !cm.byId[message.id])) return { ...cm, pending };
   return upsertAll({ ...cm, pending }, [message]);
