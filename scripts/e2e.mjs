@@ -639,6 +639,72 @@ async function main() {
     await screenshot(bob.page, 'file-cards');
   });
 
+  await step(
+    'several pictures in one message: a grid; arrows move through them in the lightbox',
+    async () => {
+      // Four JPEGs of different shapes, drawn in the page.
+      const pictures = await alice.evaluate(async () => {
+        const shapes = [
+          [800, 600, '#ef4444'],
+          [600, 900, '#10b981'],
+          [1000, 500, '#3b82f6'],
+          [700, 700, '#f59e0b'],
+        ];
+        const out = [];
+        for (const [i, [w, h, colour]] of shapes.entries()) {
+          const canvas = document.createElement('canvas');
+          canvas.width = w;
+          canvas.height = h;
+          const ctx = canvas.getContext('2d');
+          ctx.fillStyle = colour;
+          ctx.fillRect(0, 0, w, h);
+          ctx.fillStyle = '#fff';
+          ctx.font = 'bold 160px sans-serif';
+          ctx.fillText(String(i + 1), 60, 200);
+          const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.85));
+          const url = await new Promise((resolve) => {
+            const reader = new FileReader();
+            reader.onload = () => resolve(reader.result);
+            reader.readAsDataURL(blob);
+          });
+          out.push(url.split(',')[1]);
+        }
+        return out;
+      });
+      await alice
+        .getByTestId('attach-input')
+        .setInputFiles(
+          pictures.map((b64, i) => ({
+            name: `photo-${i + 1}.jpg`,
+            mimeType: 'image/jpeg',
+            buffer: Buffer.from(b64, 'base64'),
+          })),
+        );
+      await alice.locator('[data-testid="upload-tile"][data-status="done"]').nth(3).waitFor();
+      await send(alice, 'Four photos');
+
+      const p = bob.page;
+      const grid = p
+        .locator('[data-testid="message"][data-message-id]', { hasText: 'Four photos' })
+        .getByTestId('media-grid');
+      await grid.waitFor();
+      assert.equal(await grid.getAttribute('data-count'), '4');
+      await grid.locator('[data-testid="media-tile"][data-shown="thumbnail"]').nth(3).waitFor();
+      await screenshot(p, 'picture-grid');
+      await grid.getByTestId('media-tile').nth(1).click();
+      const lightbox = p.getByTestId('lightbox');
+      await lightbox.waitFor();
+      assert.equal(await lightbox.getAttribute('data-index'), '1');
+      await p.keyboard.press('ArrowRight');
+      await p.locator('[data-testid="lightbox"][data-index="2"]').waitFor();
+      await p.keyboard.press('ArrowLeft');
+      await p.keyboard.press('ArrowLeft');
+      await p.locator('[data-testid="lightbox"][data-index="0"]').waitFor();
+      await p.keyboard.press('Escape');
+      await lightbox.waitFor({ state: 'detached' });
+    },
+  );
+
   await step('record a voice note: the other person sees its waveform and plays it', async () => {
     await alice.context().grantPermissions(['microphone'], { origin: base });
     await alice.getByTestId('mic-button').click();

@@ -50,7 +50,7 @@ export function Waveform({
         <span
           key={i}
           className={`waveform__bar${i < played ? ' waveform__bar--played' : ''}`}
-          style={{ height: `${Math.max(8, Math.round((peak / 255) * 100))}%` }}
+          style={{ height: `${Math.max(12, Math.round((peak / 255) * 100))}%` }}
         />
       ))}
     </div>
