@@ -87,7 +87,7 @@ const MSI_CLSID = clsid('84100c00-0000-0000-c000-000000000046');
 describe('sniffType', () => {
   it('recognises JPEG, PNG, GIF and WebP as images by their bytes, whatever the name says', async () => {
     const png = await solid(8, 8).png().toBuffer();
-    expect(await sniffType(png, { fileName: 'notes.txt' })).toEqual({
+    expect(await sniffType(png, { name: 'notes.txt' })).toEqual({
       mime: 'image/png',
       ext: 'png',
       kind: 'image',
@@ -106,7 +106,7 @@ describe('sniffType', () => {
       kind: 'image',
     });
     // A voice intent does not turn a picture into a voice note.
-    expect(await sniffType(png, { intent: 'voice' })).toMatchObject({ kind: 'image' });
+    expect(await sniffType(png, { voice: true })).toMatchObject({ kind: 'image' });
   });
 
   it('refuses image formats outside the list (TIFF, AVIF) even though sharp could read them', async () => {
@@ -125,7 +125,7 @@ describe('sniffType', () => {
     pe.write('PE\0\0', 0x80, 'latin1');
     const macho = Buffer.alloc(64);
     macho.writeUInt32LE(0xfeedfacf, 0);
-    for (const bytes of [elf, pe, macho]) expect(await sniffType(bytes, { fileName: 'cat.png' })).toBeNull();
+    for (const bytes of [elf, pe, macho]) expect(await sniffType(bytes, { name: 'cat.png' })).toBeNull();
   });
 
   it('refuses SVG and HTML in every disguise, and XML', async () => {
@@ -140,23 +140,23 @@ describe('sniffType', () => {
       '<?xml version="1.0"?><note>plain xml</note>',
     ];
     for (const text of markup)
-      expect(await sniffType(Buffer.from(text, 'utf8'), { fileName: 'a.txt' })).toBeNull();
+      expect(await sniffType(Buffer.from(text, 'utf8'), { name: 'a.txt' })).toBeNull();
   });
 
   it('accepts plain UTF-8 text, with a display extension from a short whitelist of the name', async () => {
     const text = Buffer.from('Grüße aus Köln 👋\nline two\r\n\ttabbed\n', 'utf8');
     expect(await sniffType(text)).toEqual({ mime: 'text/plain', ext: 'txt', kind: 'file' });
-    expect(await sniffType(text, { fileName: 'README.MD' })).toEqual({
+    expect(await sniffType(text, { name: 'README.MD' })).toEqual({
       mime: 'text/plain',
       ext: 'md',
       kind: 'file',
     });
-    expect(await sniffType(text, { fileName: 'data.csv' })).toMatchObject({ ext: 'csv' });
-    expect(await sniffType(text, { fileName: 'page.html' })).toMatchObject({
+    expect(await sniffType(text, { name: 'data.csv' })).toMatchObject({ ext: 'csv' });
+    expect(await sniffType(text, { name: 'page.html' })).toMatchObject({
       mime: 'text/plain',
       ext: 'txt',
     });
-    expect(await sniffType(text, { fileName: 'run.exe' })).toMatchObject({ ext: 'txt' });
+    expect(await sniffType(text, { name: 'run.exe' })).toMatchObject({ ext: 'txt' });
     // Markdown that merely starts with a tag is still text.
     expect(await sniffType(Buffer.from('<p align="center">Logo</p>\n# Title\n'))).toMatchObject({
       mime: 'text/plain',
@@ -197,7 +197,7 @@ describe('sniffType', () => {
       { name: '[Content_Types].xml', data: DOCX_CONTENT_TYPES },
       { name: 'word/document.xml', data: '<w:document/>' },
     ]);
-    expect(await sniffType(docx, { fileName: 'report.docx' })).toEqual({
+    expect(await sniffType(docx, { name: 'report.docx' })).toEqual({
       mime: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
       ext: 'docx',
       kind: 'file',
@@ -210,23 +210,23 @@ describe('sniffType', () => {
       { name: '[Content_Types].xml', data: DOCX_CONTENT_TYPES },
       { name: 'word/document.xml', data: '<w:document/>' },
     ]);
-    expect(await sniffType(bigFirst.subarray(0, SNIFF_BYTES), { fileName: 'big.docx' })).toEqual({
+    expect(await sniffType(bigFirst.subarray(0, SNIFF_BYTES), { name: 'big.docx' })).toEqual({
       mime: 'application/zip',
       ext: 'docx',
       kind: 'file',
     });
-    expect(await sniffType(bigFirst.subarray(0, SNIFF_BYTES), { fileName: 'big.exe' })).toMatchObject({
+    expect(await sniffType(bigFirst.subarray(0, SNIFF_BYTES), { name: 'big.exe' })).toMatchObject({
       ext: 'zip',
     });
   });
 
   it('accepts legacy Office compound files but not MSI installers', async () => {
-    expect(await sniffType(compoundFile(WORD_CLSID), { fileName: 'old.doc' })).toEqual({
+    expect(await sniffType(compoundFile(WORD_CLSID), { name: 'old.doc' })).toEqual({
       mime: 'application/x-cfb',
       ext: 'doc',
       kind: 'file',
     });
-    expect(await sniffType(compoundFile(MSI_CLSID), { fileName: 'setup.doc' })).toBeNull();
+    expect(await sniffType(compoundFile(MSI_CLSID), { name: 'setup.doc' })).toBeNull();
   });
 
   it('sorts audio and video containers into video and voice, with the voice intent where bytes cannot tell', async () => {
@@ -251,17 +251,17 @@ describe('sniffType', () => {
     };
 
     expect(await sniffType(ftyp('isom'))).toEqual({ mime: 'video/mp4', ext: 'mp4', kind: 'video' });
-    expect(await sniffType(ftyp('isom'), { intent: 'voice' })).toEqual({
+    expect(await sniffType(ftyp('isom'), { voice: true })).toEqual({
       mime: 'audio/mp4',
       ext: 'm4a',
       kind: 'voice',
     });
     expect(await sniffType(ftyp('qt  '))).toEqual({ mime: 'video/quicktime', ext: 'mov', kind: 'video' });
     expect(await sniffType(ftyp('M4A '))).toEqual({ mime: 'audio/mp4', ext: 'm4a', kind: 'file' });
-    expect(await sniffType(ftyp('M4A '), { intent: 'voice' })).toMatchObject({ kind: 'voice' });
+    expect(await sniffType(ftyp('M4A '), { voice: true })).toMatchObject({ kind: 'voice' });
 
     expect(await sniffType(webm)).toEqual({ mime: 'video/webm', ext: 'webm', kind: 'video' });
-    expect(await sniffType(webm, { intent: 'voice' })).toEqual({
+    expect(await sniffType(webm, { voice: true })).toEqual({
       mime: 'audio/webm',
       ext: 'webm',
       kind: 'voice',

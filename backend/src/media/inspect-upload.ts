@@ -22,12 +22,12 @@ export interface SniffedType {
 
 export interface SniffHints {
   /** The client declares the upload a voice note: WebM and MP4 audio then count as 'voice'. */
-  intent?: 'voice';
+  voice?: boolean;
   /**
    * The client's file name. Used only to pick a display extension where the bytes cannot
    * tell (plain text, a zip that is an Office file, a legacy Office file); never for the type.
    */
-  fileName?: string;
+  name?: string;
 }
 
 /** How many leading bytes of the upload sniffType looks at; read at least this many. */
@@ -60,8 +60,8 @@ const TEXT_NAME_EXTS = ['txt', 'md', 'csv', 'log', 'json'];
  * detected here), or null when it is not one we accept (the caller answers 415).
  *
  * Accepted: JPEG, PNG (APNG as its still first frame), GIF, WebP → image; MP4, QuickTime,
- * WebM → video; Ogg audio → voice; WebM, MP4 and AAC audio → voice when `intent` is
- * 'voice' (MP4/AAC audio otherwise → file); PDF, zip, OOXML, OpenDocument, legacy Office
+ * WebM → video; Ogg audio → voice; WebM, MP4 and AAC audio → voice when the `voice` hint
+ * is set (MP4/AAC audio otherwise → file); PDF, zip, OOXML, OpenDocument, legacy Office
  * (compound file, not MSI installers), UTF-8 text → file. Everything else → null, including
  * executables, SVG, HTML and XML: markup is never served as an image or as text.
  *
@@ -77,8 +77,8 @@ export async function sniffType(head: Buffer, hints: SniffHints = {}): Promise<S
     // A malformed container that file-type chokes on: nothing we accept.
     return null;
   }
-  const voice = hints.intent === 'voice';
-  const nameExt = extensionOf(hints.fileName);
+  const voice = hints.voice === true;
+  const nameExt = extensionOf(hints.name);
 
   if (!detected) return sniffText(bytes, nameExt);
 

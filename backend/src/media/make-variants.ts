@@ -13,10 +13,15 @@ import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import type { Media as MediaRow } from '../infra/db/generated/client.js';
-import sharp from 'sharp';
-import { detectFfmpeg, genericPoster, probeAv, runTool, videoPoster, voiceWaveform } from './process-av.js';
+import {
+  detectFfmpeg,
+  genericPoster,
+  probeAv,
+  stripAvMetadata,
+  videoPoster,
+  voiceWaveform,
+} from './process-av.js';
 import { processImage } from './process-image.js';
-import { MediaProcessingError } from './processing-error.js';
 import type { StoredVariant, StoredVariants } from './presenters.js';
 import { variantKey } from './receive-upload.js';
 
@@ -59,23 +64,14 @@ export async function makeVariants(
   if (row.kind === 'image') {
     // Every picture gets a downloadable original: full size when the sender chose
     // original quality, else at most STANDARD_ORIGINAL_PX long (both without metadata).
-    const image = await processImage(source, dir, { keepOriginal: true, maxPixels });
+    const image = await processImage(source, dir, {
+      keepOriginal: row.keepOriginal,
+      maxPixels,
+      originalMaxPx: STANDARD_ORIGINAL_PX,
+    });
     const variants: StoredVariants = {};
     for (const v of image.variants) {
-      let { path: file, width, height } = v;
-      if (
-        v.name === 'original' &&
-        !row.keepOriginal &&
-        !image.animated &&
-        Math.max(width, height) > STANDARD_ORIGINAL_PX
-      ) {
-        file = path.join(dir, `standard-${path.basename(v.path)}`);
-        const info = await sharp(v.path, { limitInputPixels: maxPixels })
-          .resize(STANDARD_ORIGINAL_PX, STANDARD_ORIGINAL_PX, { fit: 'inside', withoutEnlargement: true })
-          .toFile(file);
-        ({ width, height } = info);
-      }
-      variants[v.name] = await store(v.name, file, v.mime, { width, height });
+      variants[v.name] = await store(v.name, v.path, v.mime, { width: v.width, height: v.height });
     }
     return {
       variants,
@@ -151,51 +147,4 @@ export async function makeVariants(
     waveform,
     animated: false,
   };
-}
-
-/** ffmpeg's muxer for each type we store (the streams are copied, never re-encoded). */
-const MUXERS: Record<string, string[]> = {
-  'video/mp4': ['-f', 'mp4', '-movflags', '+faststart'],
-  'audio/mp4': ['-f', 'mp4', '-movflags', '+faststart'],
-  'video/quicktime': ['-f', 'mov'],
-  'video/webm': ['-f', 'webm'],
-  'audio/webm': ['-f', 'webm'],
-  'audio/ogg': ['-f', 'ogg'],
-  'audio/opus': ['-f', 'ogg'],
-};
-
-/**
- * The same audio and video without the container's metadata (a phone's video carries its
- * location and model): streams copied as they are, global and per-stream tags dropped.
- */
-export async function stripAvMetadata(
-  input: string,
-  output: string,
-  ffmpegPath: string,
-  mime: string,
-): Promise<void> {
-  const muxer = MUXERS[mime];
-  if (!muxer) throw new MediaProcessingError('unsupported', { detail: `no muxer for ${mime}` });
-  await runTool(ffmpegPath, [
-    '-nostdin',
-    '-v',
-    'error',
-    '-y',
-    '-i',
-    input,
-    '-map',
-    '0:v?',
-    '-map',
-    '0:a?',
-    '-map_metadata',
-    '-1',
-    '-map_metadata:s',
-    '-1',
-    '-map_chapters',
-    '-1',
-    '-c',
-    'copy',
-    ...muxer,
-    output,
-  ]);
 }

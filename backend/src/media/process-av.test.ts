@@ -8,7 +8,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
-import { detectFfmpeg, genericPoster, probeAv, runTool, videoPoster, voiceWaveform } from './process-av.js';
+import {
+  detectFfmpeg,
+  genericPoster,
+  probeAv,
+  runTool,
+  stripAvMetadata,
+  videoPoster,
+  voiceWaveform,
+} from './process-av.js';
 import { MediaProcessingError } from './processing-error.js';
 
 const FFMPEG = 'ffmpeg';
@@ -53,6 +61,12 @@ beforeAll(async () => {
     ...['-c:a', 'aac', '-shortest', file('video.mp4')],
   );
   await ffmpeg('-i', file('video.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90', file('rotated.mp4'));
+  // A phone video's kind of metadata: GPS location, device, and a display rotation.
+  await ffmpeg(
+    ...['-i', file('video.mp4'), '-c', 'copy', '-metadata:s:v:0', 'rotate=90'],
+    ...['-metadata', 'location=+48.8577+002.2950/', '-metadata', 'make=SecretPhone'],
+    ...['-movflags', 'use_metadata_tags', file('tagged.mp4')],
+  );
   await ffmpeg(...testsrc('duration=1.5:size=1920x1080:rate=5'), ...x264, file('big.mp4'));
   await ffmpeg(
     ...testsrc('duration=1:size=320x240:rate=5'),
@@ -65,8 +79,7 @@ beforeAll(async () => {
   await ffmpeg(...redThenBlue(0.5), ...x264, file('colour-short.mp4'));
   await ffmpeg(
     ...['-f', 'lavfi', '-i', 'sine=frequency=440:duration=2'],
-    '-c:a',
-    'libopus',
+    ...['-c:a', 'libopus', '-metadata', 'title=SecretTitle', '-metadata:s:a:0', 'DEVICE=SecretMic'],
     file('voice.ogg'),
   );
   // Written to a pipe, as a browser's MediaRecorder does: the WebM has no duration in its header.
@@ -169,6 +182,63 @@ describeAv('probeAv', () => {
 
   it('says tool_missing when ffprobe is not at the path given', async () => {
     await expectMediaError(probeAv(file('video.mp4'), '/nonexistent/ffprobe'), ['tool_missing']);
+  });
+});
+
+describeAv('stripAvMetadata', () => {
+  const probeTags = async (f: string) => {
+    const { stdout } = await run(FFPROBE, [
+      '-v',
+      'error',
+      '-print_format',
+      'json',
+      '-show_format',
+      '-show_streams',
+      f,
+    ]);
+    return stdout;
+  };
+
+  it('removes location and device tags from a phone video, keeping its streams and rotation', async () => {
+    const before = await probeTags(file('tagged.mp4'));
+    expect(before).toContain('SecretPhone');
+    expect(before).toContain('48.8577');
+    const out = file('clean.mp4');
+    await stripAvMetadata(file('tagged.mp4'), out, FFMPEG, 'video/mp4');
+    const json = await probeTags(out);
+    expect(json).not.toContain('SecretPhone');
+    expect(json).not.toContain('48.8577');
+    expect(json).not.toMatch(/"encoder": "Lavf/);
+    const bytes = (await readFile(out)).toString('latin1');
+    expect(bytes).not.toContain('SecretPhone');
+    expect(bytes).not.toContain('48.8577');
+    const probe = await probeAv(out, FFPROBE);
+    expect(probe).toMatchObject({ width: 240, height: 320, hasVideo: true, hasAudio: true });
+    expect(Math.abs(probe.durationMs! - 2000)).toBeLessThanOrEqual(100);
+  });
+
+  it('removes stream and file tags from an Ogg voice note', async () => {
+    expect(await probeTags(file('voice.ogg'))).toContain('SecretMic');
+    const out = file('clean.ogg');
+    await stripAvMetadata(file('voice.ogg'), out, FFMPEG, 'audio/ogg');
+    expect(await probeTags(out)).not.toMatch(/Secret/);
+    expect((await voiceWaveform(out, FFMPEG, 8)).every((bar) => bar > 20)).toBe(true);
+  });
+
+  it('gives a browser-recorded WebM the duration its header lacked', async () => {
+    const out = file('clean.webm');
+    await stripAvMetadata(file('voice.webm'), out, FFMPEG, 'audio/webm');
+    const { stdout } = await run(FFPROBE, ['-v', 'error', '-print_format', 'json', '-show_format', out]);
+    expect(Math.abs(Number(JSON.parse(stdout).format.duration) * 1000 - 2000)).toBeLessThanOrEqual(100);
+  });
+
+  it('refuses types it has no muxer for, and damaged input', async () => {
+    await expectMediaError(stripAvMetadata(file('video.mp4'), file('c1.bin'), FFMPEG, 'application/pdf'), [
+      'unsupported',
+    ]);
+    await expectMediaError(stripAvMetadata(file('garbage.mp4'), file('c2.mp4'), FFMPEG, 'video/mp4'), [
+      'corrupt',
+    ]);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * Audio and video processing for uploads, by running ffprobe and ffmpeg: whether they are
- * installed, a file's duration and size, a poster frame for videos, a waveform for voice
- * notes, and a neutral poster for servers without ffmpeg.
+ * installed, a file's duration and size, a copy without container metadata, a poster frame
+ * for videos, a waveform for voice notes, and a neutral poster for servers without ffmpeg.
  *
  * Every run is a child process started with an argument array (never a shell), with stdin
  * closed and -nostdin, a time limit after which it is killed (SIGKILL), a cap on what it may
@@ -11,6 +11,7 @@
  * playlist disguised as a video would. Failures throw MediaProcessingError.
  */
 import { spawn } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { MediaProcessingError, errorDetail } from './processing-error.js';
@@ -173,6 +174,58 @@ export async function videoPoster(
   } catch (err) {
     throw new MediaProcessingError('corrupt', { detail: errorDetail(err), cause: err });
   }
+}
+
+/** The muxers a cleaned file is written with, by its (sniffed) type; the next is tried when one refuses the streams. */
+const REMUXERS: Record<string, { formats: string[]; args: string[] }> = {
+  'video/mp4': { formats: ['mp4'], args: ['-movflags', '+faststart'] },
+  'audio/mp4': { formats: ['mp4'], args: ['-movflags', '+faststart'] },
+  'video/quicktime': { formats: ['mov'], args: ['-movflags', '+faststart'] },
+  // A "WebM" from a browser may hold H.264, which only the Matroska muxer takes.
+  'video/webm': { formats: ['webm', 'matroska'], args: [] },
+  'audio/webm': { formats: ['webm', 'matroska'], args: [] },
+  'audio/ogg': { formats: ['ogg'], args: [] },
+  'audio/aac': { formats: ['adts'], args: [] },
+};
+
+/**
+ * Writes to outPath the same audio and video streams as inputPath (copied, not re-encoded)
+ * without the container's metadata: global and per-stream tags (GPS location, device make
+ * and model, creation time, titles), chapters, and data/subtitle tracks, which phones use
+ * for more of the same. The display rotation (side data, not a tag) is kept. As a side
+ * effect a browser-recorded WebM gains the duration and cues its recorder could not write,
+ * so it seeks. `mime` is the sniffed type (sniffType); others throw 'unsupported'.
+ */
+export async function stripAvMetadata(
+  inputPath: string,
+  outPath: string,
+  ffmpegPath: string,
+  mime: string,
+): Promise<void> {
+  const remux = REMUXERS[mime];
+  if (!remux) throw new MediaProcessingError('unsupported', { detail: `no remuxer for ${mime}` });
+  let lastError: unknown;
+  for (const format of remux.formats) {
+    try {
+      await runTool(ffmpegPath, [
+        '-nostdin',
+        '-v',
+        'error',
+        ...INPUT_GUARDS,
+        '-i',
+        fileUrl(inputPath),
+        ...['-map', '0:v?', '-map', '0:a?', '-c', 'copy'],
+        ...['-map_metadata', '-1', '-map_chapters', '-1', '-fflags', '+bitexact'],
+        ...remux.args,
+        ...['-f', format, '-y', fileUrl(outPath)],
+      ]).catch(blameInput);
+      return;
+    } catch (err) {
+      lastError = err;
+      await rm(outPath, { force: true });
+    }
+  }
+  throw lastError;
 }
 
 /** Samples per block of peaks while streaming (10 ms at 8 kHz); bars are made from blocks. */

@@ -169,6 +169,36 @@ describe('processImage: sizes and formats', () => {
     ]);
   });
 
+  it('writes a capped original for standard quality (originalMaxPx), full size when keepOriginal', async () => {
+    const input = path.join(dir, 'wide.jpg');
+    await sharp({ create: { width: 4000, height: 1000, channels: 3, background: '#468' } })
+      .jpeg()
+      .toFile(input);
+    const standard = await processImage(input, out(), {
+      keepOriginal: false,
+      originalMaxPx: 2560,
+      maxPixels: MAX_PIXELS,
+    });
+    expect([variant(standard, 'original').width, variant(standard, 'original').height]).toEqual([2560, 640]);
+    const full = await processImage(input, out(), {
+      keepOriginal: true,
+      originalMaxPx: 2560,
+      maxPixels: MAX_PIXELS,
+    });
+    expect([variant(full, 'original').width, variant(full, 'original').height]).toEqual([4000, 1000]);
+    // Never enlarged.
+    const small = path.join(dir, 'small-standard.jpg');
+    await sharp({ create: { width: 300, height: 200, channels: 3, background: '#468' } })
+      .jpeg()
+      .toFile(small);
+    const capped = await processImage(small, out(), {
+      keepOriginal: false,
+      originalMaxPx: 2560,
+      maxPixels: MAX_PIXELS,
+    });
+    expect([variant(capped, 'original').width, variant(capped, 'original').height]).toEqual([300, 200]);
+  });
+
   it('writes no original unless asked', async () => {
     const input = path.join(dir, 'small.jpg');
     await sharp({ create: { width: 64, height: 48, channels: 3, background: '#123' } })

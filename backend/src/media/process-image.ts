@@ -61,8 +61,14 @@ export interface ProcessedImage {
 }
 
 export interface ProcessImageOptions {
-  /** Also write a full-size, oriented, stripped re-encode of the image. */
+  /** Write an 'original' variant: a full-size, oriented, stripped re-encode of the image. */
   keepOriginal: boolean;
+  /**
+   * When keepOriginal is false, still write an 'original' variant, fit inside
+   * originalMaxPx × originalMaxPx (never enlarged): the "standard quality" download.
+   * Ignored when keepOriginal is true; no original at all when both are unset.
+   */
+  originalMaxPx?: number;
   /** Refuse images with more pixels than this (all frames of an animation counted). */
   maxPixels: number;
 }
@@ -83,8 +89,8 @@ const MIME: Record<OutFormat, string> = {
 const EXT: Record<OutFormat, string> = { jpeg: 'jpg', png: 'png', gif: 'gif', webp: 'webp' };
 
 /**
- * Writes thumbnail.<ext>, preview.<ext> and (keepOriginal) original.<ext> into outDir and
- * returns what was written. Throws MediaProcessingError: 'too_many_pixels' over maxPixels,
+ * Writes thumbnail.<ext>, preview.<ext> and (keepOriginal: full size, or originalMaxPx: at
+ * most that long) original.<ext> into outDir and returns what was written. Throws MediaProcessingError: 'too_many_pixels' over maxPixels,
  * 'unsupported' for formats other than JPEG/PNG/GIF/WebP, 'corrupt' for damaged or
  * truncated files, 'timeout'. Files it wrote are removed when it throws.
  */
@@ -132,16 +138,18 @@ export async function processImage(
       format: plan.preview,
       quality: 82,
     });
-    const original = opts.keepOriginal
-      ? await writeVariant({
-          ...common,
-          name: 'original',
-          source: inputPath,
-          box: null,
-          format: plan.original,
-          quality: 92,
-        })
-      : null;
+    const originalBox = opts.keepOriginal ? null : opts.originalMaxPx;
+    const original =
+      originalBox === undefined
+        ? null
+        : await writeVariant({
+            ...common,
+            name: 'original',
+            source: inputPath,
+            box: originalBox,
+            format: plan.original,
+            quality: 92,
+          });
     const placeholder = await makePlaceholder(thumbnail.path);
 
     const rotated = !animated && (meta.orientation ?? 1) >= 5;

@@ -126,7 +126,11 @@ export function createMediaQueue(ctx: AppContext): MediaQueue {
       }
       log.info({ mediaId: row.id, kind: row.kind, ms: Date.now() - started }, 'media processed');
     } catch (err) {
-      if (err instanceof MediaProcessingError || row.attempts >= MAX_ATTEMPTS) {
+      // A file that cannot be processed fails at once; a timeout or a missing tool may pass
+      // on another try (or another node).
+      const permanent =
+        err instanceof MediaProcessingError && err.code !== 'timeout' && err.code !== 'tool_missing';
+      if (permanent || row.attempts >= MAX_ATTEMPTS) {
         const reason = err instanceof MediaProcessingError ? err.reason : 'The file could not be processed.';
         log.warn({ mediaId: row.id, kind: row.kind, err }, 'media processing failed');
         await finish(row.id, { status: 'failed', failureReason: reason, leaseUntil: null }).catch(

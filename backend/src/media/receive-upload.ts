@@ -221,8 +221,8 @@ export async function receiveUpload(
   try {
     const filePath = path.join(tmp.dir, 'upload');
     const { type, size } = await streamToFile(ctx, file.stream, filePath, {
-      ...(file.filename ? { fileName: file.filename } : {}),
-      ...(fields.voice === 'true' ? { intent: 'voice' as const } : {}),
+      ...(file.filename ? { name: file.filename } : {}),
+      voice: fields.voice === 'true',
     });
     await checkContent(ctx, filePath, type);
     const key = sourceKey(id);
@@ -359,8 +359,8 @@ export async function completeDirectUpload(
     const size = (await stat(filePath)).size;
     const voice = row.kind === 'voice';
     const type = await sniffType(await readHead(filePath), {
-      fileName: row.name,
-      ...(voice ? { intent: 'voice' as const } : {}),
+      name: row.name,
+      voice,
     });
     const refuse = async (err: AppError) => {
       await ctx.objects.remove([row.sourceKey]).catch(() => undefined);
