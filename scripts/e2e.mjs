@@ -671,15 +671,13 @@ async function main() {
         }
         return out;
       });
-      await alice
-        .getByTestId('attach-input')
-        .setInputFiles(
-          pictures.map((b64, i) => ({
-            name: `photo-${i + 1}.jpg`,
-            mimeType: 'image/jpeg',
-            buffer: Buffer.from(b64, 'base64'),
-          })),
-        );
+      await alice.getByTestId('attach-input').setInputFiles(
+        pictures.map((b64, i) => ({
+          name: `photo-${i + 1}.jpg`,
+          mimeType: 'image/jpeg',
+          buffer: Buffer.from(b64, 'base64'),
+        })),
+      );
       await alice.locator('[data-testid="upload-tile"][data-status="done"]').nth(3).waitFor();
       await send(alice, 'Four photos');
 
