@@ -162,7 +162,11 @@ export function mediaRouter(ctx: AppContext) {
 
     putUploadContent: async ({ request, params, query }) => {
       // The signature in the URL is the credential (like S3's presigned PUT).
-      await receiveDirectContent(ctx, params.mediaId, query, request.body as Readable);
+      const body = request.body as Readable | undefined;
+      if (typeof body?.pipe !== 'function') {
+        throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the bytes as application/octet-stream.');
+      }
+      await receiveDirectContent(ctx, params.mediaId, query, body);
       return { status: 204, body: undefined };
     },
 
