@@ -247,9 +247,11 @@ export function buildSearchStatement(
       where.push(`EXISTS (SELECT 1 FROM message_reactions x WHERE x.message_id = m.id)`);
     // has:image — a picture; has:file — any attachment (pictures, videos, voice notes, documents).
     if (has === 'image' || has === 'file') {
-      where.push(`EXISTS (SELECT 1 FROM media x WHERE x.message_id = m.id AND x.deleted_at IS NULL${
-        has === 'image' ? ` AND x.kind = 'image'` : ''
-      })`);
+      where.push(
+        `EXISTS (SELECT 1 FROM media x WHERE x.message_id = m.id AND x.deleted_at IS NULL${
+          has === 'image' ? ` AND x.kind = 'image'` : ''
+        })`,
+      );
     }
   }
   if (parsed.unread) where.push(`m.sender_id IS DISTINCT FROM ${me}`);
