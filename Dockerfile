@@ -41,6 +41,10 @@ RUN node scripts/prune-node-modules.mjs --root /src --manifest /out/package.json
 
 # --- runtime ------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE}
+# ffmpeg/ffprobe make video posters and voice waveforms (FFMPEG_PATH, FFPROBE_PATH).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -34,6 +34,25 @@ function buildFrontendIfMissing() {
     stdio: 'inherit',
   });
   if (res.status !== 0) throw new Error('frontend build failed');
+}
+
+/** Type and pixel size of a PNG or JPEG, from its bytes (null for anything else). */
+function imageSize(bytes) {
+  if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) {
+    return { type: 'png', width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+  }
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+    // Walk the markers to the first start-of-frame (SOF0…SOF15 but DHT, JPG and DAC).
+    for (let i = 2; i + 9 < bytes.length;) {
+      if (bytes[i] !== 0xff) return null;
+      const marker = bytes[i + 1];
+      if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
+        return { type: 'jpeg', width: bytes.readUInt16BE(i + 7), height: bytes.readUInt16BE(i + 5) };
+      }
+      i += 2 + bytes.readUInt16BE(i + 2);
+    }
+  }
+  return null;
 }
 
 const serverEnv = {
@@ -84,6 +103,9 @@ async function main() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      // A fake microphone (a beeping tone) that needs no prompt: the voice note step records it.
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
     ],
   });
   cleanups.push(() => browser.close());
@@ -468,6 +490,315 @@ async function main() {
     }
     assert.equal(await bob.page.getByText('This will be deleted').count(), 0);
     await screenshot(alice, 'chat-view');
+  });
+
+  // ---- Media: a pasted picture and files, seen by the other person --------------------------
+  const PICTURE = { width: 640, height: 480 };
+  const noteText = `Meeting notes ${id}\nfirst point\nsecond point\n`;
+  const pictureTile = (p) =>
+    p
+      .locator('[data-testid="message"][data-message-id]', { hasText: 'Pasted picture' })
+      .getByTestId('media-tile');
+  const noOverflow = async (p, what) => {
+    const width = await p.evaluate(() => document.documentElement.scrollWidth);
+    const viewport = p.viewportSize()?.width ?? 0;
+    assert.ok(
+      width <= viewport,
+      `${what}: no horizontal overflow at ${viewport} px (the page is ${width} px wide)`,
+    );
+  };
+
+  await step('paste a picture into the composer: it uploads, and goes with the message', async () => {
+    await alice.goto(`/chats/${chatId}`);
+    const input = alice.getByTestId('composer-input');
+    await input.click();
+    // A picture drawn in the page, pasted as a screenshot tool would put it on the clipboard.
+    await alice.evaluate(async ({ width, height }) => {
+      const canvas = document.createElement('canvas');
+      canvas.width = width;
+      canvas.height = height;
+      const ctx = canvas.getContext('2d');
+      const sky = ctx.createLinearGradient(0, 0, 0, height);
+      sky.addColorStop(0, '#4f46e5');
+      sky.addColorStop(1, '#f59e0b');
+      ctx.fillStyle = sky;
+      ctx.fillRect(0, 0, width, height);
+      ctx.fillStyle = '#fff';
+      ctx.font = 'bold 64px sans-serif';
+      ctx.fillText('Parley', 40, 120);
+      ctx.beginPath();
+      ctx.arc(width - 140, height - 140, 90, 0, Math.PI * 2);
+      ctx.fill();
+      const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/png'));
+      const data = new DataTransfer();
+      data.items.add(new File([blob], 'screenshot.png', { type: 'image/png' }));
+      const target = document.querySelector('[data-testid="composer-input"]');
+      target.dispatchEvent(
+        new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }),
+      );
+    }, PICTURE);
+    const tile = alice.getByTestId('upload-tile');
+    await tile.waitFor();
+    assert.equal(await tile.getAttribute('data-name'), 'screenshot.png');
+    assert.equal(await input.inputValue(), '', 'a pasted picture is not pasted as text');
+    // Full size, as pasted: the upload is made again in original quality.
+    await alice.getByTestId('original-quality').check();
+    await alice.locator('[data-testid="upload-tile"][data-status="done"]').waitFor();
+    await screenshot(alice, 'composer-pasted-picture');
+    await input.fill('Pasted picture');
+    await input.press('Enter');
+    await pictureTile(alice).waitFor();
+    assert.equal(await alice.getByTestId('upload-tile').count(), 0, 'the composer is empty again');
+  });
+
+  await step(
+    'the other person sees the thumbnail arrive, opens the lightbox and downloads the original',
+    async () => {
+      const p = bob.page;
+      const tile = pictureTile(p);
+      await tile.waitFor();
+      // Laid out from the stored size before any bytes: 4:3.
+      const box = await tile.boundingBox();
+      assert.ok(
+        box && Math.abs(box.width / box.height - 4 / 3) < 0.02,
+        `tile keeps the picture's shape: ${JSON.stringify(box)}`,
+      );
+      await p.locator('[data-testid="media-tile"][data-status="ready"][data-shown="thumbnail"]').waitFor();
+      const natural = await tile.getByTestId('media-tile-img').evaluate((img) => img.naturalWidth);
+      assert.ok(natural > 0 && natural <= 320, `the thumbnail loaded (${natural} px wide)`);
+      await screenshot(p, 'picture-received');
+
+      await tile.click();
+      const lightbox = p.getByTestId('lightbox');
+      await lightbox.waitFor();
+      await p.locator('[data-testid="lightbox-image"][data-variant="original"]').waitFor();
+      const shown = await p
+        .getByTestId('lightbox-image')
+        .evaluate((img) => [img.naturalWidth, img.naturalHeight]);
+      assert.deepEqual(shown, [PICTURE.width, PICTURE.height]);
+      await screenshot(p, 'lightbox');
+
+      const [download] = await Promise.all([
+        p.waitForEvent('download'),
+        p.getByTestId('lightbox-download').click(),
+      ]);
+      const bytes = readFileSync(await download.path());
+      const size = imageSize(bytes);
+      assert.ok(size, `the download is a PNG or JPEG (starts ${bytes.subarray(0, 8).toString('hex')})`);
+      assert.deepEqual([size.width, size.height], [PICTURE.width, PICTURE.height]);
+      assert.match(download.suggestedFilename(), /^screenshot\.(png|jpe?g)$/);
+
+      await p.keyboard.press('Escape');
+      await lightbox.waitFor({ state: 'detached' });
+      assert.equal(
+        await tile.evaluate((el) => el === document.activeElement),
+        true,
+        'focus goes back to the picture',
+      );
+    },
+  );
+
+  await step('files from the paperclip arrive as cards that download', async () => {
+    await alice.getByTestId('attach-input').setInputFiles([
+      { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from(noteText) },
+      {
+        name: 'plan.pdf',
+        mimeType: 'application/pdf',
+        buffer: Buffer.from(
+          '%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n',
+        ),
+      },
+    ]);
+    await alice.locator('[data-testid="upload-tile"][data-status="done"]').nth(1).waitFor();
+    // No text: the files are the message.
+    await alice.getByTestId('send-button').click();
+    const cards = bob.page
+      .locator('[data-testid="message"][data-message-id]')
+      .last()
+      .getByTestId('file-card');
+    await cards.nth(1).waitFor();
+    assert.deepEqual(await cards.getByTestId('file-card-name').allInnerTexts(), ['notes.txt', 'plan.pdf']);
+    assert.match(await cards.first().getByTestId('file-card-size').innerText(), /^\d+ B$/);
+    await bob.page
+      .locator('[data-testid="file-card"][data-status="ready"] [data-testid="file-card-download"]')
+      .first()
+      .waitFor();
+    const [download] = await Promise.all([
+      bob.page.waitForEvent('download'),
+      cards.first().getByTestId('file-card-download').click(),
+    ]);
+    assert.equal(download.suggestedFilename(), 'notes.txt');
+    assert.equal(readFileSync(await download.path(), 'utf8'), noteText);
+    // The sender's copy downloads too (its upload's answer may come after its ready event).
+    await alice
+      .locator('[data-testid="message"][data-message-id]')
+      .last()
+      .locator('[data-testid="file-card-download"]')
+      .nth(1)
+      .waitFor();
+    await screenshot(bob.page, 'file-cards');
+  });
+
+  await step(
+    'several pictures in one message: a grid; arrows move through them in the lightbox',
+    async () => {
+      // Four JPEGs of different shapes, drawn in the page.
+      const pictures = await alice.evaluate(async () => {
+        const shapes = [
+          [800, 600, '#ef4444'],
+          [600, 900, '#10b981'],
+          [1000, 500, '#3b82f6'],
+          [700, 700, '#f59e0b'],
+        ];
+        const out = [];
+        for (const [i, [w, h, colour]] of shapes.entries()) {
+          const canvas = document.createElement('canvas');
+          canvas.width = w;
+          canvas.height = h;
+          const ctx = canvas.getContext('2d');
+          ctx.fillStyle = colour;
+          ctx.fillRect(0, 0, w, h);
+          ctx.fillStyle = '#fff';
+          ctx.font = 'bold 160px sans-serif';
+          ctx.fillText(String(i + 1), 60, 200);
+          const blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.85));
+          const url = await new Promise((resolve) => {
+            const reader = new FileReader();
+            reader.onload = () => resolve(reader.result);
+            reader.readAsDataURL(blob);
+          });
+          out.push(url.split(',')[1]);
+        }
+        return out;
+      });
+      await alice.getByTestId('attach-input').setInputFiles(
+        pictures.map((b64, i) => ({
+          name: `photo-${i + 1}.jpg`,
+          mimeType: 'image/jpeg',
+          buffer: Buffer.from(b64, 'base64'),
+        })),
+      );
+      await alice.locator('[data-testid="upload-tile"][data-status="done"]').nth(3).waitFor();
+      await send(alice, 'Four photos');
+
+      const p = bob.page;
+      const grid = p
+        .locator('[data-testid="message"][data-message-id]', { hasText: 'Four photos' })
+        .getByTestId('media-grid');
+      await grid.waitFor();
+      assert.equal(await grid.getAttribute('data-count'), '4');
+      await grid.locator('[data-testid="media-tile"][data-shown="thumbnail"]').nth(3).waitFor();
+      await screenshot(p, 'picture-grid');
+      await grid.getByTestId('media-tile').nth(1).click();
+      const lightbox = p.getByTestId('lightbox');
+      await lightbox.waitFor();
+      assert.equal(await lightbox.getAttribute('data-index'), '1');
+      await p.keyboard.press('ArrowRight');
+      await p.locator('[data-testid="lightbox"][data-index="2"]').waitFor();
+      await p.keyboard.press('ArrowLeft');
+      await p.keyboard.press('ArrowLeft');
+      await p.locator('[data-testid="lightbox"][data-index="0"]').waitFor();
+      await p.keyboard.press('Escape');
+      await lightbox.waitFor({ state: 'detached' });
+    },
+  );
+
+  await step('record a voice note: the other person sees its waveform and plays it', async () => {
+    await alice.context().grantPermissions(['microphone'], { origin: base });
+    await alice.getByTestId('mic-button').click();
+    await alice.locator('[data-testid="voice-recorder"][data-phase="recording"]').waitFor();
+    await alice.waitForFunction(
+      () => document.querySelector('[data-testid="voice-timer"]')?.textContent === '0:02',
+    );
+    await alice.getByTestId('voice-stop').click();
+    await alice.locator('[data-testid="voice-recorder"][data-phase="preview"]').waitFor();
+    assert.equal(
+      await alice.getByTestId('voice-preview').getByTestId('waveform').getAttribute('data-bars'),
+      '64',
+    );
+    await screenshot(alice, 'voice-preview');
+    await alice.getByTestId('voice-send').click();
+    await alice.getByTestId('voice-recorder').waitFor({ state: 'detached' });
+
+    const note = bob.page
+      .locator('[data-testid="message"][data-message-id]')
+      .last()
+      .getByTestId('voice-player');
+    await note.waitFor();
+    await bob.page.locator('[data-testid="voice-player"][data-status="ready"]').waitFor();
+    assert.equal(await note.getByTestId('waveform').getAttribute('data-bars'), '64');
+    assert.match(await note.getByTestId('voice-time').innerText(), /^0:0[1-3]$/);
+    await note.getByTestId('voice-play').click();
+    await bob.page.locator('[data-testid="voice-player"][data-playing="true"]').waitFor();
+    await screenshot(bob.page, 'voice-note');
+  });
+
+  await step('phone width: pictures, lightbox, gallery and the composer fit', async () => {
+    const p = bob.page;
+    await p.setViewportSize({ width: 390, height: 800 });
+    await pictureTile(p).waitFor();
+    await noOverflow(p, 'chat with media');
+    const tileBox = await pictureTile(p).boundingBox();
+    assert.ok(
+      tileBox && tileBox.x >= 0 && tileBox.x + tileBox.width <= 390,
+      `picture within 390 px: ${JSON.stringify(tileBox)}`,
+    );
+    await screenshot(p, 'media-phone');
+
+    await pictureTile(p).click();
+    await p.locator('[data-testid="lightbox-image"]').waitFor();
+    const img = await p.getByTestId('lightbox-image').boundingBox();
+    assert.ok(
+      img && img.x >= 0 && img.x + img.width <= 390,
+      `lightbox picture within 390 px: ${JSON.stringify(img)}`,
+    );
+    await noOverflow(p, 'lightbox');
+    await screenshot(p, 'lightbox-phone');
+    await p.keyboard.press('Escape');
+
+    // The gallery: pictures, then files; a picture opens the lightbox over it.
+    await p.getByTestId('chat-menu-button').click();
+    await p.getByTestId('chat-menu-media').click();
+    const gallery = p.getByTestId('media-gallery');
+    await gallery.getByTestId('media-tile').first().waitFor();
+    await noOverflow(p, 'gallery');
+    await screenshot(p, 'gallery-phone');
+    await gallery.getByTestId('media-tile').first().click();
+    await p.getByTestId('lightbox').waitFor();
+    await p.keyboard.press('Escape');
+    await p.getByTestId('lightbox').waitFor({ state: 'detached' });
+    assert.equal(await gallery.count(), 1, 'Escape closes only the lightbox');
+    await gallery.getByTestId('gallery-tab-file').click();
+    await gallery.getByTestId('gallery-item').nth(1).waitFor();
+    await screenshot(p, 'gallery-files-phone');
+    await gallery.getByTestId('gallery-jump').first().click();
+    await gallery.waitFor({ state: 'detached' });
+    await p.waitForURL(`**/chats/${chatId}/messages/**`);
+
+    // Alice's composer with files waiting, at phone width.
+    await alice.setViewportSize({ width: 390, height: 800 });
+    await alice.getByTestId('attach-input').setInputFiles([
+      {
+        name: 'a-file-with-a-rather-long-name-for-a-phone.txt',
+        mimeType: 'text/plain',
+        buffer: Buffer.from('one'),
+      },
+      { name: 'second.txt', mimeType: 'text/plain', buffer: Buffer.from('two') },
+      { name: 'third.txt', mimeType: 'text/plain', buffer: Buffer.from('three') },
+    ]);
+    await alice.locator('[data-testid="upload-tile"][data-status="done"]').nth(2).waitFor();
+    await noOverflow(alice, 'composer with files');
+    const composer = await alice.getByTestId('composer').boundingBox();
+    assert.ok(
+      composer && composer.x + composer.width <= 390,
+      `composer within 390 px: ${JSON.stringify(composer)}`,
+    );
+    await screenshot(alice, 'composer-files-phone');
+    for (let n = 3; n > 0; n -= 1) await alice.getByTestId('upload-cancel').first().click();
+    assert.equal(await alice.getByTestId('upload-tile').count(), 0);
+    await alice.setViewportSize({ width: 1200, height: 800 });
+    await p.setViewportSize({ width: 1200, height: 800 });
+    await p.goto(`/chats/${chatId}`);
   });
 
   await step('a deep link to a message 200 messages back opens there, highlighted', async () => {

@@ -17,7 +17,12 @@ import type { EventBus } from './infra/realtime/bus.js';
 import type { Inbox } from './infra/realtime/inbox.js';
 import type { PresenceRegistry } from './infra/realtime/presence.js';
 import type { EventPublisher } from './infra/realtime/publisher.js';
+import type { MediaQueue } from './media/process-queue.js';
+import type { MediaSigner } from './media/signed-urls.js';
+import type { MediaSweeper } from './media/sweep-media.js';
 import type { Expirer } from './messages/expire-messages.js';
+import type { ObjectStore } from './infra/object-store.js';
+import type { VirusScanner } from './infra/virus-scanner.js';
 import type { DeliveryRecorder } from './messages/record-delivery.js';
 import type { SendPipeline } from './messages/send-pipeline.js';
 import type { TypingTracker } from './realtime/typing.js';
@@ -72,6 +77,16 @@ export interface AppContext {
   deliveries: DeliveryRecorder;
   typing: TypingTracker;
   expirer: Expirer;
+  /** Where uploads and their variants are kept: DATA_DIR/media, or S3/MinIO. */
+  objects: ObjectStore;
+  /** clamd, when CLAMAV_HOST is set; else a scanner that scans nothing. */
+  scanner: VirusScanner;
+  /** Signs and checks download URLs. */
+  mediaSigner: MediaSigner;
+  /** Makes the variants of pending uploads. */
+  mediaQueue: MediaQueue;
+  /** Deletes the files of uploads nobody may see any more. */
+  mediaSweeper: MediaSweeper;
   /** Injectable clock, so tests can move time. */
   now(): Date;
 }

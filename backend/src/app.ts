@@ -5,14 +5,15 @@ import { randomUUID } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import fastifyCors from '@fastify/cors';
 import fastifyHelmet from '@fastify/helmet';
-import { contract } from '@parley/contracts';
+import fastifyMultipart from '@fastify/multipart';
+import { contract, MAX_ATTACHMENTS } from '@parley/contracts';
 import { initServer } from '@ts-rest/fastify';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { AppContext } from './app-context.js';
 import { adminRouter } from './admin/routes.js';
 import { authRouter } from './auth/routes.js';
 import { registerHealthRoutes } from './health/routes.js';
-import { errorBody, toHttpError, zodIssues } from './infra/errors.js';
+import { AppError, errorBody, toHttpError, zodIssues } from './infra/errors.js';
 import { answerClientError } from './infra/http/client-errors.js';
 import { registerSpa } from './infra/http/spa.js';
 import { usersRouter } from './users/routes.js';
@@ -21,7 +22,10 @@ import { blocksRouter, contactsRouter } from './contacts/routes.js';
 import { messagesRouter } from './messages/routes.js';
 import { registerGateway } from './realtime/gateway.js';
 import { searchRouter } from './search/routes.js';
+import { mediaRouter } from './media/routes.js';
 
+/** The one route that takes raw bytes (application/octet-stream). */
+const DIRECT_UPLOAD_ROUTE = '/api/media/uploads/:mediaId/content';
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 
 declare module 'fastify' {
@@ -163,6 +167,26 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       blocks: blocksRouter(ctx),
       admin: adminRouter(ctx),
       search: searchRouter(ctx),
+      media: mediaRouter(ctx),
+    });
+    // Uploads: multipart bodies are streamed part by part (media/routes.ts reads them); the
+    // limits here are the outer bounds, the media rules refuse earlier with clearer codes.
+    await api.register(fastifyMultipart, {
+      limits: {
+        fileSize: Math.max(config.media.imageMaxBytes, config.media.fileMaxBytes) + 1,
+        files: MAX_ATTACHMENTS,
+        fields: 20,
+        fieldSize: 8 * 1024,
+        parts: MAX_ATTACHMENTS + 20,
+        headerPairs: 100,
+      },
+      throwFileSizeLimit: false,
+    });
+    // Raw bytes only where the contract takes them (a direct upload's content); anywhere
+    // else the type is refused like any other non-JSON body.
+    api.addContentTypeParser('application/octet-stream', (request, payload, done) => {
+      if (request.routeOptions.url === DIRECT_UPLOAD_ROUTE) done(null, payload);
+      else done(new AppError('UNSUPPORTED_MEDIA_TYPE'), undefined);
     });
     s.registerRouter(contract, router, api, {
       responseValidation: true,

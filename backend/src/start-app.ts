@@ -28,6 +28,12 @@ import { createRedisBus, type RedisBus } from './infra/realtime/redis-bus.js';
 import { createRedisInbox } from './infra/realtime/redis-inbox.js';
 import { createRedisPresence, type RedisPresence } from './infra/realtime/redis-presence.js';
 import { createPublisher } from './infra/realtime/publisher.js';
+import { createClamdScanner } from './infra/clamd-scanner.js';
+import { createObjectStore } from './infra/object-store-factory.js';
+import { noScanner } from './infra/virus-scanner.js';
+import { createMediaQueue } from './media/process-queue.js';
+import { createMediaSigner } from './media/signed-urls.js';
+import { createMediaSweeper } from './media/sweep-media.js';
 import { createExpirer } from './messages/expire-messages.js';
 import { createDeliveryRecorder } from './messages/record-delivery.js';
 import { findEarlier, sendInTransaction } from './messages/send-message.js';
@@ -112,6 +118,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       presence = createMemoryPresence();
     }
     const now = opts.now ?? (() => new Date());
+    const objects = createObjectStore(config.media.storage);
+    await objects.init();
     const directory = createChatDirectory(db, {
       ttlMs: config.chatCacheTtlMs,
       now: () => now().getTime(),
@@ -178,7 +186,13 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       directory,
       events: createPublisher(inbox, bus),
       presence,
-    } as Omit<AppContext, 'deliveries' | 'typing' | 'expirer' | 'relay' | 'pipeline'> as AppContext;
+      objects,
+      scanner: config.clamav ? createClamdScanner(config.clamav) : noScanner,
+      mediaSigner: createMediaSigner(config.jwt.secret, config.media.urlTtlSeconds),
+    } as Omit<
+      AppContext,
+      'deliveries' | 'typing' | 'expirer' | 'relay' | 'pipeline' | 'mediaQueue' | 'mediaSweeper'
+    > as AppContext;
     late.ctx = ctx;
     // These work through the context they are part of.
     ctx.relay = createRelay(ctx, { ...config.outbox, log: log.child({ part: 'relay' }) });
@@ -195,6 +209,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     ctx.deliveries = createDeliveryRecorder(ctx, config.receiptFlushMs);
     ctx.typing = createTypingTracker(ctx);
     ctx.expirer = createExpirer(ctx, config.expirySweepMs);
+    ctx.mediaQueue = createMediaQueue(ctx);
+    ctx.mediaSweeper = createMediaSweeper(ctx);
     metrics.watch({
       dbStatements: () => db.statements,
       sendQueue: () => ctx.pipeline.queued,
@@ -204,10 +220,12 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         return { rows: row?.rows ?? 0, oldestSeconds: Math.max(0, oldest) };
       },
       readiness: async () => (await checkReadiness(ctx)).ok,
+      mediaPending: async () => (await db.sql<{ n: number }>(MEDIA_PENDING, []))[0]?.n ?? 0,
     });
     const app = await buildApp(ctx);
     await app.ready();
     ctx.relay.start();
+    ctx.mediaQueue.start();
     // With Redis, this node reports itself for `npm run admin -- nodes`.
     registry =
       redis && redisPresence
@@ -241,6 +259,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         await app.close();
         await ctx.sockets?.idle();
         await ctx.pipeline.drain();
+        ctx.mediaSweeper.close();
+        await ctx.mediaQueue.close();
         await ctx.deliveries.flush();
         await ctx.relay.close();
         await registry?.stop().catch(() => undefined);
@@ -265,6 +285,13 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     throw err;
   }
 }
+
+/** Uploads waiting for the media queue, for /metrics (counted up to 100,000). */
+const MEDIA_PENDING = {
+  name: 'media-pending',
+  text: `SELECT count(*)::int AS n
+    FROM (SELECT 1 FROM media WHERE status = 'pending' AND deleted_at IS NULL LIMIT 100000) m`,
+};
 
 /** The outbox's size for /metrics (counted up to 100,000 rows: a scrape stays cheap however far behind). */
 const OUTBOX_SIZE = {

@@ -50,6 +50,28 @@ export const errorCatalogue = {
     message: 'This clientMsgId was already used for a message in another chat.',
   },
   EMAIL_TAKEN: { status: 409, message: 'An account with that email exists already.' },
+  UPLOAD_INCOMPLETE: {
+    status: 409,
+    message: 'The upload is not complete: its bytes have not all arrived.',
+  },
+  ALREADY_ATTACHED: { status: 409, message: 'This upload is attached to a message already.' },
+  STORAGE_QUOTA_EXCEEDED: {
+    status: 403,
+    message: 'Your storage is full. Delete some files or ask an administrator for more space.',
+  },
+  MEDIA_URL_EXPIRED: { status: 403, message: 'This link has expired. Open the file again for a new one.' },
+  FILE_TOO_LARGE: { status: 413, message: 'The file is too large.' },
+  IMAGE_DIMENSIONS_TOO_LARGE: { status: 413, message: 'The picture has too many pixels.' },
+  FILE_TYPE_NOT_ALLOWED: {
+    status: 415,
+    message: 'This kind of file cannot be shared: use a picture, voice note, video or document.',
+  },
+  RANGE_NOT_SATISFIABLE: { status: 416, message: 'The requested range is outside the file.' },
+  MALWARE_DETECTED: { status: 422, message: 'The file contains malware and was deleted.' },
+  SCANNER_UNAVAILABLE: {
+    status: 503,
+    message: 'Files cannot be checked for viruses right now. Try again in a moment.',
+  },
   REQUEST_TIMEOUT: { status: 408, message: 'The request took too long to arrive.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large.' },
   FRAME_TOO_LARGE: { status: 413, message: 'The WebSocket frame is too large.' },

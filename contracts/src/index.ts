@@ -3,6 +3,7 @@ import { adminContract } from './rest/admin.js';
 import { authContract } from './rest/auth.js';
 import { chatsContract } from './rest/chats.js';
 import { blocksContract, contactsContract } from './rest/contacts.js';
+import { mediaContract } from './rest/media.js';
 import { messagesContract } from './rest/messages.js';
 import { searchContract } from './rest/search.js';
 import { usersContract } from './rest/users.js';
@@ -20,6 +21,7 @@ export const contract = c.router(
     blocks: blocksContract,
     admin: adminContract,
     search: searchContract,
+    media: mediaContract,
   },
   { pathPrefix: '/api', strictStatusCodes: true },
 );
@@ -35,6 +37,7 @@ export * from './rest/admin.js';
 export * from './rest/auth.js';
 export * from './rest/chats.js';
 export * from './rest/contacts.js';
+export * from './rest/media.js';
 export * from './rest/messages.js';
 export * from './rest/search.js';
 export * from './rest/users.js';

@@ -23,9 +23,11 @@ import {
   editMessageSchema,
   emojiSchema,
   messageSchema,
+  hasContent,
   readPositionSchema,
-  sendMessageSchema,
+  sendMessageFields,
 } from './rest/messages.js';
+import { attachmentSchema } from './rest/media.js';
 
 /** Frames larger than this are refused with FRAME_TOO_LARGE (the socket stays open). */
 export const WS_MAX_FRAME_BYTES = 128 * 1024;
@@ -59,7 +61,7 @@ const chatRef = z.object({ chatId: uuid });
 export const commandSchemas = {
   auth: z.object({ token: text().min(1).max(4096) }),
   'sync:resume': z.object({ position: inboxPositionSchema }),
-  'message:send': sendMessageSchema.extend({ chatId: uuid }),
+  'message:send': sendMessageFields.extend({ chatId: uuid }).superRefine(hasContent),
   'message:edit': editMessageSchema.extend({ messageId: uuid }),
   'message:delete': z.object({ messageId: uuid, scope: deleteScopeSchema.default('everyone') }),
   'reaction:add': z.object({ messageId: uuid, emoji: emojiSchema }),
@@ -118,6 +120,15 @@ export const eventSchemas = {
     version: z.number().int(),
     /** When it was deleted for everyone; null for "me". */
     deletedAt: isoDateTime.nullable(),
+  }),
+  /**
+   * An upload's processing moved on (pending → ready or failed): to its uploader, and once
+   * attached to every member of the chat (chatId and messageId set).
+   */
+  'media:updated': z.object({
+    chatId: uuid.nullable(),
+    messageId: uuid.nullable(),
+    attachment: attachmentSchema,
   }),
   /** Disappearing messages that reached their time: gone from the chat. */
   'message:expired': z.object({ chatId: uuid, messageIds: z.array(uuid) }),

@@ -12,6 +12,34 @@ export function previewText(body: string): string {
   return flat.length > PREVIEW_LENGTH ? `${flat.slice(0, PREVIEW_LENGTH - 1)}…` : flat;
 }
 
+/**
+ * A chat-list line for a message: its text, or — when it is only attachments — what they
+ * are ("📷 Photo", "🎬 Video", "🎤 Voice message", "📎 report.pdf", "📷 3 photos").
+ */
+export function messagePreviewText(
+  body: string,
+  attachments: readonly { kind: 'image' | 'voice' | 'video' | 'file'; name: string }[],
+): string {
+  const text = previewText(body);
+  if (text || attachments.length === 0) return text;
+  const kinds = new Set(attachments.map((a) => a.kind));
+  const n = attachments.length;
+  if (kinds.size === 1) {
+    const first = attachments[0]!;
+    switch (first.kind) {
+      case 'image':
+        return n === 1 ? '📷 Photo' : `📷 ${n} photos`;
+      case 'video':
+        return n === 1 ? '🎬 Video' : `🎬 ${n} videos`;
+      case 'voice':
+        return '🎤 Voice message';
+      case 'file':
+        return n === 1 ? previewText(`📎 ${first.name}`) : `📎 ${n} files`;
+    }
+  }
+  return `📎 ${n} attachments`;
+}
+
 /** "Ana", "Ana and Ben", "Ana, Ben and Cy", "Ana, Ben and 2 others". */
 export function nameList(names: string[]): string {
   if (names.length <= 1) return names.join('');

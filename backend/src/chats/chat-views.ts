@@ -12,7 +12,7 @@ import type {
   MemberRole,
   SystemEvent,
 } from '@parley/contracts';
-import { previewText, systemEventText } from '@parley/contracts';
+import { messagePreviewText, systemEventText } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
@@ -117,7 +117,18 @@ export async function loadChatView(ctx: AppContext, userId: string, chatId: stri
 async function decorate(db: Db, userId: string, rows: ChatRow[]): Promise<Chat[]> {
   if (rows.length === 0) return [];
   const lastIds = rows.flatMap((r) => (r.last_message_id ? [r.last_message_id] : []));
-  const lastMessages = lastIds.length ? await db.message.findMany({ where: { id: { in: lastIds } } }) : [];
+  const lastMessages = lastIds.length
+    ? await db.message.findMany({
+        where: { id: { in: lastIds } },
+        include: {
+          media: {
+            where: { deletedAt: null },
+            orderBy: { position: 'asc' },
+            select: { kind: true, name: true },
+          },
+        },
+      })
+    : [];
   const directIds = rows.filter((r) => r.kind === 'direct').map((r) => r.id);
   const peers = directIds.length
     ? await db.chatMember.findMany({
@@ -168,7 +179,10 @@ async function decorate(db: Db, userId: string, rows: ChatRow[]): Promise<Chat[]
               ? ''
               : last.kind === 'system'
                 ? systemEventText(last.system as SystemEvent)
-                : previewText(last.body),
+                : messagePreviewText(
+                    last.body,
+                    last.media as { kind: 'image' | 'voice' | 'video' | 'file'; name: string }[],
+                  ),
             deleted: last.deletedAt !== null,
             createdAt: last.createdAt.toISOString(),
           }

@@ -150,10 +150,25 @@ const envSchema = z
     S3_SECRET_KEY: z.preprocess(emptyAsUndefined, z.string().min(1).max(256).optional()),
     S3_REGION: z.string().min(1).max(64).default('us-east-1'),
     S3_PATH_STYLE: bool.default('true'),
-    MEDIA_IMAGE_MAX_BYTES: z.coerce.number().int().min(1024).max(1_073_741_824).default(10 * 1024 * 1024),
-    MEDIA_FILE_MAX_BYTES: z.coerce.number().int().min(1024).max(10_737_418_240).default(50 * 1024 * 1024),
+    MEDIA_IMAGE_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(1_073_741_824)
+      .default(10 * 1024 * 1024),
+    MEDIA_FILE_MAX_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .max(10_737_418_240)
+      .default(50 * 1024 * 1024),
     MEDIA_MAX_PIXELS: z.coerce.number().int().min(1).max(1_000_000_000).default(64_000_000),
-    MEDIA_QUOTA_BYTES: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(5 * 1024 ** 3),
+    MEDIA_QUOTA_BYTES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(Number.MAX_SAFE_INTEGER)
+      .default(5 * 1024 ** 3),
     MEDIA_WORKERS: z.coerce.number().int().min(1).max(64).default(1),
     MEDIA_UNATTACHED_TTL_HOURS: z.coerce.number().min(0.001).max(8760).default(24),
     MEDIA_URL_TTL_SECONDS: z.coerce.number().int().min(10).max(604_800).default(3600),

@@ -47,6 +47,8 @@ export interface MetricSources {
   outbox?(): Promise<{ rows: number; oldestSeconds: number }>;
   /** Whether this node is ready (the checks of /health/ready). */
   readiness?(): Promise<boolean>;
+  /** Uploads waiting to be processed (whole installation). */
+  mediaPending?(): Promise<number>;
 }
 
 export interface Metrics {
@@ -76,13 +78,13 @@ export interface Metrics {
   /** GET /api/search, by type (messages or users). */
   search: Histogram<'type'>;
   /**
-   * Media processing jobs waiting on this node. The media module sets it
-   * (`metrics.mediaQueue.set(n)`).
+   * Uploads waiting to be processed, read at scrape time (`watch({ mediaPending })`); a
+   * caller may also `set(n)` it.
    */
   mediaQueue: Gauge;
   /**
-   * Seconds one media processing job took, by kind (image, voice, video, file). The media
-   * module observes it (`metrics.mediaProcessing.observe({ kind }, seconds)`).
+   * Seconds one media processing job took, by kind (image, voice, video, file): the media
+   * queue observes it (`metrics.mediaProcessing.observe({ kind }, seconds)`).
    */
   mediaProcessing: Histogram<'kind'>;
   /** What the WebSocket gateway reports through. */
@@ -248,8 +250,14 @@ export function createMetrics(opts: { eventTypes?: readonly string[] } = {}): Me
   });
   const mediaQueue = new Gauge({
     name: 'parley_media_queue_depth',
-    help: 'Media processing jobs waiting on this node',
+    help: 'Uploads waiting to be processed (whole installation, read at scrape time; the same on every node)',
     registers: [registry],
+    async collect() {
+      const pending = sources.mediaPending;
+      if (!pending) return;
+      const n = await withTimeout(pending(), SCRAPE_QUERY_MS).catch(() => undefined);
+      if (n !== undefined) this.set(n);
+    },
   });
   const mediaProcessing = new Histogram({
     name: 'parley_media_processing_seconds',

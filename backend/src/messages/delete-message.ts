@@ -43,6 +43,8 @@ export async function deleteMessage(
     const version = await nextChatVersion(tx, chatId);
     await tx.messageReaction.deleteMany({ where: { messageId } });
     await tx.messageMention.deleteMany({ where: { messageId } });
+    // Its files are unreachable from now on; the media sweep deletes the bytes.
+    await tx.media.updateMany({ where: { messageId, deletedAt: null }, data: { deletedAt: ctx.now() } });
     const outcome = await tx.message.update({
       where: { id: messageId },
       data: { body: '', deletedAt: ctx.now(), version: { increment: 1 }, changedInVersion: version },

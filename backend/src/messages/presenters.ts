@@ -3,12 +3,14 @@
 import { previewText, type Message, type ReactionSummary, type SystemEvent } from '@parley/contracts';
 import type { Prisma } from '../infra/db/generated/client.js';
 import type { Db } from '../chats/access.js';
+import { presentAttachment } from '../media/presenters.js';
 
 /** What presentMessages needs loaded with each row. */
 export const messageInclude = {
   reactions: { orderBy: { createdAt: 'asc' } },
   replyTo: { select: { id: true, seq: true, senderId: true, body: true, deletedAt: true } },
   mentions: { select: { userId: true } },
+  media: { where: { deletedAt: null }, orderBy: { position: 'asc' } },
 } satisfies Prisma.MessageInclude;
 
 export type MessageRow = Prisma.MessageGetPayload<{ include: typeof messageInclude }>;
@@ -48,6 +50,7 @@ export async function presentMessages(db: Db, rows: MessageRow[]): Promise<Messa
       sender: sender ? { id: sender.id, username: sender.username, displayName: sender.displayName } : null,
       clientMsgId: row.clientMsgId,
       body: row.deletedAt ? '' : row.body,
+      attachments: row.deletedAt ? [] : row.media.map(presentAttachment),
       replyTo: reply
         ? {
             id: reply.id,

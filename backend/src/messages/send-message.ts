@@ -13,7 +13,9 @@ import type { AppContext } from '../app-context.js';
 import { requireMembership } from '../chats/access.js';
 import { acceptRequestOnReply } from '../chats/chat-requests.js';
 import { assertMayWrite } from '../chats/chat-rules.js';
+import { isUniqueViolation } from '../infra/db/transient.js';
 import { AppError } from '../infra/errors.js';
+import { attachUploads } from '../media/attach-uploads.js';
 import { inTransaction } from '../events/outbox.js';
 import { appendMessage } from './append-message.js';
 import { mentionedUsernames, resolveMentions } from './mentions.js';
@@ -48,9 +50,26 @@ export async function sendMessage(
     if (!chat?.members.has(senderId)) throw new AppError('NOT_FOUND');
   }
   const mentions = await mentionedMembers(ctx, [...chat.members.keys()], input.body);
-  const result = await ctx.pipeline.send({ senderId, chatId, input, mentions });
+  const request = { senderId, chatId, input, mentions };
+  const result =
+    input.attachments.length === 0 ? await ctx.pipeline.send(request) : await sendWithAttachments();
   if (!result.duplicate) ctx.metrics.messagesSent.inc({ chat_kind: chat.kind });
   return result;
+
+  async function sendWithAttachments(): Promise<SendResult> {
+    // With attachments: its own transaction (the uploads are taken in it), in the lane.
+    const earlier = await findEarlier(ctx, request).catch((err: unknown) =>
+      err instanceof AppError && err.code === 'NOT_FOUND' ? null : Promise.reject(err),
+    );
+    if (earlier) return earlier;
+    return ctx.pipeline.exclusive(() =>
+      sendInTransaction(ctx, request).catch(async (err: unknown) => {
+        // Two tries of one send raced: the other one stored it.
+        if (isUniqueViolation(err)) return findEarlier(ctx, request);
+        throw err;
+      }),
+    );
+  }
 }
 
 /** Ids of the members named with @username (sorted, as the database lists them). */
@@ -84,7 +103,7 @@ export async function sendInTransaction(ctx: AppContext, request: SendRequest): 
         ]);
       }
     }
-    const row = await appendMessage(tx, chatId, now, {
+    let row = await appendMessage(tx, chatId, now, {
       kind: 'text',
       senderId,
       clientMsgId: input.clientMsgId,
@@ -93,6 +112,10 @@ export async function sendInTransaction(ctx: AppContext, request: SendRequest): 
       mentions: await resolveMentions(tx, chatId, input.body),
       ...(input.replyTo ? { replyToId: input.replyTo } : {}),
     });
+    if (input.attachments.length) {
+      await attachUploads(tx, { senderId, chatId, messageId: row.id, uploadIds: input.attachments, now });
+      row = await tx.message.findUniqueOrThrow({ where: { id: row.id }, include: messageInclude });
+    }
     // A direct chat someone had deleted for themselves comes back with the new message.
     const hidden = await tx.chatMember.findMany({
       where: { chatId, hidden: true },

@@ -440,6 +440,8 @@ function presentNew(send: PendingSend, row: BatchRow, now: Date, profiles: Map<s
     sender: sender ? { id: sender.id, username: sender.username, displayName: sender.displayName } : null,
     clientMsgId: item.clientMsgId,
     body: item.body,
+    // Sends with attachments go through send-message.ts's own transaction.
+    attachments: [],
     replyTo:
       item.replyToId && row.reply_seq !== null
         ? {

@@ -245,8 +245,14 @@ export function buildSearchStatement(
     if (has === 'mention') where.push(`EXISTS (SELECT 1 FROM message_mentions x WHERE x.message_id = m.id)`);
     if (has === 'reaction')
       where.push(`EXISTS (SELECT 1 FROM message_reactions x WHERE x.message_id = m.id)`);
-    // Messages carry no attachments yet (media is still to come): nothing has an image or a file.
-    if (has === 'image' || has === 'file') where.push('false');
+    // has:image — a picture; has:file — any attachment (pictures, videos, voice notes, documents).
+    if (has === 'image' || has === 'file') {
+      where.push(
+        `EXISTS (SELECT 1 FROM media x WHERE x.message_id = m.id AND x.deleted_at IS NULL${
+          has === 'image' ? ` AND x.kind = 'image'` : ''
+        })`,
+      );
+    }
   }
   if (parsed.unread) where.push(`m.sender_id IS DISTINCT FROM ${me}`);
   if (parsed.before) where.push(`m.created_at < ${p(parsed.before, 'timestamptz')}`);

@@ -13,6 +13,7 @@ import {
   type TestUser,
 } from '../../test/support/factories.js';
 import { as, client, refusal, type Client } from '../../test/support/http.js';
+import { pngImage, sendWithAttachments, uploaded } from '../../test/support/media.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { RANK_CANDIDATES } from './search-messages.js';
 
@@ -273,7 +274,7 @@ describe('operators', () => {
     expect(await found(cat!, `in:@${ana!.username}`)).toEqual([]);
   });
 
-  it('has:link, has:mention, has:reaction; has:image and has:file find nothing until media exists', async () => {
+  it('has:link, has:mention, has:reaction, has:image (pictures) and has:file (any attachment)', async () => {
     const [ana, ben] = await registerUsers(api, 2);
     const g = await createGroup(api, ana!, [ben!]);
     const link = await sendText(api, ana!, g.id, 'heron docs at https://example.com/heron');
@@ -287,6 +288,15 @@ describe('operators', () => {
     expect(await found(ben!, 'heron has:image')).toEqual([]);
     expect(await found(ben!, 'heron has:file')).toEqual([]);
     expect(await found(ben!, 'heron')).toHaveLength(3);
+    const picture = await uploaded(server.url, ana!, await pngImage());
+    const doc = await uploaded(server.url, ana!, Buffer.from('minutes'), { name: 'minutes.txt' });
+    const withPicture = (await sendWithAttachments(api, ana!, g.id, [picture.id], 'heron photo')).body;
+    const withDoc = (await sendWithAttachments(api, ana!, g.id, [doc.id], 'heron notes')).body;
+    expect(await found(ben!, 'heron has:image')).toEqual([withPicture.id]);
+    expect((await found(ben!, 'heron has:file')).sort()).toEqual([withPicture.id, withDoc.id].sort());
+    // A deleted message takes its attachments out of the results.
+    expect((await api.del(`/api/messages/${withPicture.id}`, as(ana!))).status).toBe(204);
+    expect(await found(ben!, 'heron has:image')).toEqual([]);
   });
 
   it('is:unread finds what comes after my read position and is not mine', async () => {

@@ -94,6 +94,8 @@ describe('the Dockerfile', () => {
     expect(env).toMatch(/DATA_DIR=\/data/);
     expect(ops(runtime, 'HEALTHCHECK')[0]).toMatch(/CMD \["node", "backend\/dist\/healthcheck\.js"\]/);
     expect(ops(runtime, 'STOPSIGNAL')).toEqual(['SIGTERM']);
+    // Media processing calls ffmpeg and ffprobe.
+    expect(ops(runtime, 'RUN').join('\n')).toMatch(/apt-get install -y --no-install-recommends ffmpeg/);
     expect(ops(runtime, 'CMD')).toEqual(['["node", "backend/dist/server.js"]']);
     expect(ops(runtime, 'EXPOSE')).toEqual(['3000']);
     // USER comes after everything done as root.

@@ -3,11 +3,15 @@
  * HTTP like any client. Logs are captured so tests can check what is (not) logged.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/infra/config.js';
 import type { DatabaseTarget } from '../../src/infra/db/client.js';
 import { startApp, type RunningApp } from '../../src/start-app.js';
 import { createTestDatabase } from './database.js';
+import { startS3, type RunningS3 } from './s3.js';
 
 export interface TestServer {
   url: string;
@@ -66,21 +70,42 @@ export async function startTestServer(
   opts: TestServerOptions = {},
 ): Promise<TestServer> {
   const db = await createTestDatabase();
+  // Uploads go to a directory of this server's own (removed on close), or, with
+  // TEST_MEDIA_STORAGE=s3, to an S3 endpoint (s3rver) of its own.
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'parley-test-data-'));
+  let s3: RunningS3 | undefined;
+  if (process.env.TEST_MEDIA_STORAGE === 's3' && !env.S3_ENDPOINT) s3 = await startS3();
   const redisPrefix = `parley-test-${randomBytes(6).toString('hex')}`;
   const config = loadConfig({
     ...testServerEnv(),
     // With REDIS_URL set for the run, the inbox, bus and presence are Redis's, under keys
     // of this server only (removed on close).
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL, REDIS_KEY_PREFIX: redisPrefix } : {}),
+    DATA_DIR: dataDir,
+    ...(s3
+      ? {
+          S3_ENDPOINT: `http://${s3.settings.endPoint}:${s3.settings.port}`,
+          S3_BUCKET: s3.settings.bucket,
+          S3_ACCESS_KEY: s3.settings.accessKey,
+          S3_SECRET_KEY: s3.settings.secretKey,
+        }
+      : {}),
     ...env,
   });
   config.database = opts.database ? await opts.database(db.target) : db.target;
   const logs: string[] = [];
   const clock = new TestClock();
-  const running = await startApp(config, {
-    now: clock.now,
-    logStream: { write: (line) => void logs.push(line) },
-  });
+  let running: RunningApp;
+  try {
+    running = await startApp(config, {
+      now: clock.now,
+      logStream: { write: (line) => void logs.push(line) },
+    });
+  } catch (err) {
+    await s3?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
   await running.app.listen({ host: '127.0.0.1', port: 0 });
   const address = running.app.server.address();
   if (!address || typeof address === 'string') throw new Error('server did not bind');
@@ -93,6 +118,8 @@ export async function startTestServer(
     close: async () => {
       await running.close();
       await db.drop();
+      await s3?.stop();
+      await rm(dataDir, { recursive: true, force: true });
       if (config.redisUrl && config.redisKeyPrefix === redisPrefix)
         await dropRedisKeys(config.redisUrl, redisPrefix);
     },

@@ -2,6 +2,7 @@ import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
 import { isoDateTime, text, uuid } from '../common.js';
 import { errorBodySchema } from '../errors.js';
+import { attachmentSchema, MAX_ATTACHMENTS } from './media.js';
 
 const c = initContract();
 
@@ -13,6 +14,9 @@ export const MESSAGE_PAGE_MAX = 100;
 export const messageBodySchema = text()
   .max(MESSAGE_MAX_LENGTH, `Use at most ${MESSAGE_MAX_LENGTH} characters.`)
   .refine((s) => s.trim().length > 0, 'Write something first.');
+
+/** The text of a message that may carry attachments instead (checked with them by `hasContent`). */
+const sendBodySchema = text().max(MESSAGE_MAX_LENGTH, `Use at most ${MESSAGE_MAX_LENGTH} characters.`);
 
 /** One emoji (a grapheme with pictographic or flag characters), as stored in reactions. */
 export const emojiSchema = text()
@@ -31,14 +35,29 @@ export type MessagePriority = z.infer<typeof messagePrioritySchema>;
 /** `@username` in a text: a mention of that member (usernames are a-z, 0-9, "_" and "."). */
 export const MENTION_PATTERN = /(^|[^\w@.])@([a-z0-9_.]{3,32})(?![\w])/g;
 
-export const sendMessageSchema = z.object({
+export const sendMessageFields = z.object({
   /** Chosen by the client, one per message; a retry with the same id returns the original. */
   clientMsgId: uuid,
-  body: messageBodySchema,
+  /** May be empty when the message carries attachments. */
+  body: sendBodySchema.default(''),
+  /** Ids of your own uploads (POST /api/media) not attached yet, in display order. */
+  attachments: z.array(uuid).max(MAX_ATTACHMENTS, `Attach at most ${MAX_ATTACHMENTS} files.`).default([]),
   /** A message of the same chat to quote. */
   replyTo: uuid.optional(),
   priority: messagePrioritySchema.default('normal'),
 });
+
+/** A message needs text or at least one attachment, and each attachment once. */
+export function hasContent(input: { body: string; attachments: string[] }, ctx: z.RefinementCtx): void {
+  if (input.body.trim().length === 0 && input.attachments.length === 0) {
+    ctx.addIssue({ code: 'custom', path: ['body'], message: 'Write something first.' });
+  }
+  if (new Set(input.attachments).size !== input.attachments.length) {
+    ctx.addIssue({ code: 'custom', path: ['attachments'], message: 'Attach each file once.' });
+  }
+}
+
+export const sendMessageSchema = sendMessageFields.superRefine(hasContent);
 export type SendMessageInput = z.infer<typeof sendMessageSchema>;
 
 export const editMessageSchema = z.object({ body: messageBodySchema });
@@ -99,8 +118,10 @@ export const messageSchema = z.object({
   senderId: uuid.nullable(),
   sender: messageSenderSchema.nullable(),
   clientMsgId: uuid.nullable(),
-  /** Empty once deleted for everyone. */
+  /** Empty once deleted for everyone (and may be empty when it carries attachments). */
   body: z.string(),
+  /** Pictures, voice notes, videos and files, in the sender's order; empty once deleted. */
+  attachments: z.array(attachmentSchema),
   replyTo: replyPreviewSchema.nullable(),
   system: systemEventSchema.nullable(),
   reactions: z.array(reactionSummarySchema),

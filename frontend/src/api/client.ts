@@ -5,7 +5,7 @@
  */
 import { contract } from '@parley/contracts';
 import { type ApiFetcher, type ApiFetcherArgs, type AppRoute, initClient } from '@ts-rest/core';
-import axios, { type AxiosResponse } from 'axios';
+import axios, { type AxiosRequestConfig, type AxiosResponse } from 'axios';
 import { useAuthStore } from '../auth/auth-store';
 
 /** The axios instance all API calls use (tests swap its adapter to stub the network). */
@@ -42,17 +42,39 @@ async function send(args: ApiFetcherArgs, token: string | null) {
   return { status: response.status, body, headers: toHeaders(response) };
 }
 
-const fetcher: ApiFetcher = async (args) => {
+/** Run a request with the access token; on 401 refresh once and run it again (unless `retry` is false). */
+async function withToken<R extends { status: number }>(
+  run: (token: string | null) => Promise<R>,
+  retry = true,
+): Promise<R> {
   const sentToken = useAuthStore.getState().accessToken;
-  const first = await send(args, sentToken);
-  if (first.status !== 401 || noRetryRoutes.has(args.route)) return first;
+  const first = await run(sentToken);
+  if (first.status !== 401 || !retry) return first;
 
   // Another request may have refreshed while this one was in flight: use its token.
   const current = useAuthStore.getState().accessToken;
   const token = current && current !== sentToken ? current : await refreshAccessToken();
   if (!token) return first;
-  return send(args, token);
-};
+  return run(token);
+}
+
+const fetcher: ApiFetcher = (args) => withToken((token) => send(args, token), !noRetryRoutes.has(args.route));
+
+/**
+ * A request the contract's fetcher cannot make (a multipart upload that reports progress):
+ * the same axios instance, token and refresh as every API call. Statuses are answers, as above.
+ */
+export function authorizedRequest<T = unknown>(config: AxiosRequestConfig): Promise<AxiosResponse<T>> {
+  return withToken((token) =>
+    http.request<T>({
+      ...config,
+      headers: {
+        ...(config.headers as Record<string, string> | undefined),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+    }),
+  );
+}
 
 export const api = initClient(contract, { baseUrl: '', api: fetcher });
 

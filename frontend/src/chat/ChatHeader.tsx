@@ -9,7 +9,16 @@ import { ChatMenu, mutedText } from './ChatMenu';
 import { lastSeen } from './format';
 import { MutedIcon, SearchIcon, TimerIcon } from './Icons';
 
-export function ChatHeader({ chat, onOpenSettings }: { chat: Chat; onOpenSettings: () => void }) {
+export function ChatHeader({
+  chat,
+  onOpenSettings,
+  onOpenMedia,
+}: {
+  chat: Chat;
+  onOpenSettings: () => void;
+  /** Opens the chat's media and files. */
+  onOpenMedia?: () => void;
+}) {
   const peerId = chat.kind === 'direct' ? (chat.peer?.id ?? null) : null;
   const presence = usePresenceStore((s) => (peerId ? s.byUser[peerId] : undefined));
   const blocked = useContactsStore((s) => (peerId ? Boolean(s.blocked[peerId]) : false));
@@ -84,7 +93,7 @@ export function ChatHeader({ chat, onOpenSettings }: { chat: Chat; onOpenSetting
           Group settings
         </button>
       )}
-      <ChatMenu chat={chat} />
+      <ChatMenu chat={chat} {...(onOpenMedia ? { onOpenMedia } : {})} />
     </header>
   );
 }

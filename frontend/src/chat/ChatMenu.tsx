@@ -31,7 +31,7 @@ export function canSetTtl(chat: Pick<Chat, 'kind' | 'myRole'>): boolean {
   return chat.kind === 'direct' || chat.myRole === 'owner' || chat.myRole === 'admin';
 }
 
-export function ChatMenu({ chat }: { chat: Chat }) {
+export function ChatMenu({ chat, onOpenMedia }: { chat: Chat; onOpenMedia?: () => void }) {
   const [open, setOpen] = useState(false);
   const close = useCallback(() => setOpen(false), []);
   const ref = useDismiss(open, close);
@@ -68,6 +68,19 @@ export function ChatMenu({ chat }: { chat: Chat }) {
       </button>
       {open && (
         <div className="popup menu chat-menu__popup" role="menu" data-testid="chat-menu">
+          {onOpenMedia && (
+            <button
+              type="button"
+              role="menuitem"
+              onClick={() => {
+                close();
+                onOpenMedia();
+              }}
+              data-testid="chat-menu-media"
+            >
+              Media and files
+            </button>
+          )}
           <button
             type="button"
             role="menuitem"

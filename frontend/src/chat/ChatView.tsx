@@ -1,8 +1,12 @@
-import type { Message, MessagePriority } from '@parley/contracts';
-import { useCallback, useEffect, useState } from 'react';
+import type { Attachment, Message, MessagePriority } from '@parley/contracts';
+import { type DragEvent, useCallback, useEffect, useRef, useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { useAuthStore } from '../auth/auth-store';
 import { ChatIcon } from '../components/ChatIcon';
+import { Lightbox } from '../media/Lightbox';
+import { closeLightbox } from '../media/lightbox-store';
+import { MediaGallery } from '../media/MediaGallery';
+import { attachFiles } from '../media/UploadTray';
 import { editMessage, errorText, sendMessage, sendTyping } from '../messaging/actions';
 import { isIncomingRequest, useChatsStore } from '../messaging/chats-store';
 import { useMembersStore } from '../messaging/members-store';
@@ -35,6 +39,11 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string; focusMess
   const [replyTo, setReplyTo] = useState<Message | null>(null);
   const [editing, setEditing] = useState<Message | null>(null);
   const [settingsOpen, setSettingsOpen] = useState(false);
+  const [galleryOpen, setGalleryOpen] = useState(false);
+  const [dropping, setDropping] = useState(false);
+  const dragDepth = useRef(0);
+  // A lightbox opened here does not outlive the chat.
+  useEffect(() => closeLightbox, []);
   const peer = chat?.kind === 'direct' ? chat.peer : null;
   const blockedPeer = useContactsStore((s) => (peer ? Boolean(s.blocked[peer.id]) : false));
   // The server refused a message here with BLOCKED (the other person blocked me).
@@ -93,11 +102,11 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string; focusMess
     );
   }
 
-  const send = (body: string, priority: MessagePriority) => {
+  const send = (body: string, priority: MessagePriority, attachments: Attachment[]) => {
     // Sending from a window around an old message: go to the newest, where it will appear.
     if (focusMessageId || useMessagesStore.getState().byChat[chatId]?.hasMoreAfter)
       navigate(`/chats/${chatId}`);
-    sendMessage(chatId, body, replyTo, priority);
+    sendMessage(chatId, body, replyTo, priority, attachments);
     setReplyTo(null);
   };
   const saveEdit = (body: string) => {
@@ -106,9 +115,50 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string; focusMess
     if (target) editMessage(target, body).catch((err) => showToast(errorText(err), 'error'));
   };
 
+  const composing =
+    !(peer && blockedPeer) &&
+    !(peer && isIncomingRequest(chat, me)) &&
+    !(peer && chat.request?.state === 'rejected' && chat.request.requestedBy === me);
+  // Files dropped anywhere on the chat go to the composer (not while editing a message).
+  const hasFiles = (e: DragEvent) => composing && !editing && e.dataTransfer.types.includes('Files');
+  const dropHandlers = {
+    onDragEnter: (e: DragEvent) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      dragDepth.current += 1;
+      setDropping(true);
+    },
+    onDragOver: (e: DragEvent) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = 'copy';
+    },
+    onDragLeave: (e: DragEvent) => {
+      if (!hasFiles(e)) return;
+      dragDepth.current = Math.max(0, dragDepth.current - 1);
+      if (dragDepth.current === 0) setDropping(false);
+    },
+    onDrop: (e: DragEvent) => {
+      dragDepth.current = 0;
+      setDropping(false);
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      attachFiles(chat.id, [...e.dataTransfer.files]);
+    },
+  };
+
   return (
-    <div className="chat-view" data-testid="chat-view" data-chat-id={chat.id}>
-      <ChatHeader chat={chat} onOpenSettings={() => setSettingsOpen(true)} />
+    <div className="chat-view" data-testid="chat-view" data-chat-id={chat.id} {...dropHandlers}>
+      {dropping && (
+        <div className="drop-overlay" data-testid="drop-overlay" aria-hidden="true">
+          <span>Drop files to send them</span>
+        </div>
+      )}
+      <ChatHeader
+        chat={chat}
+        onOpenSettings={() => setSettingsOpen(true)}
+        onOpenMedia={() => setGalleryOpen(true)}
+      />
       <MessageList chat={chat} me={me} focusMessageId={focusMessageId} onReply={onReply} onEdit={onEdit} />
       <TypingIndicator chat={chat} me={me} />
       {peer && blockedPeer ? (
@@ -139,6 +189,8 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string; focusMess
       {settingsOpen && chat.kind === 'group' && (
         <GroupSettingsDialog chat={chat} me={me} onClose={() => setSettingsOpen(false)} />
       )}
+      {galleryOpen && <MediaGallery chatId={chat.id} onClose={() => setGalleryOpen(false)} />}
+      <Lightbox />
     </div>
   );
 }

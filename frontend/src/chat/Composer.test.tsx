@@ -33,7 +33,7 @@ describe('Composer', () => {
     expect(onSend).not.toHaveBeenCalled();
     expect(input.value).toBe('first line\nsecond line');
     await user.keyboard('{Enter}');
-    expect(onSend).toHaveBeenCalledExactlyOnceWith('first line\nsecond line', 'normal');
+    expect(onSend).toHaveBeenCalledExactlyOnceWith('first line\nsecond line', 'normal', []);
     expect(input.value).toBe('');
   });
 
@@ -103,14 +103,14 @@ describe('Composer', () => {
     expect(screen.getByTestId('priority-bar')).toHaveTextContent('Urgent message');
     expect(screen.getByTestId('priority-button')).toHaveAttribute('data-priority', 'urgent');
     await user.type(input, 'servers are down{Enter}');
-    expect(onSend).toHaveBeenLastCalledWith('servers are down', 'urgent');
+    expect(onSend).toHaveBeenLastCalledWith('servers are down', 'urgent', []);
     expect(screen.queryByTestId('priority-bar')).toBeNull();
 
     await user.click(screen.getByTestId('priority-button'));
     await user.click(screen.getByTestId('priority-option-high'));
     await user.click(screen.getByTestId('priority-clear-button'));
     await user.type(input, 'never mind{Enter}');
-    expect(onSend).toHaveBeenLastCalledWith('never mind', 'normal');
+    expect(onSend).toHaveBeenLastCalledWith('never mind', 'normal', []);
   });
 
   describe('@ mentions', () => {
@@ -153,7 +153,7 @@ describe('Composer', () => {
       await user.keyboard('{Escape}');
       expect(screen.queryByTestId('mention-suggestions')).toBeNull();
       await user.keyboard('{Enter}');
-      expect(onSend).toHaveBeenCalledExactlyOnceWith('hey @dave and @carol @b', 'normal');
+      expect(onSend).toHaveBeenCalledExactlyOnceWith('hey @dave and @carol @b', 'normal', []);
     });
   });
 });

@@ -3,9 +3,18 @@
  * edit mode (or drops the reply). Typing state is announced at most every 2 seconds while
  * there is text, and withdrawn when the text is sent or cleared. "@" offers the chat's
  * members to mention; the "!" button marks the next message important or urgent.
+ * Files come from the paperclip, a paste or a drop on the chat, and upload at once; the
+ * message goes when they have (text may be left out then). The microphone records a voice note.
  */
-import { MESSAGE_MAX_LENGTH, type Message, type MessagePriority, previewText } from '@parley/contracts';
 import {
+  type Attachment,
+  MESSAGE_MAX_LENGTH,
+  type Message,
+  type MessagePriority,
+  previewText,
+} from '@parley/contracts';
+import {
+  type ClipboardEvent,
   type FormEvent,
   type KeyboardEvent,
   useCallback,
@@ -15,7 +24,12 @@ import {
   useRef,
   useState,
 } from 'react';
+import { attachmentsText } from '../media/format';
+import { takeReadyAttachments, uploadSummary, useChatUploads } from '../media/upload-store';
+import { UploadTray, attachFiles } from '../media/UploadTray';
+import { VoiceRecorder } from '../media/VoiceRecorder';
 import type { MemberMap } from '../messaging/members-store';
+import { MicIcon, PaperclipIcon } from './Icons';
 import { useDismiss } from './use-dismiss';
 
 export const TYPING_THROTTLE_MS = 2_000;
@@ -69,7 +83,8 @@ export interface ComposerProps {
   /** The chat's members, for @-mention suggestions. */
   members?: MemberMap | undefined;
   me?: string;
-  onSend: (body: string, priority: MessagePriority) => void;
+  /** Text (may be empty with attachments), priority, and the finished uploads in order. */
+  onSend: (body: string, priority: MessagePriority, attachments: Attachment[]) => void;
   onSaveEdit: (body: string) => void;
   onCancelReply: () => void;
   onCancelEdit: () => void;
@@ -96,6 +111,10 @@ export function Composer({
   const [mention, setMention] = useState<{ start: number; query: string } | null>(null);
   const [activeMention, setActiveMention] = useState(0);
   const inputRef = useRef<HTMLTextAreaElement>(null);
+  const fileRef = useRef<HTMLInputElement>(null);
+  const [recording, setRecording] = useState(false);
+  const uploads = useChatUploads(chatId);
+  const { ready, busy } = uploadSummary(uploads);
   const caretAfterRender = useRef<number | null>(null);
   const candidates = useMemo(
     () => (mention ? mentionCandidates(members, me, mention.query) : []),
@@ -178,21 +197,38 @@ export function Composer({
 
   const tooLong = text.length > MESSAGE_MAX_LENGTH;
   const empty = text.trim().length === 0;
+  // A new message waits for uploads still running; it can be files without text.
+  const canSend = editing ? !empty && !tooLong : !tooLong && busy === 0 && (!empty || ready > 0);
 
   function submit(e?: FormEvent) {
     e?.preventDefault();
-    if (empty || tooLong) return;
+    if (!canSend) return;
     if (editing) {
       if (text.trim() !== editing.body.trim()) onSaveEdit(text.trim());
       else onCancelEdit();
       return;
     }
     stopTyping();
-    onSend(text.trim(), priority);
+    onSend(text.trim(), priority, takeReadyAttachments(chatId));
     setText('');
     setMention(null);
     setPriority('normal');
     drafts.delete(chatId);
+  }
+
+  /** Pasted pictures and files are attached (text, even with a picture beside it, is pasted as text). */
+  function onPaste(e: ClipboardEvent<HTMLTextAreaElement>) {
+    if (editing) return;
+    const files = [...e.clipboardData.files];
+    if (files.length === 0 || e.clipboardData.types.includes('text/plain')) return;
+    e.preventDefault();
+    attachFiles(chatId, files);
+  }
+
+  function sendVoice(attachment: Attachment) {
+    stopTyping();
+    onSend('', priority, [attachment]);
+    setPriority('normal');
   }
 
   function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
@@ -252,7 +288,9 @@ export function Composer({
         <div className="composer__bar" data-testid="reply-bar">
           <span className="composer__bar-text">
             <strong>Replying to {replyTo.sender?.displayName ?? 'message'}</strong>
-            <span className="composer__quote">{previewText(replyTo.body)}</span>
+            <span className="composer__quote">
+              {previewText(replyTo.body) || attachmentsText(replyTo.attachments)}
+            </span>
           </span>
           <button
             type="button"
@@ -310,79 +348,123 @@ export function Composer({
           ))}
         </ul>
       )}
-      <div className="composer__row">
-        {!editing && (
-          <div className="composer__priority" ref={priorityRef}>
+      {!editing && <UploadTray chatId={chatId} />}
+      {recording && !editing ? (
+        <VoiceRecorder onSend={sendVoice} onClose={() => setRecording(false)} />
+      ) : (
+        <div className="composer__row">
+          {!editing && (
+            <div className="composer__priority" ref={priorityRef}>
+              <button
+                type="button"
+                className={`icon-button composer__priority-button composer__priority-button--${priority}`}
+                aria-label={`Priority: ${priorityChoices.find((c) => c.value === priority)?.label ?? 'Normal'}`}
+                title="Priority"
+                aria-haspopup="menu"
+                aria-expanded={priorityOpen}
+                onClick={() => setPriorityOpen(!priorityOpen)}
+                data-testid="priority-button"
+                data-priority={priority}
+              >
+                !
+              </button>
+              {priorityOpen && (
+                <div className="popup menu composer__priority-menu" role="menu" data-testid="priority-menu">
+                  {priorityChoices.map((choice) => (
+                    <button
+                      key={choice.value}
+                      type="button"
+                      role="menuitemradio"
+                      aria-checked={priority === choice.value}
+                      onClick={() => {
+                        setPriority(choice.value);
+                        setPriorityOpen(false);
+                        inputRef.current?.focus();
+                      }}
+                      data-testid={`priority-option-${choice.value}`}
+                    >
+                      <span className="menu__check" aria-hidden="true">
+                        {priority === choice.value ? '✓' : ''}
+                      </span>
+                      <span className="menu__label">
+                        {choice.label}
+                        <span className="menu__hint">{choice.hint}</span>
+                      </span>
+                    </button>
+                  ))}
+                </div>
+              )}
+            </div>
+          )}
+          {!editing && (
+            <>
+              <button
+                type="button"
+                className="icon-button composer__attach"
+                aria-label="Attach files"
+                title="Attach files"
+                onClick={() => fileRef.current?.click()}
+                data-testid="attach-button"
+              >
+                <PaperclipIcon />
+              </button>
+              <input
+                ref={fileRef}
+                type="file"
+                multiple
+                hidden
+                onChange={(e) => {
+                  attachFiles(chatId, [...(e.target.files ?? [])]);
+                  e.target.value = '';
+                }}
+                data-testid="attach-input"
+              />
+            </>
+          )}
+          <textarea
+            ref={inputRef}
+            className="composer__input"
+            rows={1}
+            value={text}
+            placeholder="Write a message…"
+            aria-label="Message"
+            autoFocus
+            onChange={(e) => change(e.target.value)}
+            onKeyDown={onKeyDown}
+            onClick={() => findMention(text)}
+            onKeyUp={(e) => {
+              if (e.key === 'ArrowLeft' || e.key === 'ArrowRight' || e.key === 'Home' || e.key === 'End')
+                findMention(text);
+            }}
+            onBlur={() => setMention(null)}
+            onPaste={onPaste}
+            aria-autocomplete="list"
+            aria-expanded={Boolean(mention && candidates.length > 0)}
+            data-testid="composer-input"
+          />
+          {!editing && empty && uploads.length === 0 && (
             <button
               type="button"
-              className={`icon-button composer__priority-button composer__priority-button--${priority}`}
-              aria-label={`Priority: ${priorityChoices.find((c) => c.value === priority)?.label ?? 'Normal'}`}
-              title="Priority"
-              aria-haspopup="menu"
-              aria-expanded={priorityOpen}
-              onClick={() => setPriorityOpen(!priorityOpen)}
-              data-testid="priority-button"
-              data-priority={priority}
+              className="icon-button composer__mic"
+              aria-label="Record a voice message"
+              title="Record a voice message"
+              onClick={() => setRecording(true)}
+              data-testid="mic-button"
             >
-              !
+              <MicIcon />
             </button>
-            {priorityOpen && (
-              <div className="popup menu composer__priority-menu" role="menu" data-testid="priority-menu">
-                {priorityChoices.map((choice) => (
-                  <button
-                    key={choice.value}
-                    type="button"
-                    role="menuitemradio"
-                    aria-checked={priority === choice.value}
-                    onClick={() => {
-                      setPriority(choice.value);
-                      setPriorityOpen(false);
-                      inputRef.current?.focus();
-                    }}
-                    data-testid={`priority-option-${choice.value}`}
-                  >
-                    <span className="menu__check" aria-hidden="true">
-                      {priority === choice.value ? '✓' : ''}
-                    </span>
-                    <span className="menu__label">
-                      {choice.label}
-                      <span className="menu__hint">{choice.hint}</span>
-                    </span>
-                  </button>
-                ))}
-              </div>
-            )}
-          </div>
-        )}
-        <textarea
-          ref={inputRef}
-          className="composer__input"
-          rows={1}
-          value={text}
-          placeholder="Write a message…"
-          aria-label="Message"
-          autoFocus
-          onChange={(e) => change(e.target.value)}
-          onKeyDown={onKeyDown}
-          onClick={() => findMention(text)}
-          onKeyUp={(e) => {
-            if (e.key === 'ArrowLeft' || e.key === 'ArrowRight' || e.key === 'Home' || e.key === 'End')
-              findMention(text);
-          }}
-          onBlur={() => setMention(null)}
-          aria-autocomplete="list"
-          aria-expanded={Boolean(mention && candidates.length > 0)}
-          data-testid="composer-input"
-        />
-        <button
-          type="submit"
-          className="button button--primary composer__send"
-          disabled={empty || tooLong}
-          data-testid="send-button"
-        >
-          {editing ? 'Save' : 'Send'}
-        </button>
-      </div>
+          )}
+          <button
+            type="submit"
+            className="button button--primary composer__send"
+            disabled={!canSend}
+            title={!editing && busy > 0 ? 'Waiting for the files to upload' : undefined}
+            data-testid="send-button"
+          >
+            {editing ? 'Save' : 'Send'}
+          </button>
+        </div>
+      )}
       {text.length >= COUNTER_FROM && (
         <p
           className={`composer__counter${tooLong ? ' composer__counter--over' : ''}`}

@@ -6,6 +6,7 @@ import { useAuthStore } from '../auth/auth-store';
 import { deleteMessage, discardPending, errorText, retryMessage, toggleReaction } from '../messaging/actions';
 import { type MemberMap, directReceipt, readBy } from '../messaging/members-store';
 import type { PendingMessage } from '../messaging/messages-store';
+import { MessageAttachments } from '../media/Attachments';
 import { fullTime, timeOf } from './format';
 import { AlertIcon, CheckIcon, ClockIcon, TimerIcon } from './Icons';
 import { MessageBody } from './MessageBody';
@@ -204,7 +205,9 @@ export const MessageItem = memo(function MessageItem({
       data-priority={priority}
       data-mentioned={mentionsMe}
     >
-      <div className="message__bubble">
+      <div
+        className={`message__bubble${!deleted && message.attachments.length ? ' message__bubble--media' : ''}`}
+      >
         <PriorityLabel priority={priority} />
         {showSender && !mine && (
           <div className="message__sender">
@@ -223,7 +226,12 @@ export const MessageItem = memo(function MessageItem({
             This message was deleted
           </p>
         ) : (
-          <MessageBody text={message.body} mentions={mentions} {...(marks ? { marks } : {})} />
+          <>
+            {message.attachments.length > 0 && <MessageAttachments attachments={message.attachments} />}
+            {(message.body || message.attachments.length === 0) && (
+              <MessageBody text={message.body} mentions={mentions} {...(marks ? { marks } : {})} />
+            )}
+          </>
         )}
         <div className="message__meta">
           {message.expiresAt && !deleted && (
@@ -398,10 +406,11 @@ export function PendingItem({ pending, onJump }: { pending: PendingMessage; onJu
       data-mine="true"
       data-priority={pending.priority}
     >
-      <div className="message__bubble">
+      <div className={`message__bubble${pending.attachments?.length ? ' message__bubble--media' : ''}`}>
         <PriorityLabel priority={pending.priority} />
         {pending.replyTo && <ReplyQuote reply={pending.replyTo} onJump={onJump} />}
-        <MessageBody text={pending.body} />
+        {pending.attachments?.length ? <MessageAttachments attachments={pending.attachments} /> : null}
+        {(pending.body || !pending.attachments?.length) && <MessageBody text={pending.body} />}
         <div className="message__meta">
           <time dateTime={pending.createdAt}>{timeOf(pending.createdAt)}</time>
           {failed ? (

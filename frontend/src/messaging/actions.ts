@@ -4,9 +4,11 @@ import { previewText } from '@parley/contracts';
  * otherwise (or when the socket drops mid-command: the same clientMsgId makes a repeated
  * send safe). Results are applied to the stores at once; the events that follow are no-ops.
  */
-import type { CommandData, DeleteScope, Message, MessagePriority } from '@parley/contracts';
+import type { Attachment, CommandData, DeleteScope, Message, MessagePriority } from '@parley/contracts';
 import { api } from '../api/client';
 import { networkProblem, retryAfterOf, toProblem } from '../api/errors';
+import { attachmentsText } from '../media/format';
+import { removeUpload } from '../media/media-api';
 import { useAuthStore } from '../auth/auth-store';
 import { RealtimeError } from '../realtime/realtime-client';
 import { applyEvent, applyOwnRead } from './apply-event';
@@ -78,12 +80,13 @@ export function receiveOwnMessage(message: Message): void {
   if (gap) reportGap(message.chatId, gap);
 }
 
-/** Show the message at once as pending, then send it. */
+/** Show the message at once as pending, then send it (with finished uploads, in order). */
 export function sendMessage(
   chatId: string,
   body: string,
   replyTo: Message | null,
   priority: MessagePriority = 'normal',
+  attachments: Attachment[] = [],
 ): string {
   const clientMsgId = newClientMsgId();
   addPending({
@@ -91,13 +94,14 @@ export function sendMessage(
     chatId,
     body,
     priority,
+    ...(attachments.length ? { attachments } : {}),
     replyTo: replyTo
       ? {
           id: replyTo.id,
           seq: replyTo.seq,
           senderId: replyTo.senderId,
           senderName: replyTo.sender?.displayName ?? null,
-          bodyPreview: previewText(replyTo.body),
+          bodyPreview: previewText(replyTo.body) || attachmentsText(replyTo.attachments),
           deleted: replyTo.deletedAt !== null,
         }
       : null,
@@ -158,6 +162,7 @@ export async function deliver(chatId: string, clientMsgId: string): Promise<void
     chatId,
     clientMsgId,
     body: pending.body,
+    ...(pending.attachments?.length ? { attachments: pending.attachments.map((a) => a.id) } : {}),
     ...(pending.replyTo ? { replyTo: pending.replyTo.id } : {}),
     ...(pending.priority !== 'normal' ? { priority: pending.priority } : {}),
   };
@@ -190,8 +195,9 @@ function sendErrorText(chatId: string, err: unknown): string {
 
 export const retryMessage = deliver;
 
-/** Give up on a failed message (it was never stored). */
+/** Give up on a failed message (it was never stored, nor were its uploads attached). */
 export function discardPending(chatId: string, clientMsgId: string): void {
+  for (const a of findPending(chatId, clientMsgId)?.attachments ?? []) void removeUpload(a.id);
   updateChatMessages(chatId, (cm) => ({
     ...cm,
     pending: cm.pending.filter((p) => p.clientMsgId !== clientMsgId),

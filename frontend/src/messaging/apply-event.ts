@@ -5,6 +5,8 @@
  * state.test.ts checks that live events bring a stale state to what a fresh fetch returns.
  */
 import type { Chat, ChatMember, ServerEvent } from '@parley/contracts';
+import { applyUploadUpdate } from '../media/upload-store';
+import { invalidateUrls } from '../media/url-store';
 import { dropContact, dropRequest, upsertContact, upsertRequest } from '../people/contacts-store';
 import {
   countsAsUnread,
@@ -23,6 +25,7 @@ import {
   updateChatMessages,
   useMessagesStore,
   withChangedMessages,
+  withAttachment,
   withDeleted,
   withLiveMessage,
   withReaction,
@@ -152,6 +155,21 @@ export function applyEvent(event: ServerEvent, me: string, effects: EventEffects
         } else refresh = true; // The preview falls back to an earlier message only the server knows.
       }
       if (refresh) effects.refreshChat?.(chatId);
+      return;
+    }
+    case 'media:updated': {
+      // Processing moved on (pending → ready or failed): the attachment in its message, my
+      // upload still in the composer, and URLs signed before the new variants existed.
+      const { chatId, messageId, attachment } = event.data;
+      invalidateUrls(attachment.id);
+      if (chatId) updateChatMessages(chatId, (cm) => withAttachment(cm, messageId, attachment));
+      else {
+        for (const [id, cm] of Object.entries(useMessagesStore.getState().byChat)) {
+          if (cm.pending.some((p) => p.attachments?.some((a) => a.id === attachment.id)))
+            updateChatMessages(id, (c) => withAttachment(c, null, attachment));
+        }
+      }
+      applyUploadUpdate(attachment);
       return;
     }
     case 'message:expired': {

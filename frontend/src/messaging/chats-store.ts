@@ -1,4 +1,4 @@
-import { previewText, systemEventText } from '@parley/contracts';
+import { messagePreviewText, systemEventText } from '@parley/contracts';
 /**
  * Every chat I am in, with unread counts and the newest message's preview: the main list,
  * the archived ones and the chat requests others sent me, told apart by `chatFolder`.
@@ -70,7 +70,7 @@ export function previewOf(message: Message): NonNullable<Chat['lastMessage']> {
       ? ''
       : message.kind === 'system' && message.system
         ? systemEventText(message.system)
-        : previewText(message.body),
+        : messagePreviewText(message.body, message.attachments),
     deleted: message.deletedAt !== null,
     createdAt: message.createdAt,
   };

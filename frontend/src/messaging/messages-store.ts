@@ -4,7 +4,7 @@
  * clientMsgId until the server gives them a seq. Every update is idempotent: delivery is
  * at least once, so the same message or change may arrive twice.
  */
-import type { Message, MessagePage, MessagePriority } from '@parley/contracts';
+import type { Attachment, Message, MessagePage, MessagePriority } from '@parley/contracts';
 import { create } from 'zustand';
 
 export type PendingStatus = 'pending' | 'failed';
@@ -15,6 +15,8 @@ export interface PendingMessage {
   body: string;
   replyTo: Message['replyTo'];
   priority: MessagePriority;
+  /** Finished uploads sent with it, in order. */
+  attachments?: Attachment[];
   createdAt: string;
   status: PendingStatus;
   error: string | null;
@@ -45,6 +47,30 @@ export const emptyChatMessages: ChatMessages = {
 
 export type PageMode = 'replace' | 'older' | 'newer' | 'merge';
 
+/** Processing only moves forward: pending → ready or failed. */
+function settled(a: Attachment): boolean {
+  return a.status !== 'pending';
+}
+
+/**
+ * An attachment's processing does not bump the message's version (media:updated carries
+ * the attachment), and never goes back: a copy fetched before the event must not take a
+ * finished attachment back to pending.
+ */
+function keepSettledAttachments(incoming: Message, existing: Pick<Message, 'attachments'>): Message {
+  if (existing.attachments.length === 0 || incoming.attachments.length === 0) return incoming;
+  let changed = false;
+  const attachments = incoming.attachments.map((a) => {
+    const known = existing.attachments.find((e) => e.id === a.id);
+    if (known && settled(known) && !settled(a)) {
+      changed = true;
+      return known;
+    }
+    return a;
+  });
+  return changed ? { ...incoming, attachments } : incoming;
+}
+
 /** Newer version wins; equal versions take the incoming copy (same content). */
 function upsertAll(cm: ChatMessages, messages: Message[]): ChatMessages {
   if (messages.length === 0) return cm;
@@ -55,7 +81,7 @@ function upsertAll(cm: ChatMessages, messages: Message[]): ChatMessages {
     const existing = byId[m.id];
     if (existing && existing.version > m.version) continue;
     if (!existing) added = true;
-    byId[m.id] = m;
+    byId[m.id] = existing ? keepSettledAttachments(m, existing) : m;
     if (m.clientMsgId) confirmed.add(m.clientMsgId);
   }
   const order = added
@@ -78,7 +104,10 @@ export function withPage(cm: ChatMessages, page: MessagePage, mode: PageMode): C
         hasMoreBefore: page.hasMoreBefore,
         hasMoreAfter: page.hasMoreAfter,
       },
-      page.messages,
+      page.messages.map((m) => {
+        const known = cm.byId[m.id];
+        return known ? keepSettledAttachments(m, known) : m;
+      }),
     );
   }
   const next = upsertAll({ ...cm, loaded: true }, page.messages);
@@ -88,10 +117,11 @@ export function withPage(cm: ChatMessages, page: MessagePage, mode: PageMode): C
 }
 
 /** A message that arrived live (event, or the ack of my own send). */
-export function withLiveMessage(cm: ChatMessages, message: Message): ChatMessages {
-  const pending = message.clientMsgId
-    ? cm.pending.filter((p) => p.clientMsgId !== message.clientMsgId)
-    : cm.pending;
+export function withLiveMessage(cm: ChatMessages, live: Message): ChatMessages {
+  // My own message's copy on its way may have heard of its attachments' processing already.
+  const mine = live.clientMsgId ? cm.pending.find((p) => p.clientMsgId === live.clientMsgId) : undefined;
+  const message = mine?.attachments ? keepSettledAttachments(live, { attachments: mine.attachments }) : live;
+  const pending = mine ? cm.pending.filter((p) => p !== mine) : cm.pending;
   // Not loaded, or the window stops short of the newest: it is fetched when scrolled to.
   if (!cm.loaded || (cm.hasMoreAfter && !cm.byId[message.id])) return { ...cm, pending };
   return upsertAll({ ...cm, pending }, [message]);
@@ -196,6 +226,41 @@ export function withReaction(
   const nextVersion = version ?? m.version;
   if (reactions === m.reactions && nextVersion === m.version) return cm;
   return { ...cm, byId: { ...cm.byId, [messageId]: { ...m, reactions, version: nextVersion } } };
+}
+
+/**
+ * media:updated: one attachment of a message (or of my message still on its way) moved on
+ * in processing. A settled attachment is not taken back to pending by a late event.
+ */
+export function withAttachment(
+  cm: ChatMessages,
+  messageId: string | null,
+  attachment: Attachment,
+): ChatMessages {
+  const replace = (list: Attachment[]): Attachment[] | null => {
+    const i = list.findIndex((a) => a.id === attachment.id);
+    const known = list[i];
+    if (!known || (settled(known) && !settled(attachment))) return null;
+    if (JSON.stringify(known) === JSON.stringify(attachment)) return null; // A replay.
+    return list.map((a, j) => (j === i ? attachment : a));
+  };
+  let next = cm;
+  const m = messageId ? cm.byId[messageId] : undefined;
+  if (m && !m.deletedAt) {
+    const attachments = replace(m.attachments);
+    if (attachments) next = { ...next, byId: { ...next.byId, [m.id]: { ...m, attachments } } };
+  }
+  if (cm.pending.some((p) => p.attachments?.some((a) => a.id === attachment.id))) {
+    let changed = false;
+    const pending = cm.pending.map((p) => {
+      const attachments = p.attachments ? replace(p.attachments) : null;
+      if (!attachments) return p;
+      changed = true;
+      return { ...p, attachments };
+    });
+    if (changed) next = { ...next, pending };
+  }
+  return next;
 }
 
 /**

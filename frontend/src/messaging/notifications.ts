@@ -4,6 +4,7 @@
  * Permission is asked only when the user presses the button for it, never on load.
  */
 import type { Chat, Message } from '@parley/contracts';
+import { attachmentsText } from '../media/format';
 import { isIncomingRequest, isMuted } from './chats-store';
 
 const BASE_TITLE = 'Parley';
@@ -85,7 +86,7 @@ export function noteIncoming(message: Message, chat: Chat | null, me: string): v
         : where;
   try {
     const n = new Notification(title, {
-      body: message.body.slice(0, 200),
+      body: message.body.slice(0, 200) || attachmentsText(message.attachments),
       tag: message.chatId,
       ...(reason === 'urgent' ? { requireInteraction: true } : {}),
     });

@@ -7,6 +7,8 @@
 import { type ServerEvent, ephemeralEventTypes } from '@parley/contracts';
 import { api, refreshAccessToken } from '../api/client';
 import { useAuthStore } from '../auth/auth-store';
+import { clearUploads } from '../media/upload-store';
+import { clearMediaUrls } from '../media/url-store';
 import { useConnectionStore } from '../realtime/connection-store';
 import { RealtimeClient, type SocketLike, defaultSocketUrl } from '../realtime/realtime-client';
 import { useContactsStore } from '../people/contacts-store';
@@ -197,4 +199,6 @@ export function stopMessaging(): void {
   useMembersStore.getState().clear();
   usePresenceStore.getState().clear();
   useTypingStore.getState().clear();
+  clearUploads();
+  clearMediaUrls();
 }

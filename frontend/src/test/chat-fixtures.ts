@@ -57,6 +57,7 @@ export function message(
       : null,
     clientMsgId: senderId ? id(`client ${chatId}#${seq}`) : null,
     body,
+    attachments: [],
     replyTo: null,
     system: null,
     reactions: [],

@@ -7,7 +7,12 @@ export interface StubRequest {
   authorization: string | undefined;
   body: unknown;
 }
-export type StubReply = { status: number; body?: unknown; delayMs?: number };
+export type StubReply = {
+  status: number;
+  body?: unknown;
+  delayMs?: number;
+  headers?: Record<string, string>;
+};
 
 /**
  * Replace the network under the API client: every request is recorded and answered by
@@ -37,7 +42,10 @@ export function stubNetwork(handler: (req: StubRequest) => StubReply | Promise<S
       status: reply.status,
       statusText: String(reply.status),
       data: reply.body === undefined ? '' : reply.body,
-      headers: reply.body === undefined ? {} : { 'content-type': 'application/json' },
+      headers: {
+        ...(reply.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...reply.headers,
+      },
       config,
     };
     return response;

@@ -1,0 +1,214 @@
+/**
+ * The media worker: makes each pending upload's variants off the request path. The work
+ * is kept in the database (`status = 'pending'`), so it survives restarts, and every node
+ * may run it: a job is claimed with a lease (FOR UPDATE SKIP LOCKED), and a lease that runs
+ * out (a node died mid-job) lets another node take it again. MEDIA_WORKERS jobs run at once
+ * on a node.
+ *
+ * When a job ends (ready or failed) the uploader — and, once attached, every member of the
+ * chat — hears `media:updated` through the outbox, in the same transaction as the change.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { AppContext } from '../app-context.js';
+import type { Media as MediaRow, Prisma } from '../infra/db/generated/client.js';
+import { inTransaction } from '../events/outbox.js';
+import { nextChatVersion } from '../messages/access.js';
+import { makeVariants } from './make-variants.js';
+import { presentAttachment, type StoredVariants } from './presenters.js';
+import { MediaProcessingError } from './processing-error.js';
+
+export interface MediaQueue {
+  /** Something was queued: look now instead of at the next poll. */
+  wake(): void;
+  start(): void;
+  /** Stops taking jobs; resolves when the running ones are done. */
+  close(): Promise<void>;
+  /** Resolves when no job is pending or running (tests, benchmarks). */
+  idle(): Promise<void>;
+  /** Jobs running on this node. */
+  readonly running: number;
+}
+
+/** A job not finished within this long is taken to be lost (its node died) and runs again. */
+const LEASE_MS = 10 * 60_000;
+const POLL_MS = 5_000;
+/** Tries before a job that keeps failing for reasons other than the file is marked failed. */
+const MAX_ATTEMPTS = 3;
+
+export function createMediaQueue(ctx: AppContext): MediaQueue {
+  const log = ctx.log.child({ part: 'media' });
+  const slots = ctx.config.media.workers;
+  let running = 0;
+  let closed = false;
+  let started = false;
+  let pumping = false;
+  let again = false;
+  let timer: NodeJS.Timeout | undefined;
+  const jobs = new Set<Promise<void>>();
+  let idleWaiters: (() => void)[] = [];
+
+  async function claim(): Promise<MediaRow | null> {
+    const now = ctx.now();
+    const rows = await ctx.db.prisma.$queryRaw<{ id: string }[]>`
+      UPDATE media SET lease_until = ${new Date(now.getTime() + LEASE_MS)}, attempts = attempts + 1
+      WHERE id = (
+        SELECT id FROM media
+        WHERE status = 'pending' AND deleted_at IS NULL AND (lease_until IS NULL OR lease_until < ${now})
+        ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+      RETURNING id::text AS id`;
+    const id = rows[0]?.id;
+    return id ? ctx.db.prisma.media.findUnique({ where: { id } }) : null;
+  }
+
+  async function pendingCount(): Promise<number> {
+    return ctx.db.prisma.media.count({ where: { status: 'pending', deletedAt: null } });
+  }
+
+  async function pump(): Promise<void> {
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    try {
+      do {
+        again = false;
+        while (!closed && running < slots) {
+          const row = await claim();
+          if (!row) break;
+          running += 1;
+          const job = run(row).finally(() => {
+            running -= 1;
+            jobs.delete(job);
+            void pump();
+          });
+          jobs.add(job);
+        }
+      } while (again && !closed);
+    } catch (err) {
+      log.warn({ err }, 'media queue: could not claim a job; retrying at the next poll');
+    } finally {
+      pumping = false;
+    }
+    if (running === 0 && idleWaiters.length) {
+      const left = await pendingCount().catch(() => 1);
+      if (left === 0 && running === 0) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const resolve of waiters) resolve();
+      }
+    }
+  }
+
+  async function run(row: MediaRow): Promise<void> {
+    const started = Date.now();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'parley-media-'));
+    try {
+      const result = await makeVariants(ctx, row, dir, log);
+      await finish(row.id, {
+        status: 'ready',
+        variants: result.variants as unknown as Prisma.InputJsonValue,
+        width: result.width,
+        height: result.height,
+        durationMs: result.durationMs,
+        placeholder: result.placeholder,
+        ...(result.waveform ? { waveform: result.waveform } : {}),
+        animated: result.animated,
+        leaseUntil: null,
+      });
+      // The upload as sent may hold metadata (GPS): only the cleaned variants stay.
+      if (!Object.values(result.variants).some((v) => v?.key === row.sourceKey)) {
+        await ctx.objects.remove([row.sourceKey]).catch((e: unknown) => {
+          log.warn({ err: e }, 'source not removed');
+        });
+      }
+      log.info({ mediaId: row.id, kind: row.kind, ms: Date.now() - started }, 'media processed');
+      ctx.metrics.mediaProcessing.observe({ kind: row.kind }, (Date.now() - started) / 1000);
+    } catch (err) {
+      // A file that cannot be processed fails at once; a timeout or a missing tool may pass
+      // on another try (or another node).
+      const permanent =
+        err instanceof MediaProcessingError && err.code !== 'timeout' && err.code !== 'tool_missing';
+      if (permanent || row.attempts >= MAX_ATTEMPTS) {
+        const reason = err instanceof MediaProcessingError ? err.reason : 'The file could not be processed.';
+        log.warn({ mediaId: row.id, kind: row.kind, err }, 'media processing failed');
+        ctx.metrics.mediaProcessing.observe({ kind: row.kind }, (Date.now() - started) / 1000);
+        await finish(row.id, { status: 'failed', failureReason: reason, leaseUntil: null }).catch(
+          (e: unknown) => {
+            log.error({ err: e }, 'could not record a failed media job');
+          },
+        );
+      } else {
+        // Storage or database away: try again after a while (the lease keeps others off until then).
+        log.warn({ mediaId: row.id, err, attempt: row.attempts }, 'media job failed; will retry');
+        await ctx.db.prisma.media
+          .update({
+            where: { id: row.id },
+            data: { leaseUntil: new Date(ctx.now().getTime() + 15_000 * row.attempts) },
+          })
+          .catch(() => undefined);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Records the outcome and tells who may see the upload, in one transaction. */
+  async function finish(id: string, data: Prisma.MediaUpdateInput): Promise<void> {
+    await inTransaction(ctx, async (tx, emit) => {
+      const [locked] = await tx.$queryRaw<{ id: string }[]>`
+        SELECT id::text AS id FROM media WHERE id = ${id}::uuid AND deleted_at IS NULL FOR UPDATE`;
+      if (!locked) return; // deleted meanwhile: the sweep removes its files
+      const row = await tx.media.update({ where: { id }, data });
+      const attachment = presentAttachment(row);
+      if (row.messageId && row.chatId) {
+        // Clients re-syncing by chat version see the message's new attachment state.
+        const version = await nextChatVersion(tx, row.chatId);
+        await tx.message.update({
+          where: { id: row.messageId },
+          data: { version: { increment: 1 }, changedInVersion: version },
+        });
+        emit.toChat(row.chatId, {
+          type: 'media:updated',
+          data: { chatId: row.chatId, messageId: row.messageId, attachment },
+        });
+      } else {
+        emit.toUsers([row.ownerId], {
+          type: 'media:updated',
+          data: { chatId: null, messageId: null, attachment },
+        });
+      }
+    });
+  }
+
+  return {
+    wake() {
+      if (started && !closed) void pump();
+    },
+    start() {
+      if (started) return;
+      started = true;
+      timer = setInterval(() => void pump(), POLL_MS);
+      timer.unref();
+      void pump();
+    },
+    async close() {
+      closed = true;
+      if (timer) clearInterval(timer);
+      await Promise.allSettled([...jobs]);
+    },
+    idle() {
+      return new Promise<void>((resolve) => {
+        idleWaiters.push(resolve);
+        void pump();
+      });
+    },
+    get running() {
+      return running;
+    },
+  };
+}
+
+export type { StoredVariants };
