@@ -637,3 +637,48 @@ describe('the worker', () => {
     }
   });
 });
+
+describe('without ffmpeg', () => {
+  it('a video still uploads: a generic poster, and one line in the server log', async () => {
+    const bare = await startTestServer({
+      FFMPEG_PATH: '/nonexistent/ffmpeg',
+      FFPROBE_PATH: '/nonexistent/ffprobe',
+    });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'parley-video-'));
+    try {
+      const bareApi = client(bare.url);
+      const [ana] = await registerUsers(bareApi, 1);
+      const file = path.join(dir, 'clip.webm');
+      await new Promise<void>((resolve, reject) =>
+        execFile(
+          'ffmpeg',
+          [
+            '-nostdin',
+            '-v',
+            'error',
+            '-y',
+            '-f',
+            'lavfi',
+            '-i',
+            'testsrc=duration=1:size=160x120:rate=5',
+            file,
+          ],
+          (err) => (err ? reject(err) : resolve()),
+        ),
+      );
+      const media = await settled(
+        bareApi,
+        ana!,
+        (await uploaded(bare.url, ana!, await readFile(file), { name: 'clip.webm' })).id,
+      );
+      expect(media).toMatchObject({ kind: 'video', status: 'ready' });
+      expect(media.variants.sort()).toEqual(['original', 'poster']);
+      const poster = await download(bare.url, media.urls.poster!);
+      expect(poster.headers.get('content-type')).toBe('image/jpeg');
+      expect(bare.logs.filter((l) => l.includes('ffmpeg not found'))).toHaveLength(1);
+    } finally {
+      await bare.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
