@@ -8,6 +8,7 @@ import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { SNIFF_BYTES, checkImagePixels, safeDisplayName, sizeLimitFor, sniffType } from './inspect-upload.js';
 import { MediaProcessingError } from './processing-error.js';
+import { pngChunk } from '../../test/support/media.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -405,14 +406,7 @@ async function pngBomb(width: number, height: number): Promise<Buffer> {
   }
   deflate.end();
   await ended;
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const head = Buffer.alloc(4);
-    head.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(zlib.crc32(body));
-    return Buffer.concat([head, body, crc]);
-  };
+  const chunk = pngChunk;
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);

@@ -4,6 +4,7 @@
  * uploading them like the web app does (multipart/form-data).
  */
 import { randomUUID } from 'node:crypto';
+import zlib from 'node:zlib';
 import sharp from 'sharp';
 import type { TestUser } from './factories.js';
 import type { Client, Reply } from './http.js';
@@ -43,21 +44,13 @@ export async function pngImage(width = 64, height = 48): Promise<Buffer> {
     .toBuffer();
 }
 
-function crc32(bytes: Buffer): number {
-  let c = ~0;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
-  }
-  return ~c >>> 0;
-}
-
-function pngChunk(type: string, data: Buffer): Buffer {
+/** One PNG chunk: length, type, data, CRC. */
+export function pngChunk(type: string, data: Buffer): Buffer {
   const length = Buffer.alloc(4);
   length.writeUInt32BE(data.length);
   const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
   const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
+  crc.writeUInt32BE(zlib.crc32(body));
   return Buffer.concat([length, body, crc]);
 }
 
