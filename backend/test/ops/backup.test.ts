@@ -204,7 +204,8 @@ afterAll(() => {
   let api: Client;
 
   beforeAll(async () => {
-    server = await startTestServer();
+    // Files under DATA_DIR/media, whatever storage the run uses (S3 has its own block below).
+    server = await startTestServer({ S3_ENDPOINT: '' });
     api = client(server.url);
     filled = await fill(server);
     restored = await createPostgresDatabase(postgresServerUrl()!);
@@ -256,7 +257,7 @@ afterAll(() => {
 
       await expectServedAgain(
         filled,
-        { DATA_DIR: restoredDir },
+        { DATA_DIR: restoredDir, S3_ENDPOINT: '' },
         restored.target,
         new Set(Object.values(files)),
       );
@@ -373,7 +374,7 @@ afterAll(() => {
   beforeAll(async () => {
     dataDir = path.join(tmp, 'embedded');
     server = await startTestServer(
-      { DATA_DIR: dataDir },
+      { DATA_DIR: dataDir, S3_ENDPOINT: '' },
       { database: async () => ({ kind: 'pglite', dir: path.join(dataDir, 'db') }) },
     );
     filled = await fill(server);
@@ -417,7 +418,7 @@ afterAll(() => {
 
       await expectServedAgain(
         filled,
-        { DATA_DIR: restoredDir },
+        { DATA_DIR: restoredDir, S3_ENDPOINT: '' },
         { kind: 'pglite', dir: path.join(restoredDir, 'db') },
         new Set(Object.values(files)),
       );

@@ -74,7 +74,8 @@ export async function startTestServer(
   // TEST_MEDIA_STORAGE=s3, to an S3 endpoint (s3rver) of its own.
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'parley-test-data-'));
   let s3: RunningS3 | undefined;
-  if (process.env.TEST_MEDIA_STORAGE === 's3' && !env.S3_ENDPOINT) s3 = await startS3();
+  // A test that needs local files passes S3_ENDPOINT: '' (its own S3 settings: a URL).
+  if (process.env.TEST_MEDIA_STORAGE === 's3' && !('S3_ENDPOINT' in env)) s3 = await startS3();
   const redisPrefix = `parley-test-${randomBytes(6).toString('hex')}`;
   const config = loadConfig({
     ...testServerEnv(),
