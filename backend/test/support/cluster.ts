@@ -31,15 +31,22 @@ export const CLUSTER_WAIT_MS = 90_000;
 const backendDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
+/**
+ * A free port for a process the test starts (and may restart on the same port), picked at
+ * random below the kernel's ephemeral range (32768+): a port-0 listener elsewhere in the run
+ * (s3rver, a test server) can then never be handed the port of a node that was just killed.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = net.createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-  });
+    if (free) return port;
+    if (attempt > 200) throw new Error('no free port found in 20000–31999');
+  }
 }
 
 /** The nginx binary, if installed (Debian puts it in /usr/sbin, not always on PATH). */
