@@ -8,7 +8,7 @@ import zlib from 'node:zlib';
 import sharp from 'sharp';
 import { SNIFF_BYTES, checkImagePixels, safeDisplayName, sizeLimitFor, sniffType } from './inspect-upload.js';
 import { MediaProcessingError } from './processing-error.js';
-import { pngChunk } from '../../test/support/media.js';
+import { pngFile } from '../../test/support/media.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -406,16 +406,5 @@ async function pngBomb(width: number, height: number): Promise<Buffer> {
   }
   deflate.end();
   await ended;
-  const chunk = pngChunk;
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 1; // bit depth
-  ihdr[9] = 0; // greyscale
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', Buffer.concat(parts)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
+  return pngFile({ width, height, bitDepth: 1, colorType: 0 /* greyscale */ }, Buffer.concat(parts));
 }

@@ -34,6 +34,10 @@ const POSTER_BOX = 1280;
 const DEMUXERS = 'mov,matroska,ogg,aac';
 /** Options before -i on every run that reads an upload. */
 const INPUT_GUARDS = ['-protocol_whitelist', 'file', '-format_whitelist', DEMUXERS];
+/** How every ffprobe run starts: errors only, and the input guards. */
+const PROBE_ARGS = ['-v', 'error', ...INPUT_GUARDS];
+/** How every ffmpeg run starts: no stdin, errors only, the input guards. */
+const FFMPEG_ARGS = ['-nostdin', ...PROBE_ARGS];
 
 const detected = new Map<string, Promise<boolean>>();
 
@@ -75,17 +79,7 @@ interface FfprobeStream {
 export async function probeAv(inputPath: string, ffprobePath: string): Promise<AvProbe> {
   const { stdout } = await runTool(
     ffprobePath,
-    [
-      '-v',
-      'error',
-      ...INPUT_GUARDS,
-      '-print_format',
-      'json',
-      '-show_format',
-      '-show_streams',
-      '-i',
-      fileUrl(inputPath),
-    ],
+    [...PROBE_ARGS, '-print_format', 'json', '-show_format', '-show_streams', '-i', fileUrl(inputPath)],
     { maxStdoutBytes: 4 << 20 },
   ).catch(blameInput);
   let parsed: { format?: { duration?: string }; streams?: FfprobeStream[] };
@@ -136,10 +130,7 @@ export async function videoPoster(
     const { stdout } = await runTool(
       ffmpegPath,
       [
-        '-nostdin',
-        '-v',
-        'error',
-        ...INPUT_GUARDS,
+        ...FFMPEG_ARGS,
         '-threads',
         '1',
         ...seek,
@@ -208,10 +199,7 @@ export async function stripAvMetadata(
   for (const format of remux.formats) {
     try {
       await runTool(ffmpegPath, [
-        '-nostdin',
-        '-v',
-        'error',
-        ...INPUT_GUARDS,
+        ...FFMPEG_ARGS,
         '-i',
         fileUrl(inputPath),
         ...['-map', '0:v?', '-map', '0:a?', '-c', 'copy'],
@@ -264,10 +252,7 @@ export async function voiceWaveform(inputPath: string, ffmpegPath: string, bars 
   await runTool(
     ffmpegPath,
     [
-      '-nostdin',
-      '-v',
-      'error',
-      ...INPUT_GUARDS,
+      ...FFMPEG_ARGS,
       '-threads',
       '1',
       '-i',
@@ -431,9 +416,7 @@ async function durationFromPackets(
   const { stdout } = await runTool(
     ffprobePath,
     [
-      '-v',
-      'error',
-      ...INPUT_GUARDS,
+      ...PROBE_ARGS,
       '-select_streams',
       stream,
       '-show_entries',

@@ -377,11 +377,12 @@ export async function completeDirectUpload(
       if (err instanceof AppError && err.code !== 'SCANNER_UNAVAILABLE') return await refuse(err);
       throw err;
     }
-    const done = await ctx.db.prisma.$transaction(async (tx) => {
+    // A concurrent completion of the same upload finds it pending already and changes nothing.
+    await ctx.db.prisma.$transaction(async (tx) => {
       await tx.$queryRaw`SELECT id FROM users WHERE id = ${ownerId}::uuid FOR UPDATE`;
       const used = (await storedBytes(tx, ownerId)) - Number(row.size);
       if (used + size > ctx.config.media.quotaBytes) throw quotaExceeded(used);
-      const updated = await tx.media.updateMany({
+      await tx.media.updateMany({
         where: { id: row.id, status: 'uploading' },
         data: {
           status: 'pending',
@@ -392,11 +393,7 @@ export async function completeDirectUpload(
           durationMs: type.kind === 'voice' || type.kind === 'video' ? row.durationMs : null,
         },
       });
-      return updated.count;
     });
-    if (done === 0) {
-      // Completed by a concurrent call.
-    }
     ctx.mediaQueue.wake();
     return await ctx.db.prisma.media.findUniqueOrThrow({ where: { id: row.id } });
   } finally {

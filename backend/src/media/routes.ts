@@ -3,7 +3,14 @@
  * URLs, downloads through those URLs, cancelling an upload, and a chat's gallery.
  */
 import type { Readable } from 'node:stream';
-import { contract, uploadFieldsSchema, type UploadFields } from '@parley/contracts';
+import {
+  bulkUploadResultSchema,
+  contract,
+  MAX_ATTACHMENTS,
+  uploadFieldsSchema,
+  type UploadFields,
+} from '@parley/contracts';
+import type { z } from 'zod';
 import { initServer } from '@ts-rest/fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
@@ -109,18 +116,14 @@ export function mediaRouter(ctx: AppContext) {
 
     uploadMany: async ({ request }) => {
       const me = await authenticate(ctx, request);
-      const results: {
-        name: string;
-        media: ReturnType<typeof presentMedia> | null;
-        error: { code: never; message: string; details?: unknown } | null;
-      }[] = [];
+      const results: z.infer<typeof bulkUploadResultSchema>[] = [];
       const files = await eachFile(request, async (file, fields) => {
         const name = file.filename ?? 'file';
-        if (results.length >= 10) {
+        if (results.length >= MAX_ATTACHMENTS) {
           results.push({
             name,
             media: null,
-            error: errorBody('VALIDATION_ERROR', 'At most 10 files per upload.').error as never,
+            error: errorBody('VALIDATION_ERROR', `At most ${MAX_ATTACHMENTS} files per upload.`).error,
           });
           return;
         }
@@ -137,7 +140,7 @@ export function mediaRouter(ctx: AppContext) {
           results.push({
             name,
             media: null,
-            error: errorBody(known.code, known.message, known.details).error as never,
+            error: errorBody(known.code, known.message, known.details).error,
           });
         }
       });

@@ -11,6 +11,7 @@
  */
 import type { AppContext } from '../app-context.js';
 import { storedVariants } from './presenters.js';
+import { oneAtATime } from '../infra/one-at-a-time.js';
 
 export interface MediaSweeper {
   /** Sweeps now; returns how many uploads went. */
@@ -22,7 +23,6 @@ const BATCH = 100;
 
 export function createMediaSweeper(ctx: AppContext): MediaSweeper {
   const log = ctx.log.child({ part: 'media-sweep' });
-  let running: Promise<number> | null = null;
 
   async function sweepOnce(): Promise<number> {
     let total = 0;
@@ -58,11 +58,8 @@ export function createMediaSweeper(ctx: AppContext): MediaSweeper {
     }
   }
 
-  const sweep = () => {
-    const next = (running ?? Promise.resolve(0)).then(sweepOnce, sweepOnce);
-    running = next;
-    return next;
-  };
+  // One sweep at a time; a call during a sweep waits for it and sweeps again.
+  const sweep = oneAtATime(sweepOnce);
   const timer = setInterval(
     () =>
       void sweep().then(

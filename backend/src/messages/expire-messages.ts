@@ -10,6 +10,7 @@
  */
 import type { AppContext } from '../app-context.js';
 import { inTransaction } from '../events/outbox.js';
+import { oneAtATime } from '../infra/one-at-a-time.js';
 
 export interface Expirer {
   /** Erases what is due now; returns how many messages went. */
@@ -20,8 +21,6 @@ export interface Expirer {
 const BATCH = 1000;
 
 export function createExpirer(ctx: AppContext, intervalMs: number): Expirer {
-  let running: Promise<number> | null = null;
-
   async function sweepOnce(): Promise<number> {
     let total = 0;
     for (;;) {
@@ -50,12 +49,8 @@ export function createExpirer(ctx: AppContext, intervalMs: number): Expirer {
     }
   }
 
-  const sweep = () => {
-    // One sweep at a time; a call during a sweep waits for it and sweeps again.
-    const next = (running ?? Promise.resolve(0)).then(sweepOnce, sweepOnce);
-    running = next;
-    return next;
-  };
+  // One sweep at a time; a call during a sweep waits for it and sweeps again.
+  const sweep = oneAtATime(sweepOnce);
   const timer = setInterval(() => void sweep().catch(() => undefined), intervalMs);
   timer.unref();
   return {

@@ -57,15 +57,26 @@ export function pngChunk(type: string, data: Buffer): Buffer {
 /** A PNG whose header claims width × height pixels (a decompression bomb as far as any
  * decoder is concerned) with a few bytes of data: refusing it must not decode it. */
 export function pngBomb(width = 50_000, height = 50_000): Buffer {
+  return pngFile(
+    { width, height, bitDepth: 8, colorType: 2 /* RGB */ },
+    Buffer.from([0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01]),
+  );
+}
+
+/** A PNG file from its header fields and its (deflated) image data. */
+export function pngFile(
+  header: { width: number; height: number; bitDepth: number; colorType: number },
+  idat: Buffer,
+): Buffer {
   const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // RGB
+  ihdr.writeUInt32BE(header.width, 0);
+  ihdr.writeUInt32BE(header.height, 4);
+  ihdr[8] = header.bitDepth;
+  ihdr[9] = header.colorType;
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', Buffer.from([0x78, 0x9c, 0x63, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01])),
+    pngChunk('IDAT', idat),
     pngChunk('IEND', Buffer.alloc(0)),
   ]);
 }
