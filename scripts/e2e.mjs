@@ -639,6 +639,32 @@ async function main() {
     await screenshot(bob.page, 'file-cards');
   });
 
+  // Large files go the direct way (ticket, PUT, completion): here the PUT is to this server;
+  // with S3 it goes to the bucket (the step near the end).
+  const bigLog = Buffer.from(`${'log line of a long build, nothing to see here\n'.repeat(200_000)}`);
+  const bigUpload = async (p, name) => {
+    const puts = [];
+    const onRequest = (r) => r.method() === 'PUT' && puts.push(r.url());
+    p.on('request', onRequest);
+    try {
+      await p.getByTestId('attach-input').setInputFiles([{ name, mimeType: 'text/plain', buffer: bigLog }]);
+      await p.locator(`[data-testid="upload-tile"][data-name="${name}"][data-status="done"]`).waitFor();
+    } finally {
+      p.off('request', onRequest);
+    }
+    await p.getByTestId('send-button').click();
+    return puts;
+  };
+
+  await step('a 9 MB file goes up the direct way and arrives as a card', async () => {
+    const puts = await bigUpload(alice, 'build.log');
+    assert.equal(puts.length, 1, `one PUT: ${puts.join(', ')}`);
+    assert.match(new URL(puts[0]).pathname, /^\/api\/media\/uploads\/[0-9a-f-]{36}\/content$/);
+    const card = bob.page.locator('[data-testid="file-card"][data-status="ready"]', { hasText: 'build.log' });
+    await card.waitFor();
+    assert.match(await card.getByTestId('file-card-size').innerText(), /^9(\.\d)? MB$/);
+  });
+
   await step(
     'several pictures in one message: a grid; arrows move through them in the lightbox',
     async () => {
@@ -1191,6 +1217,85 @@ async function main() {
       await p.setViewportSize({ width: 1200, height: 800 });
     },
   );
+
+  await step('with S3 storage a large file goes from the browser straight to the bucket', async () => {
+    // s3rver (the S3-compatible endpoint the backend tests use), with CORS for the web app as
+    // a bucket needs it for direct uploads (specs/deploy.md), and a second server stored there.
+    const { default: S3rver } = await import('s3rver');
+    const s3Dir = mkdtempSync(path.join(os.tmpdir(), 'parley-e2e-s3-'));
+    cleanups.push(() => rmSync(s3Dir, { recursive: true, force: true }));
+    const bucket = 'parley-e2e';
+    const cors =
+      '<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin><AllowedMethod>PUT</AllowedMethod>' +
+      '<AllowedHeader>*</AllowedHeader></CORSRule></CORSConfiguration>';
+    const s3 = new S3rver({
+      port: 0,
+      address: '127.0.0.1',
+      silent: true,
+      directory: s3Dir,
+      configureBuckets: [{ name: bucket, configs: [cors] }],
+    });
+    const { port: s3Port } = await s3.run();
+    cleanups.push(() => s3.close());
+    const s3DataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-e2e-'));
+    cleanups.push(() => rmSync(s3DataDir, { recursive: true, force: true }));
+    const { base: s3Base } = await startServer({
+      port: await freePort(),
+      dataDir: s3DataDir,
+      databaseUrl: await freshDatabase('parley_e2e_s3', cleanups),
+      env: {
+        ...serverEnv,
+        S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
+        S3_BUCKET: bucket,
+        S3_ACCESS_KEY: 'S3RVER',
+        S3_SECRET_KEY: 'S3RVER',
+      },
+      cleanups,
+      startTimeoutMs: SERVER_START_TIMEOUT_MS,
+    });
+    const dana = {
+      ...cyAccount,
+      username: `dana_${id}`,
+      email: `dana_${id}@example.test`,
+      displayName: `Dana ${id}`,
+    };
+    const registered = await fetch(`${s3Base}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(dana),
+    });
+    assert.equal(registered.status, 201);
+    const { accessToken } = await registered.json();
+    const created = await fetch(`${s3Base}/api/chats/group`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${accessToken}` },
+      body: JSON.stringify({ name: 'Builds', memberIds: [] }),
+    });
+    assert.equal(created.status, 201);
+    const group = await created.json();
+
+    const context = await browser.newContext({ baseURL: s3Base, viewport: { width: 1200, height: 800 } });
+    context.setDefaultTimeout(STEP_TIMEOUT_MS);
+    cleanups.push(() => context.close());
+    const p = await context.newPage();
+    await p.goto('/login');
+    await p.getByLabel('Username or email').fill(dana.username);
+    await p.getByLabel('Password').fill(dana.password);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.getByTestId('home-page').waitFor();
+    await p.goto(`/chats/${group.id}`);
+    const puts = await bigUpload(p, 'bucket.log');
+    assert.equal(puts.length, 1, `one PUT: ${puts.join(', ')}`);
+    assert.equal(new URL(puts[0]).origin, `http://127.0.0.1:${s3Port}`, 'the bytes went to the bucket');
+    const card = p.locator('[data-testid="file-card"][data-status="ready"]', { hasText: 'bucket.log' });
+    await card.waitFor();
+    const [download] = await Promise.all([
+      p.waitForEvent('download'),
+      card.getByTestId('file-card-download').click(),
+    ]);
+    assert.ok(readFileSync(await download.path()).equals(bigLog), 'the download is the file as sent');
+    await screenshot(p, 's3-direct-upload');
+  });
 
   await step('no uncaught errors in the page', async () => {
     assert.deepEqual(

@@ -43,7 +43,9 @@ if (webStale) {
   run('npm', ['run', 'build', '--silent', '-w', '@parley/frontend']);
 }
 
-const env = { NODE_ENV: 'production', ...process.env };
+// glibc keeps what libvips (pictures) freed in per-thread arenas; two arenas give memory back
+// (specs/benchmarks.md, media memory). The environment may say otherwise.
+const env = { NODE_ENV: 'production', MALLOC_ARENA_MAX: '2', ...process.env };
 if (!env.JWT_SECRET) {
   const dataDir = path.resolve(root, env.DATA_DIR || 'data');
   const secretFile = path.join(dataDir, 'jwt-secret');

@@ -91,6 +91,7 @@ const envSchema = z
     REFRESH_REUSE_GRACE_SECONDS: z.coerce.number().min(0).max(300).default(10),
     HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
     HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+    HTTP_UPLOAD_MIN_BYTES_PER_SECOND: z.coerce.number().int().min(1_024).max(1_073_741_824).default(32_768),
     HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(65_000),
     HTTP_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
     MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
@@ -136,6 +137,13 @@ const envSchema = z
     WEB_DIST_DIR: z.string().min(1).optional(),
     // Media (media/ and infra/object-store.ts, infra/virus-scanner.ts).
     S3_ENDPOINT: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^https?:\/\/[^/]+\/?$/, 'must be http(s)://host[:port]')
+        .optional(),
+    ),
+    S3_PUBLIC_URL: z.preprocess(
       emptyAsUndefined,
       z
         .string()
@@ -261,6 +269,8 @@ export interface Config {
   /** Node's HTTP server limits: slow clients are cut off, connections are capped. */
   http: {
     requestTimeoutMs: number;
+    /** An announced upload gets this much longer per byte (specs/uploads.md). */
+    uploadMinBytesPerSecond: number;
     headersTimeoutMs: number;
     keepAliveTimeoutMs: number;
     idleTimeoutMs: number;
@@ -332,6 +342,8 @@ export type ObjectStoreSettings =
       endPoint: string;
       port: number;
       useSSL: boolean;
+      /** Where browsers reach the bucket for direct uploads (S3_PUBLIC_URL), when not the endpoint. */
+      publicEndpoint: { endPoint: string; port: number; useSSL: boolean } | null;
       bucket: string;
       accessKey: string;
       secretKey: string;
@@ -380,6 +392,13 @@ export class ConfigError extends Error {
 const DAY_MS = 86_400_000;
 
 /** Parses the environment. Throws ConfigError naming each bad variable. */
+/** http(s)://host[:port] → the minio client's endpoint settings. */
+function s3Endpoint(value: string): { endPoint: string; port: number; useSSL: boolean } {
+  const url = new URL(value);
+  const useSSL = url.protocol === 'https:';
+  return { endPoint: url.hostname, port: url.port ? Number(url.port) : useSSL ? 443 : 80, useSSL };
+}
+
 export function loadConfig(
   source: Record<string, string | undefined> = process.env,
   repoRoot = process.cwd(),
@@ -407,21 +426,16 @@ export function loadConfig(
     mediaDir: path.join(dataDir, 'media'),
     media: {
       storage: e.S3_ENDPOINT
-        ? (() => {
-            const url = new URL(e.S3_ENDPOINT);
-            const useSSL = url.protocol === 'https:';
-            return {
-              kind: 's3' as const,
-              endPoint: url.hostname,
-              port: url.port ? Number(url.port) : useSSL ? 443 : 80,
-              useSSL,
-              bucket: e.S3_BUCKET,
-              accessKey: e.S3_ACCESS_KEY!,
-              secretKey: e.S3_SECRET_KEY!,
-              region: e.S3_REGION,
-              pathStyle: e.S3_PATH_STYLE,
-            };
-          })()
+        ? {
+            kind: 's3' as const,
+            ...s3Endpoint(e.S3_ENDPOINT),
+            publicEndpoint: e.S3_PUBLIC_URL ? s3Endpoint(e.S3_PUBLIC_URL) : null,
+            bucket: e.S3_BUCKET,
+            accessKey: e.S3_ACCESS_KEY!,
+            secretKey: e.S3_SECRET_KEY!,
+            region: e.S3_REGION,
+            pathStyle: e.S3_PATH_STYLE,
+          }
         : { kind: 'local' as const, dir: path.join(dataDir, 'media') },
       imageMaxBytes: e.MEDIA_IMAGE_MAX_BYTES,
       fileMaxBytes: e.MEDIA_FILE_MAX_BYTES,
@@ -473,6 +487,7 @@ export function loadConfig(
     refreshReuseGraceMs: e.REFRESH_REUSE_GRACE_SECONDS * 1000,
     http: {
       requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      uploadMinBytesPerSecond: e.HTTP_UPLOAD_MIN_BYTES_PER_SECOND,
       headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
       keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
       idleTimeoutMs: e.HTTP_IDLE_TIMEOUT_MS,

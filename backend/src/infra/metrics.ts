@@ -75,7 +75,7 @@ export interface Metrics {
   dbQuery: Histogram<'statement'>;
   /** Redis commands by command name. */
   redisCommand: Histogram<'command'>;
-  /** GET /api/search, by type (messages or users). */
+  /** GET /api/search, by type (messages, files or users). */
   search: Histogram<'type'>;
   /**
    * Uploads waiting to be processed, read at scrape time (`watch({ mediaPending })`); a

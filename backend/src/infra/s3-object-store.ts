@@ -41,16 +41,19 @@ function checkRange({ start, end }: ByteRange): void {
 
 export function createS3ObjectStore(settings: S3Settings): ObjectStore {
   const { bucket } = settings;
-  const client = new Client({
-    endPoint: settings.endPoint,
-    port: settings.port,
-    useSSL: settings.useSSL,
-    accessKey: settings.accessKey,
-    secretKey: settings.secretKey,
-    // With the region given the client never asks the server for it (one request less each time).
-    region: settings.region,
-    pathStyle: settings.pathStyle,
-  });
+  const clientFor = (endpoint: { endPoint: string; port: number; useSSL: boolean }) =>
+    new Client({
+      ...endpoint,
+      accessKey: settings.accessKey,
+      secretKey: settings.secretKey,
+      // With the region given the client never asks the server for it (one request less each
+      // time, and presigning needs no request at all).
+      region: settings.region,
+      pathStyle: settings.pathStyle,
+    });
+  const client = clientFor(settings);
+  // Presigned URLs are for browsers: signed for the address they reach the bucket at.
+  const publicClient = settings.publicEndpoint ? clientFor(settings.publicEndpoint) : client;
 
   /** GET of a whole object or a range; NoSuchKey becomes ObjectNotFoundError. */
   async function get(key: string, range?: ByteRange): Promise<Readable> {
@@ -142,7 +145,7 @@ export function createS3ObjectStore(settings: S3Settings): ObjectStore {
 
     async presignedPutUrl(key, expirySeconds) {
       checkKey(key);
-      return client.presignedPutObject(bucket, key, expirySeconds);
+      return publicClient.presignedPutObject(bucket, key, expirySeconds);
     },
   };
 }

@@ -311,6 +311,8 @@ export async function receiveDirectContent(
   mediaId: string,
   query: { expires: number; signature: string },
   body: Readable,
+  /** The URL was genuine: its bytes (at most the announced size) may now take their time. */
+  onAccepted: (size: number) => void = () => {},
 ): Promise<void> {
   const row = await ctx.db.prisma.media.findUnique({ where: { id: mediaId } });
   const genuine =
@@ -324,6 +326,7 @@ export async function receiveDirectContent(
     throw new AppError('MEDIA_URL_EXPIRED');
   }
   const limit = Number(row.size);
+  onAccepted(limit);
   const tmp = await scratch();
   try {
     const filePath = path.join(tmp.dir, 'upload');

@@ -15,6 +15,7 @@ import { initServer } from '@ts-rest/fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { authenticate } from '../auth/authenticate.js';
+import { allowUploadTime } from '../infra/http/body-deadline.js';
 import { AppError, errorBody, toAppError, zodIssues } from '../infra/errors.js';
 import { ObjectNotFoundError } from '../infra/object-store.js';
 import { visibleMedia } from './access.js';
@@ -96,12 +97,15 @@ function noFile(): AppError {
 }
 
 export function mediaRouter(ctx: AppContext) {
+  // The most a multipart body with one file may hold: the file and its form fields.
+  const largestUpload = Math.max(ctx.config.media.imageMaxBytes, ctx.config.media.fileMaxBytes) + 64 * 1024;
   const present = (userId: string, found: Awaited<ReturnType<typeof visibleMedia>>) =>
     found.map(({ row, seq }) => presentMedia(row, userId, ctx.mediaSigner, ctx.now(), seq));
 
   return s.router(contract.media, {
     upload: async ({ request }) => {
       const me = await authenticate(ctx, request);
+      allowUploadTime(request, largestUpload);
       let created: Awaited<ReturnType<typeof receiveUpload>> | undefined;
       await eachFile(request, async (file, fields) => {
         if (created) return; // one file per request here; /media/bulk takes several
@@ -116,6 +120,7 @@ export function mediaRouter(ctx: AppContext) {
 
     uploadMany: async ({ request }) => {
       const me = await authenticate(ctx, request);
+      allowUploadTime(request, largestUpload * MAX_ATTACHMENTS);
       const results: z.infer<typeof bulkUploadResultSchema>[] = [];
       const files = await eachFile(request, async (file, fields) => {
         const name = file.filename ?? 'file';
@@ -169,7 +174,7 @@ export function mediaRouter(ctx: AppContext) {
       if (typeof body?.pipe !== 'function') {
         throw new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send the bytes as application/octet-stream.');
       }
-      await receiveDirectContent(ctx, params.mediaId, query, body);
+      await receiveDirectContent(ctx, params.mediaId, query, body, (size) => allowUploadTime(request, size));
       return { status: 204, body: undefined };
     },
 

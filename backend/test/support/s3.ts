@@ -55,6 +55,7 @@ export async function startS3(): Promise<RunningS3> {
       endPoint: '127.0.0.1',
       port: address.port,
       useSSL: false,
+      publicEndpoint: null,
       bucket: `parley-test-${randomBytes(4).toString('hex')}`,
       // s3rver's one built-in account.
       accessKey: 'S3RVER',

@@ -361,3 +361,80 @@ describe('slow clients and connection cap', () => {
     for (const s of held) s.destroy();
   });
 });
+
+describe('upload bodies get time for their announced size', () => {
+  let server: TestServer;
+  let api: Client;
+  let me: TestUser;
+  const boundary = 'parley-slow-upload';
+  const multipart = (content: string) =>
+    `--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="notes.txt"\r\n` +
+    `content-type: text/plain\r\n\r\n${content}\r\n--${boundary}--\r\n`;
+  const uploadHead = (extra: Record<string, string>) =>
+    Object.entries({
+      host: 'localhost',
+      connection: 'close',
+      authorization: `Bearer ${me.accessToken}`,
+      'content-type': `multipart/form-data; boundary=${boundary}`,
+      ...extra,
+    })
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('');
+  const chunksOf = (text: string, size: number) =>
+    Array.from({ length: Math.ceil(text.length / size) }, (_, i) => text.slice(i * size, (i + 1) * size));
+
+  beforeAll(async () => {
+    server = await startTestServer({
+      HTTP_REQUEST_TIMEOUT_MS: '2000',
+      HTTP_HEADERS_TIMEOUT_MS: '1500',
+      HTTP_UPLOAD_MIN_BYTES_PER_SECOND: '4096',
+    });
+    api = client(server.url);
+    me = await registerUser(api);
+  });
+  afterAll(() => server.close());
+
+  it('a signed-in upload arriving steadily for longer than HTTP_REQUEST_TIMEOUT_MS is received', async () => {
+    // 40 KB in 2 KB pieces every 200 ms: about 4 s, twice the base time; at 4 KB/s the
+    // announced length allows 2 s + about 10 s.
+    const body = multipart('steady words\n'.repeat(3_200));
+    const reply = await raw(
+      server.url,
+      `POST /api/media HTTP/1.1\r\n${uploadHead({ 'content-length': String(body.length) })}\r\n`,
+      chunksOf(body, 2_048),
+      200,
+    );
+    expect(reply.closedAfterMs).toBeGreaterThan(2_000);
+    expect(reply.status).toBe(201);
+    expect(JSON.parse(reply.body)).toMatchObject({ name: 'notes.txt', size: 3_200 * 13 });
+  });
+
+  it('a dribbled upload is cut off with 408 once its announced length is overdue', async () => {
+    // 4 KB announced: 2 s + about 1 s allowed; one byte every 700 ms would take 50 minutes.
+    const body = multipart('x'.repeat(4_000));
+    const reply = await raw(
+      server.url,
+      `POST /api/media HTTP/1.1\r\n${uploadHead({ 'content-length': String(body.length) })}\r\n`,
+      body.split(''),
+      700,
+    );
+    expect(reply.status).toBe(408);
+    expect(errorShape(reply.body).code).toBe('REQUEST_TIMEOUT');
+    expect(reply.closedAfterMs).toBeGreaterThanOrEqual(2_500);
+    expect(reply.closedAfterMs).toBeLessThan(20_000);
+  });
+
+  it('an upload without a Content-Length gets only the base time', async () => {
+    const body = multipart('steady words\n'.repeat(3_200));
+    const chunked = chunksOf(body, 2_048).map((c) => `${Buffer.byteLength(c).toString(16)}\r\n${c}\r\n`);
+    const reply = await raw(
+      server.url,
+      `POST /api/media HTTP/1.1\r\n${uploadHead({ 'transfer-encoding': 'chunked' })}\r\n`,
+      [...chunked, '0\r\n\r\n'],
+      200,
+    );
+    expect(reply.status).toBe(408);
+    expect(errorShape(reply.body).code).toBe('REQUEST_TIMEOUT');
+    expect(reply.closedAfterMs).toBeLessThan(4_000 - 1); // well before the 4 s the body needs
+  });
+});
