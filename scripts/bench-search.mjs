@@ -158,6 +158,19 @@ const CLASSES = [
     label: 'part of a code identifier',
     queries: ['config', 'UserConfig', 'query_string', 'kubernetes-operator', 'ECONNREFUSED'],
   },
+  {
+    // Nothing matches as typed: the exact statement finds nothing, then the similar-words one runs.
+    key: 'typo',
+    label: 'typo (similar words)',
+    queries: ['deplyment', 'kubernetis', 'meetnig', 'reveiw', 'configuraton'],
+    fuzzy: true,
+  },
+  {
+    key: 'files',
+    label: 'file name (type=files)',
+    queries: ['report', 'final', 'IMG_12', 'xlsx', 'UserConfig'],
+    type: 'files',
+  },
 ];
 const classKeys = CLASSES.map((c) => c.key);
 const only = args.only ? args.only.split(',').map((s) => s.trim()) : classKeys;
@@ -256,7 +269,7 @@ function cpuBetween(a, b) {
 
 /** One class for one user: warm-up, then timed requests (bounded in count and time). */
 async function runCell(base, user, cls, pid) {
-  for (const q of cls.queries) await search(base, user, q);
+  for (const q of cls.queries) await search(base, user, q, cls);
   const samples = [];
   const hits = [];
   const cpu0 = cpuNow(pid);
@@ -264,7 +277,7 @@ async function runCell(base, user, cls, pid) {
   for (let i = 0; i < ITERATIONS && performance.now() < deadline && !closing(); i++) {
     const q = cls.queries[i % cls.queries.length];
     const t = performance.now();
-    const page = await search(base, user, q);
+    const page = await search(base, user, q, cls);
     samples.push(performance.now() - t);
     hits.push(page.messages.length);
   }
@@ -272,9 +285,13 @@ async function runCell(base, user, cls, pid) {
   return { ...summary(samples), ...cpu, load: loadavg(), minHits: Math.min(...hits) };
 }
 
-async function search(base, user, q) {
-  const page = await api(base, 'GET', `/api/search?${new URLSearchParams({ q })}`, { token: user.token });
+async function search(base, user, q, cls = {}) {
+  const params = new URLSearchParams({ q, ...(cls.type ? { type: cls.type } : {}) });
+  const page = await api(base, 'GET', `/api/search?${params}`, { token: user.token });
   if (!Array.isArray(page.messages)) throw new Error(`search ${q}: no messages in the answer`);
+  if (cls.fuzzy && page.messages.length > 0 && !page.approximate) {
+    throw new Error(`search ${q}: found as typed, so it measures no typo`);
+  }
   return page;
 }
 
@@ -282,11 +299,19 @@ async function search(base, user, q) {
  * The search statement for `q` as `userId`, built the way the server builds it: the
  * caller's scope read first (for the chat hint), in the server's transaction settings.
  */
-async function statementFor(client, q, userId, { limit = 20, sort = 'relevance' } = {}) {
+async function statementFor(client, q, userId, { limit = 20, sort = 'relevance', cls = {} } = {}) {
   const parsed = parseQuery(q);
   const scope = scopeStatement(userId, parsed);
   const { rows } = await client.query(scope.text, scope.values);
-  return buildSearchStatement(parsed, { userId, now: new Date(), limit, sort, scope: rows[0] });
+  return buildSearchStatement(parsed, {
+    userId,
+    now: new Date(),
+    limit,
+    sort: cls.type === 'files' ? 'date' : sort,
+    scope: rows[0],
+    type: cls.type ?? 'messages',
+    fuzzy: Boolean(cls.fuzzy),
+  });
 }
 
 /** Runs `fn` on a client in a read-only transaction with the settings the server's search uses. */
@@ -302,10 +327,10 @@ async function asTheServerDoes(client, fn) {
 }
 
 /** How many messages in the user's scope match `q` (newest first, without a limit: every match). */
-async function countMatches(client, q, userId) {
+async function countMatches(client, q, userId, cls) {
   try {
     return await asTheServerDoes(client, async () => {
-      const st = await statementFor(client, q, userId, { limit: 10_000_000, sort: 'date' });
+      const st = await statementFor(client, q, userId, { limit: 10_000_000, sort: 'date', cls });
       const { rows } = await client.query(`SELECT count(*)::int AS n FROM (${st.text}) x`, st.values);
       return rows[0].n;
     });
@@ -315,9 +340,9 @@ async function countMatches(client, q, userId) {
   }
 }
 
-async function explain(client, q, userId) {
+async function explain(client, q, userId, cls) {
   return asTheServerDoes(client, async () => {
-    const st = await statementFor(client, q, userId);
+    const st = await statementFor(client, q, userId, { cls });
     const { rows } = await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${st.text}`, st.values);
     return rows.map((r) => r['QUERY PLAN']).join('\n');
   });
@@ -539,7 +564,7 @@ async function main() {
   for (const cls of classes) {
     for (const q of cls.queries) {
       matches[q] = {};
-      for (const key of QUERY_USERS) matches[q][key] = await countMatches(client, q, named[key].id);
+      for (const key of QUERY_USERS) matches[q][key] = await countMatches(client, q, named[key].id, cls);
     }
   }
 
@@ -577,10 +602,11 @@ async function main() {
     : null;
   let plan = null;
   if (slowest) {
+    const slowClass = CLASSES.find((c) => c.key === slowest.r.key);
     let worst = null;
     for (const q of slowest.r.queries) {
       const t = performance.now();
-      for (let i = 0; i < 3; i++) await search(server.base, named[slowest.key], q);
+      for (let i = 0; i < 3; i++) await search(server.base, named[slowest.key], q, slowClass);
       const ms = (performance.now() - t) / 3;
       if (!worst || ms > worst.ms) worst = { q, ms };
     }
@@ -588,7 +614,7 @@ async function main() {
       classLabel: slowest.r.label,
       user: slowest.key,
       q: worst.q,
-      text: await explain(client, worst.q, named[slowest.key].id),
+      text: await explain(client, worst.q, named[slowest.key].id, slowClass),
     };
     say(`plan of the slowest class (${plan.classLabel}, ${plan.q} as ${plan.user}):\n${plan.text}`);
   }
@@ -697,7 +723,10 @@ function renderSection(r) {
     `**Query mix:** GET /api/search (first page, 20 results, by relevance) over HTTP with the user's access token, ` +
       `one request at a time; per class and user ${r.iterations} timed requests after one warm-up request per query, ` +
       `rotating over the queries. Latency as the client sees it. "Matches" is how many messages in the user's ` +
-      `scope each query matches, for the user in 50 / in 500 chats (relevance ranks the newest ${RANK_CANDIDATES} of them).`,
+      `scope each query matches, for the user in 50 / in 500 chats (relevance ranks the newest ${RANK_CANDIDATES} of them). ` +
+      `The typo class matches nothing as typed: the server asks once more with similar words (counted here), ranked by ` +
+      `similarity. The file-name class is type=files: attachment names (3 % of the texts carry one), newest first; ` +
+      `"matches" are files.`,
   );
   lines.push('');
   lines.push(

@@ -1218,6 +1218,33 @@ async function main() {
     },
   );
 
+  await step(
+    'search: the Files tab finds a file by a piece of its name; a typo still finds words',
+    async () => {
+      const p = bob.page;
+      await p.goto('/');
+      await p.keyboard.press('Control+k');
+      const input = p.getByTestId('search-input');
+      await input.fill('build.lo');
+      await p.getByTestId('search-tab-files').click();
+      const hit = p.locator('[data-testid="search-hit"][data-file-id]', { hasText: 'build.log' });
+      await hit.waitFor();
+      assert.equal(await hit.locator('mark').first().innerText(), 'build.lo');
+      await screenshot(p, 'search-files');
+      await hit.click();
+      await p.waitForURL(`**/chats/${chatId}/messages/*`);
+      await p.locator('[data-testid="file-card"]', { hasText: 'build.log' }).waitFor();
+      // Back to messages: one wrong letter, and the panel says the results are similar words.
+      await p.keyboard.press('Control+k');
+      await input.fill('Backlig');
+      await p.getByTestId('search-tab-messages').click();
+      await p.getByTestId('search-approximate').waitFor();
+      await p.locator('[data-testid="search-hit"]', { hasText: 'Backlog message' }).first().waitFor();
+      await screenshot(p, 'search-typo');
+      await p.keyboard.press('Escape');
+    },
+  );
+
   await step('with S3 storage a large file goes from the browser straight to the bucket', async () => {
     // s3rver (the S3-compatible endpoint the backend tests use), with CORS for the web app as
     // a bucket needs it for direct uploads (specs/deploy.md), and a second server stored there.

@@ -14,6 +14,7 @@ import { adminRouter } from './admin/routes.js';
 import { authRouter } from './auth/routes.js';
 import { registerHealthRoutes } from './health/routes.js';
 import { AppError, errorBody, toHttpError, zodIssues } from './infra/errors.js';
+import { installBodyDeadline } from './infra/http/body-deadline.js';
 import { answerClientError } from './infra/http/client-errors.js';
 import { registerSpa } from './infra/http/spa.js';
 import { usersRouter } from './users/routes.js';
@@ -48,21 +49,18 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     },
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true },
-    // Slow clients are cut off (issue 11): the whole request (headers and body) must arrive
-    // within HTTP_REQUEST_TIMEOUT_MS, the headers within HTTP_HEADERS_TIMEOUT_MS, a silent
-    // connection is closed after HTTP_IDLE_TIMEOUT_MS, an idle keep-alive one after
-    // HTTP_KEEP_ALIVE_TIMEOUT_MS. Node checks the first two every checking interval, so it
-    // is kept well under them.
-    requestTimeout: config.http.requestTimeoutMs,
+    // Slow clients are cut off (issue 11): the headers must arrive within
+    // HTTP_HEADERS_TIMEOUT_MS (Node checks it every checking interval, kept well under it),
+    // the body within its deadline (infra/http/body-deadline.ts: HTTP_REQUEST_TIMEOUT_MS, more
+    // for announced uploads, so Node's own single request timeout is off), a silent connection
+    // is closed after HTTP_IDLE_TIMEOUT_MS, an idle keep-alive one after HTTP_KEEP_ALIVE_TIMEOUT_MS.
+    requestTimeout: 0,
     connectionTimeout: config.http.idleTimeoutMs,
     keepAliveTimeout: config.http.keepAliveTimeoutMs,
     http: {
-      requestTimeout: config.http.requestTimeoutMs,
+      requestTimeout: 0,
       headersTimeout: config.http.headersTimeoutMs,
-      connectionsCheckingInterval: Math.max(
-        50,
-        Math.min(1_000, Math.floor(Math.min(config.http.requestTimeoutMs, config.http.headersTimeoutMs) / 4)),
-      ),
+      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(config.http.headersTimeoutMs / 4))),
     },
     // Errors Node's HTTP parser or Fastify's router raise before a route runs still answer
     // in the error shape.
@@ -71,6 +69,10 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
       const mapped = toHttpError(err);
       void (reply as FastifyReply).code(mapped.status).send(mapped.body);
     },
+  });
+  installBodyDeadline(app, {
+    requestTimeoutMs: config.http.requestTimeoutMs,
+    uploadMinBytesPerSecond: config.http.uploadMinBytesPerSecond,
   });
   // Every socket counts, WebSockets included: beyond MAX_CONNECTIONS new ones are dropped.
   app.server.maxConnections = config.http.maxConnections;

@@ -297,6 +297,35 @@ export async function seedDataSet({ connect, plan, named, say, passwordHashFrom 
       `seed: built ${searchIndexes.map((i) => i.indexname).join(', ')} in ${((performance.now() - t) / 1000).toFixed(0)} s`,
     );
 
+    // Attachments of 3 % of the texts (type=files searches their names): a document named
+    // like people name files — a word or an identifier or two, a year, a version, the
+    // extension of its type.
+    t = performance.now();
+    await admin.query(`
+      INSERT INTO media (id, owner_id, chat_id, message_id, position, kind, status, name, mime, size,
+        source_key, created_at, attached_at)
+      SELECT gen_random_uuid(), m.sender_id, m.chat_id, m.id, 0, 'file', 'ready',
+        f.stem || f.ext, f.mime, 1000 + floor(random() * 5e6)::bigint,
+        'media/' || gen_random_uuid() || '/source', m.created_at, m.created_at
+      FROM messages m
+      CROSS JOIN bench_seed.vocab v
+      CROSS JOIN LATERAL (
+        SELECT
+          CASE floor(random() * 4)::int
+            WHEN 0 THEN initcap(v.en[bench_seed.z(v.en_n)]) || '-' || v.en[bench_seed.z(v.en_n)] || '-' || (2020 + floor(random() * 7))::int
+            WHEN 1 THEN v.ident[1 + floor(random() * v.ident_n)::int] || '_v' || (1 + floor(random() * 9))::int
+            WHEN 2 THEN v.en[bench_seed.z(v.en_n)] || ' ' || v.tail[1 + floor(random() * v.tail_n)::int] || ' final'
+            ELSE 'IMG_' || lpad(floor(random() * 10000)::int::text, 4, '0') END AS stem,
+          (ARRAY['.pdf', '.docx', '.xlsx', '.txt', '.zip', '.png'])[1 + floor(random() * 6)::int] AS ext,
+          'application/octet-stream' AS mime
+        WHERE m.id IS NOT NULL
+      ) f
+      WHERE m.kind = 'text' AND m.deleted_at IS NULL AND m.sender_id IS NOT NULL AND random() < 0.03`);
+    const { rows: files } = await admin.query('SELECT count(*)::int AS n FROM media');
+    say(
+      `seed: ${files[0].n.toLocaleString('en-US')} attachments in ${((performance.now() - t) / 1000).toFixed(0)} s`,
+    );
+
     // The query users: a few messages deleted for them, and a direct chat or five cleared.
     t = performance.now();
     for (const [key, hides, cleared] of [

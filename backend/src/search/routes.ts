@@ -13,7 +13,7 @@ export function searchRouter(ctx: AppContext) {
     search: async ({ request, query }) => {
       const me = await authenticate(ctx, request);
       // Timed from the query to the page (parley_search_duration_seconds), failures included.
-      const done = ctx.metrics.search.startTimer({ type: query.type === 'users' ? 'users' : 'messages' });
+      const done = ctx.metrics.search.startTimer({ type: query.type });
       try {
         if (query.type === 'users') {
           const page = await searchUsers(ctx, me.userId, {
@@ -28,10 +28,11 @@ export function searchRouter(ctx: AppContext) {
               users: page.users.map(toPublicUser),
               nextCursor: page.nextCursor,
               terms: [],
+              approximate: false,
             },
           };
         }
-        return { status: 200, body: await searchMessages(ctx, me.userId, query) };
+        return { status: 200, body: await searchMessages(ctx, me.userId, { ...query, type: query.type }) };
       } finally {
         done();
       }

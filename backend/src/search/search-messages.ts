@@ -16,6 +16,15 @@
  * Rank: ts_rank over the words and phrases (word-start matches count, substring-only
  * matches rank 0), then newer first; sort=date is newest first.
  *
+ * Typos: when a first page finds nothing, it is asked again with every word of
+ * FUZZY_MIN_CHARS or more also matching a similar word (pg_trgm's word similarity, `<%`, on
+ * the same trigram index: "deplyment" finds "deployment", "invoice" finds "INVOlCE"),
+ * ranked by that similarity; the answer says so (`approximate`), and its cursor keeps it so.
+ *
+ * Files (type=files): the same scope and operators, with the words matched against the
+ * names of the messages' attachments (media.search_name, a trigram index) instead of their
+ * text: one hit per matching file, newest first.
+ *
  * Cost (see "Search" in specs/benchmarks.md): ranking needs each candidate row, and a
  * common word matches tens of thousands of messages. So relevance ranks the newest
  * RANK_CANDIDATES matches (every match when there are fewer): the planner can then walk
@@ -38,7 +47,18 @@ export interface MessageSearch {
   limit: number;
   cursor?: string | undefined;
   sort: 'relevance' | 'date';
+  /** Messages by their text, or their attachments by name. */
+  type?: 'messages' | 'files';
 }
+
+/** Words at least this long also match similar words when nothing matches exactly. */
+export const FUZZY_MIN_CHARS = 4;
+/**
+ * How similar a word must be (pg_trgm's word similarity, the `<%` operator): at 0.5, one
+ * wrong letter in a word of seven ("invoice" for "INVOlCE") is still found; pg_trgm's
+ * default of 0.6 misses it.
+ */
+const FUZZY_THRESHOLD = 'SET pg_trgm.word_similarity_threshold = 0.5';
 
 const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]/u;
 const ONLY_WORD_CHARS = /^[\p{L}\p{N}]+$/u;
@@ -57,27 +77,34 @@ export const RANK_CANDIDATES = 100;
 /** The caller's chats are named in the statement when they hold at most this share of all messages. */
 const SCOPE_HINT_SHARE = 0.1;
 
-const cursorSchema = z.union([
+const cursorSchema = z.discriminatedUnion('k', [
   // rank, time, id, and the oldest candidate's time (null: every match was a candidate).
-  z.tuple([
-    z.literal('r'),
-    z.number().finite(),
-    z.string().datetime(),
-    z.string().regex(UUID),
-    z.string().datetime().nullable(),
-  ]),
-  z.tuple([z.literal('d'), z.string().datetime(), z.string().regex(UUID)]),
+  z.object({
+    k: z.literal('r'),
+    rank: z.number().finite(),
+    at: z.string().datetime(),
+    id: z.string().regex(UUID),
+    floor: z.string().datetime().nullable(),
+    fuzzy: z.boolean(),
+  }),
+  // time and id (a file's id for type=files).
+  z.object({ k: z.literal('d'), at: z.string().datetime(), id: z.string().regex(UUID), fuzzy: z.boolean() }),
 ]);
+type Cursor = z.infer<typeof cursorSchema>;
 
-function decodeCursor(cursor: string, sort: MessageSearch['sort']) {
-  let parsed: z.infer<typeof cursorSchema> | null = null;
+/** type=files is always newest first. */
+const sortOf = (query: Pick<MessageSearch, 'sort' | 'type'>) =>
+  query.type === 'files' ? 'date' : query.sort;
+
+function decodeCursor(cursor: string, sort: MessageSearch['sort']): Cursor {
+  let parsed: Cursor | null = null;
   try {
     const result = cursorSchema.safeParse(JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')));
     if (result.success) parsed = result.data;
   } catch {
     parsed = null;
   }
-  if (!parsed || (parsed[0] === 'r') !== (sort === 'relevance')) {
+  if (!parsed || (parsed.k === 'r') !== (sort === 'relevance')) {
     throw new AppError('VALIDATION_ERROR', 'Some fields are not valid.', [
       { path: 'cursor', message: 'Invalid cursor.', location: 'query' },
     ]);
@@ -85,7 +112,7 @@ function decodeCursor(cursor: string, sort: MessageSearch['sort']) {
   return parsed;
 }
 
-const encodeCursor = (value: unknown[]) => Buffer.from(JSON.stringify(value)).toString('base64url');
+const encodeCursor = (value: Cursor) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
 interface HitRow {
   id: string;
@@ -98,6 +125,12 @@ interface HitRow {
   rank: number;
   /** The oldest candidate's time when relevance ranked only the newest RANK_CANDIDATES. */
   floor: Date | null;
+  /** type=files: the attachment whose name matched. */
+  file_id?: string;
+  file_name?: string;
+  file_kind?: 'image' | 'video' | 'voice' | 'file';
+  file_mime?: string;
+  file_size?: string | number | bigint;
 }
 
 /**
@@ -184,8 +217,14 @@ export function buildSearchStatement(
     cursor?: string | undefined;
     /** The row of scopeStatement for the same query, user and chatId. */
     scope: ScopeRow;
+    /** Attachment names instead of message text (type=files). */
+    type?: MessageSearch['type'];
+    /** Words of FUZZY_MIN_CHARS or more match similar words too (see above). */
+    fuzzy?: boolean;
   },
 ): { text: string; values: unknown[] } {
+  const files = opts.type === 'files';
+  const fuzzy = Boolean(opts.fuzzy);
   const values: unknown[] = [];
   // Every parameter is typed where it is used, so none is left for the server to guess.
   const p = (v: unknown, type: string) => {
@@ -205,10 +244,21 @@ export function buildSearchStatement(
   ];
   // Built only when ranking by relevance (an unused parameter would have no type).
   const rankParts: (() => string)[] = [];
+  const similarityParts: (() => string)[] = [];
 
   const termCondition = (term: TextTerm, negated: boolean): string => {
     let param = '';
     const text = () => (param ||= p(term.text, 'text'));
+    const similar = !negated && fuzzy && fuzzyTerm(term);
+    const substring = (column: string) => {
+      const like = `${column} LIKE '%' || parley_search_text(${p(escapeLike(term.text), 'text')}) || '%'`;
+      if (!similar) return like;
+      similarityParts.push(() => `word_similarity(parley_search_text(${text()}), c.search_text)`);
+      return `(${like} OR parley_search_text(${text()}) <% ${column})`;
+    };
+    // A file name: every kind of term is a piece of it.
+    if (files) return substring('x.search_name');
+    if (similar) return substring('m.search_text');
     if (term.kind === 'phrase') {
       const cond = CJK.test(term.text)
         ? `m.search_text LIKE '%' || parley_search_text(${p(escapeLike(term.text), 'text')}) || '%'`
@@ -264,12 +314,16 @@ export function buildSearchStatement(
   const chatIds = scopeHint(opts.scope, narrowed);
   if (chatIds) where.push(`m.chat_id = ANY(${p(chatIds, 'uuid[]')})`);
   let from: string;
+  // type=files: one row per attachment of a message found, its name matched above.
+  const attachments = files
+    ? `\n    JOIN media x ON x.message_id = m.id AND x.deleted_at IS NULL AND x.status <> 'failed'`
+    : '';
   if (chatIds && !narrowed) {
     // Few chats, named above: the membership is checked per row (OFFSET 0 keeps it from
     // becoming a join). As a join next to the named chats, the planner would count the
     // chats' share twice and take a scan of the messages chat by chat for cheap, which
     // reads every message of those chats.
-    from = 'messages m';
+    from = `messages m${attachments}`;
     where.push(`EXISTS (SELECT 1 FROM chat_members cm
       WHERE cm.chat_id = m.chat_id AND cm.user_id = ${me} AND m.seq > cm.cleared_seq${parsed.unread ? ' AND m.seq > cm.last_read_seq' : ''}
       OFFSET 0)`);
@@ -279,27 +333,29 @@ export function buildSearchStatement(
     const mine = [`cm.user_id = ${me}`];
     if (narrowed) mine.push(`cm.chat_id = ANY(${p(opts.scope.chat_ids, 'uuid[]')})`);
     from = `(SELECT cm.chat_id, cm.cleared_seq, cm.last_read_seq FROM chat_members cm WHERE ${mine.join(' AND ')}) mine
-    JOIN messages m ON m.chat_id = mine.chat_id AND m.seq > mine.cleared_seq`;
+    JOIN messages m ON m.chat_id = mine.chat_id AND m.seq > mine.cleared_seq${attachments}`;
     if (parsed.unread) where.push('m.seq > mine.last_read_seq');
   }
 
   const cursor = opts.cursor ? decodeCursor(opts.cursor, opts.sort) : null;
-  const ranked = opts.sort === 'relevance' && rankParts.length > 0;
+  const ranked = opts.sort === 'relevance' && rankParts.length + similarityParts.length > 0 && !files;
   const columns = `m.id::text AS id, m.chat_id::text AS chat_id, m.seq, m.body, m.sender_id::text AS sender_id,
     m.created_at, m.edited_at`;
 
   if (!ranked) {
-    // Newest first (sort=date, or nothing to rank by): the keyset goes into the scan, so
-    // the planner may walk messages_created_at_idx from the cursor and stop at the limit.
-    if (cursor) {
-      const [at, id] = cursor[0] === 'd' ? [cursor[1], cursor[2]] : [cursor[2], cursor[3]];
-      where.push(`(m.created_at, m.id) < (${p(at, 'timestamptz')}, ${p(id, 'uuid')})`);
-    }
+    // Newest first (sort=date, files, or nothing to rank by): the keyset goes into the scan,
+    // so the planner may walk messages_created_at_idx from the cursor and stop at the limit.
+    const row = files ? 'x' : 'm';
+    if (cursor)
+      where.push(`(m.created_at, ${row}.id) < (${p(cursor.at, 'timestamptz')}, ${p(cursor.id, 'uuid')})`);
+    const fileColumns = files
+      ? `, x.id::text AS file_id, x.name AS file_name, x.kind AS file_kind, x.mime AS file_mime, x.size AS file_size`
+      : '';
     const text = `
-SELECT ${columns}, 0::real AS rank, NULL::timestamptz AS floor
+SELECT ${columns}, 0::real AS rank, NULL::timestamptz AS floor${fileColumns}
 FROM ${from}
 WHERE ${where.join('\n  AND ')}
-ORDER BY m.created_at DESC, m.id DESC
+ORDER BY m.created_at DESC, ${row}.id DESC
 LIMIT ${p(opts.limit + 1, 'int')}`;
     return { text, values };
   }
@@ -308,13 +364,19 @@ LIMIT ${p(opts.limit + 1, 'int')}`;
   // later page takes the matches since the oldest candidate of the first (all of them when
   // the first had fewer), so paging walks one fixed ranking however many new matches
   // arrive meanwhile, up to as many again: any cursor, forged ones too, bounds the work.
-  const floor = cursor?.[0] === 'r' ? cursor[4] : null;
+  const floor = cursor?.k === 'r' ? cursor.floor : null;
   if (floor) where.push(`m.created_at >= ${p(floor, 'timestamptz')}`);
   const firstPage = !cursor;
-  const rank = `ts_rank(c.search_vector, ${rankParts.map((r) => `(${r()})`).join(' || ')}, 1)`;
+  // Words found as they are rank by ts_rank; similar words by how similar they are.
+  const rank = [
+    ...(rankParts.length > 0
+      ? [`ts_rank(c.search_vector, ${rankParts.map((r) => `(${r()})`).join(' || ')}, 1)`]
+      : []),
+    ...similarityParts.map((part) => part()),
+  ].join(' + ');
   const after =
-    cursor?.[0] === 'r'
-      ? `WHERE (r.rank, r.created_at, r.id) < (${p(cursor[1], 'real')}, ${p(cursor[2], 'timestamptz')}, ${p(cursor[3], 'uuid')})`
+    cursor?.k === 'r'
+      ? `WHERE (r.rank, r.created_at, r.id) < (${p(cursor.rank, 'real')}, ${p(cursor.at, 'timestamptz')}, ${p(cursor.id, 'uuid')})`
       : '';
   const text = `
 SELECT r.id::text AS id, r.chat_id::text AS chat_id, r.seq, r.body, r.sender_id::text AS sender_id,
@@ -323,7 +385,9 @@ FROM (
   SELECT c.id, c.chat_id, c.seq, c.body, c.sender_id, c.created_at, c.edited_at, ${rank} AS rank,
     ${firstPage ? `CASE WHEN count(*) OVER () >= ${RANK_CANDIDATES} THEN min(c.created_at) OVER () END` : 'NULL::timestamptz'} AS floor
   FROM (
-    SELECT m.id, m.chat_id, m.seq, m.body, m.sender_id, m.created_at, m.edited_at, m.search_vector
+    SELECT m.id, m.chat_id, m.seq, m.body, m.sender_id, m.created_at, m.edited_at, m.search_vector${
+      similarityParts.length > 0 ? ', m.search_text' : ''
+    }
     FROM ${from}
     WHERE ${where.join('\n      AND ')}
     ORDER BY m.created_at DESC
@@ -334,6 +398,16 @@ ${after}
 ORDER BY r.rank DESC, r.created_at DESC, r.id DESC
 LIMIT ${p(opts.limit + 1, 'int')}`;
   return { text, values };
+}
+
+/** A word that may match similar words: long enough, not CJK, letters and digits only. */
+function fuzzyTerm(term: TextTerm): boolean {
+  return (
+    term.kind === 'word' &&
+    !CJK.test(term.text) &&
+    ONLY_WORD_CHARS.test(term.text) &&
+    [...term.text].length >= FUZZY_MIN_CHARS
+  );
 }
 
 /** Terms for highlighting: the words, prefixes and phrases the query includes. */
@@ -348,33 +422,53 @@ export async function searchMessages(
 ): Promise<SearchResult> {
   const parsed = parseQuery(query.q);
   const terms = highlightTerms(parsed);
-  if (isEmptyQuery(parsed)) return { messages: [], users: [], nextCursor: null, terms };
-  const build = (scope: ScopeRow) =>
-    buildSearchStatement(parsed, {
-      userId,
-      chatId: query.chatId,
-      now: ctx.now(),
-      limit: query.limit,
-      sort: query.sort,
-      cursor: query.cursor,
-      scope,
-    });
+  const empty = { messages: [], users: [], nextCursor: null, terms, approximate: false };
+  if (isEmptyQuery(parsed)) return empty;
+  const sort = sortOf(query);
   // A bad cursor is refused before the database is asked.
-  const cursor = query.cursor ? decodeCursor(query.cursor, query.sort) : null;
-  const rows = await runSearch(ctx, scopeStatement(userId, parsed, query.chatId), build);
+  const cursor = query.cursor ? decodeCursor(query.cursor, sort) : null;
+  const search = (fuzzy: boolean) =>
+    runSearch(ctx, scopeStatement(userId, parsed, query.chatId), (scope) =>
+      buildSearchStatement(parsed, {
+        userId,
+        chatId: query.chatId,
+        now: ctx.now(),
+        limit: query.limit,
+        sort,
+        cursor: query.cursor,
+        scope,
+        type: query.type,
+        fuzzy,
+      }),
+    );
+  let fuzzy = cursor?.fuzzy ?? false;
+  let rows = await search(fuzzy);
+  // Nothing as typed: similar words, if the query has words long enough for that.
+  if (rows.length === 0 && !cursor && parsed.include.some(fuzzyTerm)) {
+    fuzzy = true;
+    rows = await search(true);
+  }
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
   // A later page keeps the first page's candidate set (see RANK_CANDIDATES).
-  const floor = cursor ? (cursor[0] === 'r' ? cursor[4] : null) : (last?.floor?.toISOString() ?? null);
+  const floor = cursor ? (cursor.k === 'r' ? cursor.floor : null) : (last?.floor?.toISOString() ?? null);
+  const at = last?.created_at.toISOString() ?? '';
+  const id = (files: HitRow) => (query.type === 'files' ? files.file_id! : files.id);
   const nextCursor =
     rows.length > query.limit && last
       ? encodeCursor(
-          query.sort === 'relevance'
-            ? ['r', last.rank, last.created_at.toISOString(), last.id, floor]
-            : ['d', last.created_at.toISOString(), last.id],
+          sort === 'relevance'
+            ? { k: 'r', rank: last.rank, at, id: last.id, floor, fuzzy }
+            : { k: 'd', at, id: id(last), fuzzy },
         )
       : null;
-  return { messages: await presentHits(ctx, userId, page, terms), users: [], nextCursor, terms };
+  return {
+    messages: await presentHits(ctx, userId, page, terms),
+    users: [],
+    nextCursor,
+    terms,
+    approximate: fuzzy,
+  };
 }
 
 /** What a search statement runs with on PostgreSQL (the benchmark's EXPLAIN uses them too). */
@@ -389,6 +483,7 @@ export const SEARCH_SETTINGS = [
   // Parallel workers cost more to start and to share the cores with than a scan that stops
   // after a few hundred rows saves (measured: slower under load, never faster).
   'SET LOCAL max_parallel_workers_per_gather = 0',
+  FUZZY_THRESHOLD.replace('SET', 'SET LOCAL'),
 ];
 
 /**
@@ -401,6 +496,8 @@ async function runSearch(
   build: (scope: ScopeRow) => { text: string; values: unknown[] },
 ): Promise<HitRow[]> {
   if (ctx.db.kind !== 'postgres') {
+    // One connection, used only by this process: the setting may stay for the session.
+    await ctx.db.sql({ text: FUZZY_THRESHOLD }, []);
     const [row] = await ctx.db.sql<ScopeRow>({ text: scope.text }, scope.values);
     const statement = build(row!);
     return ctx.db.sql<HitRow>({ text: statement.text }, statement.values);
@@ -456,8 +553,20 @@ async function presentHits(
       seq: r.seq,
       createdAt: r.created_at.toISOString(),
       editedAt: r.edited_at?.toISOString() ?? null,
-      snippet: buildSnippet(r.body, terms),
+      // type=files: the file's name is the snippet.
+      snippet: buildSnippet(r.file_name ?? r.body, terms),
       link: `/chats/${r.chat_id}/messages/${r.id}`,
+      ...(r.file_id
+        ? {
+            file: {
+              id: r.file_id,
+              name: r.file_name!,
+              kind: r.file_kind!,
+              mime: r.file_mime!,
+              size: Number(r.file_size),
+            },
+          }
+        : {}),
     };
   });
 }

@@ -37,6 +37,7 @@ interface Hit {
   seq: number;
   snippet: { text: string; highlights: { start: number; end: number }[] };
   link: string;
+  file?: { id: string; name: string; kind: string; mime: string; size: number };
 }
 
 async function search(user: TestUser, q: string, extra: Record<string, string> = {}) {
@@ -46,7 +47,13 @@ async function search(user: TestUser, q: string, extra: Record<string, string> =
     const errors = server.logs.filter((l) => l.includes('request failed')).slice(-1);
     throw new Error(`search ${q}: ${res.status} ${res.text} ${errors.join('\n')}`);
   }
-  return res.body as { messages: Hit[]; users: any[]; nextCursor: string | null; terms: string[] };
+  return res.body as {
+    messages: Hit[];
+    users: any[];
+    nextCursor: string | null;
+    terms: string[];
+    approximate?: boolean;
+  };
 }
 /** The bodies found, in result order. */
 async function found(user: TestUser, q: string, extra: Record<string, string> = {}) {
@@ -248,6 +255,123 @@ describe('matching', () => {
     const odd = await search(u, `" - ** ::: '; DROP TABLE messages; --`);
     expect(odd.messages).toEqual([]);
     expect(await found(u, 'ratio')).toHaveLength(2);
+  });
+});
+
+describe('typos', () => {
+  it('when nothing matches as typed, words with a wrong letter find similar words, and say so', async () => {
+    const { users, ids } = await groupWith([
+      'deployment finished on staging',
+      'INVOlCE 2291 from the printer shop',
+      'nothing to see',
+    ]);
+    const owner = users[0]!;
+    for (const [q, body] of [
+      ['deplyment', 'deployment finished on staging'],
+      ['invoice', 'INVOlCE 2291 from the printer shop'],
+      ['printr shop', 'INVOlCE 2291 from the printer shop'],
+    ] as const) {
+      const page = await search(owner, q);
+      expect(page.messages.map((h) => h.messageId)).toEqual([ids[body]]);
+      expect(page.approximate).toBe(true);
+    }
+    const exact = await search(owner, 'deployment');
+    expect(exact.messages.map((h) => h.messageId)).toEqual([ids['deployment finished on staging']]);
+    expect(exact.approximate).toBe(false);
+    // Scope holds for similar words too.
+    const stranger = await registerUser(api);
+    expect(await found(stranger, 'deplyment')).toEqual([]);
+  });
+
+  it('similar words only when nothing matches as typed, and never for short words', async () => {
+    const { users, ids } = await groupWith(['deployment one', 'deplyment typo', 'the cut']);
+    const owner = users[0]!;
+    const page = await search(owner, 'deployment');
+    expect(page.messages.map((h) => h.messageId)).toEqual([ids['deployment one']]);
+    expect(page.approximate).toBe(false);
+    const short = await search(owner, 'cet');
+    expect(short.messages).toEqual([]);
+    expect(short.approximate).toBe(false);
+  });
+
+  it('pages through similar words with the cursor, still approximate', async () => {
+    const { users, ids } = await groupWith([
+      'kubernetes upgrade one',
+      'kubernetes upgrade two',
+      'kubernetes upgrade three',
+    ]);
+    const owner = users[0]!;
+    const first = await search(owner, 'kubernetis', { limit: '2' });
+    expect(first.approximate).toBe(true);
+    expect(first.messages).toHaveLength(2);
+    const second = await search(owner, 'kubernetis', { limit: '2', cursor: first.nextCursor! });
+    expect(second.approximate).toBe(true);
+    expect(second.nextCursor).toBeNull();
+    expect([...first.messages, ...second.messages].map((h) => h.messageId).sort()).toEqual(
+      Object.values(ids).sort(),
+    );
+  });
+});
+
+describe('type=files', () => {
+  const pdf = Buffer.from(
+    '%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n',
+  );
+
+  it('finds attachments by name (pieces, accents, case), one hit per file, within scope', async () => {
+    const [ana, ben] = await registerUsers(api, 2);
+    const g = await createGroup(api, ana!, [ben!]);
+    const report = await uploaded(server.url, ana!, pdf, { name: 'Q3-Report-final.pdf' });
+    const menu = await uploaded(server.url, ana!, Buffer.from('soup\n'), { name: 'café-menu.txt' });
+    const draft = await uploaded(server.url, ana!, Buffer.from('draft\n'), { name: 'report-draft.txt' });
+    const both = (await sendWithAttachments(api, ana!, g.id, [report.id, menu.id], 'see attached')).body;
+    const later = (await sendWithAttachments(api, ana!, g.id, [draft.id], 'and the draft')).body;
+    await sendText(api, ana!, g.id, 'the report is late');
+
+    const page = await search(ben!, 'report', { type: 'files' });
+    // Newest first; the text message saying "report" is no file.
+    expect(page.messages.map((h) => [h.messageId, h.file?.name])).toEqual([
+      [later.id, 'report-draft.txt'],
+      [both.id, 'Q3-Report-final.pdf'],
+    ]);
+    const hit = page.messages[1]!;
+    expect(hit.file).toEqual({
+      id: report.id,
+      name: 'Q3-Report-final.pdf',
+      kind: 'file',
+      mime: 'application/pdf',
+      size: pdf.length,
+    });
+    expect(hit.snippet).toEqual({ text: 'Q3-Report-final.pdf', highlights: [{ start: 3, end: 9 }] });
+    expect(hit.link).toBe(`/chats/${g.id}/messages/${both.id}`);
+    expect((await search(ben!, 'cafe', { type: 'files' })).messages.map((h) => h.file?.id)).toEqual([
+      menu.id,
+    ]);
+    expect((await search(ben!, 'report -draft', { type: 'files' })).messages.map((h) => h.file?.id)).toEqual([
+      report.id,
+    ]);
+    expect((await search(ben!, `report from:@${ben!.username}`, { type: 'files' })).messages).toEqual([]);
+    // Messages search does not look at file names.
+    expect((await search(ben!, 'Q3-Report')).messages).toEqual([]);
+    // Paging.
+    const one = await search(ben!, 'report', { type: 'files', limit: '1' });
+    expect(one.messages.map((h) => h.file?.id)).toEqual([draft.id]);
+    const two = await search(ben!, 'report', { type: 'files', limit: '1', cursor: one.nextCursor! });
+    expect(two.messages.map((h) => h.file?.id)).toEqual([report.id]);
+    expect(two.nextCursor).toBeNull();
+    // A stranger finds nothing; a deleted message takes its files out of the results.
+    const stranger = await registerUser(api);
+    expect((await search(stranger, 'report', { type: 'files' })).messages).toEqual([]);
+    expect((await api.del(`/api/messages/${both.id}`, as(ana!))).status).toBe(204);
+    expect((await search(ben!, 'report', { type: 'files' })).messages.map((h) => h.file?.id)).toEqual([
+      draft.id,
+    ]);
+  });
+
+  it('an upload not sent yet is found by no one, its owner included', async () => {
+    const ana = await registerUser(api);
+    await uploaded(server.url, ana, Buffer.from('x\n'), { name: 'unsent-budget.txt' });
+    expect((await search(ana, 'budget', { type: 'files' })).messages).toEqual([]);
   });
 });
 

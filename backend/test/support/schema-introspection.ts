@@ -524,6 +524,8 @@ export const DATABASE_ONLY = [
   'column messages.search_vector',
   'index messages.messages_search_text_trgm_idx',
   'index messages.messages_search_vector_idx',
+  'column media.search_name',
+  'index media.media_search_name_trgm_idx',
   'index media.media_deleted_idx',
   'index media.media_pending_idx',
   'index media.media_unattached_idx',

@@ -2,6 +2,7 @@ import { initContract } from '@ts-rest/core';
 import { z } from 'zod';
 import { isoDateTime, text, uuid } from '../common.js';
 import { errorBodySchema } from '../errors.js';
+import { mediaKindSchema } from './media.js';
 import { messageSenderSchema } from './messages.js';
 import { publicUserSchema } from './users.js';
 
@@ -25,7 +26,8 @@ export const searchQuerySchema = z.object({
   cursor: text().max(400).optional(),
   /** relevance: best match first, newer first among equals; date: newest first. */
   sort: z.enum(['relevance', 'date']).default('relevance'),
-  type: z.enum(['messages', 'users']).default('messages'),
+  /** messages: by their text; files: attachments by name (one hit per file, newest first); users: people. */
+  type: z.enum(['messages', 'files', 'users']).default('messages'),
 });
 export type SearchQuery = z.infer<typeof searchQuerySchema>;
 
@@ -54,6 +56,16 @@ export const messageHitSchema = z.object({
   snippet: searchSnippetSchema,
   /** The app's deep link to the message: /chats/:chatId/messages/:messageId. */
   link: z.string(),
+  /** type=files: the attachment whose name matched (the snippet is its name). */
+  file: z
+    .object({
+      id: uuid,
+      name: z.string(),
+      kind: mediaKindSchema,
+      mime: z.string(),
+      size: z.number().int().min(0),
+    })
+    .optional(),
 });
 export type MessageHit = z.infer<typeof messageHitSchema>;
 
@@ -65,6 +77,11 @@ export const searchResultSchema = z.object({
   nextCursor: z.string().nullable(),
   /** The text the query looks for, to highlight in the chat when a result is opened. */
   terms: z.array(z.string()),
+  /**
+   * True when nothing matched as typed and these are matches of similar words (typos):
+   * "deplyment" finds "deployment".
+   */
+  approximate: z.boolean().optional(),
 });
 export type SearchResult = z.infer<typeof searchResultSchema>;
 

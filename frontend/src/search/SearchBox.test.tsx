@@ -6,6 +6,7 @@ import { useAuthStore } from '../auth/auth-store';
 import { BOB, CAROL, chat, id, message, names, user } from '../test/chat-fixtures';
 import { fakeServer } from '../test/fake-server';
 import { renderAt } from '../test/render-app';
+import { attachment } from '../test/media-fixtures';
 import { testUser } from '../test/stub-network';
 import { HighlightedText } from './HighlightedText';
 import { operatorBeingTyped, replaceToken } from './hints';
@@ -35,6 +36,11 @@ beforeEach(() => {
       [G]: [
         message(G, 1, BOB, 'the deployment is done'),
         message(G, 2, BOB, 'deploy <img src=x onerror="alert(1)"> now'),
+        message(G, 3, BOB, 'see attached', {
+          attachments: [
+            attachment('q3', { kind: 'file', name: 'Q3-report.pdf', mime: 'application/pdf', size: 2_048 }),
+          ],
+        }),
       ],
       [D]: [message(D, 1, CAROL, 'did the deploy work?')],
     },
@@ -45,6 +51,41 @@ beforeEach(() => {
 const searchCalls = () => server.calls('GET', '/api/search');
 
 describe('header search', () => {
+  it('the Files tab finds attachments by name; Messages does not look at names', async () => {
+    const u = userEvent.setup();
+    renderAt('/');
+    const input = await screen.findByTestId('search-input');
+    await u.click(input);
+    await u.type(input, 'report');
+    await waitFor(() => expect(screen.getByTestId('search-empty')).toHaveTextContent('No messages found.'), {
+      timeout: 3000,
+    });
+    await u.click(screen.getByTestId('search-tab-files'));
+    const [hit] = await screen.findAllByTestId('search-hit', {}, { timeout: 3000 });
+    expect(hit).toHaveAttribute('data-file-id', id('media q3'));
+    expect(within(hit!).getByText('report', { selector: 'mark' })).toBeInTheDocument();
+    expect(within(hit!).getByTestId('search-snippet')).toHaveTextContent('Q3-report.pdf');
+    expect(screen.getByTestId('search-tab-files')).toHaveAttribute('aria-pressed', 'true');
+    expect(new URL(searchCalls().at(-1)!.url, 'http://x').searchParams.get('type')).toBe('files');
+    expect(input).toHaveFocus();
+  });
+
+  it('says so when the results are similar words rather than what was typed', async () => {
+    const u = userEvent.setup();
+    renderAt('/');
+    const input = await screen.findByTestId('search-input');
+    await u.click(input);
+    await u.type(input, 'deplay');
+    await screen.findAllByTestId('search-hit', {}, { timeout: 3000 });
+    expect(screen.getByTestId('search-approximate')).toHaveTextContent(
+      'No exact matches. Showing similar words.',
+    );
+    await u.clear(input);
+    await u.type(input, 'deploy');
+    await waitFor(() => expect(screen.getAllByTestId('search-hit')).toHaveLength(3), { timeout: 3000 });
+    expect(screen.queryByTestId('search-approximate')).toBeNull();
+  });
+
   it('Ctrl+K focuses it; results come grouped by chat with marked, escaped snippets', async () => {
     const u = userEvent.setup();
     renderAt('/');

@@ -3,6 +3,8 @@
  * with highlighted snippets. Arrow keys move through operator suggestions and results;
  * Enter opens the chat at the message (the deep link), where the match is marked.
  * `from:` suggests people, `in:` suggests chats; an empty field lists the operators.
+ * Two tabs: messages by their text, or files by their names. When nothing matched as typed,
+ * the server answers with similar words (typos) and the panel says so.
  */
 import type { Chat, MessageHit, PublicUser } from '@parley/contracts';
 import { useEffect, useId, useMemo, useRef, useState } from 'react';
@@ -10,6 +12,7 @@ import { useNavigate } from 'react-router-dom';
 import { api } from '../api/client';
 import { useDismiss } from '../chat/use-dismiss';
 import { useChatsStore } from '../messaging/chats-store';
+import { humanSize } from '../media/format';
 import { HighlightedText } from './HighlightedText';
 import { OPERATOR_HINTS, operatorBeingTyped, replaceToken } from './hints';
 import { useSearchStore } from './search-store';
@@ -19,6 +22,12 @@ type Item =
   | { kind: 'hit'; key: string; hit: MessageHit };
 
 const DEBOUNCE_MS = 200;
+
+type SearchType = 'messages' | 'files';
+const TABS: { type: SearchType; label: string }[] = [
+  { type: 'messages', label: 'Messages' },
+  { type: 'files', label: 'Files' },
+];
 
 function chatToken(chat: Chat): string {
   if (chat.kind === 'direct' && chat.peer) return `in:@${chat.peer.username}`;
@@ -31,7 +40,14 @@ export function SearchBox() {
   const chats = useChatsStore((s) => s.chats);
   const inputRef = useRef<HTMLInputElement>(null);
   const listId = useId();
-  const [found, setFound] = useState<{ hits: MessageHit[]; terms: string[]; q: string } | null>(null);
+  const [type, setType] = useState<SearchType>('messages');
+  const [found, setFound] = useState<{
+    hits: MessageHit[];
+    terms: string[];
+    q: string;
+    type: SearchType;
+    approximate: boolean;
+  } | null>(null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [people, setPeople] = useState<PublicUser[]>([]);
@@ -63,11 +79,17 @@ export function SearchBox() {
     const timer = setTimeout(() => {
       setLoading(true);
       api.search
-        .search({ query: { q, limit: 30, ...(scope ? { chatId: scope.chatId } : {}) } })
+        .search({ query: { q, limit: 30, type, ...(scope ? { chatId: scope.chatId } : {}) } })
         .then((res) => {
           if (cancelled) return;
           if (res.status === 200) {
-            setFound({ hits: res.body.messages, terms: res.body.terms, q });
+            setFound({
+              hits: res.body.messages,
+              terms: res.body.terms,
+              q,
+              type,
+              approximate: res.body.approximate ?? false,
+            });
             setError(null);
           } else {
             setError(res.status === 400 ? 'That search is too long.' : 'Search failed. Try again.');
@@ -84,7 +106,7 @@ export function SearchBox() {
       cancelled = true;
       clearTimeout(timer);
     };
-  }, [q, scope, open]);
+  }, [q, scope, open, type]);
 
   // People for from:, asked of the server once something follows the colon.
   const typing = operatorBeingTyped(query);
@@ -132,7 +154,8 @@ export function SearchBox() {
         hints.push({ kind: 'hint', key: `in-${c.id}`, label: c.name, insert: chatToken(c) });
     }
     // Results grouped by chat, chats in the order of their best result.
-    const hits = found && found.q === q ? found.hits : [];
+    const current = found && found.q === q && found.type === type ? found : null;
+    const hits = current?.hits ?? [];
     const order: string[] = [];
     const byChat = new Map<string, MessageHit[]>();
     for (const h of hits) {
@@ -143,10 +166,10 @@ export function SearchBox() {
       byChat.get(h.chat.id)!.push(h);
     }
     const grouped: Item[] = order.flatMap((id) =>
-      byChat.get(id)!.map((hit) => ({ kind: 'hit' as const, key: hit.messageId, hit })),
+      byChat.get(id)!.map((hit) => ({ kind: 'hit' as const, key: hit.file?.id ?? hit.messageId, hit })),
     );
     return [...hints, ...grouped];
-  }, [q, typing?.op, typing?.partial, people, chats, found]);
+  }, [q, typing?.op, typing?.partial, people, chats, found, type]);
 
   useEffect(() => setActive(0), [items.length, q]);
 
@@ -188,6 +211,7 @@ export function SearchBox() {
   const activeItem = items[active];
   const showPanel = open;
   const hitsShown = items.some((i) => i.kind === 'hit');
+  const current = found && found.q === q && found.type === type ? found : null;
   let lastChat = '';
 
   return (
@@ -232,6 +256,28 @@ export function SearchBox() {
           aria-label="Search results"
           data-testid="search-panel"
         >
+          {q && (
+            <div className="search__tabs" role="group" aria-label="Search for">
+              {TABS.map((tab) => (
+                <button
+                  key={tab.type}
+                  type="button"
+                  className={`search__tab${tab.type === type ? ' search__tab--active' : ''}`}
+                  aria-pressed={tab.type === type}
+                  onMouseDown={(e) => e.preventDefault()}
+                  onClick={() => setType(tab.type)}
+                  data-testid={`search-tab-${tab.type}`}
+                >
+                  {tab.label}
+                </button>
+              ))}
+            </div>
+          )}
+          {current?.approximate && hitsShown && (
+            <div className="search__notice muted" data-testid="search-approximate">
+              No exact matches. Showing similar words.
+            </div>
+          )}
           {items.map((item, index) => {
             const selected = index === active;
             if (item.kind === 'hint') {
@@ -270,12 +316,21 @@ export function SearchBox() {
                   onClick={() => choose(item)}
                   data-testid="search-hit"
                   data-message-id={hit.messageId}
+                  data-file-id={hit.file?.id}
                 >
                   <div className="search__meta">
                     <span className="search__sender">{hit.sender?.displayName ?? 'Deleted user'}</span>
                     <time dateTime={hit.createdAt}>{new Date(hit.createdAt).toLocaleDateString()}</time>
                   </div>
                   <div className="search__snippet" data-testid="search-snippet">
+                    {hit.file && (
+                      <span
+                        className="search__file-badge"
+                        aria-label={`${hit.file.kind}, ${humanSize(hit.file.size)}`}
+                      >
+                        📎{' '}
+                      </span>
+                    )}
                     <HighlightedText text={hit.snippet.text} ranges={hit.snippet.highlights} />
                   </div>
                 </div>
@@ -284,7 +339,12 @@ export function SearchBox() {
           })}
           {q && !hitsShown && (
             <div className="search__empty muted" data-testid="search-empty">
-              {error ?? (loading || found?.q !== q ? 'Searching…' : 'No messages found.')}
+              {error ??
+                (loading || !current
+                  ? 'Searching…'
+                  : type === 'files'
+                    ? 'No files found.'
+                    : 'No messages found.')}
             </div>
           )}
         </div>

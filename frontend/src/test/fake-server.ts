@@ -98,31 +98,61 @@ export function fakeServer(initial: Partial<FakeState> = {}) {
     }
 
     if (key === 'GET /api/search') {
-      // Plain words only (the real query language is the server's); every word must occur.
+      // Plain words only (the real query language is the server's); every word must occur,
+      // in the text, or with type=files in an attachment's name. Nothing found: words one
+      // letter off (the server's similar words), marked approximate.
       const q = url.searchParams.get('q') ?? '';
       const chatId = url.searchParams.get('chatId');
+      const files = url.searchParams.get('type') === 'files';
       const words = q
         .toLowerCase()
         .split(/\s+/)
         .filter((w) => w && !w.includes(':'));
-      const hits = Object.values(state.pages)
+      const visible = Object.values(state.pages)
         .flat()
-        .filter((msg) => (!chatId || msg.chatId === chatId) && msg.kind === 'text' && !msg.deletedAt)
-        .filter((msg) => words.length > 0 && words.every((w) => msg.body.toLowerCase().includes(w)))
-        .map((msg) => {
-          const c = findChat(msg.chatId);
-          return {
-            messageId: msg.id,
-            chat: { id: msg.chatId, kind: c?.kind ?? 'group', title: c?.name ?? '' },
-            sender: msg.sender,
-            seq: msg.seq,
-            createdAt: msg.createdAt,
-            editedAt: msg.editedAt,
-            snippet: { text: msg.body, highlights: findSearchMatches(msg.body, words) },
-            link: `/chats/${msg.chatId}/messages/${msg.id}`,
-          };
-        });
-      return ok({ messages: hits, users: [], nextCursor: null, terms: words });
+        .filter((msg) => (!chatId || msg.chatId === chatId) && msg.kind === 'text' && !msg.deletedAt);
+      const texts = (msg: Message) => (files ? msg.attachments.map((a) => a.name) : [msg.body]);
+      const find = (has: (text: string, word: string) => boolean) =>
+        visible.flatMap((msg) =>
+          texts(msg)
+            .filter((t) => words.length > 0 && words.every((w) => has(t.toLowerCase(), w)))
+            .map((text, i) => {
+              const c = findChat(msg.chatId);
+              const file = files ? msg.attachments.find((a) => a.name === text) : undefined;
+              return {
+                messageId: msg.id,
+                chat: { id: msg.chatId, kind: c?.kind ?? 'group', title: c?.name ?? '' },
+                sender: msg.sender,
+                seq: msg.seq,
+                createdAt: msg.createdAt,
+                editedAt: msg.editedAt,
+                snippet: { text, highlights: findSearchMatches(text, words) },
+                link: `/chats/${msg.chatId}/messages/${msg.id}`,
+                ...(file
+                  ? {
+                      file: {
+                        id: file.id,
+                        name: file.name,
+                        kind: file.kind,
+                        mime: file.mime,
+                        size: file.size,
+                      },
+                    }
+                  : {}),
+                key: i,
+              };
+            }),
+        );
+      let hits = find((t, w) => t.includes(w));
+      const approximate = hits.length === 0;
+      if (approximate) hits = find((t, w) => t.split(/\W+/).some((x) => oneLetterOff(x, w)));
+      return ok({
+        messages: hits.map(({ key: _key, ...hit }) => hit),
+        users: [],
+        nextCursor: null,
+        terms: words,
+        approximate: approximate && hits.length > 0,
+      });
     }
 
     let m = path.match(/^\/api\/contacts\/requests\/([^/]+)(\/accept)?$/);
@@ -215,4 +245,12 @@ export function fakeServer(initial: Partial<FakeState> = {}) {
         (r) => r.method === method && new URL(r.url, 'http://parley.test').pathname === path,
       ),
   };
+}
+
+/** Two words of the same length that differ in one letter. */
+function oneLetterOff(a: string, b: string): boolean {
+  if (a.length !== b.length || a.length < 4) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) diff += 1;
+  return diff === 1;
 }
