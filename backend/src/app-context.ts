@@ -19,6 +19,7 @@ import type { PresenceRegistry } from './infra/realtime/presence.js';
 import type { EventPublisher } from './infra/realtime/publisher.js';
 import type { MediaQueue } from './media/process-queue.js';
 import type { MediaSigner } from './media/signed-urls.js';
+import type { WordList } from './search/word-list.js';
 import type { MediaSweeper } from './media/sweep-media.js';
 import type { Expirer } from './messages/expire-messages.js';
 import type { ObjectStore } from './infra/object-store.js';
@@ -87,6 +88,8 @@ export interface AppContext {
   mediaQueue: MediaQueue;
   /** Deletes the files of uploads nobody may see any more. */
   mediaSweeper: MediaSweeper;
+  /** Keeps the words search corrects typos to. */
+  wordList: WordList;
   /** Injectable clock, so tests can move time. */
   now(): Date;
 }

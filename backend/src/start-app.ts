@@ -35,6 +35,7 @@ import { createMediaQueue } from './media/process-queue.js';
 import { createMediaSigner } from './media/signed-urls.js';
 import { createMediaSweeper } from './media/sweep-media.js';
 import { createExpirer } from './messages/expire-messages.js';
+import { createWordList } from './search/word-list.js';
 import { createDeliveryRecorder } from './messages/record-delivery.js';
 import { findEarlier, sendInTransaction } from './messages/send-message.js';
 import { createSendPipeline } from './messages/send-pipeline.js';
@@ -191,7 +192,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       mediaSigner: createMediaSigner(config.jwt.secret, config.media.urlTtlSeconds),
     } as Omit<
       AppContext,
-      'deliveries' | 'typing' | 'expirer' | 'relay' | 'pipeline' | 'mediaQueue' | 'mediaSweeper'
+      'deliveries' | 'typing' | 'expirer' | 'relay' | 'pipeline' | 'mediaQueue' | 'mediaSweeper' | 'wordList'
     > as AppContext;
     late.ctx = ctx;
     // These work through the context they are part of.
@@ -211,6 +212,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     ctx.expirer = createExpirer(ctx, config.expirySweepMs);
     ctx.mediaQueue = createMediaQueue(ctx);
     ctx.mediaSweeper = createMediaSweeper(ctx);
+    ctx.wordList = createWordList(ctx, config.searchWords);
     metrics.watch({
       dbStatements: () => db.statements,
       sendQueue: () => ctx.pipeline.queued,
@@ -260,6 +262,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         await ctx.sockets?.idle();
         await ctx.pipeline.drain();
         ctx.mediaSweeper.close();
+        ctx.wordList.close();
         await ctx.mediaQueue.close();
         await ctx.deliveries.flush();
         await ctx.relay.close();

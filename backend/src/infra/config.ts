@@ -130,6 +130,8 @@ const envSchema = z
     WS_AUTH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
     DIRECT_CHAT_POLICY: z.enum(['open', 'requests']).default('requests'),
     EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(1_000),
+    SEARCH_WORDS_MS: z.coerce.number().int().min(100).max(86_400_000).default(30_000),
+    SEARCH_WORDS_LAG_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
     TYPING_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(6_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
@@ -323,6 +325,8 @@ export interface Config {
   /** open: anyone may message anyone; requests: non-contacts start with a chat request. */
   directChatPolicy: 'open' | 'requests';
   /** How often disappearing messages are swept. */
+  /** The search word list's runs (search/word-list.ts): how often, and how far behind now. */
+  searchWords: { intervalMs: number; lagMs: number };
   expirySweepMs: number;
   logLevel: string;
   /** SIGTERM to exit at most; past it the process exits with code 1. */
@@ -531,6 +535,7 @@ export function loadConfig(
     listenBacklog: e.LISTEN_BACKLOG,
     typingTimeoutMs: e.TYPING_TIMEOUT_MS,
     expirySweepMs: e.EXPIRY_SWEEP_MS,
+    searchWords: { intervalMs: e.SEARCH_WORDS_MS, lagMs: e.SEARCH_WORDS_LAG_MS },
     directChatPolicy: e.DIRECT_CHAT_POLICY,
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -16,10 +16,12 @@
  * Rank: ts_rank over the words and phrases (word-start matches count, substring-only
  * matches rank 0), then newer first; sort=date is newest first.
  *
- * Typos: when a first page finds nothing, it is asked again with every word of
- * FUZZY_MIN_CHARS or more also matching a similar word (pg_trgm's word similarity, `<%`, on
- * the same trigram index: "deplyment" finds "deployment", "invoice" finds "INVOlCE"),
- * ranked by that similarity; the answer says so (`approximate`), and its cursor keeps it so.
+ * Typos: when a first page finds nothing, every word of FUZZY_MIN_CHARS or more is looked
+ * up in the word list (search_words, kept by word-list.ts): the words one edit away (two for
+ * words of 6+ letters; levenshtein, with the trigram index to find candidates) are then
+ * searched for as they are, through the tsvector index, and ranked as usual: "deplyment"
+ * finds "deployment", "invoice" finds "INVOlCE". The answer says so (`approximate`), its
+ * cursor keeps it so, and the similar words found in the page are highlighted.
  *
  * Files (type=files): the same scope and operators, with the words matched against the
  * names of the messages' attachments (media.search_name, a trigram index) instead of their
@@ -54,11 +56,29 @@ export interface MessageSearch {
 /** Words at least this long also match similar words when nothing matches exactly. */
 export const FUZZY_MIN_CHARS = 4;
 /**
- * How similar a word must be (pg_trgm's word similarity, the `<%` operator): at 0.5, one
- * wrong letter in a word of seven ("invoice" for "INVOlCE") is still found; pg_trgm's
- * default of 0.6 misses it.
+ * Candidates for a similar word share this much of their trigrams with it (pg_trgm's `%`):
+ * low enough for a swapped pair of letters in a short word ("reveiw": 0.27 of "review"); the
+ * edit distance then decides.
  */
-const FUZZY_THRESHOLD = 'SET pg_trgm.word_similarity_threshold = 0.5';
+const CANDIDATE_THRESHOLD = 'SET pg_trgm.similarity_threshold = 0.2';
+/** Similar words used per query word, closest first. */
+const SIMILAR_WORDS = 8;
+
+/** Per query word, the words of the list within its edit distance, closest first. */
+export const SIMILAR_WORDS_STATEMENT = `
+SELECT t.term, array_agg(s.word ORDER BY s.distance, s.similarity DESC, s.word) AS words
+FROM unnest($1::text[]) AS t(term)
+CROSS JOIN LATERAL (
+  SELECT w.word, levenshtein(w.word, parley_search_text(t.term)) AS distance,
+    similarity(w.word, parley_search_text(t.term)) AS similarity
+  FROM search_words w
+  WHERE w.word % parley_search_text(t.term)
+    AND levenshtein(w.word, parley_search_text(t.term))
+      BETWEEN 1 AND CASE WHEN length(t.term) >= 6 THEN 2 ELSE 1 END
+  ORDER BY distance, similarity DESC, w.word
+  LIMIT ${SIMILAR_WORDS}
+) s
+GROUP BY t.term`;
 
 const CJK = /[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]/u;
 const ONLY_WORD_CHARS = /^[\p{L}\p{N}]+$/u;
@@ -131,6 +151,7 @@ interface HitRow {
   file_kind?: 'image' | 'video' | 'voice' | 'file';
   file_mime?: string;
   file_size?: string | number | bigint;
+  file_attached_at?: Date;
 }
 
 /**
@@ -219,12 +240,11 @@ export function buildSearchStatement(
     scope: ScopeRow;
     /** Attachment names instead of message text (type=files). */
     type?: MessageSearch['type'];
-    /** Words of FUZZY_MIN_CHARS or more match similar words too (see above). */
-    fuzzy?: boolean;
+    /** Per query word, similar words it matches too (see above); absent: as typed only. */
+    similar?: Record<string, string[]> | undefined;
   },
 ): { text: string; values: unknown[] } {
   const files = opts.type === 'files';
-  const fuzzy = Boolean(opts.fuzzy);
   const values: unknown[] = [];
   // Every parameter is typed where it is used, so none is left for the server to guess.
   const p = (v: unknown, type: string) => {
@@ -244,21 +264,28 @@ export function buildSearchStatement(
   ];
   // Built only when ranking by relevance (an unused parameter would have no type).
   const rankParts: (() => string)[] = [];
-  const similarityParts: (() => string)[] = [];
 
   const termCondition = (term: TextTerm, negated: boolean): string => {
     let param = '';
     const text = () => (param ||= p(term.text, 'text'));
-    const similar = !negated && fuzzy && fuzzyTerm(term);
-    const substring = (column: string) => {
-      const like = `${column} LIKE '%' || parley_search_text(${p(escapeLike(term.text), 'text')}) || '%'`;
-      if (!similar) return like;
-      similarityParts.push(() => `word_similarity(parley_search_text(${text()}), c.search_text)`);
-      return `(${like} OR parley_search_text(${text()}) <% ${column})`;
-    };
-    // A file name: every kind of term is a piece of it.
-    if (files) return substring('x.search_name');
-    if (similar) return substring('m.search_text');
+    const similar = (!negated && term.kind === 'word' && opts.similar?.[term.text]) || [];
+    const like = (column: string) =>
+      `${column} LIKE '%' || parley_search_text(${p(escapeLike(term.text), 'text')}) || '%'`;
+    // A file name: every kind of term is a piece of it (or a similar word is).
+    if (files) {
+      if (similar.length === 0) return like('x.search_name');
+      const pieces = p(
+        similar.map((w) => `%${escapeLike(w)}%`),
+        'text[]',
+      );
+      return `(${like('x.search_name')} OR x.search_name LIKE ANY(${pieces}))`;
+    }
+    if (similar.length > 0) {
+      // The list's words are lexemes as they are (letters only, so nothing to escape).
+      const words = p(similar.map((w) => `'${w}'`).join(' | '), 'text');
+      rankParts.push(() => `to_tsquery('simple', ${words})`);
+      return `(${like('m.search_text')} OR m.search_vector @@ to_tsquery('simple', ${words}))`;
+    }
     if (term.kind === 'phrase') {
       const cond = CJK.test(term.text)
         ? `m.search_text LIKE '%' || parley_search_text(${p(escapeLike(term.text), 'text')}) || '%'`
@@ -338,24 +365,27 @@ export function buildSearchStatement(
   }
 
   const cursor = opts.cursor ? decodeCursor(opts.cursor, opts.sort) : null;
-  const ranked = opts.sort === 'relevance' && rankParts.length + similarityParts.length > 0 && !files;
+  const ranked = opts.sort === 'relevance' && rankParts.length > 0 && !files;
   const columns = `m.id::text AS id, m.chat_id::text AS chat_id, m.seq, m.body, m.sender_id::text AS sender_id,
     m.created_at, m.edited_at`;
 
   if (!ranked) {
     // Newest first (sort=date, files, or nothing to rank by): the keyset goes into the scan,
     // so the planner may walk messages_created_at_idx from the cursor and stop at the limit.
-    const row = files ? 'x' : 'm';
+    // Files go by the time they were attached (their message's time), so a common piece of
+    // a name walks media_attached_idx the same way instead of joining every file it matches.
+    const [time, row] = files ? ['x.attached_at', 'x'] : ['m.created_at', 'm'];
     if (cursor)
-      where.push(`(m.created_at, ${row}.id) < (${p(cursor.at, 'timestamptz')}, ${p(cursor.id, 'uuid')})`);
+      where.push(`(${time}, ${row}.id) < (${p(cursor.at, 'timestamptz')}, ${p(cursor.id, 'uuid')})`);
     const fileColumns = files
-      ? `, x.id::text AS file_id, x.name AS file_name, x.kind AS file_kind, x.mime AS file_mime, x.size AS file_size`
+      ? `, x.id::text AS file_id, x.name AS file_name, x.kind AS file_kind, x.mime AS file_mime, x.size AS file_size,
+    x.attached_at AS file_attached_at`
       : '';
     const text = `
 SELECT ${columns}, 0::real AS rank, NULL::timestamptz AS floor${fileColumns}
 FROM ${from}
 WHERE ${where.join('\n  AND ')}
-ORDER BY m.created_at DESC, ${row}.id DESC
+ORDER BY ${time} DESC, ${row}.id DESC
 LIMIT ${p(opts.limit + 1, 'int')}`;
     return { text, values };
   }
@@ -367,13 +397,7 @@ LIMIT ${p(opts.limit + 1, 'int')}`;
   const floor = cursor?.k === 'r' ? cursor.floor : null;
   if (floor) where.push(`m.created_at >= ${p(floor, 'timestamptz')}`);
   const firstPage = !cursor;
-  // Words found as they are rank by ts_rank; similar words by how similar they are.
-  const rank = [
-    ...(rankParts.length > 0
-      ? [`ts_rank(c.search_vector, ${rankParts.map((r) => `(${r()})`).join(' || ')}, 1)`]
-      : []),
-    ...similarityParts.map((part) => part()),
-  ].join(' + ');
+  const rank = `ts_rank(c.search_vector, ${rankParts.map((r) => `(${r()})`).join(' || ')}, 1)`;
   const after =
     cursor?.k === 'r'
       ? `WHERE (r.rank, r.created_at, r.id) < (${p(cursor.rank, 'real')}, ${p(cursor.at, 'timestamptz')}, ${p(cursor.id, 'uuid')})`
@@ -385,9 +409,7 @@ FROM (
   SELECT c.id, c.chat_id, c.seq, c.body, c.sender_id, c.created_at, c.edited_at, ${rank} AS rank,
     ${firstPage ? `CASE WHEN count(*) OVER () >= ${RANK_CANDIDATES} THEN min(c.created_at) OVER () END` : 'NULL::timestamptz'} AS floor
   FROM (
-    SELECT m.id, m.chat_id, m.seq, m.body, m.sender_id, m.created_at, m.edited_at, m.search_vector${
-      similarityParts.length > 0 ? ', m.search_text' : ''
-    }
+    SELECT m.id, m.chat_id, m.seq, m.body, m.sender_id, m.created_at, m.edited_at, m.search_vector
     FROM ${from}
     WHERE ${where.join('\n      AND ')}
     ORDER BY m.created_at DESC
@@ -401,7 +423,7 @@ LIMIT ${p(opts.limit + 1, 'int')}`;
 }
 
 /** A word that may match similar words: long enough, not CJK, letters and digits only. */
-function fuzzyTerm(term: TextTerm): boolean {
+export function isCorrectable(term: TextTerm): boolean {
   return (
     term.kind === 'word' &&
     !CJK.test(term.text) &&
@@ -422,53 +444,67 @@ export async function searchMessages(
 ): Promise<SearchResult> {
   const parsed = parseQuery(query.q);
   const terms = highlightTerms(parsed);
-  const empty = { messages: [], users: [], nextCursor: null, terms, approximate: false };
-  if (isEmptyQuery(parsed)) return empty;
+  if (isEmptyQuery(parsed)) return { messages: [], users: [], nextCursor: null, terms, approximate: false };
   const sort = sortOf(query);
   // A bad cursor is refused before the database is asked.
   const cursor = query.cursor ? decodeCursor(query.cursor, sort) : null;
+  const correctable = parsed.include.filter(isCorrectable).map((t) => t.text);
   const search = (fuzzy: boolean) =>
-    runSearch(ctx, scopeStatement(userId, parsed, query.chatId), (scope) =>
-      buildSearchStatement(parsed, {
+    inSearchTransaction(ctx, async (run) => {
+      const statement = scopeStatement(userId, parsed, query.chatId);
+      const [scope] = await run<ScopeRow>(statement.text, statement.values);
+      let similar: Record<string, string[]> | undefined;
+      if (fuzzy) {
+        const found = await run<{ term: string; words: string[] }>(SIMILAR_WORDS_STATEMENT, [correctable]);
+        similar = Object.fromEntries(found.map((r) => [r.term, r.words]));
+        // No similar word anywhere: nothing more could match.
+        if (found.length === 0) return { rows: [], similar };
+      }
+      const built = buildSearchStatement(parsed, {
         userId,
         chatId: query.chatId,
         now: ctx.now(),
         limit: query.limit,
         sort,
         cursor: query.cursor,
-        scope,
+        scope: scope!,
         type: query.type,
-        fuzzy,
-      }),
-    );
-  let fuzzy = cursor?.fuzzy ?? false;
-  let rows = await search(fuzzy);
+        similar,
+      });
+      return { rows: await run<HitRow>(built.text, built.values), similar };
+    });
+  let fuzzy = (cursor?.fuzzy ?? false) && correctable.length > 0;
+  let { rows, similar } = await search(fuzzy);
   // Nothing as typed: similar words, if the query has words long enough for that.
-  if (rows.length === 0 && !cursor && parsed.include.some(fuzzyTerm)) {
+  if (rows.length === 0 && !cursor && correctable.length > 0) {
     fuzzy = true;
-    rows = await search(true);
+    ({ rows, similar } = await search(true));
   }
   const page = rows.slice(0, query.limit);
   const last = page.at(-1);
   // A later page keeps the first page's candidate set (see RANK_CANDIDATES).
   const floor = cursor ? (cursor.k === 'r' ? cursor.floor : null) : (last?.floor?.toISOString() ?? null);
-  const at = last?.created_at.toISOString() ?? '';
-  const id = (files: HitRow) => (query.type === 'files' ? files.file_id! : files.id);
+  const at = (query.type === 'files' ? last?.file_attached_at : last?.created_at)?.toISOString() ?? '';
+  const keyOf = (row: HitRow) => (query.type === 'files' ? row.file_id! : row.id);
   const nextCursor =
     rows.length > query.limit && last
       ? encodeCursor(
           sort === 'relevance'
             ? { k: 'r', rank: last.rank, at, id: last.id, floor, fuzzy }
-            : { k: 'd', at, id: id(last), fuzzy },
+            : { k: 'd', at, id: keyOf(last), fuzzy },
         )
       : null;
-  return {
-    messages: await presentHits(ctx, userId, page, terms),
-    users: [],
-    nextCursor,
-    terms,
-    approximate: fuzzy,
-  };
+  // Similar words are highlighted where they occur, and named only when the page shows them.
+  const messages = await presentHits(ctx, userId, page, [...terms, ...Object.values(similar ?? {}).flat()]);
+  const shown = new Set(
+    messages.flatMap((m) =>
+      m.snippet.highlights.map((h) => m.snippet.text.slice(h.start, h.end).toLowerCase()),
+    ),
+  );
+  const extra = Object.values(similar ?? {})
+    .flat()
+    .filter((w) => shown.has(w));
+  return { messages, users: [], nextCursor, terms: [...terms, ...extra], approximate: fuzzy };
 }
 
 /** What a search statement runs with on PostgreSQL (the benchmark's EXPLAIN uses them too). */
@@ -483,35 +519,26 @@ export const SEARCH_SETTINGS = [
   // Parallel workers cost more to start and to share the cores with than a scan that stops
   // after a few hundred rows saves (measured: slower under load, never faster).
   'SET LOCAL max_parallel_workers_per_gather = 0',
-  FUZZY_THRESHOLD.replace('SET', 'SET LOCAL'),
+  CANDIDATE_THRESHOLD.replace('SET', 'SET LOCAL'),
 ];
 
-/**
- * The caller's scope first (scopeStatement), then the statement built with it, in one
- * read-only transaction of its own on PostgreSQL.
- */
-async function runSearch(
-  ctx: AppContext,
-  scope: { text: string; values: unknown[] },
-  build: (scope: ScopeRow) => { text: string; values: unknown[] },
-): Promise<HitRow[]> {
+type Query = <T>(text: string, values: unknown[]) => Promise<T[]>;
+
+/** Runs `fn`'s statements in one read-only transaction of their own on PostgreSQL, with SEARCH_SETTINGS. */
+async function inSearchTransaction<T>(ctx: AppContext, fn: (query: Query) => Promise<T>): Promise<T> {
   if (ctx.db.kind !== 'postgres') {
     // One connection, used only by this process: the setting may stay for the session.
-    await ctx.db.sql({ text: FUZZY_THRESHOLD }, []);
-    const [row] = await ctx.db.sql<ScopeRow>({ text: scope.text }, scope.values);
-    const statement = build(row!);
-    return ctx.db.sql<HitRow>({ text: statement.text }, statement.values);
+    await ctx.db.sql({ text: CANDIDATE_THRESHOLD }, []);
+    return fn((text, values) => ctx.db.sql({ text }, values));
   }
   return ctx.db.withConnection(async (conn) => {
     // One round trip to open the transaction with its settings: on a busy machine every
     // round trip waits for the scheduler twice.
     await conn.exec(['BEGIN READ ONLY', ...SEARCH_SETTINGS].join('; '));
     try {
-      const [row] = await conn.query<ScopeRow>(scope.text, scope.values);
-      const statement = build(row!);
-      const rows = await conn.query<HitRow>(statement.text, statement.values);
+      const result = await fn((text, values) => conn.query(text, values));
       await conn.exec('COMMIT');
-      return rows;
+      return result;
     } catch (err) {
       await conn.exec('ROLLBACK').catch(() => undefined);
       throw err;

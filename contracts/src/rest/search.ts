@@ -91,7 +91,7 @@ export const searchContract = c.router(
       method: 'GET',
       path: '/search',
       summary:
-        'Full-text search over the messages of the chats the caller is in (or people, type=users): ' +
+        'Full-text search over the messages of the chats the caller is in (their files by name: type=files; people: type=users): ' +
         'words, "phrases", -exclusions, prefix*, from:, in:, has:, is:unread, before:/after:/on:',
       query: searchQuerySchema,
       responses: {

@@ -5,3 +5,6 @@ ALTER TABLE "media"
   ADD COLUMN "search_name" TEXT GENERATED ALWAYS AS (parley_search_text("name")) STORED;
 
 CREATE INDEX "media_search_name_trgm_idx" ON "media" USING GIN ("search_name" gin_trgm_ops);
+
+-- type=files lists the newest files first: attached ones by the time they were attached.
+CREATE INDEX "media_attached_idx" ON "media" ("attached_at", "id") WHERE "message_id" IS NOT NULL;

@@ -7,6 +7,7 @@
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
+import { fuzzystrmatch } from '@electric-sql/pglite/contrib/fuzzystrmatch';
 import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { unaccent } from '@electric-sql/pglite/contrib/unaccent';
 import { createPgConfig } from '@electric-sql/pglite/node-postgres';
@@ -139,8 +140,8 @@ async function openPglite(dir: string, opts: DatabaseOptions): Promise<Database>
   const memory = dir.startsWith('memory://');
   if (!memory) mkdirSync(dir, { recursive: true });
   const unlock = memory ? () => undefined : lockPgliteDir(dir);
-  // The search migration creates these extensions; PGlite must have them loaded to do so.
-  const pglite = new PGlite(dir, { extensions: { pg_trgm, unaccent } });
+  // The search migrations create these extensions; PGlite must have them loaded to do so.
+  const pglite = new PGlite(dir, { extensions: { pg_trgm, unaccent, fuzzystrmatch } });
   try {
     await pglite.waitReady;
   } catch (err) {
