@@ -60,7 +60,10 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     http: {
       requestTimeout: 0,
       headersTimeout: config.http.headersTimeoutMs,
-      connectionsCheckingInterval: Math.max(50, Math.min(1_000, Math.floor(config.http.headersTimeoutMs / 4))),
+      connectionsCheckingInterval: Math.max(
+        50,
+        Math.min(1_000, Math.floor(config.http.headersTimeoutMs / 4)),
+      ),
     },
     // Errors Node's HTTP parser or Fastify's router raise before a route runs still answer
     // in the error shape.
