@@ -62,6 +62,10 @@ const serverEnv = {
   SEND_RATE_PER_SECOND: '1000',
   // Direct chats with strangers start as requests (accepted, or blocked, below).
   DIRECT_CHAT_POLICY: 'requests',
+  // The word list for typo tolerance takes in new messages within a second (the search step
+  // looks for a word sent a little earlier with a letter wrong).
+  SEARCH_WORDS_MS: '1000',
+  SEARCH_WORDS_LAG_MS: '500',
 };
 
 async function main() {
@@ -243,10 +247,21 @@ async function main() {
     assert.equal(await topbarName().textContent(), renamed);
     assert.equal(await page.getByLabel('Status').inputValue(), 'Testing Parley end to end');
     assert.equal(await page.getByRole('radio', { name: 'Busy' }).isChecked(), true);
-    const stored = await page.evaluate(() => localStorage.length + sessionStorage.length);
-    assert.equal(stored, 0, 'nothing may be kept in web storage');
+    // No token in web storage: only settings without secrets (the notification prompt's
+    // "Not now", whether this browser knows the session hint).
+    const stored = await page.evaluate(() => [...Object.keys(localStorage), ...Object.keys(sessionStorage)]);
+    const settings = ['parley.sessionHintKnown', 'parley.notificationPrompt.snoozedAt'];
+    assert.deepEqual(
+      stored.filter((k) => !settings.includes(k)),
+      [],
+      'nothing but settings may be kept in web storage',
+    );
     const cookies = await page.evaluate(() => document.cookie);
-    assert.equal(cookies, '', 'the refresh cookie must be HttpOnly');
+    assert.equal(
+      cookies,
+      'parley_session=1',
+      'the refresh cookie is HttpOnly; only the session hint is readable',
+    );
   });
 
   await step('a deep link to a chat that does not exist opens inside the app and says so', async () => {
@@ -447,7 +462,8 @@ async function main() {
     const reply = message(alice, 'Replying to you');
     await reply.waitFor();
     assert.equal(await reply.getByTestId('reply-quote').getAttribute('data-reply-to'), helloId);
-    assert.match(await reply.getByTestId('reply-quote').innerText(), /Hello/);
+    // The quote is plain text: "Hello **Bob**" reads "Hello Bob".
+    assert.match(await reply.getByTestId('reply-quote').innerText(), /Hello Bob, see https:\/\/example\.com/);
   });
 
   await step('react to a message; the other side sees it', async () => {
@@ -483,6 +499,12 @@ async function main() {
     await doomed.hover();
     await doomed.getByTestId('message-menu-button').click();
     await alice.getByTestId('delete-everyone-button').click();
+    // It asks first; the message stays until confirmed.
+    const ask = alice.getByTestId('confirm-dialog');
+    await ask.waitFor();
+    assert.match(await ask.innerText(), /Delete for everyone\?/);
+    await screenshot(alice, 'confirm-delete');
+    await ask.getByTestId('confirm-button').click();
     for (const p of [alice, bob.page]) {
       await p
         .locator(`[data-testid="message"][data-message-id="${doomedId}"] [data-testid="message-deleted"]`)
@@ -890,6 +912,11 @@ async function main() {
       });
       await bob.page.goto(`/chats/${chatId}`);
       await bob.page.getByTestId('message-list').waitFor();
+      // Bob left most of Alice's backlog unread: the chat opens at the first unread message,
+      // under "New messages". He goes to the newest, where live messages arrive.
+      await bob.page.getByTestId('new-messages-divider').waitFor();
+      await bob.page.getByTestId('jump-to-latest').click();
+      await bob.page.getByTestId('load-newer-button').waitFor({ state: 'detached' });
       await bob.page.waitForFunction(() => window.__sockets.some((s) => s.readyState === 1));
       // The network drops; while Bob is away Alice writes.
       await bob.page.evaluate(() => {
@@ -1011,6 +1038,7 @@ async function main() {
     await bob.page.getByTestId('chat-request-banner').waitFor();
     await message(bob.page, 'Hi Bob, Cy here').waitFor();
     await bob.page.getByTestId('request-block-button').click();
+    await bob.page.getByTestId('confirm-dialog').getByTestId('confirm-button').click();
     const blocked = bob.page.getByTestId('chat-blocked');
     await blocked.waitFor();
     assert.match(await blocked.innerText(), new RegExp(`You blocked ${cyAccount.displayName}`));

@@ -334,6 +334,12 @@ describe('refresh tokens', () => {
     expect(setCookie).toMatch(/SameSite=Strict/i);
     expect(setCookie).toMatch(/Path=\/api\/auth/i);
     const cookie = setCookie.split(';')[0]!;
+    // Beside it, a hint without a secret that the web app can read: there is a session.
+    const hint = res.headers.getSetCookie().find((c) => c.startsWith('parley_session='));
+    expect(hint).toMatch(/^parley_session=1;/);
+    expect(hint).not.toMatch(/HttpOnly/i);
+    expect(hint).toMatch(/Path=\/;/i);
+    expect(hint).toMatch(/SameSite=Strict/i);
 
     const refreshed = await api.post('/api/auth/refresh', {}, { headers: { cookie } });
     expect(refreshed.status).toBe(200);
@@ -346,6 +352,7 @@ describe('refresh tokens', () => {
     server.clock.advance(-(server.config.refreshReuseGraceMs + 1_000));
     expect(replay.status).toBe(401);
     expect(replay.headers.get('set-cookie')).toMatch(/parley_refresh=;/);
+    expect(replay.headers.getSetCookie().some((c) => /^parley_session=;/.test(c))).toBe(true);
   });
 });
 

@@ -3,7 +3,7 @@
  * an HttpOnly, Secure, SameSite=Strict cookie scoped to /api/auth (the web app), as the
  * client asks with `refreshTokenDelivery`.
  */
-import { contract } from '@parley/contracts';
+import { contract, SESSION_HINT_COOKIE } from '@parley/contracts';
 import { initServer } from '@ts-rest/fastify';
 import type { CookieSerializeOptions } from '@fastify/cookie';
 import type { FastifyRequest } from 'fastify';
@@ -41,6 +41,13 @@ function deliver(ctx: AppContext, reply: CookieReply, issued: IssuedTokens, via:
       path: REFRESH_COOKIE_PATH,
       expires: new Date(issued.result.refreshTokenExpiresAt),
     });
+    reply.setCookie(SESSION_HINT_COOKIE, '1', {
+      httpOnly: false,
+      secure: ctx.config.cookieSecure,
+      sameSite: 'strict',
+      path: '/',
+      expires: new Date(issued.result.refreshTokenExpiresAt),
+    });
     return issued.result;
   }
   return { ...issued.result, refreshToken: issued.refreshToken };
@@ -53,6 +60,7 @@ function clearRefreshCookie(ctx: AppContext, reply: CookieReply) {
     secure: ctx.config.cookieSecure,
     sameSite: 'strict',
   });
+  reply.clearCookie(SESSION_HINT_COOKIE, { path: '/', secure: ctx.config.cookieSecure, sameSite: 'strict' });
 }
 
 export function authRouter(ctx: AppContext) {

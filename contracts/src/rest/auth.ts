@@ -8,6 +8,13 @@ const c = initContract();
 
 /** Where the server puts the refresh token: the web app asks for the HttpOnly cookie, other
  * clients (CLI, load tester, scripts) for the response body. */
+/**
+ * A cookie without any secret, set and cleared with the HttpOnly refresh cookie: the web app
+ * reads it to know whether there is a session to refresh, so a signed-out page load asks
+ * nothing (and logs no 401).
+ */
+export const SESSION_HINT_COOKIE = 'parley_session';
+
 export const refreshTokenDeliverySchema = z.enum(['cookie', 'body']);
 
 const deviceFields = {

@@ -26,6 +26,7 @@ const emptyTexts: Record<ListView, string> = {
 import { NewChatDialog } from './NewChatDialog';
 import { NewGroupDialog } from './NewGroupDialog';
 import { NotificationPrompt } from './NotificationPrompt';
+import { plainText } from './plain-text';
 
 export function ChatList({ activeChatId }: { activeChatId: string | null }) {
   const chats = useChatsStore((s) => s.chats);
@@ -153,9 +154,10 @@ function previewLine(chat: Chat, me: string | undefined): string {
   if (!last) return chat.kind === 'group' ? 'No messages yet' : 'Say hello';
   if (last.deleted) return 'This message was deleted';
   if (last.kind === 'system') return last.text;
-  if (last.senderId === me) return `You: ${last.text}`;
-  if (chat.kind === 'group' && last.senderName) return `${last.senderName}: ${last.text}`;
-  return last.text;
+  const text = plainText(last.text);
+  if (last.senderId === me) return `You: ${text}`;
+  if (chat.kind === 'group' && last.senderName) return `${last.senderName}: ${text}`;
+  return text;
 }
 
 function ChatListItem({ chat, active }: { chat: Chat; active: boolean }) {

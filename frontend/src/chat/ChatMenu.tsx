@@ -10,7 +10,7 @@ import { errorText } from '../messaging/actions';
 import { MUTE_CHOICES, muteUntil, setChatPreferences, setMessageTtl } from '../messaging/chat-actions';
 import { useIsMuted } from './use-muted';
 import { useContactsStore } from '../people/contacts-store';
-import { blockUser, unblockUser } from '../people/people-actions';
+import { blockUser, confirmBlock, unblockUser } from '../people/people-actions';
 import { fullTime } from './format';
 import { showToast } from './toast';
 import { useDismiss } from './use-dismiss';
@@ -187,10 +187,13 @@ export function ChatMenu({ chat, onOpenMedia }: { chat: Chat; onOpenMedia?: () =
                 role="menuitem"
                 className={blocked ? undefined : 'menu__danger'}
                 onClick={() =>
-                  void run(
-                    () => (blocked ? unblockUser(peer) : blockUser(peer)),
-                    blocked ? `Unblocked ${peer.displayName}` : `Blocked ${peer.displayName}`,
-                  )
+                  void (async () => {
+                    if (!blocked && !(await confirmBlock(peer))) return;
+                    await run(
+                      () => (blocked ? unblockUser(peer) : blockUser(peer)),
+                      blocked ? `Unblocked ${peer.displayName}` : `Blocked ${peer.displayName}`,
+                    );
+                  })()
                 }
                 data-testid="chat-menu-block"
               >

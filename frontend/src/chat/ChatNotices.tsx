@@ -9,7 +9,7 @@ import { Link, useNavigate } from 'react-router-dom';
 import { errorText } from '../messaging/actions';
 import { acceptChatRequest, openDirectChat, rejectChatRequest } from '../messaging/chat-actions';
 import { emptyChatMessages, useMessagesStore } from '../messaging/messages-store';
-import { blockUser, unblockUser } from '../people/people-actions';
+import { blockUser, confirmBlock, unblockUser } from '../people/people-actions';
 import { showChatList } from './ChatList';
 import { showToast } from './toast';
 
@@ -103,10 +103,13 @@ export function RequestBanner({ chat, peer }: { chat: Chat; peer: PublicUser }) 
           busy={busy}
           testId="request-block-button"
           onClick={() =>
-            void run(async () => {
-              await blockUser(peer);
-              showToast(`Blocked ${peer.displayName}`);
-            })
+            void (async () => {
+              if (!(await confirmBlock(peer))) return;
+              await run(async () => {
+                await blockUser(peer);
+                showToast(`Blocked ${peer.displayName}`);
+              });
+            })()
           }
         >
           Block

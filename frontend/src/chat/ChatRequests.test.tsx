@@ -129,6 +129,11 @@ describe('chat requests', () => {
     const u = userEvent.setup();
     renderAt(`/chats/${R}`);
     await u.click(await screen.findByTestId('request-block-button'));
+    // Blocking asks first.
+    const ask = await screen.findByTestId('confirm-dialog');
+    expect(ask).toHaveTextContent('Block Bob Baker?');
+    expect(server.calls('POST', `/api/users/${BOB}/block`)).toHaveLength(0);
+    await u.click(within(ask).getByTestId('confirm-button'));
     const blocked = await screen.findByTestId('chat-blocked');
     expect(blocked).toHaveTextContent('You blocked Bob Baker');
     expect(server.calls('POST', `/api/users/${BOB}/block`)).toHaveLength(1);

@@ -23,6 +23,7 @@ import { loadMembers, refreshChat } from '../messaging/sync';
 import { Modal } from './Modal';
 import { PresenceDot } from './PresenceDot';
 import { UserSearch } from './UserSearch';
+import { confirm } from './confirm';
 
 const roleOrder: Record<MemberRole, number> = { owner: 0, admin: 1, member: 2 };
 const roleLabel: Record<MemberRole, string> = { owner: 'Owner', admin: 'Admin', member: 'Member' };
@@ -75,8 +76,19 @@ export function GroupSettingsDialog({ chat, me, onClose }: { chat: Chat; me: str
       [200],
       refetch,
     );
-  const removeMember = (m: ChatMember) =>
-    act(() => api.chats.removeMember({ params: { chatId: chat.id, userId: m.user.id } }), [204], refetch);
+  const removeMember = async (m: ChatMember) => {
+    const ok = await confirm({
+      title: `Remove ${m.user.displayName}?`,
+      description: `${m.user.displayName} leaves ${chat.name} and no longer sees its messages. You can add them again later.`,
+      confirmLabel: 'Remove',
+    });
+    if (ok)
+      await act(
+        () => api.chats.removeMember({ params: { chatId: chat.id, userId: m.user.id } }),
+        [204],
+        refetch,
+      );
+  };
   const transfer = (m: ChatMember) =>
     act(
       () => api.chats.transferOwnership({ params: { chatId: chat.id }, body: { userId: m.user.id } }),
@@ -92,8 +104,14 @@ export function GroupSettingsDialog({ chat, me, onClose }: { chat: Chat; me: str
         return refetch();
       },
     );
-  const leave = () =>
-    act(
+  const leave = async () => {
+    const ok = await confirm({
+      title: `Leave ${chat.name}?`,
+      description: 'You will no longer see its messages. Someone in the group can add you back.',
+      confirmLabel: 'Leave',
+    });
+    if (!ok) return;
+    await act(
       () => api.chats.leave({ params: { chatId: chat.id } }),
       [204],
       () => {
@@ -101,6 +119,7 @@ export function GroupSettingsDialog({ chat, me, onClose }: { chat: Chat; me: str
         navigate('/');
       },
     );
+  };
   const deleteGroup = () =>
     act(
       () => api.chats.remove({ params: { chatId: chat.id } }),

@@ -12,6 +12,8 @@ import { AlertIcon, CheckIcon, ClockIcon, TimerIcon } from './Icons';
 import { MessageBody } from './MessageBody';
 import { showToast } from './toast';
 import { useDismiss } from './use-dismiss';
+import { confirm } from './confirm';
+import { plainText } from './plain-text';
 
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀'];
 
@@ -67,7 +69,7 @@ function ReplyQuote({
     >
       <span className="reply-quote__sender">{reply.senderName ?? 'Someone'}</span>
       <span className="reply-quote__text">
-        {reply.deleted ? 'This message was deleted' : reply.bodyPreview}
+        {reply.deleted ? 'This message was deleted' : plainText(reply.bodyPreview)}
       </span>
     </button>
   );
@@ -192,7 +194,18 @@ export const MessageItem = memo(function MessageItem({
       showToast(errorText(err), 'error');
     }
   }
-  const remove = (scope: DeleteScope) => run(() => deleteMessage(message, scope));
+  const remove = async (scope: DeleteScope) => {
+    if (
+      scope === 'everyone' &&
+      !(await confirm({
+        title: 'Delete for everyone?',
+        description: 'The message is removed for everyone in this chat. This cannot be undone.',
+        confirmLabel: 'Delete',
+      }))
+    )
+      return;
+    await run(() => deleteMessage(message, scope));
+  };
 
   return (
     <div

@@ -1,10 +1,11 @@
 /**
- * The scrolling list of a chat's messages. Opens at the newest page (or around a deep
- * link's message, highlighted for a few seconds), loads older pages at the top keeping the
+ * The scrolling list of a chat's messages. Opens at the first unread message under a "New
+ * messages" line (the page from there when more than a page is unread), else at the newest
+ * page (or around a deep link's message, highlighted for a few seconds), loads older pages at the top keeping the
  * scroll position, newer ones at the bottom when the window stops short of the newest, and
  * marks the chat read while it is visible and scrolled to the bottom.
  */
-import type { Chat, Message } from '@parley/contracts';
+import { type Chat, MESSAGE_PAGE_DEFAULT, type Message } from '@parley/contracts';
 import {
   Fragment,
   type ReactNode,
@@ -20,11 +21,13 @@ import { markRead } from '../messaging/actions';
 import { isIncomingRequest } from '../messaging/chats-store';
 import { useMembersStore } from '../messaging/members-store';
 import { emptyChatMessages, maxSeq, useMessagesStore } from '../messaging/messages-store';
-import { loadAround, loadErrorMessage, loadLatest, loadNewer, loadOlder } from '../messaging/sync';
+import { loadAround, loadErrorMessage, loadFrom, loadLatest, loadNewer, loadOlder } from '../messaging/sync';
 import { dayLabel, sameDay } from './format';
 import { MessageItem, PendingItem, SystemLine } from './MessageItem';
 
 const HIGHLIGHT_MS = 4_000;
+/** Unread messages the newest page is sure to hold with some read ones above them. */
+const UNREAD_IN_LATEST_PAGE = MESSAGE_PAGE_DEFAULT - 10;
 const NEAR_EDGE_PX = 120;
 const GROUP_GAP_MS = 5 * 60_000;
 
@@ -39,6 +42,7 @@ export function useDocumentVisible(): boolean {
 type ScrollIntent =
   | { kind: 'stay' }
   | { kind: 'bottom' }
+  | { kind: 'unread' }
   | { kind: 'message'; id: string }
   | { kind: 'keep'; height: number; top: number };
 
@@ -70,6 +74,10 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
   const busy = useRef(false);
   const readSent = useRef(0);
   const visible = useDocumentVisible();
+  // The chat as it was when opened: where its unread messages began.
+  const chatRef = useRef(chat);
+  chatRef.current = chat;
+  const [unreadFrom, setUnreadFrom] = useState<number | null>(null);
 
   const applyIntent = useCallback(() => {
     const el = scrollRef.current;
@@ -79,7 +87,11 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
       // A newer page goes below what is being read: nothing moves.
     } else if (want.kind === 'bottom') el.scrollTop = el.scrollHeight;
     else if (want.kind === 'keep') el.scrollTop = want.top + (el.scrollHeight - want.height);
-    else {
+    else if (want.kind === 'unread') {
+      const line = el.querySelector<HTMLElement>('[data-testid="new-messages-divider"]');
+      if (line?.scrollIntoView) line.scrollIntoView({ block: 'start' });
+      else el.scrollTop = el.scrollHeight;
+    } else {
       const node = el.querySelector<HTMLElement>(`[data-message-id="${want.id}"]`);
       if (!node) return;
       node.scrollIntoView?.({ block: 'center' });
@@ -104,13 +116,21 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
         }
         if (!cancelled) setHighlightId(focusMessageId);
       } else {
-        intent.current = { kind: 'bottom' };
-        if (!current?.loaded || current.hasMoreAfter) {
+        const opened = chatRef.current;
+        const firstUnread = opened.unreadCount > 0 ? opened.lastReadSeq + 1 : null;
+        setUnreadFrom(firstUnread);
+        intent.current = firstUnread ? { kind: 'unread' } : { kind: 'bottom' };
+        if (firstUnread && opened.unreadCount > UNREAD_IN_LATEST_PAGE) {
+          // More unread than the newest page holds: the page from the first unread on.
+          setLoading('initial');
+          await loadFrom(chatId, firstUnread - 1);
+        } else if (!current?.loaded || current.hasMoreAfter) {
           setLoading('initial');
           await loadLatest(chatId);
         }
       }
     }
+    setUnreadFrom(null);
     setError(null);
     open()
       .catch((err) => {
@@ -237,10 +257,13 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
 
   const rows: ReactNode[] = [];
   let prev: Message | null = null;
+  let dividerShown = false;
   for (const id of cm.order) {
     const m = cm.byId[id];
     if (!m) continue;
     const newDay = !prev || !sameDay(prev.createdAt, m.createdAt);
+    const divider = unreadFrom !== null && !dividerShown && m.seq >= unreadFrom;
+    if (divider) dividerShown = true;
     const showSender =
       chat.kind === 'group' &&
       (newDay ||
@@ -253,6 +276,11 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
         {newDay && (
           <div className="day-separator" data-testid="day-separator">
             <span>{dayLabel(m.createdAt)}</span>
+          </div>
+        )}
+        {divider && (
+          <div className="unread-divider" data-testid="new-messages-divider" role="separator">
+            <span>New messages</span>
           </div>
         )}
         {m.kind === 'system' ? (

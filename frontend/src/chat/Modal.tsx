@@ -1,6 +1,10 @@
-import { type ReactNode, useEffect, useId } from 'react';
+/**
+ * A dialog over the page, on Radix's dialog: focus moves in and stays inside while it is
+ * open (Tab wraps), Escape or a click outside closes it, and focus goes back to what had it.
+ */
+import * as Dialog from '@radix-ui/react-dialog';
+import { type ReactNode, useState } from 'react';
 
-/** A dialog over the page: Escape or the backdrop closes it. */
 export function Modal({
   title,
   onClose,
@@ -12,36 +16,38 @@ export function Modal({
   children: ReactNode;
   testId: string;
 }) {
-  const titleId = useId();
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') onClose();
-    };
-    document.addEventListener('keydown', onKey);
-    return () => document.removeEventListener('keydown', onKey);
-  }, [onClose]);
+  // Opened by a parent's state, not a Radix trigger: what had focus gets it back on close.
+  const [opener] = useState(() =>
+    document.activeElement instanceof HTMLElement ? document.activeElement : null,
+  );
   return (
-    <div
-      className="modal-backdrop"
-      onMouseDown={(e) => {
-        if (e.target === e.currentTarget) onClose();
+    <Dialog.Root
+      open
+      onOpenChange={(open) => {
+        if (!open) onClose();
       }}
     >
-      <div className="modal" role="dialog" aria-modal="true" aria-labelledby={titleId} data-testid={testId}>
-        <div className="modal__header">
-          <h2 id={titleId}>{title}</h2>
-          <button
-            type="button"
-            className="icon-button"
-            onClick={onClose}
-            aria-label="Close"
-            data-testid="modal-close"
+      <Dialog.Portal>
+        <Dialog.Overlay className="modal-backdrop">
+          <Dialog.Content
+            className="modal"
+            data-testid={testId}
+            aria-describedby={undefined}
+            onCloseAutoFocus={(e) => {
+              e.preventDefault();
+              if (opener?.isConnected) opener.focus();
+            }}
           >
-            ×
-          </button>
-        </div>
-        <div className="modal__body">{children}</div>
-      </div>
-    </div>
+            <div className="modal__header">
+              <Dialog.Title>{title}</Dialog.Title>
+              <Dialog.Close className="icon-button" aria-label="Close" data-testid="modal-close">
+                ×
+              </Dialog.Close>
+            </div>
+            <div className="modal__body">{children}</div>
+          </Dialog.Content>
+        </Dialog.Overlay>
+      </Dialog.Portal>
+    </Dialog.Root>
   );
 }

@@ -1,6 +1,9 @@
 import type { Chat, Message } from '@parley/contracts';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { useAuthStore } from '../auth/auth-store';
 import { BOB, CAROL, ME, chat, id, message } from '../test/chat-fixtures';
+import { testUser } from '../test/stub-network';
+import { useChatsStore } from './chats-store';
 import { noteIncoming, notifyReason, startNotifications } from './notifications';
 
 function setHidden(hidden: boolean) {
@@ -129,32 +132,54 @@ describe('notifyReason: which messages notify', () => {
   });
 });
 
-describe('noteIncoming: title count and browser notifications', () => {
-  it('counts messages in the title while hidden and resets when visible again', () => {
+describe('the title: unread messages', () => {
+  it('counts the unread messages of the chats in the main list that are not muted', () => {
+    useAuthStore.setState({ status: 'signedIn', user: testUser, accessToken: 'tok', sessionId: null });
+    const plainChat = chat(id('title plain'), { unreadCount: 2 });
+    useChatsStore.getState().setAll([
+      plainChat,
+      chat(id('title direct'), { kind: 'direct', unreadCount: 3 }),
+      chat(id('title muted'), {
+        unreadCount: 5,
+        preferences: { archived: false, mutedUntil: 'forever', notify: 'all' },
+      }),
+      chat(id('title archived'), {
+        unreadCount: 7,
+        preferences: { archived: true, mutedUntil: null, notify: 'all' },
+      }),
+      chat(id('title request'), { unreadCount: 1, request: { state: 'pending', requestedBy: BOB } }),
+    ]);
+    expect(document.title).toBe('(5) Parley');
+    useChatsStore.getState().upsert({ ...plainChat, unreadCount: 0 });
+    expect(document.title).toBe('(3) Parley');
+    useChatsStore.getState().clear();
+    expect(document.title).toBe('Parley');
+  });
+});
+
+describe('noteIncoming: browser notifications, and muted chats in the title', () => {
+  it('notifies while hidden; the message counts in the title through its chat, not twice', () => {
     setHidden(true);
     noteIncoming(plain, chat(C, { kind: 'direct', name: 'Bob Baker' }), ME);
     noteIncoming({ ...plain, seq: 6 }, chat(C, { kind: 'direct', name: 'Bob Baker' }), ME);
-    expect(document.title).toBe('(2) Parley');
+    expect(document.title).toBe('Parley');
     expect(shown).toEqual([
       { title: 'Bob Baker', options: { body: 'are you around?', tag: C } },
       { title: 'Bob Baker', options: { body: 'are you around?', tag: C } },
     ]);
-    setHidden(false);
-    expect(document.title).toBe('Parley');
   });
 
   it('does nothing while the tab is visible, and shows no notification without permission', () => {
     noteIncoming(plain, prefs({}), ME);
-    expect(document.title).toBe('Parley');
+    expect(shown).toEqual([]);
     FakeNotification.permission = 'default';
     setHidden(true);
     noteIncoming(msg({ seq: 7, body: 'hi' }), prefs({}), ME);
-    expect(document.title).toBe('(1) Parley');
     expect(shown).toEqual([]);
     FakeNotification.permission = 'granted';
   });
 
-  it('a muted chat neither counts nor notifies, except a mention of me or an urgent message', () => {
+  it('a muted chat neither counts nor notifies, except a mention of me or an urgent message, until the tab is seen', () => {
     setHidden(true);
     const team = { ...prefs({ mutedUntil: 'forever' }), name: 'Team' };
     noteIncoming(plain, team, ME);
@@ -168,5 +193,7 @@ describe('noteIncoming: title count and browser notifications', () => {
       'Urgent: Bob Baker in Team',
     ]);
     expect(shown[1]?.options).toMatchObject({ requireInteraction: true });
+    setHidden(false);
+    expect(document.title).toBe('Parley');
   });
 });

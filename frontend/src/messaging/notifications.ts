@@ -1,14 +1,18 @@
 /**
- * While the tab is hidden, messages from others that the chat's settings let through count
- * up in the title ("(3) Parley") and, if the user allowed it, raise a browser notification.
- * Permission is asked only when the user presses the button for it, never on load.
+ * The title counts what is unread ("(3) Parley"): the unread messages of the chats in the
+ * main list that are not muted, and — while the tab is hidden — the messages a muted chat
+ * still lets through (mentions of me, urgent ones). Messages from others that the chat's
+ * settings let through raise a browser notification while the tab is hidden, if the user
+ * allowed it. Permission is asked only when the user presses the button for it, never on load.
  */
 import type { Chat, Message } from '@parley/contracts';
+import { useAuthStore } from '../auth/auth-store';
 import { attachmentsText } from '../media/format';
-import { isIncomingRequest, isMuted } from './chats-store';
+import { chatFolder, isIncomingRequest, isMuted, useChatsStore } from './chats-store';
 
 const BASE_TITLE = 'Parley';
-let hiddenCount = 0;
+/** Messages from muted chats that got through while the tab was hidden. */
+let mutedAlerts = 0;
 let openChat: ((chatId: string) => void) | null = null;
 let listening = false;
 
@@ -42,11 +46,31 @@ function onVisibilityChange(): void {
   if (!document.hidden) resetUnseen();
 }
 
+/** Unread messages of the chats in the main list that are not muted. */
+export function unreadTotal(chats: Record<string, Chat>, me: string, now = Date.now()): number {
+  let total = 0;
+  for (const chat of Object.values(chats)) {
+    if (chatFolder(chat, me) === 'main' && !isMuted(chat.preferences, now)) total += chat.unreadCount;
+  }
+  return total;
+}
+
+function renderTitle(): void {
+  if (typeof document === 'undefined') return;
+  const me = useAuthStore.getState().user?.id;
+  const n = (me ? unreadTotal(useChatsStore.getState().chats, me) : 0) + mutedAlerts;
+  const title = n > 0 ? `(${n}) ${BASE_TITLE}` : BASE_TITLE;
+  if (document.title !== title) document.title = title;
+}
+
 export function startNotifications(navigateToChat: (chatId: string) => void): () => void {
   openChat = navigateToChat;
   if (!listening) document.addEventListener('visibilitychange', onVisibilityChange);
   listening = true;
+  const unsubscribe = useChatsStore.subscribe(renderTitle);
+  renderTitle();
   return () => {
+    unsubscribe();
     document.removeEventListener('visibilitychange', onVisibilityChange);
     listening = false;
     openChat = null;
@@ -55,12 +79,8 @@ export function startNotifications(navigateToChat: (chatId: string) => void): ()
 }
 
 export function resetUnseen(): void {
-  hiddenCount = 0;
-  if (typeof document !== 'undefined') document.title = BASE_TITLE;
-}
-
-export function unseenCount(): number {
-  return hiddenCount;
+  mutedAlerts = 0;
+  renderTitle();
 }
 
 export function notificationsSupported(): boolean {
@@ -72,8 +92,11 @@ export function noteIncoming(message: Message, chat: Chat | null, me: string): v
   if (!document.hidden) return;
   const reason = notifyReason(message, chat, me);
   if (!reason) return;
-  hiddenCount += 1;
-  document.title = `(${hiddenCount}) ${BASE_TITLE}`;
+  // Other chats' unread messages are in the title already (unreadTotal).
+  if (chat && isMuted(chat.preferences)) {
+    mutedAlerts += 1;
+    renderTitle();
+  }
   if (!notificationsSupported() || Notification.permission !== 'granted') return;
   const sender = message.sender?.displayName ?? 'Someone';
   const chatName = chat?.name ?? null;

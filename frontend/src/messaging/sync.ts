@@ -141,6 +141,11 @@ export async function loadLatest(chatId: string): Promise<void> {
   applyPage(chatId, await fetchPage(chatId, {}), 'replace');
 }
 
+/** The page of messages after `afterSeq` (the first unread ones), replacing the window. */
+export async function loadFrom(chatId: string, afterSeq: number): Promise<void> {
+  applyPage(chatId, await fetchPage(chatId, { after: afterSeq }), 'replace');
+}
+
 export async function loadOlder(chatId: string): Promise<void> {
   const cm = useMessagesStore.getState().byChat[chatId];
   if (!cm?.loaded || !cm.hasMoreBefore) return;

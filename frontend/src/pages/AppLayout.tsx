@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react';
 import { Link, NavLink, Outlet, useLocation, useNavigate } from 'react-router-dom';
 import { api } from '../api/client';
 import { useAuthStore } from '../auth/auth-store';
+import { ConfirmHost } from '../chat/confirm';
 import { AvailabilityDot } from '../components/AvailabilityDot';
 import { startNotifications } from '../messaging/notifications';
 import { startMessaging, stopMessaging } from '../messaging/session';
@@ -88,6 +89,7 @@ export function AppLayout() {
       <main className={`app-main${chatScreen ? ' app-main--chat' : ''}`}>
         <Outlet />
       </main>
+      <ConfirmHost />
     </div>
   );
 }

@@ -21,6 +21,7 @@ import { relationTo, useContactsStore } from './contacts-store';
 import {
   acceptContactRequest,
   blockUser,
+  confirmBlock,
   dismissContactRequest,
   requestContact,
   unblockUser,
@@ -241,10 +242,13 @@ function Profile({ user }: { user: PublicUser }) {
                 className="button button--danger"
                 disabled={busy}
                 onClick={() =>
-                  void run(async () => {
-                    await blockUser(user);
-                    return `Blocked ${user.displayName}. Neither of you can message the other.`;
-                  })
+                  void (async () => {
+                    if (!(await confirmBlock(user))) return;
+                    await run(async () => {
+                      await blockUser(user);
+                      return `Blocked ${user.displayName}. Neither of you can message the other.`;
+                    });
+                  })()
                 }
                 data-testid="profile-block-button"
               >

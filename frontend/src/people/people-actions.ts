@@ -5,6 +5,7 @@
  */
 import type { PublicUser } from '@parley/contracts';
 import { api } from '../api/client';
+import { confirm } from '../chat/confirm';
 import { refused } from '../messaging/actions';
 import { usePresenceStore } from '../messaging/presence-store';
 import { dropContact, dropRequest, setBlocked, upsertContact, upsertRequest } from './contacts-store';
@@ -49,6 +50,16 @@ export async function removeContact(userId: string): Promise<void> {
   const res = await api.contacts.remove({ params: { id: userId } });
   if (res.status !== 204 && res.status !== 404) refused(res.status, res.body);
   dropContact(userId);
+}
+
+/** "Block X?" before blocking: it ends the contact and stops direct messages both ways. */
+export function confirmBlock(user: Pick<PublicUser, 'displayName'>): Promise<boolean> {
+  return confirm({
+    title: `Block ${user.displayName}?`,
+    description:
+      "Neither of you can message the other, contact requests end, and you stop seeing each other's presence. Groups you share keep working. You can unblock later.",
+    confirmLabel: 'Block',
+  });
 }
 
 /** Block: no direct messages, requests or presence either way; contact and requests end. */

@@ -110,6 +110,13 @@ describe('profile page', () => {
     expect(screen.getByTestId('user-profile-status')).toHaveTextContent('On holiday');
 
     await u.click(screen.getByTestId('profile-block-button'));
+    // Cancel first: nothing happens; then confirm.
+    await u.click(await screen.findByTestId('confirm-cancel'));
+    expect(screen.queryByTestId('confirm-dialog')).toBeNull();
+    expect(server.calls('POST', `/api/users/${BOB}/block`)).toHaveLength(0);
+    expect(screen.getByTestId('profile-block-button')).toHaveFocus();
+    await u.click(screen.getByTestId('profile-block-button'));
+    await u.click(await screen.findByTestId('confirm-button'));
     expect(await screen.findByTestId('profile-unblock-button')).toBeVisible();
     expect(screen.queryByTestId('user-profile-presence')).toBeNull();
     expect(screen.queryByTestId('profile-message-button')).toBeNull();

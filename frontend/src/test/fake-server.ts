@@ -195,7 +195,17 @@ export function fakeServer(initial: Partial<FakeState> = {}) {
         return ok({ chatId, lastReadSeq: upToSeq, unreadCount: 0 });
       }
       if (sub === '/messages' && req.method === 'GET') {
-        return ok({ messages: state.pages[chatId] ?? [], hasMoreBefore: false, hasMoreAfter: false });
+        const all = state.pages[chatId] ?? [];
+        // ?after=seq: the page after it (the first unread ones); otherwise every message.
+        const after = url.searchParams.get('after');
+        if (after === null) return ok({ messages: all, hasMoreBefore: false, hasMoreAfter: false });
+        const limit = Number(url.searchParams.get('limit') ?? 50);
+        const later = all.filter((m) => m.seq > Number(after));
+        return ok({
+          messages: later.slice(0, limit),
+          hasMoreBefore: later.length < all.length,
+          hasMoreAfter: later.length > limit,
+        });
       }
       if (sub === '/messages' && req.method === 'POST') {
         const body = req.body as { clientMsgId: string; body: string; priority?: Message['priority'] };

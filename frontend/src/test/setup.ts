@@ -1,6 +1,7 @@
 import '@testing-library/jest-dom/vitest';
 import { cleanup, configure } from '@testing-library/react';
 import { afterEach, beforeEach, vi } from 'vitest';
+import { dismissConfirm } from '../chat/confirm';
 import { stopMessaging } from '../messaging/session';
 import { FakeSocket, InertWebSocket } from './fake-socket';
 import { restoreNetwork } from './stub-network';
@@ -19,6 +20,7 @@ beforeEach(() => {
 });
 
 afterEach(() => {
+  dismissConfirm();
   cleanup();
   stopMessaging();
   restoreNetwork();
