@@ -22,6 +22,7 @@ import {
   systemMessage,
   user,
 } from '../test/chat-fixtures';
+import { useChatsStore } from '../messaging/chats-store';
 import { renderAt } from '../test/render-app';
 import { type StubReply, type StubRequest, errorReply, stubNetwork, testUser } from '../test/stub-network';
 
@@ -271,5 +272,16 @@ describe('chat screen', () => {
     renderAt(`/chats/${id('nobody knows')}`);
     expect(await screen.findByTestId('chat-not-found')).toBeVisible();
     await act(async () => {});
+  });
+
+  it('a chat not found while I was out of it shows once I am added back', async () => {
+    const back = chat(id('added back'), { name: 'Back Room', lastSeq: 0 });
+    renderAt(`/chats/${back.id}`);
+    expect(await screen.findByTestId('chat-not-found')).toBeVisible();
+    // Added back: the chat arrives (chat:created) while its page is open.
+    chats.push(back);
+    act(() => useChatsStore.getState().upsert(back));
+    expect(await screen.findByTestId('chat-title')).toHaveTextContent('Back Room');
+    expect(screen.queryByTestId('chat-not-found')).toBeNull();
   });
 });

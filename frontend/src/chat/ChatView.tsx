@@ -82,7 +82,8 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string; focusMess
     setEditing(m);
   }, []);
 
-  if (missing) {
+  // Not found earlier, but here now (added back to the group): the chat shows.
+  if (missing && !chat) {
     return (
       <div className="chat-empty" data-testid="chat-not-found" data-chat-id={chatId}>
         <ChatIcon />

@@ -6,15 +6,23 @@ export const availabilityLabels: Record<Availability, string> = {
   busy: 'Busy',
 };
 
-export function AvailabilityDot({ availability }: { availability: Availability }) {
+/** A person's availability; `offline`: my own while this tab has no connection. */
+export function AvailabilityDot({
+  availability,
+  offline = false,
+}: {
+  availability: Availability;
+  offline?: boolean;
+}) {
+  const label = offline ? 'Offline' : availabilityLabels[availability];
   return (
     <span
-      className={`dot dot--${availability}`}
+      className={`dot dot--${offline ? 'offline' : availability}`}
       role="img"
-      aria-label={availabilityLabels[availability]}
-      title={availabilityLabels[availability]}
+      aria-label={label}
+      title={label}
       data-testid="availability-dot"
-      data-availability={availability}
+      data-availability={offline ? 'offline' : availability}
     />
   );
 }

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useState, useSyncExternalStore } from 'react';
 import { Link, NavLink, Outlet, useLocation, useNavigate } from 'react-router-dom';
 import { api } from '../api/client';
 import { useAuthStore } from '../auth/auth-store';
@@ -10,11 +10,26 @@ import { useContactsStore } from '../people/contacts-store';
 import { useConnectionStore } from '../realtime/connection-store';
 import { SearchBox } from '../search/SearchBox';
 
+function subscribeOnline(cb: () => void) {
+  window.addEventListener('online', cb);
+  window.addEventListener('offline', cb);
+  return () => {
+    window.removeEventListener('online', cb);
+    window.removeEventListener('offline', cb);
+  };
+}
+function useBrowserOnline(): boolean {
+  return useSyncExternalStore(subscribeOnline, () => navigator.onLine);
+}
+
 /** The signed-in shell: top bar with the user and navigation, page content below. */
 export function AppLayout() {
   const user = useAuthStore((s) => s.user);
   const signOut = useAuthStore((s) => s.signOut);
   const connection = useConnectionStore((s) => s.state);
+  // Lost after having been connected (the first connection is not news).
+  const connectionLost = connection === 'reconnecting';
+  const browserOnline = useBrowserOnline();
   const navigate = useNavigate();
   const { pathname } = useLocation();
   const [pending, setPending] = useState(false);
@@ -72,7 +87,7 @@ export function AppLayout() {
         <div className="topbar__user">
           {user && (
             <span className="topbar__me" data-testid="current-user">
-              <AvailabilityDot availability={user.availability} />
+              <AvailabilityDot availability={user.availability} offline={connectionLost} />
               <span data-testid="current-user-name">{user.displayName}</span>
             </span>
           )}
@@ -81,9 +96,11 @@ export function AppLayout() {
           </button>
         </div>
       </header>
-      {connection === 'reconnecting' && (
+      {connectionLost && (
         <div className="connection-banner" role="status" data-testid="reconnecting-banner">
-          Reconnecting…
+          {browserOnline
+            ? 'Connecting… Messages you write are sent when the connection is back.'
+            : 'Offline. Messages you write are sent when the network is back.'}
         </div>
       )}
       <main className={`app-main${chatScreen ? ' app-main--chat' : ''}`}>

@@ -112,6 +112,22 @@ describe('RealtimeClient', () => {
     client.stop();
   });
 
+  it('when the browser goes offline, the socket is given up at once: reconnecting, commands fail', async () => {
+    const { client } = makeClient();
+    client.start();
+    const socket = await connect('10');
+    await vi.waitFor(() => expect(client.state).toBe('online'), WAIT);
+    const pending = client.request('typing:start', { chatId: id('c') }).catch((e: unknown) => e);
+    window.dispatchEvent(new Event('offline'));
+    expect(client.state).toBe('reconnecting');
+    expect(socket.readyState).toBe(3);
+    expect(await pending).toMatchObject({ code: 'DISCONNECTED' });
+    // Back online: it connects again without waiting for the backoff.
+    window.dispatchEvent(new Event('online'));
+    expect(FakeSocket.instances).toHaveLength(2);
+    client.stop();
+  });
+
   it('re-syncs once when the server no longer has the position', async () => {
     const { client, calls } = makeClient();
     client.start();

@@ -111,6 +111,21 @@ export class RealtimeClient {
   private readonly onBrowserOnline = () => {
     if (this.reconnectTimer) this.connectNow();
   };
+  /**
+   * The browser lost the network: a socket may take long to notice (no close event until
+   * TCP gives up), so it is closed now; reconnecting (and the banner) starts at once.
+   */
+  private readonly onBrowserOffline = () => {
+    const socket = this.socket;
+    if (!socket) return;
+    try {
+      socket.close(4001, 'browser offline');
+    } catch {
+      // Already closing.
+    }
+    // Handled now, not when the browser gets round to the close event.
+    socket.onclose?.({ code: 4001 });
+  };
 
   constructor(private readonly options: RealtimeOptions) {}
 
@@ -129,7 +144,10 @@ export class RealtimeClient {
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    if (typeof window !== 'undefined') window.addEventListener('online', this.onBrowserOnline);
+    if (typeof window !== 'undefined') {
+      window.addEventListener('online', this.onBrowserOnline);
+      window.addEventListener('offline', this.onBrowserOffline);
+    }
     this.connect();
   }
 
@@ -137,7 +155,10 @@ export class RealtimeClient {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    if (typeof window !== 'undefined') window.removeEventListener('online', this.onBrowserOnline);
+    if (typeof window !== 'undefined') {
+      window.removeEventListener('online', this.onBrowserOnline);
+      window.removeEventListener('offline', this.onBrowserOffline);
+    }
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
     const socket = this.socket;
