@@ -94,3 +94,32 @@ it('writing back accepts; contacts skip the request; becoming contacts accepts a
   await api.post('/api/contacts/requests', { userId: ana!.id }, as(cy!));
   expect((await api.get(`/api/chats/${pending.id}`, as(ana!))).body.request).toBeNull();
 });
+
+it('each side of a direct chat is told of its changes under the other person’s name (request, accept, reply, timer)', async () => {
+  const [ana, ben] = await registerUsers(api, 2);
+  const [wsAna, wsBen] = await Promise.all([
+    connectAs(server.url, ana!.accessToken),
+    connectAs(server.url, ben!.accessToken),
+  ]);
+  const chat = await openDirectChat(api, ana!, ben!);
+  expect((await send(ana!, chat.id, 'hello')).status).toBe(201);
+  expect((await api.post(`/api/chats/${chat.id}/accept`, undefined, as(ben!))).status).toBe(200);
+  expect((await send(ben!, chat.id, 'hi back')).status).toBe(201);
+  expect(
+    (await api.put(`/api/chats/${chat.id}/settings`, { messageTtlSeconds: 3600 }, as(ben!))).status,
+  ).toBe(200);
+  const timerSet = (f: { type: string; data: unknown }) =>
+    f.type === 'chat:updated' &&
+    (f.data as { chat: { messageTtlSeconds: number | null } }).chat.messageTtlSeconds === 3600;
+  await Promise.all([wsAna.waitFor(timerSet), wsBen.waitFor(timerSet)]);
+  const namesSeen = (events: { type: string; data: unknown }[]) => [
+    ...new Set(
+      events
+        .filter((f) => f.type === 'chat:updated' || f.type === 'chat:created')
+        .map((f) => (f.data as { chat: { name: string } }).chat.name),
+    ),
+  ];
+  expect(namesSeen(wsAna.events)).toEqual([ben!.displayName]);
+  expect(namesSeen(wsBen.events)).toEqual([ana!.displayName]);
+  await Promise.all([wsAna.close(), wsBen.close()]);
+});
