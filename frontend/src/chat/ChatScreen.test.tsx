@@ -268,6 +268,21 @@ describe('chat screen', () => {
     expect(screen.queryByTestId('reply-bar')).toBeNull();
   });
 
+  it('↑ in the empty composer edits my last message; not once something is typed', async () => {
+    const user = userEvent.setup();
+    renderAt(`/chats/${D}`);
+    const input = await screen.findByTestId('composer-input');
+    await screen.findByText('are you there?');
+    await user.click(input);
+    await user.type(input, 'x');
+    await user.keyboard('{ArrowUp}');
+    expect(screen.queryByText(/Editing message/i)).toBeNull();
+    await user.clear(input);
+    await user.keyboard('{ArrowUp}');
+    expect(await screen.findByTestId('composer-input')).toHaveValue('are you there?');
+    expect(screen.getByLabelText('Cancel editing')).toBeInTheDocument();
+  });
+
   it('says so when the chat does not exist', async () => {
     renderAt(`/chats/${id('nobody knows')}`);
     expect(await screen.findByTestId('chat-not-found')).toBeVisible();

@@ -110,6 +110,18 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string; focusMess
     sendMessage(chatId, body, replyTo, priority, attachments);
     setReplyTo(null);
   };
+  // ↑ in the empty composer: my newest message still there, if it is text.
+  const editLast = () => {
+    const cm = useMessagesStore.getState().byChat[chatId];
+    if (!cm) return;
+    for (let i = cm.order.length - 1; i >= 0; i -= 1) {
+      const m = cm.byId[cm.order[i]!];
+      if (m && m.senderId === me && m.kind === 'text' && !m.deletedAt) {
+        onEdit(m);
+        return;
+      }
+    }
+  };
   const saveEdit = (body: string) => {
     const target = editing;
     setEditing(null);
@@ -184,6 +196,7 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string; focusMess
             onCancelReply={() => setReplyTo(null)}
             onCancelEdit={() => setEditing(null)}
             onTyping={(typing) => sendTyping(chat.id, typing)}
+            onEditLast={editLast}
           />
         </>
       )}

@@ -89,6 +89,8 @@ export interface ComposerProps {
   onCancelReply: () => void;
   onCancelEdit: () => void;
   onTyping: (typing: boolean) => void;
+  /** ↑ in an empty composer: edit my last message (as in Slack and Mattermost). */
+  onEditLast?: () => void;
 }
 
 export function Composer({
@@ -98,6 +100,7 @@ export function Composer({
   members,
   me = '',
   onSend,
+  onEditLast,
   onSaveEdit,
   onCancelReply,
   onCancelEdit,
@@ -254,6 +257,9 @@ export function Composer({
     if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       submit();
+    } else if (e.key === 'ArrowUp' && !editing && text === '' && onEditLast) {
+      e.preventDefault();
+      onEditLast();
     } else if (e.key === 'Escape') {
       if (editing) {
         e.preventDefault();

@@ -21,6 +21,9 @@ export function UserSearch({
   const [results, setResults] = useState<PublicUser[]>([]);
   const [error, setError] = useState<string | null>(null);
   const [searching, setSearching] = useState(false);
+  // The result ↑/↓ are on; Enter picks it.
+  const [active, setActive] = useState(0);
+  const listId = useId();
 
   useEffect(() => {
     const query = q.trim();
@@ -48,6 +51,19 @@ export function UserSearch({
   }, [q]);
 
   const shown = q.trim() ? results.filter((u) => !excludeIds.includes(u.id)) : [];
+  const current = Math.min(active, Math.max(0, shown.length - 1));
+  const onKeyDown = (e: React.KeyboardEvent<HTMLInputElement>) => {
+    if (shown.length === 0) return;
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      const step = e.key === 'ArrowDown' ? 1 : -1;
+      setActive((current + step + shown.length) % shown.length);
+    } else if (e.key === 'Enter') {
+      e.preventDefault();
+      const picked = shown[current];
+      if (picked) onPick(picked);
+    }
+  };
   return (
     <div className="user-search">
       <label htmlFor={inputId} className="user-search__label">
@@ -62,7 +78,15 @@ export function UserSearch({
         maxLength={64}
         autoComplete="off"
         autoFocus={autoFocus}
-        onChange={(e) => setQ(e.target.value)}
+        onChange={(e) => {
+          setQ(e.target.value);
+          setActive(0);
+        }}
+        onKeyDown={onKeyDown}
+        role="combobox"
+        aria-expanded={shown.length > 0}
+        aria-controls={listId}
+        aria-activedescendant={shown[current] ? `${listId}-${shown[current].id}` : undefined}
         data-testid="user-search-input"
       />
       {error && (
@@ -76,12 +100,13 @@ export function UserSearch({
         </p>
       )}
       {shown.length > 0 && (
-        <ul className="user-search__results" data-testid="user-search-results">
-          {shown.map((u) => (
-            <li key={u.id}>
+        <ul className="user-search__results" id={listId} role="listbox" data-testid="user-search-results">
+          {shown.map((u, index) => (
+            <li key={u.id} id={`${listId}-${u.id}`} role="option" aria-selected={index === current}>
               <button
                 type="button"
-                className="user-row user-row--button"
+                tabIndex={-1}
+                className={`user-row user-row--button${index === current ? ' user-row--active' : ''}`}
                 onClick={() => onPick(u)}
                 data-testid="user-search-result"
                 data-user-id={u.id}
