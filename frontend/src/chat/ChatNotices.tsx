@@ -10,8 +10,19 @@ import { errorText } from '../messaging/actions';
 import { acceptChatRequest, openDirectChat, rejectChatRequest } from '../messaging/chat-actions';
 import { emptyChatMessages, useMessagesStore } from '../messaging/messages-store';
 import { blockUser, confirmBlock, unblockUser } from '../people/people-actions';
+import { useContactsStore } from '../people/contacts-store';
+import { requestContact } from '../people/people-actions';
+import { create } from 'zustand';
 import { showChatList } from './ChatList';
 import { showToast } from './toast';
+
+/** Direct chats whose request I accepted here, not yet answered "Add contact" or "Not now". */
+const useContactOffers = create<{ chatIds: Record<string, true> }>(() => ({ chatIds: {} }));
+const dropOffer = (chatId: string) =>
+  useContactOffers.setState((s) => {
+    const { [chatId]: _gone, ...rest } = s.chatIds;
+    return { chatIds: rest };
+  });
 
 function useBusy() {
   const [busy, setBusy] = useState(false);
@@ -78,6 +89,7 @@ export function RequestBanner({ chat, peer }: { chat: Chat; peer: PublicUser }) 
           onClick={() =>
             void run(async () => {
               await acceptChatRequest(chat.id);
+              useContactOffers.setState((s) => ({ chatIds: { ...s.chatIds, [chat.id]: true } }));
               showChatList('main');
             })
           }
@@ -201,6 +213,55 @@ export function CantMessageNotice({ name }: { name: string }) {
   return (
     <div className="chat-notice chat-notice--refused" role="alert" data-testid="chat-cant-message">
       <p className="chat-notice__text">You can’t message {name}.</p>
+    </div>
+  );
+}
+
+/**
+ * After I accepted someone's chat request: offer to add them as a contact (their next
+ * chats then need no request), unless they are one already or a request is on its way.
+ */
+export function ContactOffer({ chat, peer }: { chat: Chat; peer: PublicUser }) {
+  const offered = useContactOffers((s) => Boolean(s.chatIds[chat.id]));
+  const known = useContactsStore(
+    (s) => Boolean(s.contacts[peer.id]) || Object.values(s.requests).some((r) => r.user.id === peer.id),
+  );
+  const { busy, run } = useBusy();
+  if (!offered || known) return null;
+  return (
+    <div className="chat-notice" role="region" aria-label="Add contact" data-testid="contact-offer">
+      <p className="chat-notice__text">
+        Add <strong>{peer.displayName}</strong> to your contacts? You can then message each other without a
+        request.
+      </p>
+      <div className="chat-notice__actions">
+        <NoticeAction
+          variant="primary"
+          busy={busy}
+          testId="contact-offer-add"
+          onClick={() =>
+            void run(async () => {
+              const done = await requestContact(peer.id);
+              dropOffer(chat.id);
+              showToast(
+                done === 'added'
+                  ? `${peer.displayName} is now a contact`
+                  : `Contact request sent to ${peer.displayName}`,
+              );
+            })
+          }
+        >
+          Add contact
+        </NoticeAction>
+        <NoticeAction
+          variant="ghost"
+          busy={busy}
+          testId="contact-offer-dismiss"
+          onClick={() => dropOffer(chat.id)}
+        >
+          Not now
+        </NoticeAction>
+      </div>
     </div>
   );
 }

@@ -114,6 +114,13 @@ describe('chat requests', () => {
     expect(screen.queryByTestId('chat-tab-requests')).toBeNull();
     // Accepted: now it may be read.
     await waitFor(() => expect(server.calls('POST', `/api/chats/${R}/read`)).toHaveLength(1));
+    // And Bob may become a contact, if I want.
+    const offer = await screen.findByTestId('contact-offer');
+    expect(offer).toHaveTextContent('Add Bob Baker to your contacts?');
+    await u.click(within(offer).getByTestId('contact-offer-add'));
+    await waitFor(() => expect(screen.queryByTestId('contact-offer')).toBeNull());
+    expect(server.calls('POST', '/api/contacts/requests')).toHaveLength(1);
+    expect(server.calls('POST', '/api/contacts/requests')[0]!.body).toEqual({ userId: BOB });
   });
 
   it('rejecting leaves the chat list and goes home', async () => {

@@ -17,6 +17,7 @@ import { ChatHeader } from './ChatHeader';
 import {
   BlockedNotice,
   CantMessageNotice,
+  ContactOffer,
   RequestBanner,
   RequestDeclined,
   RequestWaiting,
@@ -184,6 +185,7 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string; focusMess
         <>
           {peer && chat.request?.state === 'pending' && <RequestWaiting chat={chat} peer={peer} me={me} />}
           {peer && refused && <CantMessageNotice name={peer.displayName} />}
+          {peer && <ContactOffer chat={chat} peer={peer} />}
           <Composer
             key={editing?.id ?? 'new'}
             chatId={chat.id}

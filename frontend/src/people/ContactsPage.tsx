@@ -22,6 +22,8 @@ export function ContactsPage() {
   const requests = useContactsStore((s) => s.requests);
   const loaded = useContactsStore((s) => s.loaded);
   const [notice, setNotice] = useState<Notice>(null);
+  // Picked in the search, not asked yet: "Add contact" sends the request.
+  const [picked, setPicked] = useState<PublicUser | null>(null);
   const { incoming, outgoing } = useMemo(() => requestsByDirection(requests), [requests]);
   const sorted = useMemo(
     () => Object.values(contacts).sort((a, b) => a.user.displayName.localeCompare(b.user.displayName)),
@@ -51,10 +53,45 @@ export function ContactsPage() {
       <section className="card" aria-labelledby="add-contact-title">
         <h2 id="add-contact-title">Add contact</h2>
         <UserSearch
-          onPick={(u) => void add(u)}
+          onPick={(u) => {
+            setNotice(null);
+            setPicked(u);
+          }}
           excludeIds={Object.keys(contacts)}
           label="Find people by name or username"
         />
+        {picked && (
+          <div className="user-row contact-pick" data-testid="contact-pick" data-user-id={picked.id}>
+            <PresenceDot userId={picked.id} />
+            <span className="user-row__name">{picked.displayName}</span>
+            <span className="muted">@{picked.username}</span>
+            <span className="contact-pick__actions">
+              <button
+                type="button"
+                className="button button--primary button--small"
+                onClick={() => {
+                  const user = picked;
+                  setPicked(null);
+                  void add(user);
+                }}
+                data-testid="contact-pick-add"
+              >
+                Add contact
+              </button>
+              <Link to={`/users/${picked.id}`} className="button button--ghost button--small">
+                View profile
+              </Link>
+              <button
+                type="button"
+                className="button button--ghost button--small"
+                onClick={() => setPicked(null)}
+                data-testid="contact-pick-cancel"
+              >
+                Cancel
+              </button>
+            </span>
+          </div>
+        )}
         {notice && (
           <FormMessage kind={notice.kind} testId={`contacts-${notice.kind}`}>
             {notice.text}

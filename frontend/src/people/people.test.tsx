@@ -70,8 +70,13 @@ describe('contacts page', () => {
     await waitFor(() => expect(screen.queryByTestId('outgoing-requests')).toBeNull());
     expect(server.calls('DELETE', `/api/contacts/requests/${toCarol.id}`)).toHaveLength(1);
 
+    const requestsBefore = server.calls('POST', '/api/contacts/requests').length;
     await u.type(screen.getByTestId('user-search-input'), 'eve');
     await u.click(await screen.findByTestId('user-search-result'));
+    // Picking only shows the person; the request goes with "Add contact".
+    expect(await screen.findByTestId('contact-pick')).toHaveTextContent('Eve Evans');
+    expect(server.calls('POST', '/api/contacts/requests')).toHaveLength(requestsBefore);
+    await u.click(screen.getByTestId('contact-pick-add'));
     expect(await screen.findByTestId('contacts-success')).toHaveTextContent('Request sent to Eve Evans.');
     expect(within(screen.getByTestId('outgoing-requests')).getByTestId('contact-request')).toHaveTextContent(
       'Eve Evans',
