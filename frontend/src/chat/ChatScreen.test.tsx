@@ -231,6 +231,16 @@ describe('chat screen', () => {
     expect(new URL(list!.url, 'http://x').searchParams.get('around')).toBe(d1.id);
   });
 
+  it('a deep link to a message no longer there opens the chat at its newest, with a notice', async () => {
+    renderAt(`/chats/${D}/messages/${id('gone message')}`);
+    expect(await screen.findByTestId('message-list-notice')).toHaveTextContent(
+      'That message is not in this chat any more',
+    );
+    await waitFor(() => expect(messageEls().map((x) => x.dataset.messageId)).toContain(d2.id));
+    expect(screen.queryByTestId('message-list-error')).toBeNull();
+    expect(screen.queryByTestId('chat-not-found')).toBeNull();
+  });
+
   it('shows system lines, tombstones and "read by N of M" in a group', async () => {
     renderAt(`/chats/${G}`);
     expect(await screen.findByTestId('system-message')).toHaveTextContent(

@@ -21,7 +21,15 @@ import { markRead } from '../messaging/actions';
 import { isIncomingRequest } from '../messaging/chats-store';
 import { useMembersStore } from '../messaging/members-store';
 import { emptyChatMessages, maxSeq, useMessagesStore } from '../messaging/messages-store';
-import { loadAround, loadErrorMessage, loadFrom, loadLatest, loadNewer, loadOlder } from '../messaging/sync';
+import {
+  LoadError,
+  loadAround,
+  loadErrorMessage,
+  loadFrom,
+  loadLatest,
+  loadNewer,
+  loadOlder,
+} from '../messaging/sync';
 import { dayLabel, sameDay } from './format';
 import { MessageItem, PendingItem, SystemLine } from './MessageItem';
 
@@ -66,6 +74,8 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
   const members = useMembersStore((s) => s.byChat[chatId]);
   const [loading, setLoading] = useState<'initial' | 'older' | 'newer' | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // Something to know about the window shown (a deep link's message was not there).
+  const [notice, setNotice] = useState<string | null>(null);
   const [highlightId, setHighlightId] = useState<string | null>(null);
   const [atBottom, setAtBottom] = useState(true);
   const scrollRef = useRef<HTMLDivElement>(null);
@@ -108,10 +118,17 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
         intent.current = { kind: 'message', id: focusMessageId };
         if (!current?.byId[focusMessageId]) {
           setLoading('initial');
-          const found = await loadAround(chatId, focusMessageId);
+          let found = false;
+          try {
+            found = await loadAround(chatId, focusMessageId);
+          } catch (err) {
+            // Gone (deleted, expired) or never in this chat: the chat still opens.
+            if (!(err instanceof LoadError && err.status === 404)) throw err;
+          }
           if (!found && !cancelled) {
-            setError('That message is not available.');
+            setNotice('That message is not in this chat any more (deleted, or it disappeared).');
             intent.current = { kind: 'bottom' };
+            await loadLatest(chatId);
           }
         }
         if (!cancelled) setHighlightId(focusMessageId);
@@ -132,6 +149,7 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
     }
     setUnreadFrom(null);
     setError(null);
+    setNotice(null);
     open()
       .catch((err) => {
         if (!cancelled) setError(loadErrorMessage(err));
@@ -306,6 +324,14 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
 
   return (
     <div className="message-list-wrap">
+      {notice && (
+        <div className="message-list__notice" role="status" data-testid="message-list-notice">
+          <span>{notice}</span>
+          <button type="button" className="icon-button" aria-label="Dismiss" onClick={() => setNotice(null)}>
+            ×
+          </button>
+        </div>
+      )}
       <div
         className="message-list"
         ref={scrollRef}
