@@ -10,6 +10,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { useAuthStore } from '../auth/auth-store';
 import { BOB, CAROL, ME, at, chat, id, member, message, names, preview, user } from '../test/chat-fixtures';
 import { fakeServer } from '../test/fake-server';
+import { FakeSocket } from '../test/fake-socket';
+import { useConnectionStore } from '../realtime/connection-store';
 import { renderAt } from '../test/render-app';
 import { errorReply, testUser } from '../test/stub-network';
 import { showChatList } from './ChatList';
@@ -185,6 +187,37 @@ describe('chat requests', () => {
     const error = await screen.findByTestId('send-error');
     expect(error).toHaveAttribute('data-code', 'CHAT_REQUEST_LIMIT');
     expect(error).toHaveTextContent('a chat request allows 3 messages until it is accepted');
+
+    // Bob accepts (live): the refused message goes again by itself, with its clientMsgId.
+    const socket = FakeSocket.latest();
+    socket.open();
+    await waitFor(() => expect(socket.sent.length).toBeGreaterThan(0));
+    socket.ack(socket.last('auth').id, { userId: ME, sessionId: id('session'), position: 'p1' });
+    // Online (after a resume, when the client had a position already).
+    let resumed = false;
+    await waitFor(() => {
+      const resume = socket.sent.find((f) => f.type === 'sync:resume');
+      if (resume && !resumed) {
+        resumed = true;
+        socket.ack(resume.id, { resumed: true, replayed: 0, position: 'p1' });
+      }
+      expect(useConnectionStore.getState().state).toBe('online');
+    });
+    const {
+      preferences: _p,
+      myRole: _r,
+      peer: _peer,
+      lastMessage: _m,
+      lastReadSeq: _l,
+      unreadCount: _u,
+      ...info
+    } = server.state.chats[0]!;
+    socket.push({
+      type: 'chat:updated',
+      position: 'p2',
+      data: { chat: { ...info, request: null, lastSeq: 3, version: info.version + 1 } },
+    });
+    await waitFor(() => expect(socket.last('message:send')?.data).toMatchObject({ body: 'one more' }));
   });
 
   it('a declined request replaces the composer; asking again too soon says so', async () => {

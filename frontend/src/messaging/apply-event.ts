@@ -40,6 +40,8 @@ export interface EventEffects {
   fetchGap?: (chatId: string, gap: SeqGap) => void;
   /** Current time as ISO (for a tombstone when the event has no deletedAt). */
   now?: () => string;
+  /** My chat request was accepted: what the request limit refused may go now. */
+  requestAccepted?: (chatId: string) => void;
 }
 
 /**
@@ -227,7 +229,10 @@ export function applyEvent(event: ServerEvent, me: string, effects: EventEffects
     }
     case 'chat:updated': {
       const info = event.data.chat;
-      if (chats.chats[info.id]) chats.update(info.id, (c) => withInfo(c, info));
+      const before = chats.chats[info.id];
+      if (before) chats.update(info.id, (c) => withInfo(c, info));
+      if (before?.request?.state === 'pending' && before.request.requestedBy === me && info.request === null)
+        effects.requestAccepted?.(info.id);
       // A request asked again after a rejection: the chat comes back (to Requests).
       else if (chats.loaded && isIncomingRequest(info, me)) effects.refreshChat?.(info.id);
       return;

@@ -12,6 +12,7 @@ import { clearMediaUrls } from '../media/url-store';
 import { useConnectionStore } from '../realtime/connection-store';
 import { RealtimeClient, type SocketLike, defaultSocketUrl } from '../realtime/realtime-client';
 import { useContactsStore } from '../people/contacts-store';
+import { retryMessage } from './actions';
 import { applyEvent } from './apply-event';
 import { useChatsStore } from './chats-store';
 import { startExpiryClock } from './expiry';
@@ -68,6 +69,16 @@ function queueRefresh(chatId: string): void {
   }, 50);
 }
 
+/** Messages the request limit refused go again, in order, once the request is accepted. */
+function resendRefused(chatId: string): void {
+  const refused = (useMessagesStore.getState().byChat[chatId]?.pending ?? []).filter(
+    (p) => p.status === 'failed' && p.errorCode === 'CHAT_REQUEST_LIMIT',
+  );
+  void (async () => {
+    for (const p of refused) await retryMessage(chatId, p.clientMsgId);
+  })();
+}
+
 function apply(event: ServerEvent): void {
   if (event.type === 'message:new') {
     const { message } = event.data;
@@ -75,7 +86,7 @@ function apply(event: ServerEvent): void {
     const isNew = !chat || message.seq > chat.lastSeq;
     if (isNew) noteIncoming(message, chat ?? null, me());
   }
-  applyEvent(event, me(), { refreshChat: queueRefresh, fetchGap: reportGap });
+  applyEvent(event, me(), { refreshChat: queueRefresh, fetchGap: reportGap, requestAccepted: resendRefused });
 }
 
 /** Seqs a live message (or my own send's answer) skipped: fetched unless they turn up by themselves. */
