@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { openDirectChat, registerUsers } from '../../test/support/factories.js';
 import { as, client, refusal, type Client } from '../../test/support/http.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
-import { connectAs } from '../../test/support/ws.js';
+import { connectAs, type Frame } from '../../test/support/ws.js';
 
 let server: TestServer;
 let api: Client;
@@ -108,11 +108,11 @@ it('each side of a direct chat is told of its changes under the other person’s
   expect(
     (await api.put(`/api/chats/${chat.id}/settings`, { messageTtlSeconds: 3600 }, as(ben!))).status,
   ).toBe(200);
-  const timerSet = (f: { type: string; data: unknown }) =>
+  const timerSet = (f: Frame) =>
     f.type === 'chat:updated' &&
     (f.data as { chat: { messageTtlSeconds: number | null } }).chat.messageTtlSeconds === 3600;
   await Promise.all([wsAna.waitFor(timerSet), wsBen.waitFor(timerSet)]);
-  const namesSeen = (events: { type: string; data: unknown }[]) => [
+  const namesSeen = (events: Frame[]) => [
     ...new Set(
       events
         .filter((f) => f.type === 'chat:updated' || f.type === 'chat:created')
