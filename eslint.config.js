@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import globals from 'globals';
+import jsxA11y from 'eslint-plugin-jsx-a11y';
 import reactHooks from 'eslint-plugin-react-hooks';
 import tseslint from 'typescript-eslint';
 
@@ -34,5 +35,17 @@ export default tseslint.config(
     files: ['frontend/src/**/*.{ts,tsx}'],
     plugins: { 'react-hooks': reactHooks },
     rules: { 'react-hooks/rules-of-hooks': 'error', 'react-hooks/exhaustive-deps': 'error' },
+  },
+  // Accessibility of the web app's markup (labels, roles, keyboard access), as errors.
+  { files: ['frontend/src/**/*.tsx'], ...jsxA11y.flatConfigs.recommended },
+  {
+    files: ['frontend/src/**/*.tsx'],
+    rules: {
+      // Focus moves on purpose, and only where the user went to type: a dialog's first field,
+      // the sign-in and registration forms, the composer of the chat just opened.
+      'jsx-a11y/no-autofocus': 'off',
+      // Voice notes and videos are people's own recordings: there are no captions to offer.
+      'jsx-a11y/media-has-caption': 'off',
+    },
   },
 );

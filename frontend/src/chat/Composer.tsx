@@ -445,7 +445,6 @@ export function Composer({
             onBlur={() => setMention(null)}
             onPaste={onPaste}
             aria-autocomplete="list"
-            aria-expanded={Boolean(mention && candidates.length > 0)}
             data-testid="composer-input"
           />
           {!editing && empty && uploads.length === 0 && (

@@ -169,6 +169,8 @@ export function Lightbox() {
   const link = messageLinks[index];
 
   return (
+    // The dialog keeps Tab inside itself (trapTab) and closes on a click on its backdrop.
+    // eslint-disable-next-line jsx-a11y/no-noninteractive-element-interactions
     <div
       className="lightbox"
       role="dialog"

@@ -282,6 +282,9 @@ export function SearchBox() {
             const selected = index === active;
             if (item.kind === 'hint') {
               return (
+                // Options of the search field's listbox: the field keeps focus and the keyboard
+                // (↑/↓, Enter, aria-activedescendant); a click is the mouse's way to choose.
+                // eslint-disable-next-line jsx-a11y/click-events-have-key-events, jsx-a11y/interactive-supports-focus
                 <div
                   key={item.key}
                   id={`${listId}-${item.key}`}
@@ -306,6 +309,8 @@ export function SearchBox() {
                     {hit.chat.title}
                   </div>
                 )}
+                {/* An option of the listbox, as above: the field has the keyboard. */}
+                {/* eslint-disable-next-line jsx-a11y/click-events-have-key-events, jsx-a11y/interactive-supports-focus */}
                 <div
                   id={`${listId}-${item.key}`}
                   role="option"
