@@ -118,14 +118,15 @@ export function createMediaQueue(ctx: AppContext): MediaQueue {
         animated: result.animated,
         leaseUntil: null,
       });
+      // Timed when it is ready for everyone (a client may look at /metrics from then on).
+      log.info({ mediaId: row.id, kind: row.kind, ms: Date.now() - started }, 'media processed');
+      ctx.metrics.mediaProcessing.observe({ kind: row.kind }, (Date.now() - started) / 1000);
       // The upload as sent may hold metadata (GPS): only the cleaned variants stay.
       if (!Object.values(result.variants).some((v) => v?.key === row.sourceKey)) {
         await ctx.objects.remove([row.sourceKey]).catch((e: unknown) => {
           log.warn({ err: e }, 'source not removed');
         });
       }
-      log.info({ mediaId: row.id, kind: row.kind, ms: Date.now() - started }, 'media processed');
-      ctx.metrics.mediaProcessing.observe({ kind: row.kind }, (Date.now() - started) / 1000);
     } catch (err) {
       // A file that cannot be processed fails at once; a timeout or a missing tool may pass
       // on another try (or another node).
