@@ -598,6 +598,33 @@ describe('ranking and paging', () => {
     expect(all.at(-1)).toBe(sent[0]);
   });
 
+  it(`ranks the newest ${RANK_CANDIDATES} matches also when the recent weeks hold fewer of them`, async () => {
+    const users = await registerUsers(api, 2);
+    const group = await createGroup(api, users[0]!, users.slice(1));
+    const old: string[] = [];
+    for (let i = 0; i < RANK_CANDIDATES + 10; i++) {
+      old.push((await sendText(api, users[0]!, group.id, `margay number ${i}`)).id);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    // Six weeks later, a few more: the newest RANK_CANDIDATES reach back into the old ones.
+    server.clock.advance(42 * 86_400_000);
+    const recent: string[] = [];
+    for (let i = 0; i < 5; i++)
+      recent.push((await sendText(api, users[0]!, group.id, `margay late ${i}`)).id);
+    const expected = new Set([...recent, ...old.slice(-(RANK_CANDIDATES - recent.length))]);
+    const u = users[1]!;
+    const paged: string[] = [];
+    let cursor: string | null | undefined;
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await search(u, 'margay', { limit: '40', ...(cursor ? { cursor } : {}) });
+      paged.push(...page.messages.map((h) => h.messageId));
+      cursor = page.nextCursor;
+      if (!cursor) break;
+    }
+    expect(new Set(paged)).toEqual(expected);
+    expect(paged).toHaveLength(RANK_CANDIDATES);
+  });
+
   it('refuses bad input with the error shape: empty or long q, bad limit, forged cursor', async () => {
     const u = await registerUser(api);
     const bad = async (qs: string) => refusal(await api.get(`/api/search?${qs}`, as(u)));

@@ -1,9 +1,9 @@
 /**
  * The scrolling list of a chat's messages. Opens at the first unread message under a "New
  * messages" line (the page from there when more than a page is unread), else at the newest
- * page (or around a deep link's message, highlighted for a few seconds), loads older pages at the top keeping the
- * scroll position, newer ones at the bottom when the window stops short of the newest, and
- * marks the chat read while it is visible and scrolled to the bottom.
+ * page (or around a deep link's message, highlighted for a few seconds); loads older pages
+ * at the top keeping the scroll position, newer ones at the bottom when the window stops
+ * short of the newest, and marks the chat read while it is visible and scrolled to the bottom.
  */
 import { type Chat, MESSAGE_PAGE_DEFAULT, type Message } from '@parley/contracts';
 import {
