@@ -335,7 +335,7 @@ export async function seedDataSet({ connect, plan, named, say, passwordHashFrom 
         SELECT parley_dictionary_words(m.search_vector) AS w
         FROM messages m WHERE m.deleted_at IS NULL AND m.expires_at IS NULL
         UNION ALL
-        SELECT parley_dictionary_words(to_tsvector('simple', regexp_replace(x.search_name, '[[:punct:]]+', ' ', 'g')))
+        SELECT parley_name_words(x.search_name)
         FROM media x JOIN messages m ON m.id = x.message_id
         WHERE x.deleted_at IS NULL AND m.deleted_at IS NULL AND m.expires_at IS NULL
       ) s

@@ -35,7 +35,7 @@ const ADD_WORDS = `
   SELECT DISTINCT w FROM (
     SELECT parley_dictionary_words(m.search_vector) AS w FROM messages m WHERE m.id = ANY($1::uuid[])
     UNION ALL
-    SELECT parley_dictionary_words(to_tsvector('simple', regexp_replace(x.search_name, '[[:punct:]]+', ' ', 'g')))
+    SELECT parley_name_words(x.search_name)
     FROM media x WHERE x.message_id = ANY($1::uuid[]) AND x.deleted_at IS NULL
   ) s
   ON CONFLICT DO NOTHING`;

@@ -5,6 +5,22 @@
 import * as Dialog from '@radix-ui/react-dialog';
 import { type ReactNode, useState } from 'react';
 
+/** What has focus now (the button that opens a dialog), to give it back later. */
+export function focusedElement(): HTMLElement | null {
+  return document.activeElement instanceof HTMLElement ? document.activeElement : null;
+}
+
+/**
+ * Radix's onCloseAutoFocus for a dialog opened by state, not by a Radix trigger: focus goes
+ * back to `opener` (if it is still on the page) instead of the trigger Radix would look for.
+ */
+export function returnFocusTo(opener: HTMLElement | null) {
+  return (e: Event) => {
+    e.preventDefault();
+    if (opener?.isConnected) opener.focus();
+  };
+}
+
 export function Modal({
   title,
   onClose,
@@ -17,9 +33,7 @@ export function Modal({
   testId: string;
 }) {
   // Opened by a parent's state, not a Radix trigger: what had focus gets it back on close.
-  const [opener] = useState(() =>
-    document.activeElement instanceof HTMLElement ? document.activeElement : null,
-  );
+  const [opener] = useState(focusedElement);
   return (
     <Dialog.Root
       open
@@ -33,10 +47,7 @@ export function Modal({
             className="modal"
             data-testid={testId}
             aria-describedby={undefined}
-            onCloseAutoFocus={(e) => {
-              e.preventDefault();
-              if (opener?.isConnected) opener.focus();
-            }}
+            onCloseAutoFocus={returnFocusTo(opener)}
           >
             <div className="modal__header">
               <Dialog.Title>{title}</Dialog.Title>

@@ -6,6 +6,7 @@
  */
 import * as AlertDialog from '@radix-ui/react-alert-dialog';
 import { create } from 'zustand';
+import { focusedElement, returnFocusTo } from './Modal';
 
 export interface ConfirmOptions {
   title: string;
@@ -23,7 +24,7 @@ const useConfirmStore = create<{ pending: Pending | null }>(() => ({ pending: nu
 let opener: HTMLElement | null = null;
 
 export function confirm(options: ConfirmOptions): Promise<boolean> {
-  opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+  opener = focusedElement();
   return new Promise((resolve) => {
     // A second question replaces the first, which counts as cancelled.
     useConfirmStore.getState().pending?.resolve(false);
@@ -57,12 +58,8 @@ export function ConfirmHost() {
           <AlertDialog.Content
             className="modal modal--confirm"
             data-testid="confirm-dialog"
-            onCloseAutoFocus={(e) => {
-              // No Radix trigger here: focus goes back to the button that asked, if still there.
-              e.preventDefault();
-              if (opener?.isConnected) opener.focus();
-              opener = null;
-            }}
+            // No Radix trigger here: focus goes back to the button that asked.
+            onCloseAutoFocus={returnFocusTo(opener)}
           >
             <div className="modal__header">
               <AlertDialog.Title>{pending?.title}</AlertDialog.Title>

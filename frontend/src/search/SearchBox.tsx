@@ -128,6 +128,8 @@ export function SearchBox() {
     };
   }, [fromPartial]);
 
+  // The answer for what is typed now, in the tab shown now (an older one is still on its way).
+  const current = found && found.q === q && found.type === type ? found : null;
   const items = useMemo<Item[]>(() => {
     const hints: Item[] = [];
     if (!q) {
@@ -154,7 +156,6 @@ export function SearchBox() {
         hints.push({ kind: 'hint', key: `in-${c.id}`, label: c.name, insert: chatToken(c) });
     }
     // Results grouped by chat, chats in the order of their best result.
-    const current = found && found.q === q && found.type === type ? found : null;
     const hits = current?.hits ?? [];
     const order: string[] = [];
     const byChat = new Map<string, MessageHit[]>();
@@ -169,7 +170,7 @@ export function SearchBox() {
       byChat.get(id)!.map((hit) => ({ kind: 'hit' as const, key: hit.file?.id ?? hit.messageId, hit })),
     );
     return [...hints, ...grouped];
-  }, [q, typing?.op, typing?.partial, people, chats, found, type]);
+  }, [q, typing?.op, typing?.partial, people, chats, current]);
 
   useEffect(() => setActive(0), [items.length, q]);
 
@@ -211,7 +212,6 @@ export function SearchBox() {
   const activeItem = items[active];
   const showPanel = open;
   const hitsShown = items.some((i) => i.kind === 'hit');
-  const current = found && found.q === q && found.type === type ? found : null;
   let lastChat = '';
 
   return (

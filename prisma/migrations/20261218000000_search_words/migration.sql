@@ -18,6 +18,12 @@ CREATE FUNCTION parley_dictionary_words(v tsvector) RETURNS SETOF text
     AND w !~ '[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]'
 $$;
 
+-- The same words of a file name ("Q3-report_final.pdf": q3, report, final, pdf; then the
+-- filter above keeps report, final).
+CREATE FUNCTION parley_name_words(name text) RETURNS SETOF text
+  LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+  AS $$ SELECT parley_dictionary_words(to_tsvector('simple', regexp_replace(name, '[[:punct:]]+', ' ', 'g'))) $$;
+
 CREATE TABLE "search_words" (
     "word" TEXT NOT NULL,
 
@@ -47,7 +53,7 @@ SELECT DISTINCT w FROM (
   SELECT parley_dictionary_words(m.search_vector) AS w
   FROM "messages" m WHERE m.deleted_at IS NULL AND m.expires_at IS NULL
   UNION ALL
-  SELECT parley_dictionary_words(to_tsvector('simple', regexp_replace(x.search_name, '[[:punct:]]+', ' ', 'g')))
+  SELECT parley_name_words(x.search_name)
   FROM "media" x JOIN "messages" m ON m.id = x.message_id
   WHERE x.deleted_at IS NULL AND m.deleted_at IS NULL AND m.expires_at IS NULL
 ) s
