@@ -215,11 +215,31 @@ async function main() {
   });
 
   await step('sign in with the email address', async () => {
+    // The code comes by route: the sign-in page (a fresh load) has none of the chat app's.
+    const loaded = async () => {
+      const files = await page.evaluate(() =>
+        performance
+          .getEntriesByType('resource')
+          .map((e) => new URL(e.name).pathname.split('/').pop())
+          .filter((f) => f.endsWith('.js')),
+      );
+      return (name) => files.some((f) => f.startsWith(`${name}-`));
+    };
+    let has = await loaded();
+    assert.ok(has('LoginPage'), 'the sign-in page chunk loaded');
+    for (const name of ['AppLayout', 'ChatsLayout', 'RegisterPage', 'ContactsPage'])
+      assert.ok(!has(name), `${name} not loaded on the sign-in page`);
+
     await page.getByLabel('Username or email').fill(account.email);
     await page.getByLabel('Password').fill(account.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByTestId('home-page').waitFor();
     assert.equal(await topbarName().textContent(), account.displayName);
+    // Signed in: the chat screen's code, and no page or dialog not opened yet.
+    has = await loaded();
+    assert.ok(has('ChatsLayout'), 'the chat screen chunk loaded');
+    for (const name of ['ContactsPage', 'ProfilePage', 'SessionsPage', 'NewChatDialog', 'Modal'])
+      assert.ok(!has(name), `${name} not loaded before it is opened`);
   });
 
   await step('edit display name, status and availability', async () => {

@@ -31,10 +31,11 @@ describe('token storage', () => {
         return errorReply(401, 'TOKEN_INVALID', 'expired');
       return { status: 200, body: testUser };
     });
+    // The real (lazy) routes: the sign-in page's chunk loads first.
     const router = createMemoryRouter(routes, { initialEntries: ['/login'] });
     render(<RouterProvider router={router} />);
     const user = userEvent.setup();
-    await user.type(screen.getByLabelText('Username or email'), 'ada@example.com');
+    await user.type(await screen.findByLabelText('Username or email'), 'ada@example.com');
     await user.type(screen.getByLabelText('Password'), 'correct horse');
     await user.click(screen.getByRole('button', { name: 'Sign in' }));
     expect(await screen.findByTestId('home-page')).toBeVisible();

@@ -1,5 +1,5 @@
 import type { Chat } from '@parley/contracts';
-import { useEffect, useMemo, useState } from 'react';
+import { Suspense, lazy, useEffect, useMemo, useState } from 'react';
 import { NavLink } from 'react-router-dom';
 import { create } from 'zustand';
 import { useAuthStore } from '../auth/auth-store';
@@ -12,6 +12,10 @@ import { listTime } from './format';
 import { MutedIcon } from './Icons';
 import { Avatar } from './Avatar';
 
+// The dialogs' code (and Radix's) loads when one is first opened.
+const NewChatDialog = lazy(() => import('./NewChatDialog').then((m) => ({ default: m.NewChatDialog })));
+const NewGroupDialog = lazy(() => import('./NewGroupDialog').then((m) => ({ default: m.NewGroupDialog })));
+
 type ListView = Exclude<ChatFolder, 'hidden'>;
 
 /** Which list the sidebar shows; kept while chats open and close (not across reloads). */
@@ -23,8 +27,6 @@ const emptyTexts: Record<ListView, string> = {
   requests: 'No chat requests.',
   archived: 'No archived chats.',
 };
-import { NewChatDialog } from './NewChatDialog';
-import { NewGroupDialog } from './NewGroupDialog';
 import { NotificationPrompt } from './NotificationPrompt';
 import { plainText } from './plain-text';
 
@@ -143,8 +145,10 @@ export function ChatList({ activeChatId }: { activeChatId: string | null }) {
           <ChatListItem key={chat.id} chat={chat} active={chat.id === activeChatId} />
         ))}
       </ul>
-      {dialog === 'chat' && <NewChatDialog onClose={() => setDialog(null)} />}
-      {dialog === 'group' && <NewGroupDialog onClose={() => setDialog(null)} />}
+      <Suspense fallback={null}>
+        {dialog === 'chat' && <NewChatDialog onClose={() => setDialog(null)} />}
+        {dialog === 'group' && <NewGroupDialog onClose={() => setDialog(null)} />}
+      </Suspense>
     </aside>
   );
 }

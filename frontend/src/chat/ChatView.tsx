@@ -1,11 +1,10 @@
 import type { Attachment, Message, MessagePriority } from '@parley/contracts';
-import { type DragEvent, useCallback, useEffect, useRef, useState } from 'react';
+import { type DragEvent, Suspense, lazy, useCallback, useEffect, useRef, useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { useAuthStore } from '../auth/auth-store';
 import { ChatIcon } from '../components/ChatIcon';
 import { Lightbox } from '../media/Lightbox';
 import { closeLightbox } from '../media/lightbox-store';
-import { MediaGallery } from '../media/MediaGallery';
 import { attachFiles } from '../media/UploadTray';
 import { editMessage, errorText, sendMessage, sendTyping } from '../messaging/actions';
 import { isIncomingRequest, useChatsStore } from '../messaging/chats-store';
@@ -23,10 +22,15 @@ import {
   RequestWaiting,
 } from './ChatNotices';
 import { Composer } from './Composer';
-import { GroupSettingsDialog } from './GroupSettingsDialog';
 import { MessageList } from './MessageList';
 import { showToast } from './toast';
 import { TypingIndicator } from './TypingIndicator';
+
+// Dialogs load their code when first opened.
+const GroupSettingsDialog = lazy(() =>
+  import('./GroupSettingsDialog').then((m) => ({ default: m.GroupSettingsDialog })),
+);
+const MediaGallery = lazy(() => import('../media/MediaGallery').then((m) => ({ default: m.MediaGallery })));
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -202,10 +206,12 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string; focusMess
           />
         </>
       )}
-      {settingsOpen && chat.kind === 'group' && (
-        <GroupSettingsDialog chat={chat} me={me} onClose={() => setSettingsOpen(false)} />
-      )}
-      {galleryOpen && <MediaGallery chatId={chat.id} onClose={() => setGalleryOpen(false)} />}
+      <Suspense fallback={null}>
+        {settingsOpen && chat.kind === 'group' && (
+          <GroupSettingsDialog chat={chat} me={me} onClose={() => setSettingsOpen(false)} />
+        )}
+        {galleryOpen && <MediaGallery chatId={chat.id} onClose={() => setGalleryOpen(false)} />}
+      </Suspense>
       <Lightbox />
     </div>
   );

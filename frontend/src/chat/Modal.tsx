@@ -4,22 +4,7 @@
  */
 import * as Dialog from '@radix-ui/react-dialog';
 import { type ReactNode, useState } from 'react';
-
-/** What has focus now (the button that opens a dialog), to give it back later. */
-export function focusedElement(): HTMLElement | null {
-  return document.activeElement instanceof HTMLElement ? document.activeElement : null;
-}
-
-/**
- * Radix's onCloseAutoFocus for a dialog opened by state, not by a Radix trigger: focus goes
- * back to `opener` (if it is still on the page) instead of the trigger Radix would look for.
- */
-export function returnFocusTo(opener: HTMLElement | null) {
-  return (e: Event) => {
-    e.preventDefault();
-    if (opener?.isConnected) opener.focus();
-  };
-}
+import { focusedElement, returnFocusTo } from './focus-return';
 
 export function Modal({
   title,

@@ -2,11 +2,12 @@
  * "Are you sure?" for what cannot be undone (delete for everyone, remove a member, leave a
  * group, block): `await confirm({...})` resolves true on the confirming button, false on
  * Cancel, Escape or a click outside. One host (ConfirmHost, in the app layout) shows them,
- * on Radix's alert dialog: focus stays inside while it is open and goes back where it was.
+ * on Radix's alert dialog (ConfirmDialog, loaded at the first question): focus stays inside
+ * while it is open and goes back where it was.
  */
-import * as AlertDialog from '@radix-ui/react-alert-dialog';
+import { Suspense, lazy, useRef } from 'react';
 import { create } from 'zustand';
-import { focusedElement, returnFocusTo } from './Modal';
+import { focusedElement } from './focus-return';
 
 export interface ConfirmOptions {
   title: string;
@@ -15,7 +16,7 @@ export interface ConfirmOptions {
   confirmLabel: string;
 }
 
-interface Pending extends ConfirmOptions {
+export interface Pending extends ConfirmOptions {
   resolve: (ok: boolean) => void;
 }
 
@@ -44,46 +45,17 @@ function answer(ok: boolean): void {
   pending.resolve(ok);
 }
 
+const ConfirmDialog = lazy(() => import('./ConfirmDialog').then((m) => ({ default: m.ConfirmDialog })));
+
 export function ConfirmHost() {
   const pending = useConfirmStore((s) => s.pending);
+  // Mounted from the first question on, so closing runs the dialog's own focus return.
+  const asked = useRef(false);
+  if (pending) asked.current = true;
+  if (!asked.current) return null;
   return (
-    <AlertDialog.Root
-      open={pending !== null}
-      onOpenChange={(open) => {
-        if (!open) answer(false);
-      }}
-    >
-      <AlertDialog.Portal>
-        <AlertDialog.Overlay className="modal-backdrop">
-          <AlertDialog.Content
-            className="modal modal--confirm"
-            data-testid="confirm-dialog"
-            // No Radix trigger here: focus goes back to the button that asked.
-            onCloseAutoFocus={returnFocusTo(opener)}
-          >
-            <div className="modal__header">
-              <AlertDialog.Title>{pending?.title}</AlertDialog.Title>
-            </div>
-            <div className="modal__body">
-              <AlertDialog.Description className="confirm__text">
-                {pending?.description}
-              </AlertDialog.Description>
-              <div className="modal__actions">
-                <AlertDialog.Cancel className="button button--ghost" data-testid="confirm-cancel">
-                  Cancel
-                </AlertDialog.Cancel>
-                <AlertDialog.Action
-                  className="button button--danger"
-                  onClick={() => answer(true)}
-                  data-testid="confirm-button"
-                >
-                  {pending?.confirmLabel}
-                </AlertDialog.Action>
-              </div>
-            </div>
-          </AlertDialog.Content>
-        </AlertDialog.Overlay>
-      </AlertDialog.Portal>
-    </AlertDialog.Root>
+    <Suspense fallback={null}>
+      <ConfirmDialog pending={pending} opener={opener} onAnswer={answer} />
+    </Suspense>
   );
 }
