@@ -192,10 +192,12 @@ export function scopeStatement(
   );
   return {
     text: `WITH mine AS (
-      SELECT cm.chat_id, c.last_seq - cm.cleared_seq AS messages
+      SELECT cm.chat_id, cm.cleared_seq, c.last_seq - cm.cleared_seq AS messages
       FROM chat_members cm JOIN chats c ON c.id = cm.chat_id
       WHERE ${where.join('\n        AND ')})
     SELECT (SELECT coalesce(array_agg(chat_id::text), '{}') FROM mine) AS chat_ids,
+      (SELECT coalesce(array_agg(chat_id::text ORDER BY chat_id), '{}') FROM mine WHERE cleared_seq > 0) AS cleared_chat_ids,
+      (SELECT coalesce(array_agg(cleared_seq ORDER BY chat_id), '{}') FROM mine WHERE cleared_seq > 0) AS cleared_seqs,
       (SELECT coalesce(sum(messages), 0)::float8 FROM mine) AS messages,
       (SELECT greatest(reltuples, 0)::float8 FROM pg_class WHERE oid = 'messages'::regclass) AS table_rows,
       (SELECT coalesce(array_agg(u.id::text), '{}') FROM users u WHERE u.username = ANY(${senders})) AS sender_ids`,
@@ -206,6 +208,9 @@ export function scopeStatement(
 export interface ScopeRow {
   /** The caller's chats, narrowed by chatId and in:. */
   chat_ids: string[];
+  /** Those of them whose history the caller cleared, and up to which seq (same order). */
+  cleared_chat_ids: string[];
+  cleared_seqs: number[];
   /** Messages in them (their last seq, less what the caller cleared). */
   messages: number;
   table_rows: number;
@@ -345,14 +350,27 @@ export function buildSearchStatement(
   const attachments = files
     ? `\n    JOIN media x ON x.message_id = m.id AND x.deleted_at IS NULL AND x.status <> 'failed'`
     : '';
-  if (chatIds && !narrowed) {
-    // Few chats, named above: the membership is checked per row (OFFSET 0 keeps it from
-    // becoming a join). As a join next to the named chats, the planner would count the
-    // chats' share twice and take a scan of the messages chat by chat for cheap, which
-    // reads every message of those chats.
+  if (chatIds && !narrowed && !parsed.unread) {
+    // Few chats, named above (read in this transaction, so membership is as of now): no
+    // join. As a join next to the named chats, the planner would count the chats' share
+    // twice and take a scan of the messages chat by chat for cheap, which reads every
+    // message of those chats. A cleared history is a per-row comparison with the positions
+    // read alongside (most users clear none: then there is nothing to compare).
+    from = `messages m${attachments}`;
+    if (opts.scope.cleared_chat_ids.length > 0) {
+      where.push(
+        `m.seq > coalesce((${p(opts.scope.cleared_seqs, 'int[]')})[array_position(${p(
+          opts.scope.cleared_chat_ids,
+          'uuid[]',
+        )}, m.chat_id)], 0)`,
+      );
+    }
+  } else if (chatIds && !narrowed) {
+    // The same with is:unread: the read position is checked per row (OFFSET 0 keeps it
+    // from becoming a join, as above).
     from = `messages m${attachments}`;
     where.push(`EXISTS (SELECT 1 FROM chat_members cm
-      WHERE cm.chat_id = m.chat_id AND cm.user_id = ${me} AND m.seq > cm.cleared_seq${parsed.unread ? ' AND m.seq > cm.last_read_seq' : ''}
+      WHERE cm.chat_id = m.chat_id AND cm.user_id = ${me} AND m.seq > cm.cleared_seq AND m.seq > cm.last_read_seq
       OFFSET 0)`);
   } else {
     // Many chats (or the few chosen by chatId or in:): a join, which the planner costs per
