@@ -521,6 +521,15 @@ async function main() {
     p
       .locator('[data-testid="message"][data-message-id]', { hasText: 'Pasted picture' })
       .getByTestId('media-tile');
+  /** The element's box once it has one (a picture being swapped has none for a moment). */
+  const boxOf = async (locator) => {
+    const deadline = Date.now() + STEP_TIMEOUT_MS / 2;
+    for (;;) {
+      const box = await locator.boundingBox();
+      if (box || Date.now() > deadline) return box;
+      await locator.page().waitForTimeout(100);
+    }
+  };
   const noOverflow = async (p, what) => {
     const width = await p.evaluate(() => document.documentElement.scrollWidth);
     const viewport = p.viewportSize()?.width ?? 0;
@@ -794,8 +803,13 @@ async function main() {
     await screenshot(p, 'media-phone');
 
     await pictureTile(p).click();
-    await p.locator('[data-testid="lightbox-image"]').waitFor();
-    const img = await p.getByTestId('lightbox-image').boundingBox();
+    // The preview shows first and the original takes its place once loaded: measure that one.
+    await p.locator('[data-testid="lightbox-image"][data-variant="original"]').waitFor();
+    await p.waitForFunction(() => {
+      const el = document.querySelector('[data-testid="lightbox-image"]');
+      return el instanceof HTMLImageElement && el.complete && el.naturalWidth > 0;
+    });
+    const img = await boxOf(p.getByTestId('lightbox-image'));
     assert.ok(
       img && img.x >= 0 && img.x + img.width <= 390,
       `lightbox picture within 390 px: ${JSON.stringify(img)}`,
