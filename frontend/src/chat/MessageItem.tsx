@@ -15,6 +15,7 @@ import { showToast } from './toast';
 import { useDismiss } from './use-dismiss';
 import { confirm } from './confirm';
 import { plainText } from './plain-text';
+import { useLongPress } from './use-long-press';
 import { COMPACT_QUERY, useMediaQuery } from './use-media-query';
 
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀'];
@@ -258,12 +259,16 @@ export const MessageItem = memo(function MessageItem({
       run: () => void remove('me'),
     },
   ];
-  // Narrow or touch: a tap on the message, or a long-press (contextmenu), opens the sheet.
+  // Narrow or touch: a tap on the message, or a long-press (contextmenu, or a finger held
+  // where the browser sends none), opens the sheet.
   const openSheet = (e: MouseEvent) => {
     if (!compact || deleted || !opensActions(e.target)) return;
     e.preventDefault();
     setMenu('sheet');
   };
+  const longPress = useLongPress((target) => {
+    if (compact && !deleted && opensActions(target)) setMenu('sheet');
+  });
 
   return (
     <div
@@ -283,6 +288,7 @@ export const MessageItem = memo(function MessageItem({
         className={`message__bubble${!deleted && message.attachments.length ? ' message__bubble--media' : ''}`}
         onClick={openSheet}
         onContextMenu={openSheet}
+        {...longPress}
       >
         <PriorityLabel priority={priority} />
         {showSender && !mine && (

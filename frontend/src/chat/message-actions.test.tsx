@@ -4,7 +4,7 @@
  * them as a sheet, and a tap on a control inside the message stays that control's.
  */
 import type { Message } from '@parley/contracts';
-import { screen, render, waitFor, within, fireEvent } from '@testing-library/react';
+import { act, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { MemoryRouter } from 'react-router-dom';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -12,6 +12,7 @@ import { useAuthStore } from '../auth/auth-store';
 import { BOB, ME, chat, id, message } from '../test/chat-fixtures';
 import { type StubRequest, stubNetwork, testUser } from '../test/stub-network';
 import { MessageItem } from './MessageItem';
+import { LONG_PRESS_MS } from './use-long-press';
 
 const C = chat(id('actions group'), { myRole: 'member' });
 let requests: StubRequest[];
@@ -87,6 +88,39 @@ describe('message actions on a narrow or touch screen', () => {
     fireEvent.contextMenu(screen.getByText('Typo hre'));
     await user.click(within(await screen.findByTestId('message-sheet')).getByTestId('menu-reply-button'));
     expect(onReply).toHaveBeenCalledWith(mine);
+  });
+
+  it('a finger held on the message opens it (no contextmenu needed); one that moves is scrolling', () => {
+    screenIs(true);
+    vi.useFakeTimers();
+    try {
+      show(message(C.id, 5, BOB, 'Hold me'));
+      const text = screen.getByText('Hold me');
+      fireEvent.pointerDown(text, { pointerType: 'touch', clientX: 10, clientY: 10 });
+      fireEvent.pointerMove(text, { pointerType: 'touch', clientX: 10, clientY: 40 });
+      act(() => vi.advanceTimersByTime(LONG_PRESS_MS * 2));
+      expect(screen.queryByTestId('message-sheet')).toBeNull();
+      // A mouse button held down is not a long-press.
+      fireEvent.pointerDown(text, { pointerType: 'mouse', clientX: 10, clientY: 10 });
+      act(() => vi.advanceTimersByTime(LONG_PRESS_MS * 2));
+      expect(screen.queryByTestId('message-sheet')).toBeNull();
+      fireEvent.pointerDown(text, { pointerType: 'touch', clientX: 10, clientY: 10 });
+      act(() => vi.advanceTimersByTime(LONG_PRESS_MS - 50));
+      expect(screen.queryByTestId('message-sheet')).toBeNull();
+      act(() => vi.advanceTimersByTime(100));
+      const sheet = screen.getByTestId('message-sheet');
+      // The finger lifts over the sheet: that click presses nothing.
+      fireEvent.pointerUp(text, { pointerType: 'touch' });
+      fireEvent.click(within(sheet).getByTestId('delete-me-button'));
+      expect(screen.getByTestId('message-sheet')).toBeInTheDocument();
+      expect(requests).toHaveLength(0);
+      // The next tap is a tap.
+      fireEvent.pointerDown(within(sheet).getByTestId('sheet-cancel'), { pointerType: 'touch' });
+      fireEvent.click(within(sheet).getByTestId('sheet-cancel'));
+      expect(screen.queryByTestId('message-sheet')).toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a tap on a link or a reaction in the message is theirs; Cancel closes the sheet', async () => {
