@@ -530,13 +530,26 @@ async function main() {
       await locator.page().waitForTimeout(100);
     }
   };
+  /**
+   * Nothing scrolls sideways: not the page, not a box inside it (but the composer's strip of
+   * files waiting to go, which is made to).
+   */
   const noOverflow = async (p, what) => {
-    const width = await p.evaluate(() => document.documentElement.scrollWidth);
+    const { width, scrollers } = await p.evaluate(() => ({
+      width: (document.scrollingElement ?? document.documentElement).scrollWidth,
+      scrollers: [...document.querySelectorAll('body *:not(.upload-tray__list)')]
+        .filter((el) => {
+          const { overflowX } = getComputedStyle(el);
+          return (overflowX === 'auto' || overflowX === 'scroll') && el.scrollWidth > el.clientWidth + 1;
+        })
+        .map((el) => el.getAttribute('data-testid') ?? el.className),
+    }));
     const viewport = p.viewportSize()?.width ?? 0;
     assert.ok(
       width <= viewport,
       `${what}: no horizontal overflow at ${viewport} px (the page is ${width} px wide)`,
     );
+    assert.deepEqual(scrollers, [], `${what}: nothing inside scrolls sideways at ${viewport} px`);
   };
 
   await step('paste a picture into the composer: it uploads, and goes with the message', async () => {
@@ -1444,6 +1457,7 @@ async function main() {
         await settings.waitFor();
         await noOverflow(p, `group settings at ${width}`);
         await fits(settings, `group settings at ${width}`);
+        if (width === 360) await screenshot(p, 'group-settings-360');
         await p.keyboard.press('Escape');
         await settings.waitFor({ state: 'detached' });
 
@@ -1465,6 +1479,7 @@ async function main() {
         await p.goto('/contacts');
         await p.getByTestId('contacts-page').waitFor();
         await noOverflow(p, `contacts at ${width}`);
+        if (width === 360) await screenshot(p, 'contacts-360');
         await p.goto('/settings/profile');
         await p.getByTestId('profile-form').waitFor();
         await noOverflow(p, `profile settings at ${width}`);
@@ -1516,8 +1531,13 @@ async function main() {
       await sheet.locator('[data-testid="reaction-option"][data-emoji="🎉"]').tap();
       await sheet.waitFor({ state: 'detached' });
       await mine.locator('[data-testid="reaction-chip"][data-emoji="🎉"][data-count="1"]').waitFor();
-      // A long-press (the browser's contextmenu on a touch screen) opens it too: Reply.
-      await mine.getByTestId('message-body').dispatchEvent('contextmenu');
+      // A finger held on the message opens it too: Reply.
+      const cdp = await context.newCDPSession(p);
+      const held = await boxOf(mine.getByTestId('message-body'));
+      const finger = { x: held.x + held.width / 2, y: held.y + held.height / 2 };
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [finger] });
+      await sheet.waitFor();
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
       await sheet.getByTestId('menu-reply-button').tap();
       await p.getByTestId('reply-bar').waitFor();
       await noOverflow(p, 'replying at 390');
