@@ -541,13 +541,35 @@ async function main() {
     p
       .locator('[data-testid="message"][data-message-id]', { hasText: 'Pasted picture' })
       .getByTestId('media-tile');
+  /** The element's box once it has one (a picture being swapped has none for a moment). */
+  const boxOf = async (locator) => {
+    const deadline = Date.now() + STEP_TIMEOUT_MS / 2;
+    for (;;) {
+      const box = await locator.boundingBox();
+      if (box || Date.now() > deadline) return box;
+      await locator.page().waitForTimeout(100);
+    }
+  };
+  /**
+   * Nothing scrolls sideways: not the page, not a box inside it (but the composer's strip of
+   * files waiting to go, which is made to).
+   */
   const noOverflow = async (p, what) => {
-    const width = await p.evaluate(() => document.documentElement.scrollWidth);
+    const { width, scrollers } = await p.evaluate(() => ({
+      width: (document.scrollingElement ?? document.documentElement).scrollWidth,
+      scrollers: [...document.querySelectorAll('body *:not(.upload-tray__list)')]
+        .filter((el) => {
+          const { overflowX } = getComputedStyle(el);
+          return (overflowX === 'auto' || overflowX === 'scroll') && el.scrollWidth > el.clientWidth + 1;
+        })
+        .map((el) => el.getAttribute('data-testid') ?? el.className),
+    }));
     const viewport = p.viewportSize()?.width ?? 0;
     assert.ok(
       width <= viewport,
       `${what}: no horizontal overflow at ${viewport} px (the page is ${width} px wide)`,
     );
+    assert.deepEqual(scrollers, [], `${what}: nothing inside scrolls sideways at ${viewport} px`);
   };
 
   await step('paste a picture into the composer: it uploads, and goes with the message', async () => {
@@ -814,8 +836,13 @@ async function main() {
     await screenshot(p, 'media-phone');
 
     await pictureTile(p).click();
-    await p.locator('[data-testid="lightbox-image"]').waitFor();
-    const img = await p.getByTestId('lightbox-image').boundingBox();
+    // The preview shows first and the original takes its place once loaded: measure that one.
+    await p.locator('[data-testid="lightbox-image"][data-variant="original"]').waitFor();
+    await p.waitForFunction(() => {
+      const el = document.querySelector('[data-testid="lightbox-image"]');
+      return el instanceof HTMLImageElement && el.complete && el.naturalWidth > 0;
+    });
+    const img = await boxOf(p.getByTestId('lightbox-image'));
     assert.ok(
       img && img.x >= 0 && img.x + img.width <= 390,
       `lightbox picture within 390 px: ${JSON.stringify(img)}`,
@@ -1290,6 +1317,282 @@ async function main() {
       await p.locator('[data-testid="search-hit"]', { hasText: 'Backlog message' }).first().waitFor();
       await screenshot(p, 'search-typo');
       await p.keyboard.press('Escape');
+    },
+  );
+
+  // ---- Phone and tablet widths: every page fits, controls keep apart, the menus fold ------
+  /** Boxes of the visible elements matching `controls` that cover one matching `texts`. */
+  const overlapping = (p, controls, texts) =>
+    p.evaluate(
+      ([controls, texts]) => {
+        // The part of the element one can see: cut by every ancestor that clips.
+        const shown = (el) => {
+          if (!el.checkVisibility({ opacityProperty: true, visibilityProperty: true })) return null;
+          const r = el.getBoundingClientRect();
+          let [left, top, right, bottom] = [r.left, r.top, r.right, r.bottom];
+          for (let a = el.parentElement; a; a = a.parentElement) {
+            const style = getComputedStyle(a);
+            if (style.clipPath !== 'none' && style.clipPath.startsWith('inset(50%')) return null;
+            if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+            const c = a.getBoundingClientRect();
+            [left, top, right, bottom] = [
+              Math.max(left, c.left),
+              Math.max(top, c.top),
+              Math.min(right, c.right),
+              Math.min(bottom, c.bottom),
+            ];
+          }
+          return right - left > 2 && bottom - top > 2 ? { left, top, right, bottom } : null;
+        };
+        const boxes = (sel) =>
+          [...document.querySelectorAll(sel)].map((el) => [el, shown(el)]).filter(([, r]) => r);
+        const hits = [];
+        for (const [c, a] of boxes(controls))
+          for (const [t, b] of boxes(texts))
+            if (
+              !c.contains(t) &&
+              !t.contains(c) &&
+              a.left < b.right &&
+              b.left < a.right &&
+              a.top < b.bottom &&
+              b.top < a.bottom
+            )
+              hits.push(
+                `${c.getAttribute('data-testid') ?? c.className} over ${t.getAttribute('data-testid') ?? t.className}`,
+              );
+        return hits;
+      },
+      [controls, texts],
+    );
+  const noOverlap = async (p, controls, texts, what) => {
+    assert.deepEqual(await overlapping(p, controls, texts), [], `${what}: no control covers the text`);
+  };
+  /** Within the window, side to side. */
+  const fits = async (locator, what) => {
+    const box = await boxOf(locator);
+    const width = locator.page().viewportSize()?.width ?? 0;
+    assert.ok(
+      box && box.x >= 0 && box.x + box.width <= width + 0.5,
+      `${what} within ${width} px: ${JSON.stringify(box)}`,
+    );
+  };
+  const HEADER_CONTROLS = '.chat-header button, .chat-header__back, .chat-header .avatar';
+
+  await step(
+    "at 360, 390 and 768 px: nothing scrolls sideways, controls keep off the text, a tap opens a message's actions, Log out is in the menu",
+    async () => {
+      // A phone: touch, no hover.
+      const context = await browser.newContext({
+        baseURL: base,
+        viewport: { width: 390, height: 800 },
+        hasTouch: true,
+        isMobile: true,
+      });
+      context.setDefaultTimeout(STEP_TIMEOUT_MS);
+      cleanups.push(() => context.close());
+      const p = await context.newPage();
+      p.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+      const widths = [360, 390, 768];
+
+      await p.goto('/login');
+      for (const width of widths) {
+        await p.setViewportSize({ width, height: 800 });
+        await p.getByLabel('Username or email').waitFor();
+        await noOverflow(p, `sign-in at ${width}`);
+      }
+      await screenshot(p, 'sign-in-768');
+      await p.setViewportSize({ width: 390, height: 800 });
+      await p.getByLabel('Username or email').fill(account.username);
+      await p.getByLabel('Password').fill(account.password);
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await p.getByTestId('chat-screen').waitFor();
+
+      // A group with a long name, made here at phone width.
+      const longName = `Quarterly planning, roadmap and budget review ${id}`;
+      await p.getByTestId('new-group-button').click();
+      const newGroup = p.getByTestId('new-group-dialog');
+      await newGroup.getByLabel('Name').fill(longName);
+      await newGroup.getByTestId('user-search-input').fill(bobAccount.username);
+      await newGroup.getByTestId('user-search-result').first().click();
+      await newGroup.getByTestId('picked-member').waitFor();
+      await noOverflow(p, 'new group dialog at 390');
+      await fits(newGroup, 'new group dialog');
+      await screenshot(p, 'new-group-390');
+      await newGroup.getByTestId('create-group-button').click();
+      await p.getByTestId('chat-view').waitFor();
+      const groupId = await p.getByTestId('chat-view').getAttribute('data-chat-id');
+      await send(p, 'Long names should not push the buttons off the screen');
+      await message(p, 'Long names should not').waitFor();
+
+      for (const width of widths) {
+        await p.setViewportSize({ width, height: 800 });
+        const narrow = width <= 720;
+
+        // The chat list, and one pane at a time on a narrow screen.
+        await p.goto('/');
+        await p.getByTestId('chat-list-item').first().waitFor();
+        await noOverflow(p, `chat list at ${width}`);
+        if (narrow) assert.equal(await p.locator('.chat-pane').isVisible(), false, 'list alone at first');
+
+        // A direct chat: header, messages with reactions and a reply, the composer.
+        await p.goto(`/chats/${chatId}`);
+        const latest = p
+          .locator('[data-testid="message"][data-message-id]:has([data-testid="message-body"])')
+          .last();
+        await latest.waitFor();
+        await noOverflow(p, `direct chat at ${width}`);
+        await noOverlap(p, HEADER_CONTROLS, '[data-testid="chat-title"]', `direct chat header at ${width}`);
+        if (narrow) {
+          assert.equal(await p.getByTestId('chat-list').isVisible(), false, 'the chat alone');
+          assert.equal(await p.getByTestId('back-to-chats').isVisible(), true, 'with a way back');
+        }
+        // Whatever the toolbar shows (hovered at 768 if this screen hovers) keeps off the text.
+        await latest.getByTestId('message-body').hover();
+        await noOverlap(
+          p,
+          '.message__tools button',
+          '[data-testid="message-body"], [data-testid="reply-quote"], .message__meta',
+          `message actions at ${width}`,
+        );
+        await screenshot(p, `direct-chat-${width}`);
+
+        // The group with the long name: it gets the room, the buttons stay whole.
+        await p.goto(`/chats/${groupId}`);
+        const title = p.getByTestId('chat-title');
+        await title.waitFor();
+        await noOverflow(p, `group chat at ${width}`);
+        await noOverlap(p, HEADER_CONTROLS, '[data-testid="chat-title"]', `group header at ${width}`);
+        const titleBox = await boxOf(title);
+        const header = await boxOf(p.locator('.chat-header'));
+        assert.ok(
+          titleBox.width >= Math.min(header.width * 0.4, 300),
+          `the name has room at ${width}: ${titleBox.width} of ${header.width} px`,
+        );
+        for (const control of ['search-in-chat', 'group-settings-button', 'chat-menu-button']) {
+          await fits(p.getByTestId(control), `${control} at ${width}`);
+        }
+        await screenshot(p, `group-chat-${width}`);
+        await p.getByTestId('group-settings-button').click();
+        const settings = p.getByTestId('group-settings');
+        await settings.waitFor();
+        await noOverflow(p, `group settings at ${width}`);
+        await fits(settings, `group settings at ${width}`);
+        if (width === 360) await screenshot(p, 'group-settings-360');
+        await p.keyboard.press('Escape');
+        await settings.waitFor({ state: 'detached' });
+
+        // New chat and new group dialogs.
+        await p.goto('/');
+        for (const [button, dialog] of [
+          ['new-chat-button', 'new-chat-dialog'],
+          ['new-group-button', 'new-group-dialog'],
+        ]) {
+          await p.getByTestId(button).click();
+          await p.getByTestId(dialog).waitFor();
+          await noOverflow(p, `${dialog} at ${width}`);
+          await fits(p.getByTestId(dialog), `${dialog} at ${width}`);
+          await p.keyboard.press('Escape');
+          await p.getByTestId(dialog).waitFor({ state: 'detached' });
+        }
+
+        // Contacts, profile settings.
+        await p.goto('/contacts');
+        await p.getByTestId('contacts-page').waitFor();
+        await noOverflow(p, `contacts at ${width}`);
+        if (width === 360) await screenshot(p, 'contacts-360');
+        await p.goto('/settings/profile');
+        await p.getByTestId('profile-form').waitFor();
+        await noOverflow(p, `profile settings at ${width}`);
+
+        // The search panel.
+        await p.getByTestId('search-input').fill('backlog 21');
+        await p.locator('[data-testid="search-hit"]', { hasText: 'Backlog message 210' }).waitFor();
+        await noOverflow(p, `search at ${width}`);
+        await fits(p.getByTestId('search-panel'), `search panel at ${width}`);
+        if (width === 360) await screenshot(p, 'search-360');
+        await p.keyboard.press('Escape');
+        await p.getByTestId('search-input').fill('');
+
+        // The navigation: in the bar when there is room (over 960 px), behind the menu button
+        // when not.
+        const logOut = p.getByRole('button', { name: 'Log out' });
+        assert.equal(await p.getByTestId('nav-menu-button').isVisible(), true);
+        assert.equal(await logOut.isVisible(), false);
+        await p.getByTestId('nav-menu-button').click();
+        await logOut.waitFor();
+        await fits(logOut, `Log out at ${width}`);
+        await fits(p.getByTestId('nav-contacts'), `Contacts link at ${width}`);
+        await noOverflow(p, `open menu at ${width}`);
+        await screenshot(p, `nav-menu-${width}`);
+        // Escape folds it away again; a link in it goes there and folds it too.
+        await p.keyboard.press('Escape');
+        await logOut.waitFor({ state: 'hidden' });
+        await p.getByTestId('nav-menu-button').click();
+        await p.getByTestId('nav-contacts').click();
+        await p.getByTestId('contacts-page').waitFor();
+        await logOut.waitFor({ state: 'hidden' });
+      }
+
+      // A wide window has the links and Log out in the bar.
+      await p.setViewportSize({ width: 1200, height: 800 });
+      await p.getByRole('button', { name: 'Log out' }).waitFor();
+      assert.equal(await p.getByTestId('nav-menu-button').isVisible(), false);
+
+      // Phone width: a tap on a message opens its actions as a sheet; a reaction from there.
+      await p.setViewportSize({ width: 390, height: 800 });
+      await p.goto(`/chats/${groupId}`);
+      const mine = message(p, 'Long names should not');
+      await mine.getByTestId('message-body').tap();
+      const sheet = p.getByTestId('message-sheet');
+      await sheet.waitFor();
+      await fits(sheet, 'action sheet');
+      await noOverflow(p, 'action sheet');
+      await screenshot(p, 'message-sheet-390');
+      await sheet.locator('[data-testid="reaction-option"][data-emoji="🎉"]').tap();
+      await sheet.waitFor({ state: 'detached' });
+      await mine.locator('[data-testid="reaction-chip"][data-emoji="🎉"][data-count="1"]').waitFor();
+      // A finger held on the message opens it too: Reply.
+      const cdp = await context.newCDPSession(p);
+      const held = await boxOf(mine.getByTestId('message-body'));
+      const finger = { x: held.x + held.width / 2, y: held.y + held.height / 2 };
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [finger] });
+      await sheet.waitFor();
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+      await sheet.getByTestId('menu-reply-button').tap();
+      await p.getByTestId('reply-bar').waitFor();
+      await noOverflow(p, 'replying at 390');
+      // A tap on a link or a reaction in a message is that control's, not the sheet's.
+      await mine.getByTestId('reaction-chip').tap();
+      await mine.getByTestId('reaction-chip').waitFor({ state: 'detached' });
+      assert.equal(await sheet.count(), 0, 'a tap on a reaction does not open the sheet');
+
+      // A wide window with a mouse: the toolbar shows on hover, beside the bubble, not on it.
+      await alice.goto(`/chats/${chatId}`);
+      const hovered = alice
+        .locator('[data-testid="message"][data-message-id]:has([data-testid="message-body"])')
+        .last();
+      await hovered.getByTestId('message-body').hover();
+      await hovered.getByTestId('message-menu-button').waitFor({ state: 'visible' });
+      await alice.waitForFunction(
+        (el) => getComputedStyle(el).opacity === '1',
+        await hovered.locator('.message__tools').elementHandle(),
+      );
+      await noOverlap(
+        alice,
+        '.message__tools button',
+        '[data-testid="message-body"], .message__meta, .message__bubble',
+        'message actions at 1200',
+      );
+      await hovered.getByTestId('message-menu-button').click();
+      await alice.getByTestId('message-menu').waitFor();
+      await screenshot(alice, 'message-tools-1200');
+      await alice.keyboard.press('Escape');
+
+      // Log out through the folded menu.
+      await p.getByTestId('nav-menu-button').click();
+      await p.getByRole('button', { name: 'Log out' }).click();
+      await p.waitForURL('**/login');
+      await noOverflow(p, 'signed out at 390');
     },
   );
 

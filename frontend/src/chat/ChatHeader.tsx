@@ -7,7 +7,7 @@ import { useContactsStore } from '../people/contacts-store';
 import { Avatar } from './Avatar';
 import { ChatMenu, mutedText } from './ChatMenu';
 import { lastSeen } from './format';
-import { MutedIcon, SearchIcon, TimerIcon } from './Icons';
+import { GearIcon, MutedIcon, SearchIcon, TimerIcon } from './Icons';
 
 export function ChatHeader({
   chat,
@@ -84,13 +84,17 @@ export function ChatHeader({
         <SearchIcon />
       </button>
       {chat.kind === 'group' && (
+        // In a narrow header only the icon shows, so the group's name keeps the room.
         <button
           type="button"
-          className="button button--ghost button--small"
+          className="button button--ghost button--small chat-header__settings"
           onClick={onOpenSettings}
+          aria-label="Group settings"
+          title="Group settings"
           data-testid="group-settings-button"
         >
-          Group settings
+          <GearIcon />
+          <span className="chat-header__settings-label">Group settings</span>
         </button>
       )}
       <ChatMenu chat={chat} {...(onOpenMedia ? { onOpenMedia } : {})} />

@@ -188,3 +188,27 @@ export function GalleryIcon() {
     </svg>
   );
 }
+
+/** Open the navigation (phone width). */
+export function MenuIcon() {
+  return (
+    <svg width="20" height="20" viewBox="0 0 20 20" aria-hidden="true">
+      <path d="M3 5.5h14M3 10h14M3 14.5h14" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" />
+    </svg>
+  );
+}
+
+/** Group settings: a cog. */
+export function GearIcon() {
+  return (
+    <svg width="16" height="16" viewBox="0 0 16 16" aria-hidden="true">
+      <circle cx="8" cy="8" r="4.2" fill="none" stroke="currentColor" strokeWidth="1.6" />
+      <circle cx="8" cy="8" r="1.5" fill="currentColor" />
+      <path
+        d="M12.6 8.0L14.6 8.0M11.3 11.3L12.7 12.7M8.0 12.6L8.0 14.6M4.7 11.3L3.3 12.7M3.4 8.0L1.4 8.0M4.7 4.7L3.3 3.3M8.0 3.4L8.0 1.4M11.3 4.7L12.7 3.3"
+        stroke="currentColor"
+        strokeWidth="2.2"
+      />
+    </svg>
+  );
+}

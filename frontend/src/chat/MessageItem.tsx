@@ -1,6 +1,6 @@
 import { systemEventText } from '@parley/contracts';
 import type { Chat, DeleteScope, Message } from '@parley/contracts';
-import { memo, useMemo, useState } from 'react';
+import { type MouseEvent, memo, useMemo, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { useAuthStore } from '../auth/auth-store';
 import { deleteMessage, discardPending, errorText, retryMessage, toggleReaction } from '../messaging/actions';
@@ -9,13 +9,28 @@ import type { PendingMessage } from '../messaging/messages-store';
 import { MessageAttachments } from '../media/Attachments';
 import { fullTime, timeOf } from './format';
 import { AlertIcon, CheckIcon, ClockIcon, TimerIcon } from './Icons';
+import { MessageActionSheet, type MessageAction } from './MessageActionSheet';
 import { MessageBody } from './MessageBody';
 import { showToast } from './toast';
 import { useDismiss } from './use-dismiss';
 import { confirm } from './confirm';
 import { plainText } from './plain-text';
+import { useLongPress } from './use-long-press';
+import { COMPACT_QUERY, useMediaQuery } from './use-media-query';
 
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀'];
+
+/** Inside these a tap is the element's own (a link, a picture, a button), not "open the actions". */
+const OWN_TAP = 'a, button, input, textarea, select, video, audio, [role="button"], [role="slider"]';
+
+/**
+ * Whether a tap (click) or long-press (contextmenu) on a message should open its actions:
+ * not on a control inside it, not while text in it is selected.
+ */
+export function opensActions(target: EventTarget | null): boolean {
+  if (!(target instanceof Element) || target.closest(OWN_TAP)) return false;
+  return !(window.getSelection()?.toString() ?? '');
+}
 
 export function messageLink(chatId: string, messageId: string): string {
   return `${location.origin}/chats/${chatId}/messages/${messageId}`;
@@ -172,9 +187,11 @@ export const MessageItem = memo(function MessageItem({
   onEdit,
   onJump,
 }: ItemProps) {
-  const [menu, setMenu] = useState<'actions' | 'emoji' | null>(null);
+  // The toolbar's popups on a wide screen with a mouse; the sheet on a narrow or touch one.
+  const [menu, setMenu] = useState<'actions' | 'emoji' | 'sheet' | null>(null);
+  const compact = useMediaQuery(COMPACT_QUERY);
   const close = () => setMenu(null);
-  const popupRef = useDismiss(menu !== null, close);
+  const popupRef = useDismiss(menu === 'actions' || menu === 'emoji', close);
   const mine = message.senderId === me;
   const deleted = message.deletedAt !== null;
   const canDeleteForEveryone =
@@ -206,6 +223,52 @@ export const MessageItem = memo(function MessageItem({
       return;
     await run(() => deleteMessage(message, scope));
   };
+  const react = (emoji: string) => void run(() => toggleReaction(message, emoji));
+  // One list for the "More" menu and the sheet.
+  const actions: MessageAction[] = [
+    { key: 'reply', label: 'Reply', testId: 'menu-reply-button', run: () => onReply(message) },
+    ...(mine && message.kind === 'text'
+      ? [{ key: 'edit', label: 'Edit', testId: 'edit-button', run: () => onEdit(message) }]
+      : []),
+    {
+      key: 'copy',
+      label: 'Copy link',
+      testId: 'copy-link-button',
+      run: () =>
+        void run(async () => {
+          await copyText(messageLink(message.chatId, message.id));
+          showToast('Link copied');
+        }),
+    },
+    ...(canDeleteForEveryone
+      ? [
+          {
+            key: 'delete-everyone',
+            label: 'Delete for everyone',
+            danger: true,
+            testId: 'delete-everyone-button',
+            run: () => void remove('everyone'),
+          },
+        ]
+      : []),
+    {
+      key: 'delete-me',
+      label: 'Delete for me',
+      danger: true,
+      testId: 'delete-me-button',
+      run: () => void remove('me'),
+    },
+  ];
+  // Narrow or touch: a tap on the message, or a long-press (contextmenu, or a finger held
+  // where the browser sends none), opens the sheet.
+  const openSheet = (e: MouseEvent) => {
+    if (!compact || deleted || !opensActions(e.target)) return;
+    e.preventDefault();
+    setMenu('sheet');
+  };
+  const longPress = useLongPress((target) => {
+    if (compact && !deleted && opensActions(target)) setMenu('sheet');
+  });
 
   return (
     <div
@@ -218,8 +281,14 @@ export const MessageItem = memo(function MessageItem({
       data-priority={priority}
       data-mentioned={mentionsMe}
     >
+      {/* A tap on the message is a touch shortcut to its actions; from a keyboard they are
+          the toolbar's buttons (focusable at every width). */}
+      {/* eslint-disable-next-line jsx-a11y/click-events-have-key-events, jsx-a11y/no-static-element-interactions */}
       <div
         className={`message__bubble${!deleted && message.attachments.length ? ' message__bubble--media' : ''}`}
+        onClick={openSheet}
+        onContextMenu={openSheet}
+        {...longPress}
       >
         <PriorityLabel priority={priority} />
         {showSender && !mine && (
@@ -297,7 +366,7 @@ export const MessageItem = memo(function MessageItem({
             title="React"
             aria-label="React"
             aria-expanded={menu === 'emoji'}
-            onClick={() => setMenu(menu === 'emoji' ? null : 'emoji')}
+            onClick={() => setMenu(compact ? 'sheet' : menu === 'emoji' ? null : 'emoji')}
             data-testid="reaction-button"
           >
             ☺
@@ -317,9 +386,9 @@ export const MessageItem = memo(function MessageItem({
             className="icon-button"
             title="More"
             aria-label="More actions"
-            aria-haspopup="menu"
-            aria-expanded={menu === 'actions'}
-            onClick={() => setMenu(menu === 'actions' ? null : 'actions')}
+            aria-haspopup={compact ? 'dialog' : 'menu'}
+            aria-expanded={menu === 'actions' || menu === 'sheet'}
+            onClick={() => setMenu(compact ? 'sheet' : menu === 'actions' ? null : 'actions')}
             data-testid="message-menu-button"
           >
             ⋯
@@ -332,7 +401,7 @@ export const MessageItem = memo(function MessageItem({
                   type="button"
                   role="menuitem"
                   className="emoji-picker__option"
-                  onClick={() => void run(() => toggleReaction(message, emoji))}
+                  onClick={() => react(emoji)}
                   data-testid="reaction-option"
                   data-emoji={emoji}
                 >
@@ -343,65 +412,33 @@ export const MessageItem = memo(function MessageItem({
           )}
           {menu === 'actions' && (
             <div className="popup menu" role="menu" data-testid="message-menu">
-              <button
-                type="button"
-                role="menuitem"
-                onClick={() => {
-                  close();
-                  onReply(message);
-                }}
-              >
-                Reply
-              </button>
-              {mine && message.kind === 'text' && (
+              {actions.map((a) => (
                 <button
+                  key={a.key}
                   type="button"
                   role="menuitem"
+                  className={a.danger ? 'menu__danger' : undefined}
                   onClick={() => {
                     close();
-                    onEdit(message);
+                    a.run();
                   }}
-                  data-testid="edit-button"
+                  data-testid={a.testId}
                 >
-                  Edit
+                  {a.label}
                 </button>
-              )}
-              <button
-                type="button"
-                role="menuitem"
-                onClick={() =>
-                  void run(async () => {
-                    await copyText(messageLink(message.chatId, message.id));
-                    showToast('Link copied');
-                  })
-                }
-                data-testid="copy-link-button"
-              >
-                Copy link
-              </button>
-              {canDeleteForEveryone && (
-                <button
-                  type="button"
-                  role="menuitem"
-                  className="menu__danger"
-                  onClick={() => void remove('everyone')}
-                  data-testid="delete-everyone-button"
-                >
-                  Delete for everyone
-                </button>
-              )}
-              <button
-                type="button"
-                role="menuitem"
-                className="menu__danger"
-                onClick={() => void remove('me')}
-                data-testid="delete-me-button"
-              >
-                Delete for me
-              </button>
+              ))}
             </div>
           )}
         </div>
+      )}
+      {menu === 'sheet' && (
+        <MessageActionSheet
+          preview={message.body ? plainText(message.body) : message.attachments.map((a) => a.name).join(', ')}
+          emoji={QUICK_EMOJI}
+          onReact={react}
+          actions={actions}
+          onClose={close}
+        />
       )}
     </div>
   );

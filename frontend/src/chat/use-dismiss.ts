@@ -1,8 +1,8 @@
 import { useEffect, useRef } from 'react';
 
 /** Closes a popup on a click elsewhere or Escape. */
-export function useDismiss(open: boolean, close: () => void) {
-  const ref = useRef<HTMLDivElement>(null);
+export function useDismiss<T extends HTMLElement = HTMLDivElement>(open: boolean, close: () => void) {
+  const ref = useRef<T>(null);
   useEffect(() => {
     if (!open) return;
     const onDown = (e: MouseEvent) => {

@@ -247,4 +247,45 @@ describe('lightbox', () => {
     expect(tiles[0]).toHaveFocus();
     act(() => vi.unstubAllGlobals());
   });
+
+  it('keeps the same picture element while the original replaces the preview; the backdrop closes it', async () => {
+    // The original "loads" only when the test says so.
+    const pending: (() => void)[] = [];
+    vi.stubGlobal(
+      'Image',
+      class {
+        onload: (() => void) | null = null;
+        set src(_: string) {
+          pending.push(() => this.onload?.());
+        }
+      },
+    );
+    const photo = known(
+      attachment('swap', { variants: ['original', 'preview', 'thumbnail'], name: 'swap.jpg' }),
+    );
+    show([photo]);
+    const user = userEvent.setup();
+    const tile = screen.getByTestId('media-tile');
+    await user.click(tile);
+    const preview = await screen.findByTestId('lightbox-image');
+    await waitFor(() => expect(preview).toHaveAttribute('data-variant', 'preview'));
+    await waitFor(() => expect(pending.length).toBeGreaterThan(0));
+    act(() => pending.forEach((load) => load()));
+    await waitFor(() =>
+      expect(screen.getByTestId('lightbox-image')).toHaveAttribute('data-variant', 'original'),
+    );
+    // Not a new element: a test (or a reader) holding the picture never sees it vanish.
+    expect(screen.getByTestId('lightbox-image')).toBe(preview);
+    expect(preview).toBeInTheDocument();
+
+    const box = screen.getByTestId('lightbox');
+    expect(box).toHaveAccessibleName('Picture 1 of 1: swap.jpg');
+    // A click on the picture keeps it open; on the space around it closes it.
+    await user.click(preview);
+    expect(screen.getByTestId('lightbox')).toBeInTheDocument();
+    await user.click(box.querySelector('.lightbox__stage')!);
+    expect(screen.queryByTestId('lightbox')).toBeNull();
+    await waitFor(() => expect(tile).toHaveFocus());
+    act(() => vi.unstubAllGlobals());
+  });
 });

@@ -1,24 +1,20 @@
 /**
- * A picture or video over the whole window. It shows the preview (over the blurred
- * placeholder) at once, then the original when it has loaded; arrows move between the
- * pictures it was opened with; Escape closes it and focus goes back to what opened it.
- * Tab stays inside while it is open.
+ * A picture or video over the whole window, on Radix's dialog (like Modal). It shows the
+ * preview (over the blurred placeholder) at once, then the original when it has loaded;
+ * arrows move between the pictures it was opened with; Escape or a click on the backdrop
+ * closes it and focus goes back to what opened it. Tab stays inside while it is open.
+ * Over the media gallery (itself a dialog) Escape closes only the lightbox: Radix gives
+ * the key to the top layer alone.
  */
 import type { Attachment, MediaVariant } from '@parley/contracts';
-import { type KeyboardEvent as ReactKeyboardEvent, useEffect, useRef, useState } from 'react';
+import * as Dialog from '@radix-ui/react-dialog';
+import { useEffect, useRef, useState } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { DownloadIcon } from '../chat/Icons';
+import { returnFocusTo } from '../chat/Modal';
 import { downloadUrl, durationText, humanSize } from './format';
 import { closeLightbox, stepLightbox, useLightboxStore } from './lightbox-store';
 import { reportBrokenUrl, useMediaUrls } from './url-store';
-
-function focusables(root: HTMLElement): HTMLElement[] {
-  return [
-    ...root.querySelectorAll<HTMLElement>(
-      'a[href], button:not([disabled]), video[controls], [tabindex]:not([tabindex="-1"])',
-    ),
-  ];
-}
 
 function wanted(a: Attachment): MediaVariant[] {
   const order: MediaVariant[] =
@@ -61,8 +57,9 @@ function Picture({ item }: { item: Attachment }) {
         <img className="lightbox__placeholder" src={item.placeholder} alt="" aria-hidden="true" />
       )}
       {src && (
+        // One element from preview to original (the original is already loaded when src
+        // changes), so the picture never leaves the page while it is swapped.
         <img
-          key={src}
           className="lightbox__img"
           src={src}
           alt={item.name}
@@ -124,134 +121,118 @@ function DownloadLink({ item }: { item: Attachment }) {
 }
 
 export function Lightbox() {
-  const { items, index, messageLinks } = useLightboxStore();
+  const { items, index, messageLinks, opener } = useLightboxStore();
   const item = items[index];
-  const dialogRef = useRef<HTMLDivElement>(null);
   const navigate = useNavigate();
-  const open = item !== undefined;
-
-  useEffect(() => {
-    if (!open) return;
-    dialogRef.current?.querySelector<HTMLElement>('[data-autofocus]')?.focus();
-    // Before any dialog below it (the gallery) sees the key: Escape closes only this.
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key === 'Escape') {
-        e.preventDefault();
-        e.stopPropagation();
-        closeLightbox();
-      } else if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
-        if (e.target instanceof HTMLVideoElement) return; // Seeking.
-        e.preventDefault();
-        e.stopPropagation();
-        stepLightbox(e.key === 'ArrowLeft' ? -1 : 1);
-      }
-    };
-    window.addEventListener('keydown', onKey, true);
-    return () => window.removeEventListener('keydown', onKey, true);
-  }, [open]);
+  const dialogRef = useRef<HTMLDivElement>(null);
 
   if (!item) return null;
-
-  const trapTab = (e: ReactKeyboardEvent<HTMLDivElement>) => {
-    if (e.key !== 'Tab' || !dialogRef.current) return;
-    const list = focusables(dialogRef.current);
-    const first = list[0];
-    const last = list[list.length - 1];
-    if (!first || !last) return;
-    if (e.shiftKey && document.activeElement === first) {
-      e.preventDefault();
-      last.focus();
-    } else if (!e.shiftKey && document.activeElement === last) {
-      e.preventDefault();
-      first.focus();
-    }
-  };
   const link = messageLinks[index];
+  const label = `${item.kind === 'video' ? 'Video' : 'Picture'} ${index + 1} of ${items.length}: ${item.name}`;
 
   return (
-    // The dialog keeps Tab inside itself (trapTab) and closes on a click on its backdrop.
-    // eslint-disable-next-line jsx-a11y/no-noninteractive-element-interactions
-    <div
-      className="lightbox"
-      role="dialog"
-      aria-modal="true"
-      aria-label={`${item.kind === 'video' ? 'Video' : 'Picture'} ${index + 1} of ${items.length}: ${item.name}`}
-      ref={dialogRef}
-      onKeyDown={trapTab}
-      onMouseDown={(e) => {
-        if (e.target === e.currentTarget || (e.target as HTMLElement).classList.contains('lightbox__stage'))
-          closeLightbox();
+    <Dialog.Root
+      open
+      onOpenChange={(open) => {
+        if (!open) closeLightbox();
       }}
-      data-testid="lightbox"
-      data-media-id={item.id}
-      data-index={index}
     >
-      <div className="lightbox__bar">
-        <span className="lightbox__title">
-          <span className="lightbox__name">{item.name}</span>
-          <span className="lightbox__meta">
-            {items.length > 1 && `${index + 1} / ${items.length} · `}
-            {item.width && item.height ? `${item.width}×${item.height} · ` : ''}
-            {item.kind === 'video' && item.durationMs !== null ? `${durationText(item.durationMs)} · ` : ''}
-            {humanSize(item.size)}
-          </span>
-        </span>
-        {link && (
-          <button
-            type="button"
-            className="button button--ghost button--small"
-            onClick={() => {
-              closeLightbox();
-              navigate(link);
-            }}
-            data-testid="lightbox-jump"
-          >
-            Show in chat
-          </button>
-        )}
-        <DownloadLink item={item} />
-        <button
-          type="button"
-          className="icon-button lightbox__close"
-          onClick={closeLightbox}
-          aria-label="Close"
-          data-autofocus
-          data-testid="lightbox-close"
+      <Dialog.Portal>
+        <Dialog.Content
+          ref={dialogRef}
+          className="lightbox"
+          aria-modal="true"
+          aria-describedby={undefined}
+          onOpenAutoFocus={(e) => {
+            e.preventDefault();
+            dialogRef.current?.querySelector<HTMLElement>('[data-autofocus]')?.focus();
+          }}
+          onCloseAutoFocus={returnFocusTo(opener)}
+          onKeyDown={(e) => {
+            if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+            if (e.target instanceof HTMLVideoElement) return; // Seeking.
+            e.preventDefault();
+            stepLightbox(e.key === 'ArrowLeft' ? -1 : 1);
+          }}
+          onClick={(e) => {
+            // The backdrop around the picture (the dialog itself and its stage) closes it; on
+            // click, not press, so the click does not land on what is under it once it is gone.
+            const target = e.target as HTMLElement;
+            if (target === e.currentTarget || target.classList.contains('lightbox__stage')) closeLightbox();
+          }}
+          data-testid="lightbox"
+          data-media-id={item.id}
+          data-index={index}
         >
-          ×
-        </button>
-      </div>
-      <div className="lightbox__stage">
-        {items.length > 1 && (
-          <button
-            type="button"
-            className="lightbox__nav lightbox__nav--prev"
-            onClick={() => stepLightbox(-1)}
-            aria-label="Previous"
-            data-testid="lightbox-prev"
-          >
-            ‹
-          </button>
-        )}
-        {item.status === 'failed' ? (
-          <p className="lightbox__failed">{item.failureReason ?? 'This file could not be processed.'}</p>
-        ) : item.kind === 'video' ? (
-          <Video key={item.id} item={item} />
-        ) : (
-          <Picture key={item.id} item={item} />
-        )}
-        {items.length > 1 && (
-          <button
-            type="button"
-            className="lightbox__nav lightbox__nav--next"
-            onClick={() => stepLightbox(1)}
-            aria-label="Next"
-            data-testid="lightbox-next"
-          >
-            ›
-          </button>
-        )}
-      </div>
-    </div>
+          <Dialog.Title className="visually-hidden">{label}</Dialog.Title>
+          <div className="lightbox__bar">
+            <span className="lightbox__title">
+              <span className="lightbox__name">{item.name}</span>
+              <span className="lightbox__meta">
+                {items.length > 1 && `${index + 1} / ${items.length} · `}
+                {item.width && item.height ? `${item.width}×${item.height} · ` : ''}
+                {item.kind === 'video' && item.durationMs !== null
+                  ? `${durationText(item.durationMs)} · `
+                  : ''}
+                {humanSize(item.size)}
+              </span>
+            </span>
+            {link && (
+              <button
+                type="button"
+                className="button button--ghost button--small"
+                onClick={() => {
+                  closeLightbox();
+                  navigate(link);
+                }}
+                data-testid="lightbox-jump"
+              >
+                Show in chat
+              </button>
+            )}
+            <DownloadLink item={item} />
+            <Dialog.Close
+              className="icon-button lightbox__close"
+              aria-label="Close"
+              data-autofocus
+              data-testid="lightbox-close"
+            >
+              ×
+            </Dialog.Close>
+          </div>
+          <div className="lightbox__stage">
+            {items.length > 1 && (
+              <button
+                type="button"
+                className="lightbox__nav lightbox__nav--prev"
+                onClick={() => stepLightbox(-1)}
+                aria-label="Previous"
+                data-testid="lightbox-prev"
+              >
+                ‹
+              </button>
+            )}
+            {item.status === 'failed' ? (
+              <p className="lightbox__failed">{item.failureReason ?? 'This file could not be processed.'}</p>
+            ) : item.kind === 'video' ? (
+              <Video key={item.id} item={item} />
+            ) : (
+              <Picture key={item.id} item={item} />
+            )}
+            {items.length > 1 && (
+              <button
+                type="button"
+                className="lightbox__nav lightbox__nav--next"
+                onClick={() => stepLightbox(1)}
+                aria-label="Next"
+                data-testid="lightbox-next"
+              >
+                ›
+              </button>
+            )}
+          </div>
+        </Dialog.Content>
+      </Dialog.Portal>
+    </Dialog.Root>
   );
 }

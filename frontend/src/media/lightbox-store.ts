@@ -33,10 +33,9 @@ export function openLightbox(
   });
 }
 
+/** The lightbox (a Radix dialog) gives focus back to `opener` as it goes; it stays set until the next open. */
 export function closeLightbox(): void {
-  const { opener } = useLightboxStore.getState();
-  useLightboxStore.setState({ items: [], index: 0, opener: null, messageLinks: [] });
-  if (opener?.isConnected) opener.focus();
+  useLightboxStore.setState({ items: [], index: 0, messageLinks: [] });
 }
 
 export function stepLightbox(delta: number): void {

@@ -1,8 +1,10 @@
-import { useEffect, useState, useSyncExternalStore } from 'react';
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { Link, NavLink, Outlet, useLocation, useNavigate } from 'react-router-dom';
 import { api } from '../api/client';
 import { useAuthStore } from '../auth/auth-store';
 import { ConfirmHost } from '../chat/confirm';
+import { MenuIcon } from '../chat/Icons';
+import { useDismiss } from '../chat/use-dismiss';
 import { AvailabilityDot } from '../components/AvailabilityDot';
 import { startNotifications } from '../messaging/notifications';
 import { startMessaging, stopMessaging } from '../messaging/session';
@@ -22,7 +24,10 @@ function useBrowserOnline(): boolean {
   return useSyncExternalStore(subscribeOnline, () => navigator.onLine);
 }
 
-/** The signed-in shell: top bar with the user and navigation, page content below. */
+/**
+ * The signed-in shell: top bar with the user and navigation, page content below. On a
+ * narrow screen the navigation and Log out fold into a menu button beside the search.
+ */
 export function AppLayout() {
   const user = useAuthStore((s) => s.user);
   const signOut = useAuthStore((s) => s.signOut);
@@ -33,6 +38,15 @@ export function AppLayout() {
   const navigate = useNavigate();
   const { pathname } = useLocation();
   const [pending, setPending] = useState(false);
+  const [navOpen, setNavOpen] = useState(false);
+  const menuButton = useRef<HTMLButtonElement>(null);
+  const closeNav = useCallback(() => {
+    if (!navOpen) return;
+    setNavOpen(false);
+    // Focus was in the panel that is going away: back to the button that opened it.
+    if (document.getElementById('topbar-menu')?.contains(document.activeElement)) menuButton.current?.focus();
+  }, [navOpen]);
+  const headerRef = useDismiss<HTMLElement>(navOpen, closeNav);
   const chatScreen = pathname === '/' || pathname.startsWith('/chats');
   const incomingContactRequests = useContactsStore(
     (s) => Object.values(s.requests).filter((r) => r.direction === 'incoming').length,
@@ -56,44 +70,65 @@ export function AppLayout() {
 
   return (
     <div className="app-shell">
-      <header className="topbar">
-        <Link to="/" className="topbar__brand">
+      <header className={`topbar${navOpen ? ' topbar--nav-open' : ''}`} ref={headerRef}>
+        <Link to="/" className="topbar__brand" onClick={closeNav}>
           Parley
         </Link>
-        <nav className="topbar__nav" aria-label="Main">
-          <Link
-            to="/"
-            className={chatScreen ? 'active' : undefined}
-            aria-current={chatScreen ? 'page' : undefined}
-          >
-            Chats
-          </Link>
-          <NavLink to="/contacts" data-testid="nav-contacts">
-            Contacts
-            {incomingContactRequests > 0 && (
-              <span
-                className="nav-count"
-                data-testid="nav-contacts-count"
-                aria-label={`${incomingContactRequests} requests`}
-              >
-                {incomingContactRequests}
+        <SearchBox />
+        <button
+          type="button"
+          ref={menuButton}
+          className="icon-button topbar__menu-button"
+          aria-label="Menu"
+          aria-expanded={navOpen}
+          aria-controls="topbar-menu"
+          onClick={() => setNavOpen(!navOpen)}
+          data-testid="nav-menu-button"
+        >
+          <MenuIcon />
+          {incomingContactRequests > 0 && <span className="topbar__menu-dot" aria-hidden="true" />}
+        </button>
+        {/* Laid out in the bar on a wide screen; the menu button's panel on a narrow one. */}
+        <div className="topbar__menu" id="topbar-menu" data-testid="nav-menu">
+          <nav className="topbar__nav" aria-label="Main">
+            <Link
+              to="/"
+              className={chatScreen ? 'active' : undefined}
+              aria-current={chatScreen ? 'page' : undefined}
+              onClick={closeNav}
+            >
+              Chats
+            </Link>
+            <NavLink to="/contacts" data-testid="nav-contacts" onClick={closeNav}>
+              Contacts
+              {incomingContactRequests > 0 && (
+                <span
+                  className="nav-count"
+                  data-testid="nav-contacts-count"
+                  aria-label={`${incomingContactRequests} requests`}
+                >
+                  {incomingContactRequests}
+                </span>
+              )}
+            </NavLink>
+            <NavLink to="/settings/profile" onClick={closeNav}>
+              Profile
+            </NavLink>
+            <NavLink to="/settings/sessions" onClick={closeNav}>
+              Sessions
+            </NavLink>
+          </nav>
+          <div className="topbar__user">
+            {user && (
+              <span className="topbar__me" data-testid="current-user">
+                <AvailabilityDot availability={user.availability} offline={connectionLost} />
+                <span data-testid="current-user-name">{user.displayName}</span>
               </span>
             )}
-          </NavLink>
-          <NavLink to="/settings/profile">Profile</NavLink>
-          <NavLink to="/settings/sessions">Sessions</NavLink>
-        </nav>
-        <SearchBox />
-        <div className="topbar__user">
-          {user && (
-            <span className="topbar__me" data-testid="current-user">
-              <AvailabilityDot availability={user.availability} offline={connectionLost} />
-              <span data-testid="current-user-name">{user.displayName}</span>
-            </span>
-          )}
-          <button type="button" className="button button--ghost" onClick={logOut} disabled={pending}>
-            {pending ? 'Logging out…' : 'Log out'}
-          </button>
+            <button type="button" className="button button--ghost" onClick={logOut} disabled={pending}>
+              {pending ? 'Logging out…' : 'Log out'}
+            </button>
+          </div>
         </div>
       </header>
       {connectionLost && (
