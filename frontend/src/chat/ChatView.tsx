@@ -3,8 +3,7 @@ import { type DragEvent, Suspense, lazy, useCallback, useEffect, useRef, useStat
 import { Link, useNavigate } from 'react-router-dom';
 import { useAuthStore } from '../auth/auth-store';
 import { ChatIcon } from '../components/ChatIcon';
-import { Lightbox } from '../media/Lightbox';
-import { closeLightbox } from '../media/lightbox-store';
+import { closeLightbox, useLightboxStore } from '../media/lightbox-store';
 import { attachFiles } from '../media/UploadTray';
 import { editMessage, errorText, sendMessage, sendTyping } from '../messaging/actions';
 import { isIncomingRequest, useChatsStore } from '../messaging/chats-store';
@@ -30,6 +29,7 @@ import { TypingIndicator } from './TypingIndicator';
 const GroupSettingsDialog = lazy(() =>
   import('./GroupSettingsDialog').then((m) => ({ default: m.GroupSettingsDialog })),
 );
+const Lightbox = lazy(() => import('../media/Lightbox').then((m) => ({ default: m.Lightbox })));
 const MediaGallery = lazy(() => import('../media/MediaGallery').then((m) => ({ default: m.MediaGallery })));
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -49,6 +49,10 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string; focusMess
   const dragDepth = useRef(0);
   // A lightbox opened here does not outlive the chat.
   useEffect(() => closeLightbox, []);
+  // The lightbox's code loads at the first picture opened; it stays mounted from then on.
+  const lightboxOpen = useLightboxStore((s) => s.items.length > 0);
+  const [lightboxUsed, setLightboxUsed] = useState(false);
+  if (lightboxOpen && !lightboxUsed) setLightboxUsed(true);
   const peer = chat?.kind === 'direct' ? chat.peer : null;
   const blockedPeer = useContactsStore((s) => (peer ? Boolean(s.blocked[peer.id]) : false));
   // The server refused a message here with BLOCKED (the other person blocked me).
@@ -212,7 +216,11 @@ export function ChatView({ chatId, focusMessageId }: { chatId: string; focusMess
         )}
         {galleryOpen && <MediaGallery chatId={chat.id} onClose={() => setGalleryOpen(false)} />}
       </Suspense>
-      <Lightbox />
+      {lightboxUsed && (
+        <Suspense fallback={null}>
+          <Lightbox />
+        </Suspense>
+      )}
     </div>
   );
 }

@@ -6,7 +6,7 @@
  */
 import * as Dialog from '@radix-ui/react-dialog';
 import { useState } from 'react';
-import { focusedElement } from './Modal';
+import { focusedElement } from './focus-return';
 
 export interface MessageAction {
   key: string;

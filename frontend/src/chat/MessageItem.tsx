@@ -1,6 +1,6 @@
 import { systemEventText } from '@parley/contracts';
 import type { Chat, DeleteScope, Message } from '@parley/contracts';
-import { type MouseEvent, memo, useMemo, useState } from 'react';
+import { type MouseEvent, Suspense, lazy, memo, useMemo, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { useAuthStore } from '../auth/auth-store';
 import { deleteMessage, discardPending, errorText, retryMessage, toggleReaction } from '../messaging/actions';
@@ -9,7 +9,7 @@ import type { PendingMessage } from '../messaging/messages-store';
 import { MessageAttachments } from '../media/Attachments';
 import { fullTime, timeOf } from './format';
 import { AlertIcon, CheckIcon, ClockIcon, TimerIcon } from './Icons';
-import { MessageActionSheet, type MessageAction } from './MessageActionSheet';
+import type { MessageAction } from './MessageActionSheet';
 import { MessageBody } from './MessageBody';
 import { showToast } from './toast';
 import { useDismiss } from './use-dismiss';
@@ -17,6 +17,11 @@ import { confirm } from './confirm';
 import { plainText } from './plain-text';
 import { useLongPress } from './use-long-press';
 import { COMPACT_QUERY, useMediaQuery } from './use-media-query';
+
+// The sheet (on Radix's dialog) loads when a message's actions are first opened on a phone.
+const MessageActionSheet = lazy(() =>
+  import('./MessageActionSheet').then((m) => ({ default: m.MessageActionSheet })),
+);
 
 export const QUICK_EMOJI = ['👍', '❤️', '😂', '🎉', '😮', '😢', '🙏', '👀'];
 
@@ -432,13 +437,17 @@ export const MessageItem = memo(function MessageItem({
         </div>
       )}
       {menu === 'sheet' && (
-        <MessageActionSheet
-          preview={message.body ? plainText(message.body) : message.attachments.map((a) => a.name).join(', ')}
-          emoji={QUICK_EMOJI}
-          onReact={react}
-          actions={actions}
-          onClose={close}
-        />
+        <Suspense fallback={null}>
+          <MessageActionSheet
+            preview={
+              message.body ? plainText(message.body) : message.attachments.map((a) => a.name).join(', ')
+            }
+            emoji={QUICK_EMOJI}
+            onReact={react}
+            actions={actions}
+            onClose={close}
+          />
+        </Suspense>
       )}
     </div>
   );

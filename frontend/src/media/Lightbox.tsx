@@ -11,7 +11,7 @@ import * as Dialog from '@radix-ui/react-dialog';
 import { useEffect, useRef, useState } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { DownloadIcon } from '../chat/Icons';
-import { returnFocusTo } from '../chat/Modal';
+import { returnFocusTo } from '../chat/focus-return';
 import { downloadUrl, durationText, humanSize } from './format';
 import { closeLightbox, stepLightbox, useLightboxStore } from './lightbox-store';
 import { reportBrokenUrl, useMediaUrls } from './url-store';
