@@ -144,7 +144,8 @@ export const eventSchemas = {
   /** Disappearing messages that reached their time: gone from the chat. */
   'message:expired': z.object({ chatId: uuid, messageIds: z.array(uuid) }),
   /**
-   * Members' devices have received everything up to upToSeq. Coalesced per chat: one event
+   * Members' devices have received everything up to upToSeq (a device acknowledged it with
+   * sync:ack, or fetched it over REST). Coalesced per chat: one event
    * carries every member whose position moved since the last one (at most a few per second
    * per chat), and goes to whoever can use it (both people of a direct chat; in a group the
    * senders of what was delivered).

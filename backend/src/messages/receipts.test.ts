@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { createGroup, openDirectChat, registerUsers, type TestUser } from '../../test/support/factories.js';
 import { as, client } from '../../test/support/http.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
+import { MAX_UNACKED_BATCHES } from '../realtime/connection.js';
 import { connectAs, lastPosition, type Frame, type WsClient } from '../../test/support/ws.js';
 
 const WAIT = 60_000;
@@ -186,3 +187,31 @@ test('an ack of a later position covers every batch sent before it, in every cha
   expect(await deliveredSeqOf(a, group.id, c.id)).toBeLessThan(seqs[group.id]!);
   await Promise.all([wa.close(), wb.close()]);
 });
+
+test('a device that never acknowledges costs a bounded memory: beyond 256 batches the oldest go unrecorded', async () => {
+  const [a, b] = (await registerUsers(api, 2)) as [TestUser, TestUser];
+  const group = await createGroup(api, a, [b]);
+  const direct = await openDirectChat(api, a, b);
+  const wa = await connectAs(server.url, a.accessToken);
+  const wb = await connectAs(server.url, b.accessToken);
+  const send = async (chatId: string) => {
+    const ack = await wa.command('message:send', { chatId, clientMsgId: randomUUID(), body: 'z' }, WAIT);
+    // Waited for, so each is a batch of its own on b's socket.
+    await wb.waitFor((f) => isNew(chatId)(f) && f.data.message.id === ack.data.message.id, WAIT);
+    return ack.data.message.seq as number;
+  };
+  // The first batch is in the direct chat, then 256 in the group: the first is dropped.
+  const first = await send(direct.id);
+  let last = 0;
+  for (let n = 0; n < MAX_UNACKED_BATCHES; n++) last = await send(group.id);
+  await wb.ackUpTo(lastPosition(wb, ''));
+  await barrier(a, wa, group.id);
+  expect(await deliveredSeqOf(a, group.id, b.id)).toBe(last);
+  expect(await deliveredSeqOf(a, direct.id, b.id)).toBeLessThan(first);
+  // Its position is no longer known: acknowledging it changes nothing.
+  const firstFrame = wb.events.find((f) => isNew(direct.id)(f) && f.data.message.seq === first)!;
+  await wb.ackUpTo(firstFrame.position!);
+  await barrier(a, wa, direct.id);
+  expect(await deliveredSeqOf(a, direct.id, b.id)).toBeLessThan(first);
+  await Promise.all([wa.close(), wb.close()]);
+}, 300_000);
