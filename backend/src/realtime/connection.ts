@@ -338,29 +338,26 @@ export class Connection {
    * changes nothing; the device's next ack covers it. O(batches acknowledged), plus a walk
    * of what is kept (at most MAX_UNACKED_BATCHES) when the position is not found.
    */
-  acknowledge(position: string): number {
+  acknowledge(position: string): void {
     const positions = this.unackedPositions;
     let end = positions.length - 1;
     // Usually the newest: the device is up to date.
     if (end < this.unackedHead || positions[end] !== position) {
       end = positions.indexOf(position, this.unackedHead);
-      if (end < 0) return 0;
+      if (end < 0) return;
     }
     const userId = this.userId!;
-    let recorded = 0;
     for (let i = this.unackedHead; i <= end; i++) {
       const handed = this.unackedHanded[i];
       if (handed) {
         for (const [chatId, { seq, senders }] of handed)
           this.ctx.deliveries.record(chatId, userId, seq, senders);
-        recorded += 1;
       }
       positions[i] = undefined;
       this.unackedHanded[i] = undefined;
     }
     this.unackedHead = end + 1;
     this.compactUnacked();
-    return recorded;
   }
 
   /** Drops the slots of batches already gone: all of them, or a cap's worth at once. */
