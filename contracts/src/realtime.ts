@@ -8,6 +8,8 @@
  * - Server → client event frames are `{ type, position, data }`. `position` is the
  *   user's inbox position after this event; a device keeps the last one it processed
  *   and sends it in `sync:resume` after reconnecting.
+ * - A device tells the server what it has processed with `sync:ack { position }`, sent
+ *   without an `id` (no ack frame comes back): messages count as delivered to it only then.
  * - A frame the server cannot attribute to a command (not JSON, no id) is answered with
  *   `{ type: "error", error }`.
  *
@@ -61,6 +63,13 @@ const chatRef = z.object({ chatId: uuid });
 export const commandSchemas = {
   auth: z.object({ token: text().min(1).max(4096) }),
   'sync:resume': z.object({ position: inboxPositionSchema }),
+  /**
+   * This device has processed every event up to `position` (a position of an event frame
+   * this socket received). Messages in those frames now count as delivered to it. Sent
+   * without an `id`, coalesced (a few a second at most); a position this socket was not
+   * sent, or already acknowledged, changes nothing.
+   */
+  'sync:ack': z.object({ position: inboxPositionSchema }),
   'message:send': sendMessageFields.extend({ chatId: uuid }).superRefine(hasContent),
   'message:edit': editMessageSchema.extend({ messageId: uuid }),
   'message:delete': z.object({ messageId: uuid, scope: deleteScopeSchema.default('everyone') }),
@@ -84,6 +93,8 @@ export const ackDataSchemas = {
     replayed: z.number().int(),
     position: inboxPositionSchema,
   }),
+  /** Only when sent with an `id` (tests): the position as received. */
+  'sync:ack': z.object({ position: inboxPositionSchema }),
   'message:send': z.object({ message: messageSchema, duplicate: z.boolean() }),
   'message:edit': z.object({ message: messageSchema }),
   'message:delete': z.object({ messageId: uuid }),
@@ -133,7 +144,8 @@ export const eventSchemas = {
   /** Disappearing messages that reached their time: gone from the chat. */
   'message:expired': z.object({ chatId: uuid, messageIds: z.array(uuid) }),
   /**
-   * Members' devices have received everything up to upToSeq. Coalesced per chat: one event
+   * Members' devices have received everything up to upToSeq (a device acknowledged it with
+   * sync:ack, or fetched it over REST). Coalesced per chat: one event
    * carries every member whose position moved since the last one (at most a few per second
    * per chat), and goes to whoever can use it (both people of a direct chat; in a group the
    * senders of what was delivered).

@@ -10,6 +10,10 @@
  * `sync:resync` (or a resume that fails) the device re-syncs over REST, and it fills seq
  * gaps over REST (recovery.ts). Sends whose ack did not come because the socket closed, or
  * that were refused as retryable, are written again with the same clientMsgId (retry.ts).
+ *
+ * Like a client, a device acknowledges what it received (`sync:ack`), or the server never
+ * counts its messages as delivered: one timer for the whole fleet sends, every ACK_EVERY_MS,
+ * one ack per device whose position moved since its last.
  */
 import {
   ackDataSchemas,
@@ -41,6 +45,9 @@ export interface Device {
   opened: boolean;
   /** The inbox position of the last event processed: what a resume starts after. */
   position: string | undefined;
+  /** The position of the last event frame on the current socket, and the last one acknowledged there. */
+  received: string | undefined;
+  acked: string | undefined;
   /** Between a reconnect's auth and its resume ack: frames now are the replay. */
   resuming: boolean;
   /** A reconnect loop is running for it. */
@@ -164,6 +171,8 @@ const PING_TIMEOUT_MS = 15_000;
 const WATCH_EVERY_MS = 5_000;
 /** The outbox is looked at this often (due retries, expiry). */
 const OUTBOX_TICK_MS = 100;
+/** Devices acknowledge what they received this often (a browser: within 150 ms). */
+const ACK_EVERY_MS = 150;
 
 export interface FleetOptions {
   /** Reconnect, resume, re-sync, fill gaps and retry sends (--no-reconnect: off). */
@@ -216,6 +225,8 @@ export class Fleet {
   private tokens: TokenBook | undefined;
   private timers: NodeJS.Timeout[] = [];
   private commandSeq = 0;
+  /** Devices that received event frames since their last sync:ack. */
+  private readonly unacked = new Set<Device>();
 
   constructor(
     private readonly targets: readonly Target[],
@@ -278,6 +289,9 @@ export class Fleet {
     stop: () => boolean = () => false,
   ): Promise<void> {
     const plan = planDevices(tokens.length, devicesPerUser, this.targets.length);
+    const acks = setInterval(() => this.sendAcks(), ACK_EVERY_MS);
+    acks.unref();
+    this.timers.push(acks);
     await mapConcurrent(
       plan,
       concurrency,
@@ -291,6 +305,8 @@ export class Fleet {
           ready: false,
           opened: false,
           position: undefined,
+          received: undefined,
+          acked: undefined,
           resuming: false,
           reconnecting: false,
           inflight: new Map(),
@@ -328,6 +344,18 @@ export class Fleet {
     if (this.options.reconnect) this.startTimers();
   }
 
+  /** One sync:ack (no id, so no answer) per device whose position moved since its last. */
+  private sendAcks(): void {
+    for (const device of this.unacked) {
+      const { socket, received } = device;
+      if (!socket || socket.readyState !== WebSocket.OPEN || !received || received === device.acked) continue;
+      const ack: Omit<Command<'sync:ack'>, 'id'> = { type: 'sync:ack', data: { position: received } };
+      socket.send(JSON.stringify(ack));
+      device.acked = received;
+    }
+    this.unacked.clear();
+  }
+
   private startTimers(): void {
     const outbox = setInterval(() => this.outbox?.tick(), OUTBOX_TICK_MS);
     const watch = setInterval(() => this.watch(), WATCH_EVERY_MS);
@@ -348,6 +376,9 @@ export class Fleet {
       });
       device.socket = socket;
       device.current = node;
+      // What the server sent the previous socket is not this one's to acknowledge.
+      device.received = undefined;
+      device.acked = undefined;
       device.heardAt = performance.now();
       device.pingAt = 0;
       let authed = false;
@@ -426,6 +457,10 @@ export class Fleet {
           }
           this.onSendAck(device, frame, at);
           return;
+        }
+        if (device.socket === socket && typeof frame.position === 'string') {
+          device.received = frame.position;
+          this.unacked.add(device);
         }
         this.onEvent(device, frame, at);
       });

@@ -1,6 +1,7 @@
 /**
- * Delivery receipts: when a member's device is handed a message (a frame written to its
- * socket, or a page fetched over REST), their lastDeliveredSeq moves up.
+ * Delivery receipts: when a member's device has a message (it acknowledged the frame with
+ * sync:ack, see realtime/connection.ts, or fetched a page over REST), their
+ * lastDeliveredSeq moves up.
  *
  * Receipts are coalesced: hand-offs wait up to `flushMs`, then one statement moves every
  * pending position, and each chat gets ONE message:delivered event listing every member
@@ -15,7 +16,7 @@
 import type { AppContext } from '../app-context.js';
 
 export interface DeliveryRecorder {
-  /** `userId`'s device was handed the chat's messages up to `seq`, sent by `senderIds`. */
+  /** `userId`'s device has the chat's messages up to `seq`, sent by `senderIds`. */
   record(chatId: string, userId: string, seq: number, senderIds?: Iterable<string>): void;
   /** Writes what is pending now (shutdown, tests). */
   flush(): Promise<void>;

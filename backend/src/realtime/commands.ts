@@ -51,6 +51,12 @@ export function createCommandHandlers(ctx: AppContext): Handlers {
       const { resumed, replayed } = await conn.resume(position);
       return { resumed, replayed, position: conn.cursor };
     },
+    // No database, no wait: the batches it covers go to the delivery recorder (which writes
+    // them coalesced). Answered only when sent with an id.
+    async 'sync:ack'(conn, { position }) {
+      conn.acknowledge(position);
+      return { position };
+    },
     async 'message:send'(conn, { chatId, ...input }) {
       return sendMessage(ctx, me(conn), chatId, input);
     },

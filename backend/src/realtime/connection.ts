@@ -6,8 +6,12 @@
  * Fan-out is cheap: an event's data is serialised once for all its recipients (each frame
  * only adds its own position); a socket's frames of one event-loop turn leave in one write
  * (its TCP socket is corked at the first frame and uncorked after the turn: a send's ack
- * and its echo, or a drain of many events, are one system call); and the delivery
- * receipt of a drain is recorded once per chat.
+ * and its echo, or a drain of many events, are one system call).
+ *
+ * Delivery receipts wait for the device: a frame written to the socket may still be lost
+ * (a half-open connection takes the write without complaint), so each batch of frames is
+ * kept, with what it would record as delivered (once per chat), until the device says
+ * `sync:ack` with the position of that batch or a later one (see `acknowledge`).
  */
 import type { Socket } from 'node:net';
 import type { ErrorCode, ServerEvent } from '@parley/contracts';
@@ -24,6 +28,12 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 const READ_BATCH = 200;
 /** Commit times of offered events kept until their frames go out (a device far behind drops the oldest). */
 const MAX_PENDING_TIMINGS = 4096;
+/**
+ * Batches sent and not acknowledged yet, per socket. A device that never acknowledges (an
+ * old client) costs this much at most: beyond it the oldest are dropped, not recorded. A
+ * live device acknowledges a few times a second, far below it.
+ */
+export const MAX_UNACKED_BATCHES = 256;
 /** A failed inbox read (Redis away) is tried again after this, doubling up to the max. */
 const DRAIN_RETRY_MS = 250;
 const DRAIN_RETRY_MAX_MS = 8_000;
@@ -61,6 +71,9 @@ function corkForThisTurn(tcp: Socket | undefined) {
   corked.add(tcp);
 }
 
+/** chatId → the highest seq of a batch's messages from others in that chat, and their senders. */
+type Handed = Map<string, { seq: number; senders: Set<string> }>;
+
 /** `{ type, position, data }` around data that is already JSON. */
 function eventFrame(type: string, position: string, dataJson: string): string {
   return `{"type":${JSON.stringify(type)},"position":${JSON.stringify(position)},"data":${dataJson}}`;
@@ -83,6 +96,15 @@ export class Connection {
   private drainRetry: NodeJS.Timeout | undefined;
   /** Inbox position → when its event committed and was published, until its frame is sent. */
   private readonly timings = new Map<string, EventTiming>();
+  /**
+   * Batches written and not acknowledged yet, oldest first from `unackedHead`, in two
+   * parallel arrays (no object per batch): the position of each batch's last frame, and what
+   * it records as delivered once acknowledged (undefined: nothing; such a batch is kept
+   * only while older ones wait, so that an ack of its position covers them).
+   */
+  private readonly unackedPositions: (string | undefined)[] = [];
+  private readonly unackedHanded: (Handed | undefined)[] = [];
+  private unackedHead = 0;
 
   constructor(
     readonly socket: WebSocket,
@@ -249,13 +271,15 @@ export class Connection {
   }
 
   /**
-   * Frames for inbox entries, in order. Messages from others handed to this device are
-   * recorded as delivered once per chat, when the last frame is written; so are the
-   * delivery times of committed events (the frames of one call leave in one write).
+   * Frames for inbox entries, in order. Messages from others among them are noted once per
+   * chat, under the position of the last frame, and recorded as delivered when the device
+   * acknowledges that position (or a later one). The delivery times of committed events are
+   * measured when the last frame is written (the frames of one call leave in one write):
+   * they time the server's side, not the network.
    */
   private sendEntries(entries: readonly { position: string; event: ServerEvent }[]): void {
     const userId = this.userId!;
-    let delivered: Map<string, { seq: number; senders: Set<string> }> | undefined;
+    let handed: Handed | undefined;
     let timed: { type: string; timing: EventTiming }[] | undefined;
     for (const { position, event } of entries) {
       this.observer.sent(event.type, 1);
@@ -268,33 +292,85 @@ export class Connection {
       }
       if (event.type === 'message:new' && event.data.message.senderId !== userId) {
         const { chatId, seq, senderId } = event.data.message;
-        delivered ??= new Map();
-        const chat = delivered.get(chatId) ?? { seq, senders: new Set<string>() };
+        handed ??= new Map();
+        const chat = handed.get(chatId) ?? { seq, senders: new Set<string>() };
         chat.seq = Math.max(chat.seq, seq);
         if (senderId) chat.senders.add(senderId);
-        delivered.set(chatId, chat);
+        handed.set(chatId, chat);
       }
     }
     const last = entries.length - 1;
-    const written =
-      delivered || timed
-        ? () => {
-            if (timed) {
-              const now = Date.now();
-              for (const { type, timing } of timed) this.observer.delivered(type, timing, now);
-            }
-            if (delivered) {
-              for (const [chatId, { seq, senders }] of delivered)
-                this.ctx.deliveries.record(chatId, userId, seq, senders);
-            }
-          }
-        : undefined;
+    if (handed || this.unackedHead < this.unackedPositions.length) {
+      this.awaitAck(entries[last]!.position, handed);
+    }
+    const written = timed
+      ? () => {
+          const now = Date.now();
+          for (const { type, timing } of timed) this.observer.delivered(type, timing, now);
+        }
+      : undefined;
     entries.forEach(({ position, event }, i) => {
       this.sendText(
         eventFrame(event.type, position, serialisedData(event)),
         i === last ? written : undefined,
       );
     });
+  }
+
+  /** Keeps a batch until the device acknowledges it; the oldest goes, unrecorded, beyond the cap. */
+  private awaitAck(position: string, handed: Handed | undefined): void {
+    const positions = this.unackedPositions;
+    if (positions.length - this.unackedHead >= MAX_UNACKED_BATCHES) {
+      positions[this.unackedHead] = undefined;
+      this.unackedHanded[this.unackedHead] = undefined;
+      this.unackedHead += 1;
+      this.compactUnacked();
+    }
+    positions.push(position);
+    this.unackedHanded.push(handed);
+  }
+
+  /**
+   * `sync:ack`: the device has processed every event up to `position`. The batches sent up
+   * to the one that ended there are recorded as delivered, and forgotten. Positions are
+   * opaque, so they are compared for equality only: a position this socket did not end a
+   * batch with (another socket's, one acknowledged already, one in the middle of a batch)
+   * changes nothing; the device's next ack covers it. O(batches acknowledged), plus a walk
+   * of what is kept (at most MAX_UNACKED_BATCHES) when the position is not found.
+   */
+  acknowledge(position: string): void {
+    const positions = this.unackedPositions;
+    let end = positions.length - 1;
+    // Usually the newest: the device is up to date.
+    if (end < this.unackedHead || positions[end] !== position) {
+      end = positions.indexOf(position, this.unackedHead);
+      if (end < 0) return;
+    }
+    const userId = this.userId!;
+    for (let i = this.unackedHead; i <= end; i++) {
+      const handed = this.unackedHanded[i];
+      if (handed) {
+        for (const [chatId, { seq, senders }] of handed)
+          this.ctx.deliveries.record(chatId, userId, seq, senders);
+      }
+      positions[i] = undefined;
+      this.unackedHanded[i] = undefined;
+    }
+    this.unackedHead = end + 1;
+    this.compactUnacked();
+  }
+
+  /** Drops the slots of batches already gone: all of them, or a cap's worth at once. */
+  private compactUnacked(): void {
+    if (this.unackedHead === this.unackedPositions.length) {
+      this.unackedPositions.length = 0;
+      this.unackedHanded.length = 0;
+      this.unackedHead = 0;
+    } else if (this.unackedHead >= MAX_UNACKED_BATCHES) {
+      this.unackedPositions.splice(0, this.unackedHead);
+      this.unackedHanded.splice(0, this.unackedHead);
+      this.unackedHead = 0;
+    }
   }
 
   private async resync(reason: 'position_unknown' | 'position_trimmed' | 'overflow'): Promise<void> {

@@ -389,7 +389,8 @@ export async function registerGateway(
       return;
     }
     const { type, id } = frame.data;
-    if (refuse) {
+    // A socket being sent away still takes acks: what its device confirms is delivered.
+    if (refuse && type !== 'sync:ack') {
       conn.fail(id, 'SERVICE_UNAVAILABLE', 'This server is restarting. Reconnect and send again.', {
         retryAfterMs: 1000,
       });
@@ -410,8 +411,10 @@ export async function registerGateway(
       return;
     }
     const firstAuth = command === 'auth' && !conn.userId;
-    // Every command type but sends (their own limiter) has its own allowance per user.
-    if (conn.userId && command !== 'message:send') {
+    // Every command type but sends (their own limiter) has its own allowance per user. Acks
+    // are not counted: a device sends a few a second to confirm what it got (the socket's
+    // frame allowance still bounds them), and a refusal would only delay its receipts.
+    if (conn.userId && command !== 'message:send' && command !== 'sync:ack') {
       const allowance = await ctx.budgets.command(conn.userId, command);
       if (!allowance.ok) {
         metrics.wsCommands.inc({ type: command, outcome: 'RATE_LIMITED' });
@@ -424,7 +427,7 @@ export async function registerGateway(
     try {
       const run = () =>
         (handlers[command] as (c: Connection, d: unknown) => Promise<unknown>)(conn, data.data);
-      const result = conn.userId ? await slots.run(conn.userId, run) : await run();
+      const result = conn.userId && command !== 'sync:ack' ? await slots.run(conn.userId, run) : await run();
       if (firstAuth && conn.userId && (byUser.get(conn.userId)?.size ?? 0) >= wsMaxSockets.perUser) {
         // One account's sockets on this node are capped: the newest is refused.
         const userId = conn.userId;

@@ -103,12 +103,13 @@ test('receipts: delivered when a device of the recipient got it, read when the p
   // b is offline: nothing is delivered yet.
   await settle();
   expect(wa.events.filter(of('message:delivered', chat.id))).toEqual([]);
-  const wb = await connectAs(server.url, b.accessToken);
+  // b's device acknowledges what it gets, as every client does.
+  const wb = await connectAs(server.url, b.accessToken, { autoAck: true });
   // b's device catches up via REST (as after a resync): that counts as delivered.
   await api.get(`/api/chats/${chat.id}/messages`, { token: b.accessToken });
   const delivered = await wa.waitFor(of('message:delivered', chat.id));
   expect(delivered.data).toEqual({ chatId: chat.id, receipts: [{ userId: b.id, upToSeq: seq }] });
-  // Live: a second message reaches b's socket, so it is delivered without b doing anything.
+  // Live: a second message reaches b's socket, and b's device acknowledges it: delivered.
   const next = await wa.command('message:send', {
     chatId: chat.id,
     clientMsgId: randomUUID(),
@@ -398,8 +399,8 @@ test('delivery receipts for several chats and members in one burst each reach th
   const direct = await openDirectChat(api, a, b);
   const [wa, wb, wc] = await Promise.all([
     connectAs(server.url, a.accessToken),
-    connectAs(server.url, b.accessToken),
-    connectAs(server.url, c.accessToken),
+    connectAs(server.url, b.accessToken, { autoAck: true }),
+    connectAs(server.url, c.accessToken, { autoAck: true }),
   ]);
   const sends = await Promise.all([
     ...Array.from({ length: 5 }, (_, n) =>

@@ -177,6 +177,21 @@ describe('bad frames', () => {
     await stillWorks(ws);
   });
 
+  test('a malformed sync:ack → VALIDATION_ERROR with field paths (an error frame when it has no id)', async () => {
+    const ack = await ws.command('sync:ack', { position: '' });
+    expect(ack).toMatchObject({ ok: false, error: { code: 'VALIDATION_ERROR' } });
+    expect((ack.error!.details as { path: string }[]).map((d) => d.path)).toEqual(['position']);
+    // As devices send it: no id, so the answer is an error frame.
+    const frame = await nextError(() =>
+      ws.sendRaw(JSON.stringify({ type: 'sync:ack', data: { position: 'x'.repeat(65) } })),
+    );
+    expect(frame).toMatchObject({ type: 'error', error: { code: 'VALIDATION_ERROR' } });
+    expect((frame.error!.details as { path: string }[]).map((d) => d.path)).toEqual(['position']);
+    const missing = await nextError(() => ws.sendRaw(JSON.stringify({ type: 'sync:ack', data: {} })));
+    expect(missing).toMatchObject({ type: 'error', error: { code: 'VALIDATION_ERROR' } });
+    await stillWorks(ws);
+  });
+
   test('a message body over 10,000 characters → VALIDATION_ERROR', async () => {
     const ack = await ws.command('message:send', {
       chatId: randomUUID(),

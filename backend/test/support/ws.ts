@@ -2,6 +2,10 @@
  * A raw WebSocket client for tests: sends commands, awaits their acks, records every
  * event frame in arrival order, and waits for events by predicate.
  *
+ * Delivery receipts need the device to acknowledge what it processed (`sync:ack`): a test
+ * does it by hand (`ackUpTo`, `ackAll`), or opens the socket with `autoAck` to have it
+ * acknowledge every event shortly after it arrives, as a real client does.
+ *
  * Waits end when what they wait for arrives; their time limits are safety nets for a busy
  * machine (a hung test fails with a clear message before jest's own timeout), never an
  * expectation of speed.
@@ -27,6 +31,13 @@ export interface WsClient {
   events: Frame[];
   /** Sends a command and resolves with its ack frame. */
   command(type: string, data?: unknown, timeoutMs?: number): Promise<Frame>;
+  /**
+   * Acknowledges (sync:ack) every event up to `position`, with an id: resolves with the
+   * server's ack, once the batches it covers are handed to the delivery recorder.
+   */
+  ackUpTo(position: string, timeoutMs?: number): Promise<Frame>;
+  /** ackUpTo the position of the last event received. */
+  ackAll(timeoutMs?: number): Promise<Frame>;
   /** Sends text as-is (no id bookkeeping). */
   sendRaw(text: string | Buffer): void;
   /** Resolves with the first event (already received or arriving) that matches. */
@@ -51,14 +62,43 @@ export function wsUrl(httpUrl: string): string {
   return `${httpUrl.replace(/^http/, 'ws')}/ws`;
 }
 
-export async function openWs(httpUrl: string, headers: Record<string, string> = {}): Promise<WsClient> {
+export interface WsOptions {
+  headers?: Record<string, string>;
+  /**
+   * Acknowledge events like a device (sync:ack without an id, coalesced: once events stop
+   * arriving for AUTO_ACK_MS), so delivery receipts follow without the test doing it.
+   */
+  autoAck?: boolean;
+}
+
+/** How long an autoAck client waits for more events before acknowledging. */
+const AUTO_ACK_MS = 10;
+
+export async function openWs(
+  httpUrl: string,
+  headers: Record<string, string> = {},
+  options: Omit<WsOptions, 'headers'> = {},
+): Promise<WsClient> {
   const socket = new WebSocket(wsUrl(httpUrl), { headers });
   const events: Frame[] = [];
   const pending = new Map<string, (f: Frame) => void>();
   const waiters = new Set<() => void>();
   let resolveClosed!: (v: { code: number; reason: string }) => void;
   const closed = new Promise<{ code: number; reason: string }>((r) => (resolveClosed = r));
-  socket.on('close', (code, reason) => resolveClosed({ code, reason: reason.toString() }));
+  let autoAckTimer: NodeJS.Timeout | undefined;
+  let autoAckPosition: string | undefined;
+  const autoAck = (position: string) => {
+    autoAckPosition = position;
+    clearTimeout(autoAckTimer);
+    autoAckTimer = setTimeout(() => {
+      if (socket.readyState === WebSocket.OPEN)
+        socket.send(JSON.stringify({ type: 'sync:ack', data: { position: autoAckPosition } }));
+    }, AUTO_ACK_MS);
+  };
+  socket.on('close', (code, reason) => {
+    clearTimeout(autoAckTimer);
+    resolveClosed({ code, reason: reason.toString() });
+  });
   socket.on('message', (raw) => {
     const frame = JSON.parse(raw.toString()) as Frame;
     if (frame.type === 'ack' && frame.id && pending.has(frame.id)) {
@@ -67,6 +107,7 @@ export async function openWs(httpUrl: string, headers: Record<string, string> = 
       return;
     }
     events.push(frame);
+    if (options.autoAck && frame.position) autoAck(frame.position);
     for (const wake of [...waiters]) wake();
   });
   await new Promise<void>((resolve, reject) => {
@@ -125,22 +166,35 @@ export async function openWs(httpUrl: string, headers: Record<string, string> = 
       timeoutMs,
     );
 
+  const command = (type: string, data?: unknown, timeoutMs = WS_WAIT_MS) => {
+    const id = randomUUID();
+    return new Promise<Frame>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new Error(`no ack for ${type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      pending.set(id, (f) => {
+        clearTimeout(timer);
+        resolve(f);
+      });
+      socket.send(JSON.stringify({ type, id, data }));
+    });
+  };
+  const ackUpTo = async (position: string, timeoutMs?: number) => {
+    const ack = await command('sync:ack', { position }, timeoutMs);
+    if (!ack.ok) throw new Error(`sync:ack refused: ${JSON.stringify(ack.error)}`);
+    return ack;
+  };
+
   return {
     socket,
     events,
-    command(type, data, timeoutMs = WS_WAIT_MS) {
-      const id = randomUUID();
-      return new Promise<Frame>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          reject(new Error(`no ack for ${type} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        pending.set(id, (f) => {
-          clearTimeout(timer);
-          resolve(f);
-        });
-        socket.send(JSON.stringify({ type, id, data }));
-      });
+    command,
+    ackUpTo,
+    ackAll(timeoutMs) {
+      const position = lastPosition({ events } as WsClient, '');
+      if (!position) return Promise.reject(new Error('ackAll: no event received yet'));
+      return ackUpTo(position, timeoutMs);
     },
     sendRaw(text) {
       socket.send(text);
@@ -158,8 +212,12 @@ export async function openWs(httpUrl: string, headers: Record<string, string> = 
 }
 
 /** Opens a socket and authenticates it; fails the test if auth is refused. */
-export async function connectAs(httpUrl: string, token: string): Promise<WsClient & { position: string }> {
-  const ws = await openWs(httpUrl);
+export async function connectAs(
+  httpUrl: string,
+  token: string,
+  options: Omit<WsOptions, 'headers'> = {},
+): Promise<WsClient & { position: string }> {
+  const ws = await openWs(httpUrl, {}, options);
   const ack = await ws.command('auth', { token });
   if (!ack.ok) throw new Error(`auth refused: ${JSON.stringify(ack.error)}`);
   return Object.assign(ws, { position: ack.data.position as string });

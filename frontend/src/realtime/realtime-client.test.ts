@@ -216,6 +216,67 @@ describe('RealtimeClient', () => {
     client.stop();
   });
 
+  it('acknowledges the last position it processed once events are applied, coalesced', async () => {
+    const applied: string[] = [];
+    const { client } = makeClient({
+      onEvent: (e) => applied.push(e.type === 'message:new' ? `m${e.data.message.seq}` : e.type),
+    });
+    client.start();
+    const socket = await connect('10');
+    const acks = () => socket.sent.filter((f) => f.type === 'sync:ack');
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(acks()).toEqual([]); // nothing received: nothing to acknowledge
+
+    // Frames that arrive together: one ack, of the last, after they were handed on.
+    socket.push(newMessage(1, '11'));
+    socket.push(newMessage(2, '12'));
+    expect(acks()).toEqual([]);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(applied).toEqual(['m1', 'm2']);
+    expect(acks()).toEqual([{ type: 'sync:ack', data: { position: '12' } }]); // no id: no answer
+
+    // A steady stream (one every 10 ms for a second): a few acks, not one per frame...
+    for (let n = 3; n < 103; n++) {
+      socket.push(newMessage(n, String(10 + n)));
+      await vi.advanceTimersByTimeAsync(10);
+    }
+    expect(acks().length).toBeGreaterThan(1);
+    expect(acks().length).toBeLessThanOrEqual(1 + 1_000 / 100);
+    // ...and the last one promptly after the stream stops.
+    await vi.advanceTimersByTimeAsync(200);
+    expect(acks().at(-1)).toEqual({ type: 'sync:ack', data: { position: '112' } });
+    const count = acks().length;
+    // Ephemeral events keep the position: nothing new to acknowledge.
+    socket.push({ type: 'typing:stop', position: '112', data: { chatId: id('c'), userId: BOB } });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(acks()).toHaveLength(count);
+    client.stop();
+  });
+
+  it('acknowledges a resume replay on the new socket, and nothing on a socket that closed', async () => {
+    const { client } = makeClient();
+    client.start();
+    const first = await connect('10');
+    first.push(newMessage(1, '11'));
+    first.drop(); // before the ack was due: it is never sent on a closed socket
+    await vi.advanceTimersByTimeAsync(500);
+    expect(first.sent.filter((f) => f.type === 'sync:ack')).toEqual([]);
+
+    const second = await connect('11');
+    expect(second.last('sync:resume').data).toEqual({ position: '11' });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(second.sent.filter((f) => f.type === 'sync:ack')).toEqual([]); // 11 was the other socket's
+    // The replay comes before the resume ack, on an authenticated socket: acknowledged.
+    second.push(newMessage(2, '12'));
+    second.push(newMessage(3, '13'));
+    second.ack(second.last('sync:resume').id, { resumed: true, replayed: 2, position: '13' });
+    await vi.advanceTimersByTimeAsync(200);
+    expect(second.sent.filter((f) => f.type === 'sync:ack')).toEqual([
+      { type: 'sync:ack', data: { position: '13' } },
+    ]);
+    client.stop();
+  });
+
   it('closes on stop and does not come back', async () => {
     const { client } = makeClient();
     client.start();

@@ -2,8 +2,10 @@
  * One WebSocket per tab to /ws (specs/protocol.md): authenticate in the first frame, keep
  * the last processed inbox position, reconnect with backoff and resume from that position.
  * Commands carry ids and resolve with their ack; events are parsed with the contract's
- * schemas and handed to `onEvent`. The client knows nothing about stores: the messaging
- * session decides what an event or a re-sync means.
+ * schemas and handed to `onEvent`. Once events are applied the client acknowledges the last
+ * position (`sync:ack`, coalesced): only then do the messages in them count as delivered.
+ * The client knows nothing about stores: the messaging session decides what an event or a
+ * re-sync means.
  */
 import {
   type CommandData,
@@ -68,6 +70,13 @@ export interface RealtimeOptions {
 
 const OPEN = 1;
 const ephemeral = new Set<string>(ephemeralEventTypes);
+/**
+ * Acknowledgements: the first one waits ACK_DELAY_MS (frames that arrive together are
+ * acknowledged together), then at most one every ACK_INTERVAL_MS while events keep coming;
+ * the last one of a burst follows within that interval.
+ */
+const ACK_DELAY_MS = 20;
+const ACK_INTERVAL_MS = 150;
 const BACKOFF_START_MS = 500;
 const BACKOFF_MAX_MS = 10_000;
 
@@ -99,6 +108,12 @@ export class RealtimeClient {
   private nextId = 1;
   private pending = new Map<string, PendingAck>();
   private lastPosition: string | null = null;
+  /** The socket whose auth was acked: events on it are acknowledged (replays too). */
+  private authedSocket: SocketLike | null = null;
+  /** The last position acknowledged on `authedSocket`, when, and the pending acknowledgement. */
+  private ackedPosition: string | null = null;
+  private ackedAt = -Infinity;
+  private ackTimer: ReturnType<typeof setTimeout> | null = null;
   /**
    * A lost position is told twice: the resume ack says resumed:false and a sync:resync
    * event follows (it can even be processed first). Whichever comes first triggers the
@@ -161,6 +176,7 @@ export class RealtimeClient {
     }
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
+    this.forgetAcks();
     const socket = this.socket;
     this.socket = null;
     this.ready = false;
@@ -210,6 +226,7 @@ export class RealtimeClient {
     }
     this.socket = socket;
     this.ready = false;
+    this.forgetAcks();
     this.resumeResync = 'none';
     this.resumeInFlight = false;
     socket.onopen = () => {
@@ -226,6 +243,7 @@ export class RealtimeClient {
       detach(socket);
       this.socket = null;
       this.ready = false;
+      this.forgetAcks();
       this.failPending(socket, 'DISCONNECTED', 'The connection was lost.');
       this.scheduleReconnect();
     };
@@ -250,6 +268,11 @@ export class RealtimeClient {
       if (!token) return this.authFailed();
       try {
         const ack = await this.send(socket, 'auth', { token });
+        if (socket !== this.socket) return;
+        // From here on the server keeps what it sends this socket until we acknowledge it;
+        // nothing before counts (a position from before is not this socket's).
+        this.authedSocket = socket;
+        this.ackedPosition = this.lastPosition ?? ack.position;
         if (!this.lastPosition) {
           this.lastPosition = ack.position;
           this.becomeReady();
@@ -364,7 +387,44 @@ export class RealtimeClient {
       }
     }
     // Ephemeral events carry the current position unchanged, so keeping it is always right.
-    if (socket === this.socket) this.lastPosition = parsed.data.position;
+    if (socket === this.socket) {
+      this.lastPosition = parsed.data.position;
+      this.scheduleAck();
+    }
+  }
+
+  /** An acknowledgement of the last position processed, coalesced (see ACK_DELAY_MS). */
+  private scheduleAck(): void {
+    if (this.ackTimer || !this.authedSocket || this.lastPosition === this.ackedPosition) return;
+    const wait = Math.max(ACK_DELAY_MS, this.ackedAt + ACK_INTERVAL_MS - Date.now());
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = null;
+      this.sendAck();
+    }, wait);
+  }
+
+  /** `sync:ack` without an id: no answer comes, and none is needed (the next one covers a lost one). */
+  private sendAck(): void {
+    const socket = this.authedSocket;
+    const position = this.lastPosition;
+    if (!socket || socket !== this.socket || socket.readyState !== OPEN) return;
+    if (!position || position === this.ackedPosition) return;
+    try {
+      socket.send(JSON.stringify({ type: 'sync:ack', data: { position } satisfies CommandData<'sync:ack'> }));
+    } catch {
+      return; // closing: the close handler follows
+    }
+    this.ackedPosition = position;
+    this.ackedAt = Date.now();
+  }
+
+  /** A socket ended or a new one starts: what was not acknowledged is the next socket's replay. */
+  private forgetAcks(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    this.authedSocket = null;
+    this.ackedPosition = null;
+    this.ackedAt = -Infinity;
   }
 
   private receiveAck(frame: unknown): void {
