@@ -4,7 +4,8 @@
  * first unread one is loaded instead of the newest. The list is virtualised: what is in its
  * DOM is what is in view (plus a margin), so where it landed shows in which rows are there.
  */
-import { screen, waitFor } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
+import userEvent from '@testing-library/user-event';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { useAuthStore } from '../auth/auth-store';
 import { BOB, chat, id, message } from '../test/chat-fixtures';
@@ -23,6 +24,8 @@ function serverWith(total: number, lastReadSeq: number) {
 }
 
 beforeEach(() => {
+  // jsdom scrolls nothing: the list's compensation for rows coming in above calls scrollBy.
+  Element.prototype.scrollBy ??= function () {};
   useAuthStore.setState({ status: 'signedIn', user: testUser, accessToken: 'tok', sessionId: null });
 });
 
@@ -68,5 +71,23 @@ describe('opening a chat with unread messages', () => {
     renderAt(`/chats/${G}`);
     await screen.findByText('message 10', {}, { timeout: 3000 });
     expect(screen.queryByTestId('new-messages-divider')).toBeNull();
+  });
+
+  it('a message sent from a window short of the newest goes to the newest, where it shows', async () => {
+    const server = serverWith(200, 59);
+    const u = userEvent.setup();
+    renderAt(`/chats/${G}`);
+    await divider();
+    expect(screen.getByTestId('load-newer-button')).toBeInTheDocument();
+    await u.type(screen.getByTestId('composer-input'), 'written from far up{Enter}');
+    const list = screen.getByTestId('message-list');
+    expect(await within(list).findByText('written from far up')).toBeInTheDocument();
+    expect(within(list).getByText('message 200')).toBeInTheDocument();
+    expect(screen.queryByTestId('load-newer-button')).toBeNull();
+    const latest = server
+      .calls('GET', `/api/chats/${G}/messages`)
+      .map((c) => new URL(c.url, 'http://x').searchParams)
+      .filter((q) => !q.has('after'));
+    expect(latest.length).toBeGreaterThan(0);
   });
 });
