@@ -27,8 +27,8 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off', '@typescript-eslint/no-non-null-assertion': 'off' },
   },
   {
-    // Code in e2e scripts partly runs in the page (page.evaluate).
-    files: ['scripts/e2e*.mjs', 'scripts/e2e/**/*.mjs', 'frontend/**/*.{ts,tsx}'],
+    // Code in the e2e and web-benchmark scripts partly runs in the page (page.evaluate).
+    files: ['scripts/e2e*.mjs', 'scripts/e2e/**/*.mjs', 'scripts/bench-web.mjs', 'frontend/**/*.{ts,tsx}'],
     languageOptions: { globals: { ...globals.browser } },
   },
   {

@@ -897,6 +897,10 @@ async function main() {
   });
 
   await step('a deep link to a message 200 messages back opens there, highlighted', async () => {
+    // Bob is away from the chat meanwhile (open at its newest, he would read them all as
+    // they come: the steps below need them unread).
+    await bob.page.goto('/');
+    await bob.page.getByTestId('home-page').waitFor();
     // 220 more messages through the API, as another device of Alice would send them.
     const login = await fetch(`${base}/api/auth/login`, {
       method: 'POST',

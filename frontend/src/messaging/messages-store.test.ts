@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { BOB, ME, id, message } from '../test/chat-fixtures';
+import { BOB, CAROL, ME, id, message } from '../test/chat-fixtures';
 import {
   type ChatMessages,
   type PendingMessage,
+  WINDOW_MAX,
   emptyChatMessages,
+  evictFar,
   gapBefore,
   isGapOpen,
   withChangedMessages,
@@ -147,5 +149,83 @@ describe('messages of a chat', () => {
     );
     expect(seqs(cm)).toEqual([9, 10, 11, 12, 13]);
     expect(isGapOpen(cm, gap!)).toBe(false);
+  });
+});
+
+describe('a window far from the newest (eviction)', () => {
+  // A chat of 5,000 messages behind cursors as GET /messages answers them, 50 a page.
+  const TOTAL = 5_000;
+  let all: ReturnType<typeof message>[] = [];
+  const pageOf = (ms: typeof all, first: number, last: number) =>
+    page(ms, { before: first > 1, after: last < all.length });
+  const latest = () => pageOf(all.slice(-50), all.length - 49, all.length);
+  const before = (seq: number) => {
+    const ms = all.slice(Math.max(0, seq - 51), seq - 1);
+    return pageOf(ms, ms[0]!.seq, seq - 1);
+  };
+  const after = (seq: number) => {
+    const ms = all.slice(seq, seq + 50);
+    return pageOf(ms, seq + 1, ms.at(-1)!.seq);
+  };
+  const first = (cm: ChatMessages) => cm.byId[cm.order[0]!]!.seq;
+  const last = (cm: ChatMessages) => cm.byId[cm.order.at(-1)!]!.seq;
+  const consecutive = (cm: ChatMessages) => seqs(cm).every((s, i, xs) => i === 0 || s === xs[i - 1]! + 1);
+
+  it('holds at most WINDOW_MAX messages, drops the far end, and fetches it again by cursor', () => {
+    all = Array.from({ length: TOTAL }, (_, i) => message(C, i + 1, BOB, `m${i + 1}`));
+    let cm = withPage(emptyChatMessages, latest(), 'replace');
+    // Scrolled up to the very first message: the newest ones went, the window stayed whole.
+    while (cm.hasMoreBefore) {
+      cm = withPage(cm, before(first(cm)), 'older');
+      expect(cm.order.length).toBeLessThanOrEqual(WINDOW_MAX);
+    }
+    expect(first(cm)).toBe(1);
+    expect(last(cm)).toBe(WINDOW_MAX);
+    expect(cm.hasMoreAfter).toBe(true);
+    expect(consecutive(cm)).toBe(true);
+    expect(Object.keys(cm.byId)).toHaveLength(WINDOW_MAX);
+
+    // Back down to the newest: every dropped message comes back, each once, in order.
+    const seen = new Set(seqs(cm));
+    while (cm.hasMoreAfter) {
+      cm = withPage(cm, after(last(cm)), 'newer');
+      expect(cm.order.length).toBeLessThanOrEqual(WINDOW_MAX);
+      expect(consecutive(cm)).toBe(true);
+      for (const s of seqs(cm)) seen.add(s);
+    }
+    expect(seen.size).toBe(TOTAL);
+    expect(last(cm)).toBe(TOTAL);
+    expect(first(cm)).toBe(TOTAL - WINDOW_MAX + 1);
+    expect(cm.hasMoreBefore).toBe(true);
+  });
+
+  it('messages arriving while scrolled far up show after jumping to the latest', () => {
+    all = Array.from({ length: TOTAL }, (_, i) => message(C, i + 1, BOB, `m${i + 1}`));
+    let cm = withPage(emptyChatMessages, latest(), 'replace');
+    while (first(cm) > 1_000) cm = withPage(cm, before(first(cm)), 'older');
+    expect(cm.hasMoreAfter).toBe(true);
+    // Live while far up: not appended to a window that stops short of the newest…
+    const live = message(C, TOTAL + 1, CAROL, 'while you were reading old ones');
+    all.push(live);
+    cm = withLiveMessage(cm, live);
+    expect(cm.byId[live.id]).toBeUndefined();
+    // …and there once the newest page is fetched ("Latest").
+    cm = withPage(cm, latest(), 'replace');
+    expect(cm.byId[live.id]?.body).toBe('while you were reading old ones');
+    expect(cm.hasMoreAfter).toBe(false);
+    expect(last(cm)).toBe(TOTAL + 1);
+  });
+
+  it('leaves a window within the limit as it is', () => {
+    const cm = withPage(
+      emptyChatMessages,
+      page([message(C, 1, BOB, 'a'), message(C, 2, BOB, 'b')]),
+      'replace',
+    );
+    expect(evictFar(cm, 'older', 2)).toBe(cm);
+    const cut = evictFar(cm, 'newer', 1);
+    expect(seqs(cut)).toEqual([2]);
+    expect(cut.hasMoreBefore).toBe(true);
+    expect(cut.hasMoreAfter).toBe(false);
   });
 });

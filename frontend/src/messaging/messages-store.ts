@@ -93,6 +93,31 @@ function upsertAll(cm: ChatMessages, messages: Message[]): ChatMessages {
   return { ...cm, byId, order, pending };
 }
 
+/**
+ * The most messages a chat's window holds. Scrolling on past it drops the far end (the end
+ * away from where the page came in), which is then fetched again by cursor when scrolled
+ * back to: memory stays flat however far back a chat is read.
+ */
+export const WINDOW_MAX = 2_000;
+
+/**
+ * Drop messages from the far end of a window longer than `max`: the newest ones after an
+ * older page came in (the window then stops short of the newest, like one around a deep
+ * link), the oldest ones after a newer page. The window stays a run of consecutive seqs, so
+ * the cursors of loadOlder/loadNewer fetch exactly what was dropped.
+ */
+export function evictFar(cm: ChatMessages, cameIn: 'older' | 'newer', max = WINDOW_MAX): ChatMessages {
+  const excess = cm.order.length - max;
+  if (excess <= 0) return cm;
+  const gone = cameIn === 'older' ? cm.order.slice(max) : cm.order.slice(0, excess);
+  const order = cameIn === 'older' ? cm.order.slice(0, max) : cm.order.slice(excess);
+  const byId = { ...cm.byId };
+  for (const id of gone) delete byId[id];
+  return cameIn === 'older'
+    ? { ...cm, byId, order, hasMoreAfter: true }
+    : { ...cm, byId, order, hasMoreBefore: true };
+}
+
 /** Apply a page from GET /messages to a chat's window. */
 export function withPage(cm: ChatMessages, page: MessagePage, mode: PageMode): ChatMessages {
   if (mode === 'replace') {
@@ -111,8 +136,8 @@ export function withPage(cm: ChatMessages, page: MessagePage, mode: PageMode): C
     );
   }
   const next = upsertAll({ ...cm, loaded: true }, page.messages);
-  if (mode === 'older') return { ...next, hasMoreBefore: page.hasMoreBefore };
-  if (mode === 'newer') return { ...next, hasMoreAfter: page.hasMoreAfter };
+  if (mode === 'older') return evictFar({ ...next, hasMoreBefore: page.hasMoreBefore }, 'older');
+  if (mode === 'newer') return evictFar({ ...next, hasMoreAfter: page.hasMoreAfter }, 'newer');
   return next;
 }
 
