@@ -57,7 +57,7 @@ import {
   processCpuSeconds,
   serverPid,
 } from './lib/probe.mjs';
-import { closingLines, commitLabel, writeSection } from './lib/report.mjs';
+import { closingLines, commitLabel, machineFacts, runBenchmark, writeSection } from './lib/report.mjs';
 import { createCleanups, freePort, freshDatabase, root, startServer } from './lib/run-server.mjs';
 
 const SCENARIOS = ['peak', 'ready', 'throughput', 'flat'];
@@ -708,11 +708,7 @@ async function main() {
     serverEnv: SERVER_ENV,
     inheritedEnv: inherited,
     machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
-      totalMemoryBytes: os.totalmem(),
-      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-      node: process.version,
+      ...machineFacts(),
       before,
     },
     peak: [],
@@ -936,21 +932,7 @@ function renderSaved(file) {
   return 0;
 }
 
-let code = 2;
-const budget = setTimeout(
-  () => {
-    console.error('bench:media: over its time budget; stopping');
-    void cleanup().finally(() => process.exit(2));
-  },
-  quick ? 10 * 60_000 : 40 * 60_000,
-);
-budget.unref();
-try {
-  code = args.render ? renderSaved(args.render) : await main();
-} catch (err) {
-  console.error(`bench:media: ${err instanceof Error ? err.stack : err}`);
-  code = 2;
-} finally {
-  await cleanup();
-}
-process.exit(code);
+await runBenchmark('bench:media', async () => (args.render ? renderSaved(args.render) : main()), {
+  budgetMs: quick ? 10 * 60_000 : 40 * 60_000,
+  cleanup,
+});

@@ -55,7 +55,7 @@ import {
   serverPid,
 } from './lib/probe.mjs';
 import { fetchJson, summary } from './lib/measure.mjs';
-import { closingLines, commitLabel, writeSection } from './lib/report.mjs';
+import { closingLines, commitLabel, machineFacts, runBenchmark, writeSection } from './lib/report.mjs';
 import { createCleanups, freePort, freshDatabase, root, startServer } from './lib/run-server.mjs';
 import { planDataSet, seedDataSet } from './lib/search-seed.mjs';
 
@@ -675,11 +675,7 @@ async function main() {
     quick,
     database: { name: dbName, reused: reuse !== null, kept: keep },
     machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
-      totalMemoryBytes: os.totalmem(),
-      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-      node: process.version,
+      ...machineFacts(),
       before,
       after: loadavg(),
     },
@@ -837,21 +833,4 @@ function renderSection(r) {
   return { text: lines.join('\n'), allMet: closing.allMet };
 }
 
-let code = 2;
-const budget = setTimeout(
-  () => {
-    console.error('bench:search: over its time budget; stopping');
-    void cleanup().finally(() => process.exit(2));
-  },
-  quick ? 20 * 60_000 : 90 * 60_000,
-);
-budget.unref();
-try {
-  code = await main();
-} catch (err) {
-  console.error(`bench:search: ${err instanceof Error ? err.stack : err}`);
-  code = 2;
-} finally {
-  await cleanup();
-}
-process.exit(code);
+await runBenchmark('bench:search', main, { budgetMs: quick ? 20 * 60_000 : 90 * 60_000, cleanup });

@@ -40,7 +40,7 @@ import {
   sampleAtOrBefore,
   serverPid,
 } from './lib/probe.mjs';
-import { closingLines, commitLabel, writeSection } from './lib/report.mjs';
+import { closingLines, commitLabel, machineFacts, writeSection } from './lib/report.mjs';
 import { createCleanups, freePort, freshDatabase, root, startServer } from './lib/run-server.mjs';
 
 // The wire schemas come from the contract, as in every client (TypeScript, through tsx).
@@ -669,11 +669,7 @@ async function main() {
     quick,
     startedAt: new Date(started).toISOString(),
     machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
-      totalMemoryBytes: os.totalmem(),
-      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-      node: process.version,
+      ...machineFacts(),
       busyBeforePercent: busy,
       load,
     },

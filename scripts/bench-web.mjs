@@ -35,11 +35,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { chromium } from 'playwright-core';
 import { register } from 'tsx/esm/api';
 import { fetchJson } from './lib/measure.mjs';
 import { machineBusy } from './lib/probe.mjs';
-import { closingLines, commitLabel, writeSection } from './lib/report.mjs';
+import { launchChromium } from './lib/chromium.mjs';
+import { closingLines, commitLabel, machineFacts, runBenchmark, writeSection } from './lib/report.mjs';
 import { createCleanups, freePort, root, startServer } from './lib/run-server.mjs';
 
 let args;
@@ -294,20 +294,7 @@ async function main() {
   const server = await startOn(dataDir);
   say(`server up at ${server.base}`);
 
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--enable-precise-memory-info',
-    ],
-  });
+  const browser = await launchChromium(['--enable-precise-memory-info']);
   cleanups.push(() => browser.close());
 
   // A first load that is not counted: the server's caches and Chromium's own start-up.
@@ -390,11 +377,7 @@ async function main() {
     quick,
     messages: MESSAGES,
     machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
-      totalMemoryBytes: os.totalmem(),
-      platform: `${os.platform()} ${os.release()} ${os.arch()}`,
-      node: process.version,
+      ...machineFacts(),
       chromium: browser.version(),
       before,
       after: loadavg(),
@@ -494,18 +477,4 @@ function renderSection(r) {
   return { text: lines.join('\n'), allMet: closing.allMet };
 }
 
-let code = 2;
-const budget = setTimeout(() => {
-  console.error('bench:web: over its time budget; stopping');
-  void cleanup().finally(() => process.exit(2));
-}, 30 * 60_000);
-budget.unref();
-try {
-  code = await main();
-} catch (err) {
-  console.error(`bench:web: ${err instanceof Error ? err.stack : err}`);
-  code = 2;
-} finally {
-  await cleanup();
-}
-process.exit(code);
+await runBenchmark('bench:web', main, { budgetMs: 30 * 60_000, cleanup });

@@ -4,6 +4,7 @@
  * profiles or settings. The router starts loading a route's chunk as navigation begins,
  * beside the silent sign-in.
  */
+import type { ComponentType } from 'react';
 import { Outlet, type RouteObject } from 'react-router-dom';
 import { RedirectIfSignedIn, RequireAuth } from './auth/RequireAuth';
 import { FullPageSpinner } from './components/Spinner';
@@ -13,32 +14,8 @@ export const routes: RouteObject[] = [
     // Shown while the first screen's chunk loads.
     HydrateFallback: FullPageSpinner,
     children: [
-      {
-        path: '/login',
-        lazy: async () => {
-          const { LoginPage } = await import('./pages/LoginPage');
-          return {
-            element: (
-              <RedirectIfSignedIn>
-                <LoginPage />
-              </RedirectIfSignedIn>
-            ),
-          };
-        },
-      },
-      {
-        path: '/register',
-        lazy: async () => {
-          const { RegisterPage } = await import('./pages/RegisterPage');
-          return {
-            element: (
-              <RedirectIfSignedIn>
-                <RegisterPage />
-              </RedirectIfSignedIn>
-            ),
-          };
-        },
-      },
+      signInRoute('/login', async () => (await import('./pages/LoginPage')).LoginPage),
+      signInRoute('/register', async () => (await import('./pages/RegisterPage')).RegisterPage),
       {
         element: (
           <RequireAuth>
@@ -47,7 +24,8 @@ export const routes: RouteObject[] = [
         ),
         children: [
           {
-            // The layout and the chat screen are one chunk: they are the first screen.
+            // The layout and the chat screen (the first screen): the router loads the
+            // chunks of every route a URL matches at once.
             lazy: async () => ({ Component: (await import('./pages/AppLayout')).AppLayout }),
             children: [
               {
@@ -91,4 +69,21 @@ export const routes: RouteObject[] = [
 
 async function chatPage() {
   return { Component: (await import('./chat/ChatsLayout')).ChatPage };
+}
+
+/** A sign-in page: nothing to do there once signed in. */
+function signInRoute(path: string, load: () => Promise<ComponentType>): RouteObject {
+  return {
+    path,
+    lazy: async () => {
+      const Page = await load();
+      return {
+        element: (
+          <RedirectIfSignedIn>
+            <Page />
+          </RedirectIfSignedIn>
+        ),
+      };
+    },
+  };
 }

@@ -1,10 +1,12 @@
 /**
  * What the benchmark scripts share when they write their results into
  * specs/benchmarks.md: the commit measured, the generated sections, and the closing lines
- * of a section (a disturbed machine, the goals missed, where the full reports are).
+ * of a section (a disturbed machine, the goals missed, where the full reports are); the
+ * machine's facts and the run with a time budget.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { root } from './run-server.mjs';
 
 /** "`abc1234`", plus a warning when the server's sources differ from that commit. */
@@ -73,4 +75,37 @@ export function closingLines({
     reports,
   );
   return { lines, allMet: missed.length === 0 };
+}
+
+/** The machine a benchmark ran on, for its JSON report. */
+export function machineFacts() {
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    totalMemoryBytes: os.totalmem(),
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+  };
+}
+
+/**
+ * Runs a benchmark's `main` (returning its exit code) within `budgetMs`, then `cleanup`,
+ * and exits with the code: 2 when it threw or ran over its budget.
+ */
+export async function runBenchmark(name, main, { budgetMs, cleanup }) {
+  let code = 2;
+  const budget = setTimeout(() => {
+    console.error(`${name}: over its time budget; stopping`);
+    void cleanup().finally(() => process.exit(2));
+  }, budgetMs);
+  budget.unref();
+  try {
+    code = await main();
+  } catch (err) {
+    console.error(`${name}: ${err instanceof Error ? err.stack : err}`);
+    code = 2;
+  } finally {
+    await cleanup();
+  }
+  process.exit(code);
 }

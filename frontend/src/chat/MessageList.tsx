@@ -135,22 +135,27 @@ interface ListContext {
   more: (direction: 'older' | 'newer') => void;
 }
 
+/** "Load older/newer messages" at an end of the loaded window. */
+function MoreButton({ context: c, direction }: { context: ListContext; direction: 'older' | 'newer' }) {
+  return (
+    <div className="message-list__more">
+      <button
+        type="button"
+        className="link-button"
+        onClick={() => c.more(direction)}
+        disabled={c.loading !== null}
+        data-testid={`load-${direction}-button`}
+      >
+        {c.loading === direction ? 'Loading…' : `Load ${direction} messages`}
+      </button>
+    </div>
+  );
+}
+
 function ListHeader({ context: c }: { context: ListContext }) {
   return (
     <div className="message-list__edge message-list__edge--top">
-      {c.hasMoreBefore && (
-        <div className="message-list__more">
-          <button
-            type="button"
-            className="link-button"
-            onClick={() => c.more('older')}
-            disabled={c.loading !== null}
-            data-testid="load-older-button"
-          >
-            {c.loading === 'older' ? 'Loading…' : 'Load older messages'}
-          </button>
-        </div>
-      )}
+      {c.hasMoreBefore && <MoreButton context={c} direction="older" />}
       {c.loading === 'initial' && c.empty && (
         <div className="message-list__status" role="status">
           <span className="spinner spinner--small" aria-hidden="true" /> Loading messages…
@@ -177,19 +182,7 @@ function ListHeader({ context: c }: { context: ListContext }) {
 function ListFooter({ context: c }: { context: ListContext }) {
   return (
     <div className="message-list__edge message-list__edge--bottom">
-      {c.hasMoreAfter && (
-        <div className="message-list__more">
-          <button
-            type="button"
-            className="link-button"
-            onClick={() => c.more('newer')}
-            disabled={c.loading !== null}
-            data-testid="load-newer-button"
-          >
-            {c.loading === 'newer' ? 'Loading…' : 'Load newer messages'}
-          </button>
-        </div>
-      )}
+      {c.hasMoreAfter && <MoreButton context={c} direction="newer" />}
     </div>
   );
 }
