@@ -1580,6 +1580,12 @@ async function main() {
       await alice.getByTestId('message-menu').waitFor();
       await screenshot(alice, 'message-tools-1200');
       await alice.keyboard.press('Escape');
+      await alice.getByTestId('message-menu').waitFor({ state: 'detached' });
+      assert.equal(
+        await alice.evaluate(() => document.activeElement?.getAttribute('data-testid')),
+        'message-menu-button',
+        'Escape closes the menu and focus goes back to its button',
+      );
 
       // Log out through the folded menu.
       await p.getByTestId('nav-menu-button').click();

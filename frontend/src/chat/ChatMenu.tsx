@@ -1,10 +1,13 @@
 /**
  * The chat header's "⋯" menu: my own settings for the chat (archive, mute, which messages
  * notify), disappearing messages (groups: admins; direct chats: both people), and for a
- * direct chat the other person's profile and blocking.
+ * direct chat the other person's profile and blocking. On Radix's dropdown menu: arrow keys
+ * move through it, Escape closes it and focus goes back to the ⋯ button, and it stays on
+ * screen near the window's edges.
  */
 import { type Chat, MESSAGE_TTL_CHOICES, type UpdatePreferencesInput, ttlLabel } from '@parley/contracts';
-import { useCallback, useState } from 'react';
+import * as Menu from '@radix-ui/react-dropdown-menu';
+import { useState } from 'react';
 import { useNavigate } from 'react-router-dom';
 import { errorText } from '../messaging/actions';
 import { MUTE_CHOICES, muteUntil, setChatPreferences, setMessageTtl } from '../messaging/chat-actions';
@@ -13,7 +16,6 @@ import { useContactsStore } from '../people/contacts-store';
 import { blockUser, confirmBlock, unblockUser } from '../people/people-actions';
 import { fullTime } from './format';
 import { showToast } from './toast';
-import { useDismiss } from './use-dismiss';
 
 const notifyChoices = [
   { value: 'all', label: 'All messages' },
@@ -33,8 +35,7 @@ export function canSetTtl(chat: Pick<Chat, 'kind' | 'myRole'>): boolean {
 
 export function ChatMenu({ chat, onOpenMedia }: { chat: Chat; onOpenMedia?: () => void }) {
   const [open, setOpen] = useState(false);
-  const close = useCallback(() => setOpen(false), []);
-  const ref = useDismiss(open, close);
+  const close = () => setOpen(false);
   const navigate = useNavigate();
   const peer = chat.kind === 'direct' ? chat.peer : null;
   const blocked = useContactsStore((s) => (peer ? Boolean(s.blocked[peer.id]) : false));
@@ -54,139 +55,130 @@ export function ChatMenu({ chat, onOpenMedia }: { chat: Chat; onOpenMedia?: () =
     run(() => setChatPreferences(chat.id, changes), done);
 
   return (
-    <div className="chat-menu" ref={ref}>
-      <button
-        type="button"
-        className="icon-button chat-menu__button"
-        aria-label="Chat options"
-        aria-haspopup="menu"
-        aria-expanded={open}
-        onClick={() => setOpen(!open)}
-        data-testid="chat-menu-button"
-      >
-        ⋯
-      </button>
-      {open && (
-        <div className="popup menu chat-menu__popup" role="menu" data-testid="chat-menu">
+    <Menu.Root open={open} onOpenChange={setOpen} modal={false}>
+      <Menu.Trigger asChild>
+        <button
+          type="button"
+          className="icon-button chat-menu__button"
+          aria-label="Chat options"
+          data-testid="chat-menu-button"
+        >
+          ⋯
+        </button>
+      </Menu.Trigger>
+      <Menu.Portal>
+        <Menu.Content
+          className="popup popup--floating menu chat-menu__popup"
+          align="end"
+          sideOffset={4}
+          collisionPadding={8}
+          data-testid="chat-menu"
+        >
           {onOpenMedia && (
-            <button
-              type="button"
-              role="menuitem"
-              onClick={() => {
-                close();
-                onOpenMedia();
-              }}
-              data-testid="chat-menu-media"
-            >
-              Media and files
-            </button>
+            <Menu.Item asChild onSelect={onOpenMedia}>
+              <button type="button" data-testid="chat-menu-media">
+                Media and files
+              </button>
+            </Menu.Item>
           )}
-          <button
-            type="button"
-            role="menuitem"
-            onClick={() =>
+          <Menu.Item
+            asChild
+            onSelect={() =>
               void prefs({ archived: !archived }, archived ? 'Chat unarchived' : 'Chat archived')
             }
-            data-testid="chat-menu-archive"
           >
-            {archived ? 'Unarchive' : 'Archive'}
-          </button>
+            <button type="button" data-testid="chat-menu-archive">
+              {archived ? 'Unarchive' : 'Archive'}
+            </button>
+          </Menu.Item>
 
-          <div className="menu__section" role="presentation">
-            <span className="menu__heading">Mute notifications</span>
+          <Menu.Group className="menu__section">
+            <Menu.Label className="menu__heading">Mute notifications</Menu.Label>
             {muted && (
               <>
                 <span className="menu__note" data-testid="chat-menu-muted-until">
                   {mutedText(chat.preferences.mutedUntil)}
                 </span>
-                <button
-                  type="button"
-                  role="menuitem"
-                  onClick={() => void prefs({ mutedUntil: null }, 'Notifications on')}
-                  data-testid="chat-menu-unmute"
-                >
-                  Unmute
-                </button>
+                <Menu.Item asChild onSelect={() => void prefs({ mutedUntil: null }, 'Notifications on')}>
+                  <button type="button" data-testid="chat-menu-unmute">
+                    Unmute
+                  </button>
+                </Menu.Item>
               </>
             )}
             {MUTE_CHOICES.map((choice) => (
-              <button
+              <Menu.Item
                 key={choice.key}
-                type="button"
-                role="menuitem"
-                onClick={() => void prefs({ mutedUntil: muteUntil(choice.ms) }, 'Chat muted')}
-                data-testid={`chat-menu-mute-${choice.key}`}
+                asChild
+                onSelect={() => void prefs({ mutedUntil: muteUntil(choice.ms) }, 'Chat muted')}
               >
-                {choice.label}
-              </button>
+                <button type="button" data-testid={`chat-menu-mute-${choice.key}`}>
+                  {choice.label}
+                </button>
+              </Menu.Item>
             ))}
-          </div>
+          </Menu.Group>
 
-          <div className="menu__section" role="group" aria-label="Notify me about">
-            <span className="menu__heading">Notify me about</span>
-            {notifyChoices.map((choice) => (
-              <button
-                key={choice.value}
-                type="button"
-                role="menuitemradio"
-                aria-checked={notify === choice.value}
-                onClick={() => void prefs({ notify: choice.value })}
-                data-testid={`chat-menu-notify-${choice.value}`}
-              >
-                <span className="menu__check" aria-hidden="true">
-                  {notify === choice.value ? '✓' : ''}
-                </span>
-                {choice.label}
-              </button>
-            ))}
-          </div>
+          <Menu.Group className="menu__section" aria-label="Notify me about">
+            <Menu.Label className="menu__heading">Notify me about</Menu.Label>
+            <Menu.RadioGroup
+              value={notify}
+              onValueChange={(value) =>
+                void prefs({ notify: value as (typeof notifyChoices)[number]['value'] })
+              }
+            >
+              {notifyChoices.map((choice) => (
+                <Menu.RadioItem key={choice.value} value={choice.value} asChild>
+                  <button type="button" data-testid={`chat-menu-notify-${choice.value}`}>
+                    <span className="menu__check" aria-hidden="true">
+                      {notify === choice.value ? '✓' : ''}
+                    </span>
+                    {choice.label}
+                  </button>
+                </Menu.RadioItem>
+              ))}
+            </Menu.RadioGroup>
+          </Menu.Group>
 
           {canSetTtl(chat) && (
-            <div className="menu__section" role="group" aria-label="Disappearing messages">
-              <span className="menu__heading">Disappearing messages</span>
-              {[null, ...MESSAGE_TTL_CHOICES].map((seconds) => (
-                <button
-                  key={seconds ?? 'off'}
-                  type="button"
-                  role="menuitemradio"
-                  aria-checked={chat.messageTtlSeconds === seconds}
-                  onClick={() =>
-                    void run(
-                      () => setMessageTtl(chat.id, seconds),
-                      seconds
-                        ? `New messages disappear after ${ttlLabel(seconds)}`
-                        : 'Disappearing messages off',
-                    )
-                  }
-                  data-testid={`chat-menu-ttl-${seconds ?? 'off'}`}
-                >
-                  <span className="menu__check" aria-hidden="true">
-                    {chat.messageTtlSeconds === seconds ? '✓' : ''}
-                  </span>
-                  {seconds ? ttlLabel(seconds) : 'Off'}
-                </button>
-              ))}
-            </div>
+            <Menu.Group className="menu__section" aria-label="Disappearing messages">
+              <Menu.Label className="menu__heading">Disappearing messages</Menu.Label>
+              <Menu.RadioGroup
+                value={String(chat.messageTtlSeconds ?? 'off')}
+                onValueChange={(value) => {
+                  const seconds = value === 'off' ? null : Number(value);
+                  void run(
+                    () => setMessageTtl(chat.id, seconds),
+                    seconds
+                      ? `New messages disappear after ${ttlLabel(seconds)}`
+                      : 'Disappearing messages off',
+                  );
+                }}
+              >
+                {[null, ...MESSAGE_TTL_CHOICES].map((seconds) => (
+                  <Menu.RadioItem key={seconds ?? 'off'} value={String(seconds ?? 'off')} asChild>
+                    <button type="button" data-testid={`chat-menu-ttl-${seconds ?? 'off'}`}>
+                      <span className="menu__check" aria-hidden="true">
+                        {chat.messageTtlSeconds === seconds ? '✓' : ''}
+                      </span>
+                      {seconds ? ttlLabel(seconds) : 'Off'}
+                    </button>
+                  </Menu.RadioItem>
+                ))}
+              </Menu.RadioGroup>
+            </Menu.Group>
           )}
 
           {peer && (
-            <div className="menu__section" role="presentation">
-              <button
-                type="button"
-                role="menuitem"
-                onClick={() => {
-                  close();
-                  navigate(`/users/${peer.id}`);
-                }}
-                data-testid="chat-menu-profile"
-              >
-                View profile
-              </button>
-              <button
-                type="button"
-                role="menuitem"
-                className={blocked ? undefined : 'menu__danger'}
-                onClick={() =>
+            <Menu.Group className="menu__section">
+              <Menu.Item asChild onSelect={() => navigate(`/users/${peer.id}`)}>
+                <button type="button" data-testid="chat-menu-profile">
+                  View profile
+                </button>
+              </Menu.Item>
+              <Menu.Item
+                asChild
+                onSelect={() =>
                   void (async () => {
                     if (!blocked && !(await confirmBlock(peer))) return;
                     await run(
@@ -195,14 +187,19 @@ export function ChatMenu({ chat, onOpenMedia }: { chat: Chat; onOpenMedia?: () =
                     );
                   })()
                 }
-                data-testid="chat-menu-block"
               >
-                {blocked ? 'Unblock' : 'Block'} {peer.displayName}
-              </button>
-            </div>
+                <button
+                  type="button"
+                  className={blocked ? undefined : 'menu__danger'}
+                  data-testid="chat-menu-block"
+                >
+                  {blocked ? 'Unblock' : 'Block'} {peer.displayName}
+                </button>
+              </Menu.Item>
+            </Menu.Group>
           )}
-        </div>
-      )}
-    </div>
+        </Menu.Content>
+      </Menu.Portal>
+    </Menu.Root>
   );
 }

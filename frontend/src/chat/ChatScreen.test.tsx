@@ -263,10 +263,12 @@ describe('chat screen', () => {
     const second = messageEls()[1]!;
 
     await user.click(within(second).getByTestId('message-menu-button'));
-    // Not my message: no edit, no delete for everyone in a direct chat.
-    expect(within(second).queryByTestId('edit-button')).toBeNull();
-    expect(within(second).queryByTestId('delete-everyone-button')).toBeNull();
-    await user.click(within(second).getByTestId('copy-link-button'));
+    // The message's menu (over the page): not my message, so no edit, no delete for
+    // everyone in a direct chat.
+    const menu = screen.getByTestId('message-menu');
+    expect(within(menu).queryByTestId('edit-button')).toBeNull();
+    expect(within(menu).queryByTestId('delete-everyone-button')).toBeNull();
+    await user.click(within(menu).getByTestId('copy-link-button'));
     await expect(navigator.clipboard.readText()).resolves.toBe(
       `${location.origin}/chats/${D}/messages/${d2.id}`,
     );
@@ -276,6 +278,35 @@ describe('chat screen', () => {
     expect(screen.getByTestId('reply-bar')).toHaveTextContent('Replying to Bob Baker');
     await user.click(screen.getByTestId('cancel-reply-button'));
     expect(screen.queryByTestId('reply-bar')).toBeNull();
+  });
+
+  it('menus work from the keyboard: Enter opens, arrows move, Escape closes and focus goes back', async () => {
+    const user = userEvent.setup();
+    renderAt(`/chats/${D}`);
+    await waitFor(() => expect(messageEls()).toHaveLength(2));
+    const more = within(messageEls()[1]!).getByTestId('message-menu-button');
+    more.focus();
+    await user.keyboard('{Enter}');
+    const menu = await screen.findByTestId('message-menu');
+    const items = within(menu).getAllByRole('menuitem');
+    await waitFor(() => expect(items[0]).toHaveFocus());
+    await user.keyboard('{ArrowDown}');
+    expect(items[1]).toHaveFocus();
+    await user.keyboard('{Escape}');
+    await waitFor(() => expect(screen.queryByTestId('message-menu')).toBeNull());
+    expect(more).toHaveFocus();
+
+    // The chat's ⋯ menu too.
+    const options = screen.getByTestId('chat-menu-button');
+    options.focus();
+    await user.keyboard('{Enter}');
+    const chatMenu = await screen.findByTestId('chat-menu');
+    await waitFor(() => expect(chatMenu.contains(document.activeElement)).toBe(true));
+    await user.keyboard('{ArrowDown}');
+    expect(chatMenu.contains(document.activeElement)).toBe(true);
+    await user.keyboard('{Escape}');
+    await waitFor(() => expect(screen.queryByTestId('chat-menu')).toBeNull());
+    expect(options).toHaveFocus();
   });
 
   it('↑ in the empty composer edits my last message; not once something is typed', async () => {

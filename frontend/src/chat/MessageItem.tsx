@@ -1,4 +1,5 @@
 import { systemEventText } from '@parley/contracts';
+import * as Menu from '@radix-ui/react-dropdown-menu';
 import type { Chat, DeleteScope, Message } from '@parley/contracts';
 import { type MouseEvent, Suspense, lazy, memo, useMemo, useState } from 'react';
 import { Link } from 'react-router-dom';
@@ -12,7 +13,6 @@ import { AlertIcon, CheckIcon, ClockIcon, TimerIcon } from './Icons';
 import type { MessageAction } from './MessageActionSheet';
 import { MessageBody } from './MessageBody';
 import { showToast } from './toast';
-import { useDismiss } from './use-dismiss';
 import { confirm } from './confirm';
 import { plainText } from './plain-text';
 import { useLongPress } from './use-long-press';
@@ -196,7 +196,6 @@ export const MessageItem = memo(function MessageItem({
   const [menu, setMenu] = useState<'actions' | 'emoji' | 'sheet' | null>(null);
   const compact = useMediaQuery(COMPACT_QUERY);
   const close = () => setMenu(null);
-  const popupRef = useDismiss(menu === 'actions' || menu === 'emoji', close);
   const mine = message.senderId === me;
   const deleted = message.deletedAt !== null;
   const canDeleteForEveryone =
@@ -364,18 +363,60 @@ export const MessageItem = memo(function MessageItem({
         </div>
       )}
       {!deleted && (
-        <div className={`message__tools${menu ? ' message__tools--open' : ''}`} ref={popupRef}>
-          <button
-            type="button"
-            className="icon-button"
-            title="React"
-            aria-label="React"
-            aria-expanded={menu === 'emoji'}
-            onClick={() => setMenu(compact ? 'sheet' : menu === 'emoji' ? null : 'emoji')}
-            data-testid="reaction-button"
-          >
-            ☺
-          </button>
+        <div className={`message__tools${menu ? ' message__tools--open' : ''}`}>
+          {compact ? (
+            <button
+              type="button"
+              className="icon-button"
+              title="React"
+              aria-label="React"
+              aria-haspopup="dialog"
+              onClick={() => setMenu('sheet')}
+              data-testid="reaction-button"
+            >
+              ☺
+            </button>
+          ) : (
+            <Menu.Root
+              open={menu === 'emoji'}
+              onOpenChange={(o) => setMenu(o ? 'emoji' : null)}
+              modal={false}
+            >
+              <Menu.Trigger asChild>
+                <button
+                  type="button"
+                  className="icon-button"
+                  title="React"
+                  aria-label="React"
+                  data-testid="reaction-button"
+                >
+                  ☺
+                </button>
+              </Menu.Trigger>
+              <Menu.Portal>
+                <Menu.Content
+                  className="popup popup--floating emoji-picker"
+                  align={mine ? 'start' : 'end'}
+                  sideOffset={4}
+                  collisionPadding={8}
+                  data-testid="emoji-picker"
+                >
+                  {QUICK_EMOJI.map((emoji) => (
+                    <Menu.Item key={emoji} asChild onSelect={() => react(emoji)}>
+                      <button
+                        type="button"
+                        className="emoji-picker__option"
+                        data-testid="reaction-option"
+                        data-emoji={emoji}
+                      >
+                        {emoji}
+                      </button>
+                    </Menu.Item>
+                  ))}
+                </Menu.Content>
+              </Menu.Portal>
+            </Menu.Root>
+          )}
           <button
             type="button"
             className="icon-button"
@@ -386,53 +427,58 @@ export const MessageItem = memo(function MessageItem({
           >
             ↩
           </button>
-          <button
-            type="button"
-            className="icon-button"
-            title="More"
-            aria-label="More actions"
-            aria-haspopup={compact ? 'dialog' : 'menu'}
-            aria-expanded={menu === 'actions' || menu === 'sheet'}
-            onClick={() => setMenu(compact ? 'sheet' : menu === 'actions' ? null : 'actions')}
-            data-testid="message-menu-button"
-          >
-            ⋯
-          </button>
-          {menu === 'emoji' && (
-            <div className="popup emoji-picker" role="menu" data-testid="emoji-picker">
-              {QUICK_EMOJI.map((emoji) => (
+          {compact ? (
+            <button
+              type="button"
+              className="icon-button"
+              title="More"
+              aria-label="More actions"
+              aria-haspopup="dialog"
+              aria-expanded={menu === 'sheet'}
+              onClick={() => setMenu('sheet')}
+              data-testid="message-menu-button"
+            >
+              ⋯
+            </button>
+          ) : (
+            <Menu.Root
+              open={menu === 'actions'}
+              onOpenChange={(o) => setMenu(o ? 'actions' : null)}
+              modal={false}
+            >
+              <Menu.Trigger asChild>
                 <button
-                  key={emoji}
                   type="button"
-                  role="menuitem"
-                  className="emoji-picker__option"
-                  onClick={() => react(emoji)}
-                  data-testid="reaction-option"
-                  data-emoji={emoji}
+                  className="icon-button"
+                  title="More"
+                  aria-label="More actions"
+                  data-testid="message-menu-button"
                 >
-                  {emoji}
+                  ⋯
                 </button>
-              ))}
-            </div>
-          )}
-          {menu === 'actions' && (
-            <div className="popup menu" role="menu" data-testid="message-menu">
-              {actions.map((a) => (
-                <button
-                  key={a.key}
-                  type="button"
-                  role="menuitem"
-                  className={a.danger ? 'menu__danger' : undefined}
-                  onClick={() => {
-                    close();
-                    a.run();
-                  }}
-                  data-testid={a.testId}
+              </Menu.Trigger>
+              <Menu.Portal>
+                <Menu.Content
+                  className="popup popup--floating menu"
+                  align={mine ? 'start' : 'end'}
+                  sideOffset={4}
+                  collisionPadding={8}
+                  data-testid="message-menu"
                 >
-                  {a.label}
-                </button>
-              ))}
-            </div>
+                  {actions.map((a) => (
+                    <Menu.Item key={a.key} asChild onSelect={a.run}>
+                      <button
+                        type="button"
+                        className={a.danger ? 'menu__danger' : undefined}
+                        data-testid={a.testId}
+                      >
+                        {a.label}
+                      </button>
+                    </Menu.Item>
+                  ))}
+                </Menu.Content>
+              </Menu.Portal>
+            </Menu.Root>
           )}
         </div>
       )}

@@ -3,9 +3,19 @@
  * give it back on close. Apart from Modal so that using them does not load Radix.
  */
 
-/** What has focus now (the button that opens a dialog), to give it back later. */
+/**
+ * What has focus now (the button that opens a dialog), to give it back later. An item of a
+ * menu goes with its menu, so for one the menu's button counts (it gets focus back when the
+ * menu closes).
+ */
 export function focusedElement(): HTMLElement | null {
-  return document.activeElement instanceof HTMLElement ? document.activeElement : null;
+  const el = document.activeElement instanceof HTMLElement ? document.activeElement : null;
+  const menu = el?.closest('[role="menu"]');
+  if (menu?.id) {
+    const button = document.querySelector(`[aria-controls="${CSS.escape(menu.id)}"]`);
+    if (button instanceof HTMLElement) return button;
+  }
+  return el;
 }
 
 /**

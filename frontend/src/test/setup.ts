@@ -25,3 +25,11 @@ afterEach(() => {
   stopMessaging();
   restoreNetwork();
 });
+
+// jsdom has no ResizeObserver; Radix's menus measure their trigger with one (nothing to
+// measure in jsdom: sizes are 0).
+globalThis.ResizeObserver ??= class {
+  observe() {}
+  unobserve() {}
+  disconnect() {}
+};
