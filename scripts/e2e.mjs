@@ -952,11 +952,15 @@ async function main() {
       });
       await bob.page.goto(`/chats/${chatId}`);
       await bob.page.getByTestId('message-list').waitFor();
-      // Bob left most of Alice's backlog unread: the chat opens at the first unread message,
-      // under "New messages". He goes to the newest, where live messages arrive.
-      await bob.page.getByTestId('new-messages-divider').waitFor();
-      await bob.page.getByTestId('jump-to-latest').click();
+      // Bob left most of Alice's backlog unread, so the chat opens at the first unread
+      // message (unread-divider.test.tsx checks where; this step is about reconnecting). He
+      // goes to the newest, where live messages arrive.
+      const newest = message(bob.page, 'Backlog message 220');
+      const jump = bob.page.getByTestId('jump-to-latest');
+      await Promise.race([newest.waitFor(), jump.waitFor()]);
+      if (!(await newest.isVisible())) await jump.click();
       await bob.page.getByTestId('load-newer-button').waitFor({ state: 'detached' });
+      await newest.waitFor();
       await bob.page.waitForFunction(() => window.__sockets.some((s) => s.readyState === 1));
       // The network drops; while Bob is away Alice writes.
       await bob.page.evaluate(() => {
