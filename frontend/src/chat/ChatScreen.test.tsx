@@ -294,7 +294,7 @@ describe('chat screen', () => {
     expect(items[1]).toHaveFocus();
     await user.keyboard('{Escape}');
     await waitFor(() => expect(screen.queryByTestId('message-menu')).toBeNull());
-    expect(more).toHaveFocus();
+    await waitFor(() => expect(more).toHaveFocus());
 
     // The chat's ⋯ menu too.
     const options = screen.getByTestId('chat-menu-button');
@@ -306,7 +306,7 @@ describe('chat screen', () => {
     expect(chatMenu.contains(document.activeElement)).toBe(true);
     await user.keyboard('{Escape}');
     await waitFor(() => expect(screen.queryByTestId('chat-menu')).toBeNull());
-    expect(options).toHaveFocus();
+    await waitFor(() => expect(options).toHaveFocus());
   });
 
   it('↑ in the empty composer edits my last message; not once something is typed', async () => {
