@@ -1,7 +1,7 @@
 import { systemEventText } from '@parley/contracts';
 import * as Menu from '@radix-ui/react-dropdown-menu';
 import type { Chat, DeleteScope, Message } from '@parley/contracts';
-import { type MouseEvent, Suspense, lazy, memo, useMemo, useState } from 'react';
+import { type MouseEvent, type ReactNode, Suspense, lazy, memo, useMemo, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { useAuthStore } from '../auth/auth-store';
 import { deleteMessage, discardPending, errorText, retryMessage, toggleReaction } from '../messaging/actions';
@@ -364,59 +364,33 @@ export const MessageItem = memo(function MessageItem({
       )}
       {!deleted && (
         <div className={`message__tools${menu ? ' message__tools--open' : ''}`}>
-          {compact ? (
-            <button
-              type="button"
-              className="icon-button"
-              title="React"
-              aria-label="React"
-              aria-haspopup="dialog"
-              onClick={() => setMenu('sheet')}
-              data-testid="reaction-button"
-            >
-              ☺
-            </button>
-          ) : (
-            <Menu.Root
-              open={menu === 'emoji'}
-              onOpenChange={(o) => setMenu(o ? 'emoji' : null)}
-              modal={false}
-            >
-              <Menu.Trigger asChild>
+          <ToolMenu
+            compact={compact}
+            open={menu === 'emoji'}
+            sheetOpen={menu === 'sheet'}
+            onOpenChange={(o) => setMenu(o ? 'emoji' : null)}
+            onSheet={() => setMenu('sheet')}
+            title="React"
+            label="React"
+            testId="reaction-button"
+            glyph="☺"
+            align={mine ? 'start' : 'end'}
+            className="emoji-picker"
+            menuTestId="emoji-picker"
+          >
+            {QUICK_EMOJI.map((emoji) => (
+              <Menu.Item key={emoji} asChild onSelect={() => react(emoji)}>
                 <button
                   type="button"
-                  className="icon-button"
-                  title="React"
-                  aria-label="React"
-                  data-testid="reaction-button"
+                  className="emoji-picker__option"
+                  data-testid="reaction-option"
+                  data-emoji={emoji}
                 >
-                  ☺
+                  {emoji}
                 </button>
-              </Menu.Trigger>
-              <Menu.Portal>
-                <Menu.Content
-                  className="popup popup--floating emoji-picker"
-                  align={mine ? 'start' : 'end'}
-                  sideOffset={4}
-                  collisionPadding={8}
-                  data-testid="emoji-picker"
-                >
-                  {QUICK_EMOJI.map((emoji) => (
-                    <Menu.Item key={emoji} asChild onSelect={() => react(emoji)}>
-                      <button
-                        type="button"
-                        className="emoji-picker__option"
-                        data-testid="reaction-option"
-                        data-emoji={emoji}
-                      >
-                        {emoji}
-                      </button>
-                    </Menu.Item>
-                  ))}
-                </Menu.Content>
-              </Menu.Portal>
-            </Menu.Root>
-          )}
+              </Menu.Item>
+            ))}
+          </ToolMenu>
           <button
             type="button"
             className="icon-button"
@@ -427,59 +401,32 @@ export const MessageItem = memo(function MessageItem({
           >
             ↩
           </button>
-          {compact ? (
-            <button
-              type="button"
-              className="icon-button"
-              title="More"
-              aria-label="More actions"
-              aria-haspopup="dialog"
-              aria-expanded={menu === 'sheet'}
-              onClick={() => setMenu('sheet')}
-              data-testid="message-menu-button"
-            >
-              ⋯
-            </button>
-          ) : (
-            <Menu.Root
-              open={menu === 'actions'}
-              onOpenChange={(o) => setMenu(o ? 'actions' : null)}
-              modal={false}
-            >
-              <Menu.Trigger asChild>
+          <ToolMenu
+            compact={compact}
+            open={menu === 'actions'}
+            sheetOpen={menu === 'sheet'}
+            onOpenChange={(o) => setMenu(o ? 'actions' : null)}
+            onSheet={() => setMenu('sheet')}
+            title="More"
+            label="More actions"
+            testId="message-menu-button"
+            glyph="⋯"
+            align={mine ? 'start' : 'end'}
+            className="menu"
+            menuTestId="message-menu"
+          >
+            {actions.map((a) => (
+              <Menu.Item key={a.key} asChild onSelect={a.run}>
                 <button
                   type="button"
-                  className="icon-button"
-                  title="More"
-                  aria-label="More actions"
-                  data-testid="message-menu-button"
+                  className={a.danger ? 'menu__danger' : undefined}
+                  data-testid={a.testId}
                 >
-                  ⋯
+                  {a.label}
                 </button>
-              </Menu.Trigger>
-              <Menu.Portal>
-                <Menu.Content
-                  className="popup popup--floating menu"
-                  align={mine ? 'start' : 'end'}
-                  sideOffset={4}
-                  collisionPadding={8}
-                  data-testid="message-menu"
-                >
-                  {actions.map((a) => (
-                    <Menu.Item key={a.key} asChild onSelect={a.run}>
-                      <button
-                        type="button"
-                        className={a.danger ? 'menu__danger' : undefined}
-                        data-testid={a.testId}
-                      >
-                        {a.label}
-                      </button>
-                    </Menu.Item>
-                  ))}
-                </Menu.Content>
-              </Menu.Portal>
-            </Menu.Root>
-          )}
+              </Menu.Item>
+            ))}
+          </ToolMenu>
         </div>
       )}
       {menu === 'sheet' && (
@@ -498,6 +445,77 @@ export const MessageItem = memo(function MessageItem({
     </div>
   );
 });
+
+/**
+ * A toolbar button with its menu: on a wide screen a Radix dropdown beside the message; on
+ * a narrow or touch one the button opens the action sheet instead.
+ */
+function ToolMenu({
+  compact,
+  open,
+  sheetOpen,
+  onOpenChange,
+  onSheet,
+  title,
+  label,
+  testId,
+  glyph,
+  align,
+  className,
+  menuTestId,
+  children,
+}: {
+  compact: boolean;
+  open: boolean;
+  sheetOpen: boolean;
+  onOpenChange: (open: boolean) => void;
+  onSheet: () => void;
+  title: string;
+  label: string;
+  testId: string;
+  glyph: string;
+  align: 'start' | 'end';
+  className: string;
+  menuTestId: string;
+  children: ReactNode;
+}) {
+  if (compact) {
+    return (
+      <button
+        type="button"
+        className="icon-button"
+        title={title}
+        aria-label={label}
+        aria-haspopup="dialog"
+        aria-expanded={sheetOpen}
+        onClick={onSheet}
+        data-testid={testId}
+      >
+        {glyph}
+      </button>
+    );
+  }
+  return (
+    <Menu.Root open={open} onOpenChange={onOpenChange} modal={false}>
+      <Menu.Trigger asChild>
+        <button type="button" className="icon-button" title={title} aria-label={label} data-testid={testId}>
+          {glyph}
+        </button>
+      </Menu.Trigger>
+      <Menu.Portal>
+        <Menu.Content
+          className={`popup popup--floating ${className}`}
+          align={align}
+          sideOffset={4}
+          collisionPadding={8}
+          data-testid={menuTestId}
+        >
+          {children}
+        </Menu.Content>
+      </Menu.Portal>
+    </Menu.Root>
+  );
+}
 
 /** My message on its way: clock while sending, red with Retry when it failed. */
 export function PendingItem({ pending, onJump }: { pending: PendingMessage; onJump: (id: string) => void }) {
