@@ -931,7 +931,7 @@ async function main() {
   });
 
   await step(
-    'a dropped connection shows a banner, reconnects and resumes without losing messages',
+    'a chat opens at its first unread message; a dropped connection shows a banner, reconnects and resumes without losing messages',
     async () => {
       // Test-only instrumentation: remember the page's sockets so the step can cut them.
       await bob.context.addInitScript(() => {
@@ -948,14 +948,23 @@ async function main() {
         };
       });
       await bob.page.goto(`/chats/${chatId}`);
-      await bob.page.getByTestId('message-list').waitFor();
-      // Bob left most of Alice's backlog unread, so the chat opens at the first unread
-      // message (unread-divider.test.tsx checks where; this step is about reconnecting). He
-      // goes to the newest, where live messages arrive.
+      // Bob left Alice's backlog unread, so the chat opens at the first unread message under
+      // the "New messages" line, and stays there while its rows are measured (the list once
+      // slid down to the end of the page it loaded when a row grew: seen under load).
+      const dividerInView = () => {
+        const line = document.querySelector('[data-testid="new-messages-divider"]');
+        const list = document.querySelector('.message-list__scroller');
+        if (!line || !list) return false;
+        const [a, b] = [line.getBoundingClientRect(), list.getBoundingClientRect()];
+        return a.top >= b.top && a.bottom <= b.bottom;
+      };
+      await bob.page.waitForFunction(dividerInView);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.ok(await bob.page.evaluate(dividerInView), 'still at the first unread');
+      await screenshot(bob.page, 'chat-opens-at-first-unread');
+      // He goes to the newest, where live messages arrive.
       const newest = message(bob.page, 'Backlog message 220');
-      const jump = bob.page.getByTestId('jump-to-latest');
-      await Promise.race([newest.waitFor(), jump.waitFor()]);
-      if (!(await newest.isVisible())) await jump.click();
+      await bob.page.getByTestId('jump-to-latest').click();
       await bob.page.getByTestId('load-newer-button').waitFor({ state: 'detached' });
       await newest.waitFor();
       await bob.page.waitForFunction(() => window.__sockets.some((s) => s.readyState === 1));

@@ -188,6 +188,7 @@ function ListFooter({ context: c }: { context: ListContext }) {
 }
 
 const listComponents = { Header: ListHeader, Footer: ListFooter };
+const followAtBottom = (atBottom: boolean) => (atBottom ? 'auto' : false);
 
 export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props) {
   const chatId = chat.id;
@@ -224,9 +225,16 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
   // Pages load on reaching an end only once the reader has scrolled there (wheel, touch,
   // keys, the scrollbar), not when the list itself moved (landing, a page coming in).
   const scrolled = useRef(false);
+  // Whether new messages and growing rows may pull the list down to its newest end. Not
+  // after landing at the first unread or a linked message until the reader moves: the list
+  // (react-virtuoso) scrolls to the bottom whenever its content grows while following is on
+  // and it had briefly counted itself at the bottom, which a list still measuring its rows
+  // does, and the landing would be lost (seen under load: the "New messages" line gone).
+  const [follow, setFollow] = useState(false);
   const scroller = useRef<HTMLElement | null>(null);
   const byReader = useCallback(() => {
     scrolled.current = true;
+    setFollow(true);
   }, []);
   const onScrollerRef = useCallback(
     (el: HTMLElement | Window | null) => {
@@ -246,6 +254,7 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
 
   const land = useCallback((to: Landing, opened: string) => {
     scrolled.current = false;
+    setFollow(to.kind === 'bottom');
     setLanding((l) => ({ count: l.count + 1, to, opened }));
   }, []);
 
@@ -462,7 +471,9 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
   useEffect(() => {
     const grew = pendingCount > pendingBefore.current;
     pendingBefore.current = pendingCount;
-    if (grew) virtuoso.current?.scrollToIndex({ index: 'LAST', align: 'end' });
+    if (!grew) return;
+    setFollow(true);
+    virtuoso.current?.scrollToIndex({ index: 'LAST', align: 'end' });
   }, [pendingCount]);
 
   const toLatest = () => {
@@ -473,6 +484,7 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
         (err) => setError(loadErrorMessage(err)),
       );
     } else {
+      setFollow(true);
       virtuoso.current?.scrollToIndex({ index: 'LAST', align: 'end' });
     }
   };
@@ -543,7 +555,7 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
           firstItemIndex={firstItemIndex}
           initialTopMostItemIndex={initialIndex}
           alignToBottom
-          followOutput={(bottom) => (bottom ? 'auto' : false)}
+          followOutput={follow && !cm.hasMoreAfter ? followAtBottom : false}
           atBottomThreshold={AT_BOTTOM_PX}
           atBottomStateChange={setAtBottom}
           scrollerRef={onScrollerRef}
