@@ -360,6 +360,24 @@ async function main() {
   let helloId = '';
   // Only messages the server confirmed (pending ones have no id yet).
   const message = (p, text) => p.locator('[data-testid="message"][data-message-id]', { hasText: text });
+  /** Whether the first element matching `selector` (and holding `text`) is in the message list's view. */
+  const inListView = (p, selector, text = '') =>
+    p.evaluate(
+      ([sel, txt]) => {
+        const el = [...document.querySelectorAll(sel)].find((e) => e.textContent.includes(txt));
+        const list = document.querySelector('.message-list__scroller');
+        if (!el || !list) return false;
+        const [a, b] = [el.getBoundingClientRect(), list.getBoundingClientRect()];
+        return a.top >= b.top && a.bottom <= b.bottom;
+      },
+      [selector, text],
+    );
+  const until = async (check, what) => {
+    for (const end = Date.now() + STEP_TIMEOUT_MS; !(await check());) {
+      if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
   const send = async (p, text) => {
     const input = p.getByTestId('composer-input');
     await input.fill(text);
@@ -951,16 +969,10 @@ async function main() {
       // Bob left Alice's backlog unread, so the chat opens at the first unread message under
       // the "New messages" line, and stays there while its rows are measured (the list once
       // slid down to the end of the page it loaded when a row grew: seen under load).
-      const dividerInView = () => {
-        const line = document.querySelector('[data-testid="new-messages-divider"]');
-        const list = document.querySelector('.message-list__scroller');
-        if (!line || !list) return false;
-        const [a, b] = [line.getBoundingClientRect(), list.getBoundingClientRect()];
-        return a.top >= b.top && a.bottom <= b.bottom;
-      };
-      await bob.page.waitForFunction(dividerInView);
+      const divider = () => inListView(bob.page, '[data-testid="new-messages-divider"]');
+      await until(divider, 'the New messages line is in view');
       await new Promise((r) => setTimeout(r, 1500));
-      assert.ok(await bob.page.evaluate(dividerInView), 'still at the first unread');
+      assert.ok(await divider(), 'still at the first unread');
       await screenshot(bob.page, 'chat-opens-at-first-unread');
       // He goes to the newest, where live messages arrive.
       const newest = message(bob.page, 'Backlog message 220');
@@ -985,6 +997,26 @@ async function main() {
       assert.equal(await message(bob.page, 'Sent while you were away').count(), 1);
     },
   );
+
+  await step('a long chat opened at its last few unread messages follows the next one', async () => {
+    await bob.page.goto('/');
+    await send(alice, 'Two unread, one');
+    await send(alice, 'Two unread, two');
+    const item = bob.page.locator(`[data-testid="chat-list-item"][data-chat-id="${chatId}"]`);
+    await item.getByTestId('unread-badge').waitFor();
+    await item.click();
+    await until(
+      () => inListView(bob.page, '[data-testid="new-messages-divider"]'),
+      'the New messages line is in view',
+    );
+    // Settled at the bottom (everything unread fits below the line): what comes next shows.
+    await new Promise((r) => setTimeout(r, 1500));
+    await send(alice, 'Followed as it came');
+    await until(
+      () => inListView(bob.page, '[data-testid="message"]', 'Followed as it came'),
+      'the new message is in view',
+    );
+  });
 
   await step('a new group shows up live for its members', async () => {
     await alice.goto('/');

@@ -42,6 +42,8 @@ const UNREAD_IN_LATEST_PAGE = MESSAGE_PAGE_DEFAULT - 10;
 /** Where firstItemIndex starts: room for the pages that come in above (it only goes down). */
 const FIRST_INDEX = 1_000_000_000;
 const AT_BOTTOM_PX = 48;
+/** How long the list must stay at the bottom after a landing elsewhere before it follows new messages. */
+const SETTLED_AT_BOTTOM_MS = 500;
 const GROUP_GAP_MS = 5 * 60_000;
 
 function subscribeVisibility(cb: () => void) {
@@ -226,10 +228,11 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
   // keys, the scrollbar), not when the list itself moved (landing, a page coming in).
   const scrolled = useRef(false);
   // Whether new messages and growing rows may pull the list down to its newest end. Not
-  // after landing at the first unread or a linked message until the reader moves: the list
-  // (react-virtuoso) scrolls to the bottom whenever its content grows while following is on
-  // and it had briefly counted itself at the bottom, which a list still measuring its rows
-  // does, and the landing would be lost (seen under load: the "New messages" line gone).
+  // after landing at the first unread or a linked message until the reader moves or the
+  // list has stayed at the bottom a while: the list (react-virtuoso) scrolls to the bottom
+  // whenever its content grows while following is on and it had briefly counted itself at
+  // the bottom, which a list still measuring its rows does, and the landing would be lost
+  // (seen under load: the "New messages" line gone).
   const [follow, setFollow] = useState(false);
   const scroller = useRef<HTMLElement | null>(null);
   const byReader = useCallback(() => {
@@ -255,6 +258,7 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
   const land = useCallback((to: Landing, opened: string) => {
     scrolled.current = false;
     setFollow(to.kind === 'bottom');
+    setAtBottom(to.kind === 'bottom');
     setLanding((l) => ({ count: l.count + 1, to, opened }));
   }, []);
 
@@ -453,6 +457,13 @@ export function MessageList({ chat, me, focusMessageId, onReply, onEdit }: Props
     },
     [chatId, focusMessageId, navigate],
   );
+
+  // Landed above the newest messages, but they all fit below: follow what comes next.
+  useEffect(() => {
+    if (follow || !atBottom) return;
+    const t = setTimeout(() => setFollow(true), SETTLED_AT_BOTTOM_MS);
+    return () => clearTimeout(t);
+  }, [follow, atBottom]);
 
   // My message sent from a window that stops short of the newest (scrolled far up, older
   // pages in and the newest ones evicted): to the newest, where it shows.
