@@ -19,6 +19,7 @@ import {
   elfExecutable,
   phonePhoto,
   pngBomb,
+  pngFile,
   pngImage,
   sendWithAttachments,
   settled,
@@ -156,6 +157,30 @@ describe('uploading a picture', () => {
     expect(bomb.body.error.details).toMatchObject({ width: 50_000, height: 50_000 });
     // 2.5 gigapixels were never decoded (that would take gigabytes).
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(200 * 1024 * 1024);
+  });
+
+  it('refuses pictures whose header cannot be read with 415 in the error shape, never a 500', async () => {
+    const [ana] = await users(1);
+    const garbage = (magic: number[] | string) =>
+      Buffer.concat([Buffer.from(magic as never), Buffer.alloc(5000, 0x41)]);
+    const unreadable = {
+      'a JPEG start and then nothing of a JPEG': garbage([0xff, 0xd8, 0xff, 0xe0]),
+      'a GIF signature alone': Buffer.from('GIF89a'),
+      'a WebP container of garbage': Buffer.concat([
+        Buffer.from('RIFF'),
+        Buffer.from([0x20, 0, 0, 0]),
+        Buffer.from('WEBPVP8 '),
+        Buffer.alloc(40, 1),
+      ]),
+      'a PNG of 0×0 pixels': pngFile({ width: 0, height: 0, bitDepth: 8, colorType: 2 }, Buffer.alloc(9)),
+    };
+    for (const [what, bytes] of Object.entries(unreadable)) {
+      const res = await upload(server.url, ana!, bytes, { name: 'photo.jpg', type: 'image/jpeg' });
+      expect({ what, ...refusal(res) }).toEqual({ what, status: 415, code: 'FILE_TYPE_NOT_ALLOWED' });
+      expect(res.body.error.message).toMatch(/damaged/);
+    }
+    // Nothing of them was kept against the quota.
+    expect(await server.running.ctx.db.prisma.media.count({ where: { ownerId: ana!.id } })).toBe(0);
   });
 
   it('answers without a file, and with bad fields, in the error shape', async () => {

@@ -20,6 +20,7 @@ import type { AppContext } from '../app-context.js';
 import type { Media as MediaRow, Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
 import { ScannerUnavailableError } from '../infra/virus-scanner.js';
+import { MediaProcessingError } from './processing-error.js';
 import {
   checkImagePixels,
   safeDisplayName,
@@ -170,7 +171,13 @@ async function readHead(filePath: string): Promise<Buffer> {
 /** Pixel limit (pictures), then the virus scan. Throws the refusal. */
 async function checkContent(ctx: AppContext, filePath: string, type: SniffedType): Promise<void> {
   if (type.kind === 'image') {
-    const pixels = await checkImagePixels(filePath, ctx.config.media.maxPixels);
+    const pixels = await checkImagePixels(filePath, ctx.config.media.maxPixels).catch((err: unknown) => {
+      // Image magic bytes with no readable header after them: not a picture we can take.
+      if (err instanceof MediaProcessingError) {
+        throw new AppError('FILE_TYPE_NOT_ALLOWED', 'The picture is damaged: its header cannot be read.');
+      }
+      throw err;
+    });
     if (!pixels.ok) {
       throw new AppError(
         'IMAGE_DIMENSIONS_TOO_LARGE',
