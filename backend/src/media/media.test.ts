@@ -336,6 +336,9 @@ describe('attaching and access', () => {
       expect(refusal(await api.get(`/api/media/${id}`, as(who)))).toEqual(notFound);
       expect((await api.post('/api/media/resolve', { ids: [id] }, as(who))).body.media).toEqual([]);
       expect(refusal(await api.del(`/api/media/${id}`, as(who)))).toEqual(notFound);
+      expect(refusal(await api.post(`/api/media/uploads/${id}/complete`, undefined, as(who)))).toEqual(
+        notFound,
+      );
     }
     expect(refusal(await api.get(`/api/chats/${group.id}/media`, as(eve!)))).toEqual(notFound);
     // Ben's URL with Eve's id in it: the signature no longer matches.
@@ -353,6 +356,7 @@ describe('attaching and access', () => {
     expect((await download(server.url, forBen.urls.thumbnail!)).status).toBe(404);
     expect(refusal(await api.get(`/api/media/${media.id}`, as(ben!)))).toEqual(notFound);
     expect(refusal(await api.get(`/api/chats/${group.id}/media`, as(ben!)))).toEqual(notFound);
+    expect((await api.post('/api/media/resolve', { ids: [media.id] }, as(ben!))).body.media).toEqual([]);
   });
 
   it('serves with nosniff, a sandboxing CSP and a disposition; documents always as attachments', async () => {
@@ -509,6 +513,34 @@ describe('direct uploads and galleries', () => {
     expect(refusal(refused)).toEqual({ status: 415, code: 'FILE_TYPE_NOT_ALLOWED' });
     const tooBig = await api.post('/api/media/uploads', { name: 'x.bin', size: 1024 ** 3 }, as(ana!));
     expect(refusal(tooBig)).toEqual({ status: 413, code: 'FILE_TOO_LARGE' });
+  });
+
+  it('a direct upload whose stored bytes exceed every limit is refused without fetching them', async () => {
+    // A presigned S3 PUT cannot hold the client to the size it announced: the bytes in the
+    // bucket may be anything up to S3's 5 GB. Completion must not copy them to this server.
+    const [ana] = await users(1);
+    const ctx = server.running.ctx;
+    const ticket = await api.post('/api/media/uploads', { name: 'small.pdf', size: 100 }, as(ana!));
+    expect(ticket.status).toBe(201);
+    const row = await ctx.db.prisma.media.findUniqueOrThrow({ where: { id: ticket.body.mediaId } });
+    const oversized = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(3 * 1024 * 1024, 0x20)]);
+    await ctx.objects.putBuffer(row.sourceKey, oversized, 'application/octet-stream');
+
+    const fetched: string[] = [];
+    const download = ctx.objects.download.bind(ctx.objects);
+    ctx.objects.download = async (key, file) => {
+      fetched.push(key);
+      return download(key, file);
+    };
+    try {
+      const done = await api.post(`/api/media/uploads/${row.id}/complete`, undefined, as(ana!));
+      expect(refusal(done)).toEqual({ status: 413, code: 'FILE_TOO_LARGE' });
+    } finally {
+      ctx.objects.download = download;
+    }
+    expect(fetched).toEqual([]);
+    expect(await ctx.objects.stat(row.sourceKey)).toBeNull();
+    expect((await api.get(`/api/media/${row.id}`, as(ana!))).status).toBe(404);
   });
 
   it("a chat's gallery lists its pictures and its files apart, newest first, page by page", async () => {

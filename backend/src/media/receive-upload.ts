@@ -362,6 +362,15 @@ export async function completeDirectUpload(
   if (row.status !== 'uploading') return row; // completed before: the same answer
   const info = await ctx.objects.stat(row.sourceKey);
   if (!info) throw new AppError('UPLOAD_INCOMPLETE');
+  const refuse = async (err: AppError) => {
+    await ctx.objects.remove([row.sourceKey]).catch(() => undefined);
+    await ctx.db.prisma.media.update({ where: { id: row.id }, data: { deletedAt: ctx.now() } });
+    throw err;
+  };
+  // S3's presigned PUT does not hold the client to the announced size: an object larger
+  // than any upload may be is refused before its bytes are copied here.
+  const maxAny = Math.max(ctx.config.media.imageMaxBytes, ctx.config.media.fileMaxBytes);
+  if (info.size > maxAny) return await refuse(tooLarge(maxAny));
   const tmp = await scratch();
   try {
     const filePath = path.join(tmp.dir, 'upload');
@@ -372,11 +381,6 @@ export async function completeDirectUpload(
       name: row.name,
       voice,
     });
-    const refuse = async (err: AppError) => {
-      await ctx.objects.remove([row.sourceKey]).catch(() => undefined);
-      await ctx.db.prisma.media.update({ where: { id: row.id }, data: { deletedAt: ctx.now() } });
-      throw err;
-    };
     if (!type) return await refuse(notAllowed());
     const limit = sizeLimitFor(type.kind, ctx.config.media);
     if (size > limit) return await refuse(tooLarge(limit));
