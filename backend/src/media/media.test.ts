@@ -224,6 +224,23 @@ describe('uploading a picture', () => {
       ['notes.txt', 'file', null],
     ]);
   });
+
+  it('bulk: more than 10 files is refused whole, and none of the first ten is kept', async () => {
+    const [ana] = await users(1);
+    const files = Array.from({ length: 11 }, (_, i) => ({
+      bytes: Buffer.from(`file ${i}\n`),
+      name: `${i}.txt`,
+    }));
+    const res = await upload(server.url, ana!, files, { bulk: true });
+    expect(refusal(res)).toEqual({ status: 400, code: 'VALIDATION_ERROR' });
+    expect(res.body.error.message).toMatch(/10 files/);
+    // The ten that came before the eleventh were never reported to the client: nothing of
+    // them may stay behind to fill the quota.
+    const kept = await server.running.ctx.db.prisma.media.count({
+      where: { ownerId: ana!.id, deletedAt: null },
+    });
+    expect(kept).toBe(0);
+  });
 });
 
 describe('attaching and access', () => {
