@@ -26,6 +26,7 @@ import {
   upload,
   uploaded,
 } from '../../test/support/media.js';
+import { startS3 } from '../../test/support/s3.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { connectAs } from '../../test/support/ws.js';
 import { createMediaQueue } from './process-queue.js';
@@ -530,6 +531,41 @@ describe('direct uploads and galleries', () => {
     expect(refusal(refused)).toEqual({ status: 415, code: 'FILE_TYPE_NOT_ALLOWED' });
     const tooBig = await api.post('/api/media/uploads', { name: 'x.bin', size: 1024 ** 3 }, as(ana!));
     expect(refusal(tooBig)).toEqual({ status: 413, code: 'FILE_TOO_LARGE' });
+  });
+
+  it("with S3 the web app's page may connect to the bucket its direct-upload URLs point at", async () => {
+    // The web app PUTs large files to the ticket's URL from the page: the page's CSP must
+    // allow that origin, or the browser blocks the PUT and every file goes through the server.
+    const s3 = await startS3();
+    const publicUrl = 'http://media.example.test:9000';
+    const withS3 = await startTestServer({
+      S3_ENDPOINT: `http://${s3.settings.endPoint}:${s3.settings.port}`,
+      S3_PUBLIC_URL: publicUrl,
+      S3_BUCKET: s3.settings.bucket,
+      S3_ACCESS_KEY: s3.settings.accessKey,
+      S3_SECRET_KEY: s3.settings.secretKey,
+    });
+    try {
+      const s3Api = client(withS3.url);
+      const [ana] = await registerUsers(s3Api, 1);
+      const ticket = await s3Api.post('/api/media/uploads', { name: 'big.zip', size: 100 }, as(ana!));
+      expect(ticket.status).toBe(201);
+      const target = new URL(ticket.body.url).origin;
+      expect(target).toBe(publicUrl);
+      const page = await fetch(`${withS3.url}/`);
+      const csp = page.headers.get('content-security-policy') ?? '';
+      const connectSrc = /(?:^|;)\s*connect-src ([^;]*)/.exec(csp)?.[1]?.split(/\s+/) ?? [];
+      expect(connectSrc).toContain(target);
+      expect(connectSrc).toContain("'self'");
+    } finally {
+      await withS3.close();
+      await s3.stop();
+    }
+    // With files on this server, the page connects to itself only.
+    const csp = (await fetch(`${server.url}/`)).headers.get('content-security-policy') ?? '';
+    if (server.config.media.storage.kind === 'local') {
+      expect(/connect-src ([^;]*)/.exec(csp)?.[1]).toBe("'self' ws: wss:");
+    }
   });
 
   it('a direct upload whose stored bytes exceed every limit is refused without fetching them', async () => {
