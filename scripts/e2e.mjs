@@ -710,16 +710,24 @@ async function main() {
   // Large files go the direct way (ticket, PUT, completion): here the PUT is to this server;
   // with S3 it goes to the bucket (the step near the end).
   const bigLog = Buffer.from(`${'log line of a long build, nothing to see here\n'.repeat(200_000)}`);
+  // The PUTs that were answered with success (one the page's CSP or CORS blocked has no
+  // response); a file that went through the server instead (POST /api/media) fails the step.
   const bigUpload = async (p, name) => {
     const puts = [];
-    const onRequest = (r) => r.method() === 'PUT' && puts.push(r.url());
-    p.on('request', onRequest);
+    const viaServer = [];
+    const onResponse = (r) => {
+      const method = r.request().method();
+      if (method === 'PUT' && r.ok()) puts.push(r.url());
+      if (method === 'POST' && new URL(r.url()).pathname === '/api/media') viaServer.push(r.url());
+    };
+    p.on('response', onResponse);
     try {
       await p.getByTestId('attach-input').setInputFiles([{ name, mimeType: 'text/plain', buffer: bigLog }]);
       await p.locator(`[data-testid="upload-tile"][data-name="${name}"][data-status="done"]`).waitFor();
     } finally {
-      p.off('request', onRequest);
+      p.off('response', onResponse);
     }
+    assert.deepEqual(viaServer, [], 'the file did not fall back to going through the server');
     await p.getByTestId('send-button').click();
     return puts;
   };

@@ -23,6 +23,7 @@ import { blocksRouter, contactsRouter } from './contacts/routes.js';
 import { messagesRouter } from './messages/routes.js';
 import { registerGateway } from './realtime/gateway.js';
 import { searchRouter } from './search/routes.js';
+import { sourceKey } from './media/receive-upload.js';
 import { mediaRouter } from './media/routes.js';
 
 /** The one route that takes raw bytes (application/octet-stream). */
@@ -140,11 +141,14 @@ export async function buildApp(ctx: AppContext): Promise<FastifyInstance> {
     return reply.code(mapped.status).send(mapped.body);
   });
 
+  // With S3 the web app PUTs large files straight to the bucket (presigned URLs, no request
+  // needed to make one): the page must be allowed to connect to where they point.
+  const directUploadUrl = await ctx.objects.presignedPutUrl(sourceKey(randomUUID()), 60);
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
-        connectSrc: ["'self'", 'ws:', 'wss:'],
+        connectSrc: ["'self'", 'ws:', 'wss:', ...(directUploadUrl ? [new URL(directUploadUrl).origin] : [])],
         imgSrc: ["'self'", 'data:', 'blob:'],
         styleSrc: ["'self'", "'unsafe-inline'"],
         // Plain-HTTP deployments on a LAN must still load their own assets.

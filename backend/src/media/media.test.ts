@@ -19,12 +19,14 @@ import {
   elfExecutable,
   phonePhoto,
   pngBomb,
+  pngFile,
   pngImage,
   sendWithAttachments,
   settled,
   upload,
   uploaded,
 } from '../../test/support/media.js';
+import { startS3 } from '../../test/support/s3.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { connectAs } from '../../test/support/ws.js';
 import { createMediaQueue } from './process-queue.js';
@@ -158,6 +160,30 @@ describe('uploading a picture', () => {
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(200 * 1024 * 1024);
   });
 
+  it('refuses pictures whose header cannot be read with 415 in the error shape, never a 500', async () => {
+    const [ana] = await users(1);
+    const garbage = (magic: number[] | string) =>
+      Buffer.concat([Buffer.from(magic as never), Buffer.alloc(5000, 0x41)]);
+    const unreadable = {
+      'a JPEG start and then nothing of a JPEG': garbage([0xff, 0xd8, 0xff, 0xe0]),
+      'a GIF signature alone': Buffer.from('GIF89a'),
+      'a WebP container of garbage': Buffer.concat([
+        Buffer.from('RIFF'),
+        Buffer.from([0x20, 0, 0, 0]),
+        Buffer.from('WEBPVP8 '),
+        Buffer.alloc(40, 1),
+      ]),
+      'a PNG of 0×0 pixels': pngFile({ width: 0, height: 0, bitDepth: 8, colorType: 2 }, Buffer.alloc(9)),
+    };
+    for (const [what, bytes] of Object.entries(unreadable)) {
+      const res = await upload(server.url, ana!, bytes, { name: 'photo.jpg', type: 'image/jpeg' });
+      expect({ what, ...refusal(res) }).toEqual({ what, status: 415, code: 'FILE_TYPE_NOT_ALLOWED' });
+      expect(res.body.error.message).toMatch(/damaged/);
+    }
+    // Nothing of them was kept against the quota.
+    expect(await server.running.ctx.db.prisma.media.count({ where: { ownerId: ana!.id } })).toBe(0);
+  });
+
   it('answers without a file, and with bad fields, in the error shape', async () => {
     const [ana] = await users(1);
     const res = await fetch(`${server.url}/api/media`, {
@@ -198,6 +224,23 @@ describe('uploading a picture', () => {
       ['two.png', null, 'FILE_TYPE_NOT_ALLOWED'],
       ['notes.txt', 'file', null],
     ]);
+  });
+
+  it('bulk: more than 10 files is refused whole, and none of the first ten is kept', async () => {
+    const [ana] = await users(1);
+    const files = Array.from({ length: 11 }, (_, i) => ({
+      bytes: Buffer.from(`file ${i}\n`),
+      name: `${i}.txt`,
+    }));
+    const res = await upload(server.url, ana!, files, { bulk: true });
+    expect(refusal(res)).toEqual({ status: 400, code: 'VALIDATION_ERROR' });
+    expect(res.body.error.message).toMatch(/10 files/);
+    // The ten that came before the eleventh were never reported to the client: nothing of
+    // them may stay behind to fill the quota.
+    const kept = await server.running.ctx.db.prisma.media.count({
+      where: { ownerId: ana!.id, deletedAt: null },
+    });
+    expect(kept).toBe(0);
   });
 });
 
@@ -311,6 +354,9 @@ describe('attaching and access', () => {
       expect(refusal(await api.get(`/api/media/${id}`, as(who)))).toEqual(notFound);
       expect((await api.post('/api/media/resolve', { ids: [id] }, as(who))).body.media).toEqual([]);
       expect(refusal(await api.del(`/api/media/${id}`, as(who)))).toEqual(notFound);
+      expect(refusal(await api.post(`/api/media/uploads/${id}/complete`, undefined, as(who)))).toEqual(
+        notFound,
+      );
     }
     expect(refusal(await api.get(`/api/chats/${group.id}/media`, as(eve!)))).toEqual(notFound);
     // Ben's URL with Eve's id in it: the signature no longer matches.
@@ -328,6 +374,7 @@ describe('attaching and access', () => {
     expect((await download(server.url, forBen.urls.thumbnail!)).status).toBe(404);
     expect(refusal(await api.get(`/api/media/${media.id}`, as(ben!)))).toEqual(notFound);
     expect(refusal(await api.get(`/api/chats/${group.id}/media`, as(ben!)))).toEqual(notFound);
+    expect((await api.post('/api/media/resolve', { ids: [media.id] }, as(ben!))).body.media).toEqual([]);
   });
 
   it('serves with nosniff, a sandboxing CSP and a disposition; documents always as attachments', async () => {
@@ -484,6 +531,69 @@ describe('direct uploads and galleries', () => {
     expect(refusal(refused)).toEqual({ status: 415, code: 'FILE_TYPE_NOT_ALLOWED' });
     const tooBig = await api.post('/api/media/uploads', { name: 'x.bin', size: 1024 ** 3 }, as(ana!));
     expect(refusal(tooBig)).toEqual({ status: 413, code: 'FILE_TOO_LARGE' });
+  });
+
+  it("with S3 the web app's page may connect to the bucket its direct-upload URLs point at", async () => {
+    // The web app PUTs large files to the ticket's URL from the page: the page's CSP must
+    // allow that origin, or the browser blocks the PUT and every file goes through the server.
+    const s3 = await startS3();
+    const publicUrl = 'http://media.example.test:9000';
+    const withS3 = await startTestServer({
+      S3_ENDPOINT: `http://${s3.settings.endPoint}:${s3.settings.port}`,
+      S3_PUBLIC_URL: publicUrl,
+      S3_BUCKET: s3.settings.bucket,
+      S3_ACCESS_KEY: s3.settings.accessKey,
+      S3_SECRET_KEY: s3.settings.secretKey,
+    });
+    try {
+      const s3Api = client(withS3.url);
+      const [ana] = await registerUsers(s3Api, 1);
+      const ticket = await s3Api.post('/api/media/uploads', { name: 'big.zip', size: 100 }, as(ana!));
+      expect(ticket.status).toBe(201);
+      const target = new URL(ticket.body.url).origin;
+      expect(target).toBe(publicUrl);
+      const page = await fetch(`${withS3.url}/`);
+      const csp = page.headers.get('content-security-policy') ?? '';
+      const connectSrc = /(?:^|;)\s*connect-src ([^;]*)/.exec(csp)?.[1]?.split(/\s+/) ?? [];
+      expect(connectSrc).toContain(target);
+      expect(connectSrc).toContain("'self'");
+    } finally {
+      await withS3.close();
+      await s3.stop();
+    }
+    // With files on this server, the page connects to itself only.
+    const csp = (await fetch(`${server.url}/`)).headers.get('content-security-policy') ?? '';
+    if (server.config.media.storage.kind === 'local') {
+      expect(/connect-src ([^;]*)/.exec(csp)?.[1]).toBe("'self' ws: wss:");
+    }
+  });
+
+  it('a direct upload whose stored bytes exceed every limit is refused without fetching them', async () => {
+    // A presigned S3 PUT cannot hold the client to the size it announced: the bytes in the
+    // bucket may be anything up to S3's 5 GB. Completion must not copy them to this server.
+    const [ana] = await users(1);
+    const ctx = server.running.ctx;
+    const ticket = await api.post('/api/media/uploads', { name: 'small.pdf', size: 100 }, as(ana!));
+    expect(ticket.status).toBe(201);
+    const row = await ctx.db.prisma.media.findUniqueOrThrow({ where: { id: ticket.body.mediaId } });
+    const oversized = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(3 * 1024 * 1024, 0x20)]);
+    await ctx.objects.putBuffer(row.sourceKey, oversized, 'application/octet-stream');
+
+    const fetched: string[] = [];
+    const download = ctx.objects.download.bind(ctx.objects);
+    ctx.objects.download = async (key, file) => {
+      fetched.push(key);
+      return download(key, file);
+    };
+    try {
+      const done = await api.post(`/api/media/uploads/${row.id}/complete`, undefined, as(ana!));
+      expect(refusal(done)).toEqual({ status: 413, code: 'FILE_TOO_LARGE' });
+    } finally {
+      ctx.objects.download = download;
+    }
+    expect(fetched).toEqual([]);
+    expect(await ctx.objects.stat(row.sourceKey)).toBeNull();
+    expect((await api.get(`/api/media/${row.id}`, as(ana!))).status).toBe(404);
   });
 
   it("a chat's gallery lists its pictures and its files apart, newest first, page by page", async () => {

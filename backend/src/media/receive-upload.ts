@@ -20,6 +20,7 @@ import type { AppContext } from '../app-context.js';
 import type { Media as MediaRow, Prisma } from '../infra/db/generated/client.js';
 import { AppError } from '../infra/errors.js';
 import { ScannerUnavailableError } from '../infra/virus-scanner.js';
+import { MediaProcessingError } from './processing-error.js';
 import {
   checkImagePixels,
   safeDisplayName,
@@ -170,7 +171,13 @@ async function readHead(filePath: string): Promise<Buffer> {
 /** Pixel limit (pictures), then the virus scan. Throws the refusal. */
 async function checkContent(ctx: AppContext, filePath: string, type: SniffedType): Promise<void> {
   if (type.kind === 'image') {
-    const pixels = await checkImagePixels(filePath, ctx.config.media.maxPixels);
+    const pixels = await checkImagePixels(filePath, ctx.config.media.maxPixels).catch((err: unknown) => {
+      // Image magic bytes with no readable header after them: not a picture we can take.
+      if (err instanceof MediaProcessingError) {
+        throw new AppError('FILE_TYPE_NOT_ALLOWED', 'The picture is damaged: its header cannot be read.');
+      }
+      throw err;
+    });
     if (!pixels.ok) {
       throw new AppError(
         'IMAGE_DIMENSIONS_TOO_LARGE',
@@ -355,6 +362,15 @@ export async function completeDirectUpload(
   if (row.status !== 'uploading') return row; // completed before: the same answer
   const info = await ctx.objects.stat(row.sourceKey);
   if (!info) throw new AppError('UPLOAD_INCOMPLETE');
+  const refuse = async (err: AppError) => {
+    await ctx.objects.remove([row.sourceKey]).catch(() => undefined);
+    await ctx.db.prisma.media.update({ where: { id: row.id }, data: { deletedAt: ctx.now() } });
+    throw err;
+  };
+  // S3's presigned PUT does not hold the client to the announced size: an object larger
+  // than any upload may be is refused before its bytes are copied here.
+  const maxAny = Math.max(ctx.config.media.imageMaxBytes, ctx.config.media.fileMaxBytes);
+  if (info.size > maxAny) return await refuse(tooLarge(maxAny));
   const tmp = await scratch();
   try {
     const filePath = path.join(tmp.dir, 'upload');
@@ -365,11 +381,6 @@ export async function completeDirectUpload(
       name: row.name,
       voice,
     });
-    const refuse = async (err: AppError) => {
-      await ctx.objects.remove([row.sourceKey]).catch(() => undefined);
-      await ctx.db.prisma.media.update({ where: { id: row.id }, data: { deletedAt: ctx.now() } });
-      throw err;
-    };
     if (!type) return await refuse(notAllowed());
     const limit = sizeLimitFor(type.kind, ctx.config.media);
     if (size > limit) return await refuse(tooLarge(limit));

@@ -77,17 +77,48 @@ async function eachFile(
   }
   const fields: Record<string, string> = {};
   let files = 0;
-  for await (const part of request.parts()) {
-    if (part.type === 'field') {
-      if (typeof part.value === 'string') fields[part.fieldname] = part.value;
-      continue;
+  try {
+    for await (const part of request.parts()) {
+      if (part.type === 'field') {
+        if (typeof part.value === 'string') fields[part.fieldname] = part.value;
+        continue;
+      }
+      files += 1;
+      await onFile({ stream: part.file, filename: part.filename || undefined }, fields);
+      // Whatever the handler left unread is drained, so the next part can come.
+      part.file.resume();
     }
-    files += 1;
-    await onFile({ stream: part.file, filename: part.filename || undefined }, fields);
-    // Whatever the handler left unread is drained, so the next part can come.
-    part.file.resume();
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'FST_FILES_LIMIT') {
+      throw new AppError('VALIDATION_ERROR', `At most ${MAX_ATTACHMENTS} files per upload.`, [
+        { path: 'file', message: `At most ${MAX_ATTACHMENTS} files per upload.`, location: 'body' },
+      ]);
+    }
+    throw err;
   }
   return files;
+}
+
+/**
+ * Runs one upload request; when it fails as a whole after some of its files were stored,
+ * those are cancelled (the sweep deletes them): the client was never told their ids.
+ */
+async function allOrNothing<T>(
+  ctx: AppContext,
+  receive: (stored: (id: string) => void) => Promise<T>,
+): Promise<T> {
+  const ids: string[] = [];
+  try {
+    return await receive((id) => ids.push(id));
+  } catch (err) {
+    if (ids.length > 0) {
+      await ctx.db.prisma.media.updateMany({
+        where: { id: { in: ids }, attachedAt: null, deletedAt: null },
+        data: { deletedAt: ctx.now() },
+      });
+    }
+    throw err;
+  }
 }
 
 function noFile(): AppError {
@@ -106,10 +137,14 @@ export function mediaRouter(ctx: AppContext) {
     upload: async ({ request }) => {
       const me = await authenticate(ctx, request);
       allowUploadTime(request, largestUpload);
-      let created: Awaited<ReturnType<typeof receiveUpload>> | undefined;
-      await eachFile(request, async (file, fields) => {
-        if (created) return; // one file per request here; /media/bulk takes several
-        created = await receiveUpload(ctx, me.userId, file, parseFields(fields));
+      const created = await allOrNothing(ctx, async (stored) => {
+        let row: Awaited<ReturnType<typeof receiveUpload>> | undefined;
+        await eachFile(request, async (file, fields) => {
+          if (row) return; // one file per request here; /media/bulk takes several
+          row = await receiveUpload(ctx, me.userId, file, parseFields(fields));
+          stored(row.id);
+        });
+        return row;
       });
       if (!created) throw noFile();
       return {
@@ -122,33 +157,29 @@ export function mediaRouter(ctx: AppContext) {
       const me = await authenticate(ctx, request);
       allowUploadTime(request, largestUpload * MAX_ATTACHMENTS);
       const results: z.infer<typeof bulkUploadResultSchema>[] = [];
-      const files = await eachFile(request, async (file, fields) => {
-        const name = file.filename ?? 'file';
-        if (results.length >= MAX_ATTACHMENTS) {
-          results.push({
-            name,
-            media: null,
-            error: errorBody('VALIDATION_ERROR', `At most ${MAX_ATTACHMENTS} files per upload.`).error,
-          });
-          return;
-        }
-        try {
-          const row = await receiveUpload(ctx, me.userId, file, parseFields(fields));
-          results.push({
-            name,
-            media: presentMedia(row, me.userId, ctx.mediaSigner, ctx.now(), null),
-            error: null,
-          });
-        } catch (err) {
-          const known = toAppError(err);
-          if (!known) throw err;
-          results.push({
-            name,
-            media: null,
-            error: errorBody(known.code, known.message, known.details).error,
-          });
-        }
-      });
+      const files = await allOrNothing(ctx, (stored) =>
+        eachFile(request, async (file, fields) => {
+          // An eleventh file ends the request (multipart's files limit): see eachFile.
+          const name = file.filename ?? 'file';
+          try {
+            const row = await receiveUpload(ctx, me.userId, file, parseFields(fields));
+            stored(row.id);
+            results.push({
+              name,
+              media: presentMedia(row, me.userId, ctx.mediaSigner, ctx.now(), null),
+              error: null,
+            });
+          } catch (err) {
+            const known = toAppError(err);
+            if (!known) throw err;
+            results.push({
+              name,
+              media: null,
+              error: errorBody(known.code, known.message, known.details).error,
+            });
+          }
+        }),
+      );
       if (files === 0) throw noFile();
       return { status: 200, body: { results } };
     },

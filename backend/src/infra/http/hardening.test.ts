@@ -388,6 +388,8 @@ describe('upload bodies get time for their announced size', () => {
       HTTP_REQUEST_TIMEOUT_MS: '2000',
       HTTP_HEADERS_TIMEOUT_MS: '1500',
       HTTP_UPLOAD_MIN_BYTES_PER_SECOND: '4096',
+      // Local files, so direct uploads PUT to this server (with S3 they go past it).
+      S3_ENDPOINT: '',
     });
     api = client(server.url);
     me = await registerUser(api);
@@ -422,6 +424,31 @@ describe('upload bodies get time for their announced size', () => {
     expect(errorShape(reply.body).code).toBe('REQUEST_TIMEOUT');
     expect(reply.closedAfterMs).toBeGreaterThanOrEqual(2_500);
     expect(reply.closedAfterMs).toBeLessThan(20_000);
+  });
+
+  it('a direct upload PUT to its signed URL gets the same time for its announced size', async () => {
+    const content = 'steady words\n'.repeat(3_200);
+    const ticket = await api.post('/api/media/uploads', { name: 'notes.txt', size: content.length }, as(me));
+    expect(ticket.status).toBe(201);
+    const put = (url: string) =>
+      raw(
+        server.url,
+        `PUT ${url} HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n` +
+          `content-type: application/octet-stream\r\ncontent-length: ${content.length}\r\n\r\n`,
+        chunksOf(content, 2_048),
+        200,
+      );
+    // A URL whose signature does not hold is a stranger: the base time only (or its 404).
+    const forged = await put(ticket.body.url.replace(/signature=[^&]+/, 'signature=forged'));
+    expect(forged.closedAfterMs).toBeLessThan(4_000 - 1);
+    expect([404, 408]).toContain(forged.status);
+
+    const reply = await put(ticket.body.url);
+    expect(reply.closedAfterMs).toBeGreaterThan(2_000);
+    expect(reply.status).toBe(204);
+    const done = await api.post(`/api/media/uploads/${ticket.body.mediaId}/complete`, undefined, as(me));
+    expect(done.status).toBe(201);
+    expect(done.body).toMatchObject({ name: 'notes.txt', size: content.length });
   });
 
   it('an upload without a Content-Length gets only the base time', async () => {
