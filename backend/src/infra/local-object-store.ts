@@ -15,6 +15,7 @@ import {
   open,
   rename,
   rm,
+  rmdir,
   stat,
   unlink,
   writeFile,
@@ -52,16 +53,40 @@ export function createLocalObjectStore(settings: { dir: string }): ObjectStore {
     return file;
   }
 
-  /** Writes a temp file beside `file` with `write`, then renames it into place. */
+  /**
+   * Writes a temp file beside `file` with `write`, then renames it into place. Its directory
+   * is made again once when a removal took it away meanwhile (as the last object in it went).
+   */
   async function writeAtomically(file: string, write: (tmp: string) => Promise<void>): Promise<void> {
-    await mkdir(path.dirname(file), { recursive: true });
-    const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID()}.tmp`);
-    try {
-      await write(tmp);
-      await rename(tmp, file);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
+    for (let attempt = 0; ; attempt++) {
+      await mkdir(path.dirname(file), { recursive: true });
+      const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${randomUUID()}.tmp`);
+      try {
+        await write(tmp);
+        await rename(tmp, file);
+        return;
+      } catch (err) {
+        await rm(tmp, { force: true });
+        if (attempt === 0 && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+          const dirGone = await stat(path.dirname(file)).then(
+            () => false,
+            () => true,
+          );
+          if (dirGone) continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Removes the directories above `file` that its removal left empty, up to the root. */
+  async function pruneEmptyDirs(file: string): Promise<void> {
+    for (let dir = path.dirname(file); dir.startsWith(root + path.sep); dir = path.dirname(dir)) {
+      try {
+        await rmdir(dir);
+      } catch {
+        return; // not empty (or already gone): nothing above it is empty either
+      }
     }
   }
 
@@ -144,6 +169,8 @@ export function createLocalObjectStore(settings: { dir: string }): ObjectStore {
           if (!isMissing(err)) throw err;
         }
       }
+      // Every upload has a directory of its own: none stays behind once its files are gone.
+      for (const file of files) await pruneEmptyDirs(file);
     },
 
     async presignedPutUrl(key) {

@@ -263,6 +263,26 @@ describe.each(backends)('$kind object store', (backend) => {
       expect((await readAll(await store.read(inner))).toString()).toBe('x');
     });
 
+    it('removing the last objects under a directory removes the directories they leave empty', async () => {
+      const dir = (settings as { dir: string }).dir;
+      const kept = keyOf('kept.bin');
+      const prefix = kept.slice(0, -'kept.bin'.length);
+      const [a, b] = [`${prefix}gone/deep/a.bin`, `${prefix}gone/deep/b.bin`];
+      await store.putBuffer(a, Buffer.from('a'), 'text/plain');
+      await store.putBuffer(b, Buffer.from('b'), 'text/plain');
+      await store.putBuffer(kept, Buffer.from('k'), 'text/plain');
+      await store.remove([a]);
+      expect(await readdir(path.join(dir, path.dirname(a)))).toEqual(['b.bin']);
+      await store.remove([b]);
+      const parent = path.dirname(path.join(dir, kept));
+      expect(await readdir(parent)).not.toContain('gone');
+      expect(await readdir(parent)).toContain('kept.bin');
+      expect((await stat(dir)).isDirectory()).toBe(true);
+      // And a key there can be written again.
+      await store.putBuffer(a, Buffer.from('again'), 'text/plain');
+      expect((await readAll(await store.read(a))).toString()).toBe('again');
+    });
+
     it('has no presigned URLs (the server takes the bytes)', async () => {
       expect(await store.presignedPutUrl(keyOf('x.bin'), 60)).toBeNull();
     });
