@@ -32,6 +32,8 @@ import { createClamdScanner } from './infra/clamd-scanner.js';
 import { createObjectStore } from './infra/object-store-factory.js';
 import { noScanner } from './infra/virus-scanner.js';
 import { createMediaQueue } from './media/process-queue.js';
+import { createAnalyser } from './media/analysis/analyser.js';
+import { createAnalysisQueue } from './media/analysis/analysis-queue.js';
 import { createMediaSigner } from './media/signed-urls.js';
 import { createMediaSweeper } from './media/sweep-media.js';
 import { createExpirer } from './messages/expire-messages.js';
@@ -192,7 +194,16 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       mediaSigner: createMediaSigner(config.jwt.secret, config.media.urlTtlSeconds),
     } as Omit<
       AppContext,
-      'deliveries' | 'typing' | 'expirer' | 'relay' | 'pipeline' | 'mediaQueue' | 'mediaSweeper' | 'wordList'
+      | 'deliveries'
+      | 'typing'
+      | 'expirer'
+      | 'relay'
+      | 'pipeline'
+      | 'mediaQueue'
+      | 'mediaSweeper'
+      | 'wordList'
+      | 'mediaAnalysis'
+      | 'analyser'
     > as AppContext;
     late.ctx = ctx;
     // These work through the context they are part of.
@@ -211,6 +222,12 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     ctx.typing = createTypingTracker(ctx);
     ctx.expirer = createExpirer(ctx, config.expirySweepMs);
     ctx.mediaQueue = createMediaQueue(ctx);
+    ctx.analyser = createAnalyser({
+      threads: config.media.analysis.workers,
+      timeoutMs: config.media.analysis.timeoutMs,
+      labelMinScore: config.media.analysis.labelMinScore,
+    });
+    ctx.mediaAnalysis = createAnalysisQueue(ctx, ctx.analyser);
     ctx.mediaSweeper = createMediaSweeper(ctx);
     ctx.wordList = createWordList(ctx, config.searchWords);
     metrics.watch({
@@ -228,6 +245,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     await app.ready();
     ctx.relay.start();
     ctx.mediaQueue.start();
+    ctx.mediaAnalysis.start();
     // With Redis, this node reports itself for `npm run admin -- nodes`.
     registry =
       redis && redisPresence
@@ -264,6 +282,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         ctx.mediaSweeper.close();
         ctx.wordList.close();
         await ctx.mediaQueue.close();
+        await ctx.mediaAnalysis.close();
+        await ctx.analyser.close();
         await ctx.deliveries.flush();
         await ctx.relay.close();
         await registry?.stop().catch(() => undefined);
