@@ -240,6 +240,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       },
       readiness: async () => (await checkReadiness(ctx)).ok,
       mediaPending: async () => (await db.sql<{ n: number }>(MEDIA_PENDING, []))[0]?.n ?? 0,
+      analysisPending: async () => (await db.sql<{ n: number }>(ANALYSIS_PENDING, []))[0]?.n ?? 0,
     });
     const app = await buildApp(ctx);
     await app.ready();
@@ -314,6 +315,13 @@ const MEDIA_PENDING = {
   name: 'media-pending',
   text: `SELECT count(*)::int AS n
     FROM (SELECT 1 FROM media WHERE status = 'pending' AND deleted_at IS NULL LIMIT 100000) m`,
+};
+
+/** Pictures waiting for media analysis, for /metrics (counted up to 100,000). */
+const ANALYSIS_PENDING = {
+  name: 'analysis-pending',
+  text: `SELECT count(*)::int AS n
+    FROM (SELECT 1 FROM media_analysis WHERE status = 'pending' LIMIT 100000) a`,
 };
 
 /** The outbox's size for /metrics (counted up to 100,000 rows: a scrape stays cheap however far behind). */

@@ -24,7 +24,7 @@ export interface Analyser {
 }
 
 /** A thread's JavaScript heap (the OCR's pre-processing is JavaScript arrays). */
-const THREAD_HEAP_MB = 768;
+const THREAD_HEAP_MB = 512;
 
 /**
  * The thread's code: the built JavaScript next to this module (the server's bundle), else

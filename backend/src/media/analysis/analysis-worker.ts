@@ -3,6 +3,8 @@
  * one picture at a time, so model inference — seconds of CPU in JavaScript, WebAssembly and
  * onnxruntime — never runs on the server's event loop.
  */
+import { readlinkSync } from 'node:fs';
+import os from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { findLabels, readText } from './models.js';
 
@@ -19,6 +21,16 @@ export type AnalyseResponse =
       labels: { label: string; score: number }[];
     }
   | { id: number; ok: false; error: string };
+
+// The lowest CPU priority for this thread only (Linux: a thread's id is a pid to
+// setpriority), so on a busy machine the server's event loop gets the cores first and
+// message delivery does not wait behind a picture. Elsewhere the thread keeps the default.
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, 19);
+} catch {
+  // not Linux, or not allowed: the default priority
+}
 
 // Nothing in here may reach the network: the models are read from disk. A library that
 // tried to fetch anything (a model, a .wasm file) fails the job instead of leaking.

@@ -124,7 +124,14 @@ function loadOcr(): Promise<OcrEngine> {
     const { default: Ocr } = await import('@gutenye/ocr-node');
     // One thread per model run: the machine's other cores stay with the server.
     return (await Ocr.create({
-      onnxOptions: { intraOpNumThreads: 1, interOpNumThreads: 1 },
+      // No memory arena or pattern cache: pictures differ in size, and a cache per size
+      // grew the process by hundreds of MB (specs/media-analysis.md, "Memory").
+      onnxOptions: {
+        intraOpNumThreads: 1,
+        interOpNumThreads: 1,
+        enableCpuMemArena: false,
+        enableMemPattern: false,
+      },
     } as never)) as unknown as OcrEngine;
   })();
   return ocr;
