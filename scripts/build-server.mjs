@@ -33,7 +33,11 @@ const entries = {
   migrate: 'backend/src/infra/db/migrate-cli.ts',
   admin: 'backend/src/admin/cli.ts',
   healthcheck: 'backend/src/healthcheck.ts',
+  // The media analysis thread (media/analysis/analyser.ts starts it from this file).
+  'analysis-worker': 'backend/src/media/analysis/analysis-worker.ts',
 };
+/** Packages the server reads files from (models) without importing them. */
+const READ_AT_RUN_TIME = ['@vladmandic/human'];
 if (!existsSync(path.join(root, 'backend/src/infra/db/generated/client.ts')))
   throw new Error('Prisma Client is not generated: run `node scripts/prisma-generate.mjs` first');
 if (!existsSync(path.join(web, 'index.html')))
@@ -85,6 +89,7 @@ const imported = new Set();
 for (const output of Object.values(result.metafile.outputs))
   for (const imp of output.imports)
     if (imp.external && !imp.path.startsWith('node:')) imported.add(packageOf(imp.path));
+for (const name of READ_AT_RUN_TIME) imported.add(name);
 const builtins = new Set((await import('node:module')).builtinModules);
 /** The installed manifest of `name` as the backend resolves it (exports maps may hide package.json). */
 function manifestOf(name) {

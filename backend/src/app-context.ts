@@ -18,6 +18,8 @@ import type { Inbox } from './infra/realtime/inbox.js';
 import type { PresenceRegistry } from './infra/realtime/presence.js';
 import type { EventPublisher } from './infra/realtime/publisher.js';
 import type { MediaQueue } from './media/process-queue.js';
+import type { AnalysisQueue } from './media/analysis/analysis-queue.js';
+import type { Analyser } from './media/analysis/analyser.js';
 import type { MediaSigner } from './media/signed-urls.js';
 import type { WordList } from './search/word-list.js';
 import type { MediaSweeper } from './media/sweep-media.js';
@@ -86,6 +88,10 @@ export interface AppContext {
   mediaSigner: MediaSigner;
   /** Makes the variants of pending uploads. */
   mediaQueue: MediaQueue;
+  /** Reads the text and objects of ready pictures (MEDIA_ANALYSIS). */
+  mediaAnalysis: AnalysisQueue;
+  /** The analysis threads that hold the models. */
+  analyser: Analyser;
   /** Deletes the files of uploads nobody may see any more. */
   mediaSweeper: MediaSweeper;
   /** Keeps the words search corrects typos to. */

@@ -32,6 +32,8 @@ import { createClamdScanner } from './infra/clamd-scanner.js';
 import { createObjectStore } from './infra/object-store-factory.js';
 import { noScanner } from './infra/virus-scanner.js';
 import { createMediaQueue } from './media/process-queue.js';
+import { createAnalyser } from './media/analysis/analyser.js';
+import { createAnalysisQueue } from './media/analysis/analysis-queue.js';
 import { createMediaSigner } from './media/signed-urls.js';
 import { createMediaSweeper } from './media/sweep-media.js';
 import { createExpirer } from './messages/expire-messages.js';
@@ -192,7 +194,16 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       mediaSigner: createMediaSigner(config.jwt.secret, config.media.urlTtlSeconds),
     } as Omit<
       AppContext,
-      'deliveries' | 'typing' | 'expirer' | 'relay' | 'pipeline' | 'mediaQueue' | 'mediaSweeper' | 'wordList'
+      | 'deliveries'
+      | 'typing'
+      | 'expirer'
+      | 'relay'
+      | 'pipeline'
+      | 'mediaQueue'
+      | 'mediaSweeper'
+      | 'wordList'
+      | 'mediaAnalysis'
+      | 'analyser'
     > as AppContext;
     late.ctx = ctx;
     // These work through the context they are part of.
@@ -211,6 +222,12 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     ctx.typing = createTypingTracker(ctx);
     ctx.expirer = createExpirer(ctx, config.expirySweepMs);
     ctx.mediaQueue = createMediaQueue(ctx);
+    ctx.analyser = createAnalyser({
+      threads: config.media.analysis.workers,
+      timeoutMs: config.media.analysis.timeoutMs,
+      labelMinScore: config.media.analysis.labelMinScore,
+    });
+    ctx.mediaAnalysis = createAnalysisQueue(ctx, ctx.analyser);
     ctx.mediaSweeper = createMediaSweeper(ctx);
     ctx.wordList = createWordList(ctx, config.searchWords);
     metrics.watch({
@@ -223,11 +240,13 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       },
       readiness: async () => (await checkReadiness(ctx)).ok,
       mediaPending: async () => (await db.sql<{ n: number }>(MEDIA_PENDING, []))[0]?.n ?? 0,
+      analysisPending: async () => (await db.sql<{ n: number }>(ANALYSIS_PENDING, []))[0]?.n ?? 0,
     });
     const app = await buildApp(ctx);
     await app.ready();
     ctx.relay.start();
     ctx.mediaQueue.start();
+    ctx.mediaAnalysis.start();
     // With Redis, this node reports itself for `npm run admin -- nodes`.
     registry =
       redis && redisPresence
@@ -264,6 +283,8 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         ctx.mediaSweeper.close();
         ctx.wordList.close();
         await ctx.mediaQueue.close();
+        await ctx.mediaAnalysis.close();
+        await ctx.analyser.close();
         await ctx.deliveries.flush();
         await ctx.relay.close();
         await registry?.stop().catch(() => undefined);
@@ -294,6 +315,13 @@ const MEDIA_PENDING = {
   name: 'media-pending',
   text: `SELECT count(*)::int AS n
     FROM (SELECT 1 FROM media WHERE status = 'pending' AND deleted_at IS NULL LIMIT 100000) m`,
+};
+
+/** Pictures waiting for media analysis, for /metrics (counted up to 100,000). */
+const ANALYSIS_PENDING = {
+  name: 'analysis-pending',
+  text: `SELECT count(*)::int AS n
+    FROM (SELECT 1 FROM media_analysis WHERE status = 'pending' LIMIT 100000) a`,
 };
 
 /** The outbox's size for /metrics (counted up to 100,000 rows: a scrape stays cheap however far behind). */

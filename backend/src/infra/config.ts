@@ -183,6 +183,11 @@ const envSchema = z
     MEDIA_UNATTACHED_TTL_HOURS: z.coerce.number().min(0.001).max(8760).default(24),
     MEDIA_URL_TTL_SECONDS: z.coerce.number().int().min(10).max(604_800).default(3600),
     MEDIA_SWEEP_MS: z.coerce.number().int().min(100).max(86_400_000).default(60_000),
+    // Text (OCR) and object labels read from pictures, for search (media/analysis/).
+    MEDIA_ANALYSIS: z.enum(['on', 'off']).default('on'),
+    MEDIA_ANALYSIS_WORKERS: z.coerce.number().int().min(1).max(16).default(1),
+    MEDIA_ANALYSIS_LABEL_MIN_SCORE: z.coerce.number().min(0).max(1).default(0.3),
+    MEDIA_ANALYSIS_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(120_000),
     FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
     FFPROBE_PATH: z.string().min(1).default('ffprobe'),
     CLAMAV_HOST: z.preprocess(emptyAsUndefined, z.string().min(1).max(255).optional()),
@@ -376,6 +381,17 @@ export interface MediaSettings {
   sweepMs: number;
   ffmpegPath: string;
   ffprobePath: string;
+  /** Text (OCR) and objects read from pictures for search (specs/media-analysis.md). */
+  analysis: {
+    /** MEDIA_ANALYSIS=on: pictures are queued for analysis when they become ready. */
+    enabled: boolean;
+    /** Analysis threads (and jobs at once) on a node; each holds the models. */
+    workers: number;
+    /** Objects seen with less confidence than this (0–1) are not stored. */
+    labelMinScore: number;
+    /** A picture not read within this long fails its try (the thread is restarted). */
+    timeoutMs: number;
+  };
 }
 
 export interface ClamavSettings {
@@ -449,6 +465,12 @@ export function loadConfig(
       unattachedTtlMs: e.MEDIA_UNATTACHED_TTL_HOURS * 3_600_000,
       urlTtlSeconds: e.MEDIA_URL_TTL_SECONDS,
       sweepMs: e.MEDIA_SWEEP_MS,
+      analysis: {
+        enabled: e.MEDIA_ANALYSIS === 'on',
+        workers: e.MEDIA_ANALYSIS_WORKERS,
+        labelMinScore: e.MEDIA_ANALYSIS_LABEL_MIN_SCORE,
+        timeoutMs: e.MEDIA_ANALYSIS_TIMEOUT_MS,
+      },
       ffmpegPath: e.FFMPEG_PATH,
       ffprobePath: e.FFPROBE_PATH,
     },

@@ -49,6 +49,8 @@ export interface MetricSources {
   readiness?(): Promise<boolean>;
   /** Uploads waiting to be processed (whole installation). */
   mediaPending?(): Promise<number>;
+  /** Pictures waiting to be analysed (whole installation). */
+  analysisPending?(): Promise<number>;
 }
 
 export interface Metrics {
@@ -82,6 +84,8 @@ export interface Metrics {
    * caller may also `set(n)` it.
    */
   mediaQueue: Gauge;
+  /** Pictures waiting for media analysis (OCR, labels), read at scrape time. */
+  analysisQueue: Gauge;
   /**
    * Seconds one media processing job took, by kind (image, voice, video, file): the media
    * queue observes it (`metrics.mediaProcessing.observe({ kind }, seconds)`).
@@ -259,6 +263,17 @@ export function createMetrics(opts: { eventTypes?: readonly string[] } = {}): Me
       if (n !== undefined) this.set(n);
     },
   });
+  const analysisQueue = new Gauge({
+    name: 'parley_media_analysis_queue_depth',
+    help: 'Pictures waiting to be analysed: text and labels (whole installation, read at scrape time)',
+    registers: [registry],
+    async collect() {
+      const pending = sources.analysisPending;
+      if (!pending) return;
+      const n = await withTimeout(pending(), SCRAPE_QUERY_MS).catch(() => undefined);
+      if (n !== undefined) this.set(n);
+    },
+  });
   const mediaProcessing = new Histogram({
     name: 'parley_media_processing_seconds',
     help: 'Time one media processing job took, by kind (image, voice, video, file)',
@@ -398,6 +413,7 @@ export function createMetrics(opts: { eventTypes?: readonly string[] } = {}): Me
     redisCommand,
     search,
     mediaQueue,
+    analysisQueue,
     mediaProcessing,
     delivery,
     readinessChecked,

@@ -18,18 +18,10 @@ import { nextChatVersion } from '../messages/access.js';
 import { makeVariants } from './make-variants.js';
 import { presentAttachment, type StoredVariants } from './presenters.js';
 import { MediaProcessingError } from './processing-error.js';
+import { createLeaseQueue, type LeaseQueue } from '../infra/lease-queue.js';
+import { queueAnalysis } from './analysis/analysis-queue.js';
 
-export interface MediaQueue {
-  /** Something was queued: look now instead of at the next poll. */
-  wake(): void;
-  start(): void;
-  /** Stops taking jobs; resolves when the running ones are done. */
-  close(): Promise<void>;
-  /** Resolves when no job is pending or running (tests, benchmarks). */
-  idle(): Promise<void>;
-  /** Jobs running on this node. */
-  readonly running: number;
-}
+export type MediaQueue = LeaseQueue;
 
 /** A job not finished within this long is taken to be lost (its node died) and runs again. */
 const LEASE_MS = 10 * 60_000;
@@ -39,15 +31,6 @@ const MAX_ATTEMPTS = 3;
 
 export function createMediaQueue(ctx: AppContext): MediaQueue {
   const log = ctx.log.child({ part: 'media' });
-  const slots = ctx.config.media.workers;
-  let running = 0;
-  let closed = false;
-  let started = false;
-  let pumping = false;
-  let again = false;
-  let timer: NodeJS.Timeout | undefined;
-  const jobs = new Set<Promise<void>>();
-  let idleWaiters: (() => void)[] = [];
 
   async function claim(): Promise<MediaRow | null> {
     const now = ctx.now();
@@ -64,42 +47,6 @@ export function createMediaQueue(ctx: AppContext): MediaQueue {
 
   async function pendingCount(): Promise<number> {
     return ctx.db.prisma.media.count({ where: { status: 'pending', deletedAt: null } });
-  }
-
-  async function pump(): Promise<void> {
-    if (pumping) {
-      again = true;
-      return;
-    }
-    pumping = true;
-    try {
-      do {
-        again = false;
-        while (!closed && running < slots) {
-          const row = await claim();
-          if (!row) break;
-          running += 1;
-          const job = run(row).finally(() => {
-            running -= 1;
-            jobs.delete(job);
-            void pump();
-          });
-          jobs.add(job);
-        }
-      } while (again && !closed);
-    } catch (err) {
-      log.warn({ err }, 'media queue: could not claim a job; retrying at the next poll');
-    } finally {
-      pumping = false;
-    }
-    if (running === 0 && idleWaiters.length) {
-      const left = await pendingCount().catch(() => 1);
-      if (left === 0 && running === 0) {
-        const waiters = idleWaiters;
-        idleWaiters = [];
-        for (const resolve of waiters) resolve();
-      }
-    }
   }
 
   async function run(row: MediaRow): Promise<void> {
@@ -158,11 +105,16 @@ export function createMediaQueue(ctx: AppContext): MediaQueue {
 
   /** Records the outcome and tells who may see the upload, in one transaction. */
   async function finish(id: string, data: Prisma.MediaUpdateInput): Promise<void> {
+    let analyse = false;
     await inTransaction(ctx, async (tx, emit) => {
       const [locked] = await tx.$queryRaw<{ id: string }[]>`
         SELECT id::text AS id FROM media WHERE id = ${id}::uuid AND deleted_at IS NULL FOR UPDATE`;
       if (!locked) return; // deleted meanwhile: the sweep removes its files
       const row = await tx.media.update({ where: { id }, data });
+      // A picture's text and objects are read next (media/analysis/), queued with its readiness.
+      if (row.status === 'ready' && row.kind === 'image' && ctx.config.media.analysis.enabled) {
+        analyse = await queueAnalysis(tx, row.id);
+      }
       const attachment = presentAttachment(row);
       if (row.messageId && row.chatId) {
         // Clients re-syncing by chat version see the message's new attachment state.
@@ -182,34 +134,18 @@ export function createMediaQueue(ctx: AppContext): MediaQueue {
         });
       }
     });
+    if (analyse) ctx.mediaAnalysis.wake();
   }
 
-  return {
-    wake() {
-      if (started && !closed) void pump();
-    },
-    start() {
-      if (started) return;
-      started = true;
-      timer = setInterval(() => void pump(), POLL_MS);
-      timer.unref();
-      void pump();
-    },
-    async close() {
-      closed = true;
-      if (timer) clearInterval(timer);
-      await Promise.allSettled([...jobs]);
-    },
-    idle() {
-      return new Promise<void>((resolve) => {
-        idleWaiters.push(resolve);
-        void pump();
-      });
-    },
-    get running() {
-      return running;
-    },
-  };
+  return createLeaseQueue({
+    name: 'media queue',
+    slots: ctx.config.media.workers,
+    pollMs: POLL_MS,
+    log,
+    claim,
+    run,
+    pendingCount,
+  });
 }
 
 export type { StoredVariants };

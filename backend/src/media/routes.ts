@@ -304,7 +304,7 @@ export function mediaRouter(ctx: AppContext) {
       const page = await listChatMedia(ctx, me.userId, params.chatId, query);
       return {
         status: 200,
-        body: { media: present(me.userId, page.items), nextCursor: page.nextCursor },
+        body: { media: present(me.userId, page.items), nextCursor: page.nextCursor, labels: page.labels },
       };
     },
   });

@@ -27,6 +27,14 @@
  * names of the messages' attachments (media.search_name, a trigram index) instead of their
  * text: one hit per matching file, newest first.
  *
+ * Pictures by what is in them (media analysis: the text read and the objects seen, in
+ * media_analysis.search_text with a trigram index): with has:image, each word matches a
+ * message whose text has it or one of whose pictures shows it (the message and its
+ * pictures are one document); type=media matches the pictures only, one hit per picture,
+ * newest first, like type=files. Similar words (typos, OCR's slips) work the same way.
+ * Hits with pictures carry the picture found, its thumbnail signed for the caller and what
+ * was read in it around the match.
+ *
  * Cost (see "Search" in specs/benchmarks.md): ranking needs each candidate row, and a
  * common word matches tens of thousands of messages. So relevance ranks the newest
  * RANK_CANDIDATES matches (every match when there are fewer): the planner can then walk
@@ -36,12 +44,14 @@
  * those chats (`chat_id = ANY(...)`, read just before), so the chat index narrows the text
  * index's matches before any row is read; the membership join still decides the scope.
  */
-import type { MessageHit, SearchResult } from '@parley/contracts';
+import type { ImageHit, MediaLabel, MessageHit, SearchResult } from '@parley/contracts';
 import { z } from 'zod';
 import type { AppContext } from '../app-context.js';
 import { AppError } from '../infra/errors.js';
 import { isEmptyQuery, type ParsedQuery, parseQuery, type TextTerm } from './parse-query.js';
 import { buildSnippet } from './snippet.js';
+import { availableVariants } from '../media/presenters.js';
+import { asLetters } from '../media/analysis/searchable-text.js';
 
 export interface MessageSearch {
   q: string;
@@ -49,8 +59,8 @@ export interface MessageSearch {
   limit: number;
   cursor?: string | undefined;
   sort: 'relevance' | 'date';
-  /** Messages by their text, or their attachments by name. */
-  type?: 'messages' | 'files';
+  /** Messages by their text, their attachments by name, or their pictures by what they show. */
+  type?: 'messages' | 'files' | 'media';
 }
 
 /** Words at least this long also match similar words when nothing matches exactly. */
@@ -112,9 +122,13 @@ const cursorSchema = z.discriminatedUnion('k', [
 ]);
 type Cursor = z.infer<typeof cursorSchema>;
 
-/** type=files is always newest first. */
+/** One hit per attachment (type=files, type=media): always newest first. */
+const perAttachment = (type: MessageSearch['type']) => type === 'files' || type === 'media';
 const sortOf = (query: Pick<MessageSearch, 'sort' | 'type'>) =>
-  query.type === 'files' ? 'date' : query.sort;
+  perAttachment(query.type) ? 'date' : query.sort;
+
+/** A picture's analysis matches a piece of text: a condition on a.search_text (see above). */
+const ANALYSIS_OF_IMAGES = `media x JOIN media_analysis a ON a.media_id = x.id`;
 
 function decodeCursor(cursor: string, sort: MessageSearch['sort']): Cursor {
   let parsed: Cursor | null = null;
@@ -249,7 +263,8 @@ export function buildSearchStatement(
     similar?: Record<string, string[]> | undefined;
   },
 ): { text: string; values: unknown[] } {
-  const files = opts.type === 'files';
+  const files = perAttachment(opts.type);
+  const pictures = opts.type === 'media';
   const values: unknown[] = [];
   // Every parameter is typed where it is used, so none is left for the server to guess.
   const p = (v: unknown, type: string) => {
@@ -269,6 +284,8 @@ export function buildSearchStatement(
   ];
   // Built only when ranking by relevance (an unused parameter would have no type).
   const rankParts: (() => string)[] = [];
+  /** has:image in a message search: what the message's pictures show counts as its text. */
+  const imageContent = !files && parsed.has.includes('image');
 
   const termCondition = (term: TextTerm, negated: boolean): string => {
     let param = '';
@@ -276,15 +293,30 @@ export function buildSearchStatement(
     const similar = (!negated && term.kind === 'word' && opts.similar?.[term.text]) || [];
     const like = (column: string) =>
       `${column} LIKE '%' || parley_search_text(${p(escapeLike(term.text), 'text')}) || '%'`;
-    // A file name: every kind of term is a piece of it (or a similar word is).
-    if (files) {
-      if (similar.length === 0) return like('x.search_name');
+    /** The term, or a similar word, as a piece of `column` (names, what pictures show). */
+    const piece = (column: string) => {
+      if (similar.length === 0) return like(column);
       const pieces = p(
         similar.map((w) => `%${escapeLike(w)}%`),
         'text[]',
       );
-      return `(${like('x.search_name')} OR x.search_name LIKE ANY(${pieces}))`;
-    }
+      return `(${like(column)} OR ${column} LIKE ANY(${pieces}))`;
+    };
+    // A file name, or what a picture shows (type=media): every kind of term is a piece of it.
+    if (files) return piece(pictures ? 'a.search_text' : 'x.search_name');
+    const message = messageCondition(term, negated, similar, text, like);
+    // has:image: the message's pictures count as its text.
+    if (!imageContent) return message;
+    return `(${message} OR EXISTS (SELECT 1 FROM ${ANALYSIS_OF_IMAGES}
+      WHERE x.message_id = m.id AND x.deleted_at IS NULL AND ${piece('a.search_text')}))`;
+  };
+  const messageCondition = (
+    term: TextTerm,
+    negated: boolean,
+    similar: string[],
+    text: () => string,
+    like: (column: string) => string,
+  ): string => {
     if (similar.length > 0) {
       // The list's words are lexemes as they are (letters only, so nothing to escape).
       const words = p(similar.map((w) => `'${w}'`).join(' | '), 'text');
@@ -347,8 +379,13 @@ export function buildSearchStatement(
   if (chatIds) where.push(`m.chat_id = ANY(${p(chatIds, 'uuid[]')})`);
   let from: string;
   // type=files: one row per attachment of a message found, its name matched above.
+  // type=media: one row per analysed picture of a message found, what it shows matched above.
   const attachments = files
-    ? `\n    JOIN media x ON x.message_id = m.id AND x.deleted_at IS NULL AND x.status <> 'failed'`
+    ? `\n    JOIN media x ON x.message_id = m.id AND x.deleted_at IS NULL AND x.status <> 'failed'${
+        pictures
+          ? `\n    JOIN media_analysis a ON a.media_id = x.id AND a.status = 'done' AND x.kind = 'image'`
+          : ''
+      }`
     : '';
   if (chatIds && !narrowed && !parsed.unread) {
     // Few chats, named above (read in this transaction, so membership is as of now): no
@@ -502,8 +539,8 @@ export async function searchMessages(
   const last = page.at(-1);
   // A later page keeps the first page's candidate set (see RANK_CANDIDATES).
   const floor = cursor ? (cursor.k === 'r' ? cursor.floor : null) : (last?.floor?.toISOString() ?? null);
-  const at = (query.type === 'files' ? last?.file_attached_at : last?.created_at)?.toISOString() ?? '';
-  const keyOf = (row: HitRow) => (query.type === 'files' ? row.file_id! : row.id);
+  const at = (perAttachment(query.type) ? last?.file_attached_at : last?.created_at)?.toISOString() ?? '';
+  const keyOf = (row: HitRow) => (perAttachment(query.type) ? row.file_id! : row.id);
   const nextCursor =
     rows.length > query.limit && last
       ? encodeCursor(
@@ -513,7 +550,12 @@ export async function searchMessages(
         )
       : null;
   // Similar words are highlighted where they occur, and named only when the page shows them.
-  const messages = await presentHits(ctx, userId, page, [...terms, ...Object.values(similar ?? {}).flat()]);
+  const highlight = [...terms, ...Object.values(similar ?? {}).flat()];
+  const pictures =
+    query.type === 'media' || (query.type !== 'files' && parsed.has.includes('image'))
+      ? { similar: Object.values(similar ?? {}).flat(), byFile: query.type === 'media' }
+      : null;
+  const messages = await presentHits(ctx, userId, page, highlight, pictures);
   const shown = new Set(
     messages.flatMap((m) =>
       m.snippet.highlights.map((h) => m.snippet.text.slice(h.start, h.end).toLowerCase()),
@@ -569,8 +611,12 @@ async function presentHits(
   userId: string,
   rows: HitRow[],
   terms: string[],
+  pictures: { similar: string[]; byFile: boolean } | null,
 ): Promise<MessageHit[]> {
   if (rows.length === 0) return [];
+  const images = pictures
+    ? await findImages(ctx, userId, rows, terms, pictures.byFile)
+    : new Map<string, ImageHit>();
   const chatIds = [...new Set(rows.map((r) => r.chat_id))];
   const senderIds = [...new Set(rows.flatMap((r) => (r.sender_id ? [r.sender_id] : [])))];
   const [chats, senders] = await Promise.all([
@@ -598,8 +644,8 @@ async function presentHits(
       seq: r.seq,
       createdAt: r.created_at.toISOString(),
       editedAt: r.edited_at?.toISOString() ?? null,
-      // type=files: the file's name is the snippet.
-      snippet: buildSnippet(r.file_name ?? r.body, terms),
+      // type=files: the file's name is the snippet (type=media: the message's text).
+      snippet: buildSnippet(pictures?.byFile ? r.body : (r.file_name ?? r.body), terms),
       link: `/chats/${r.chat_id}/messages/${r.id}`,
       ...(r.file_id
         ? {
@@ -612,8 +658,94 @@ async function presentHits(
             },
           }
         : {}),
+      ...(images.has(pictures?.byFile ? r.file_id! : r.id)
+        ? { image: images.get(pictures?.byFile ? r.file_id! : r.id)! }
+        : {}),
     };
   });
+}
+
+/** The text read in a picture as one line, the terms marked also where OCR put a digit for a letter. */
+function imageSnippet(text: string, terms: string[]) {
+  const line = text.replace(/\n/g, ' · ');
+  return buildSnippet(
+    line,
+    terms,
+    line.replace(/[\p{L}\p{N}]+/gu, (w) => asLetters(w) ?? w),
+  );
+}
+
+/**
+ * The picture to show with each hit: type=media, the hit's own; has:image, the first of the
+ * message's pictures whose analysis matches a term (else its first picture). Keyed by file
+ * id (type=media) or message id. The thumbnail URL is signed for the caller; the hits are
+ * already in the caller's scope.
+ */
+async function findImages(
+  ctx: AppContext,
+  userId: string,
+  rows: HitRow[],
+  terms: string[],
+  byFile: boolean,
+): Promise<Map<string, ImageHit>> {
+  const pieces = terms.map((t) => `%${escapeLike(t)}%`);
+  const found = await ctx.db.sql<{
+    key: string;
+    id: string;
+    width: number | null;
+    height: number | null;
+    placeholder: string | null;
+    variants: unknown;
+    status: string;
+    text: string | null;
+    labels: MediaLabel[] | null;
+  }>(
+    {
+      text: `
+      SELECT DISTINCT ON (k.key) k.key, x.id::text AS id, x.width, x.height, x.placeholder, x.variants, x.status,
+        a.text,
+        (SELECT json_agg(json_build_object('label', l.label, 'score', l.score) ORDER BY l.score DESC)
+         FROM media_labels l WHERE l.media_id = x.id) AS labels
+      FROM media x
+      LEFT JOIN media_analysis a ON a.media_id = x.id AND a.status = 'done'
+      CROSS JOIN LATERAL (SELECT CASE WHEN $3::bool THEN x.id::text ELSE x.message_id::text END AS key) k
+      WHERE (CASE WHEN $3::bool THEN x.id = ANY($1::uuid[]) ELSE x.message_id = ANY($1::uuid[]) END)
+        AND x.kind = 'image' AND x.deleted_at IS NULL
+      ORDER BY k.key,
+        (a.search_text IS NOT NULL AND EXISTS (
+          SELECT 1 FROM unnest($2::text[]) t(piece) WHERE a.search_text LIKE parley_search_text(t.piece))) DESC,
+        x.position`,
+    },
+    [byFile ? rows.map((r) => r.file_id!) : rows.map((r) => r.id), pieces, byFile],
+  );
+  const now = ctx.now();
+  const lowered = terms.map((t) => t.toLowerCase());
+  return new Map(
+    found.map((f) => {
+      const variants = availableVariants({ variants: f.variants as never, status: f.status });
+      const { urls } = ctx.mediaSigner.urls(
+        f.id,
+        variants.filter((v) => v === 'thumbnail'),
+        userId,
+        now,
+      );
+      const labels = (f.labels ?? []).filter((l) =>
+        lowered.some((t) => l.label.includes(t) || t.includes(l.label)),
+      );
+      return [
+        f.key,
+        {
+          id: f.id,
+          width: f.width,
+          height: f.height,
+          placeholder: f.placeholder,
+          thumbnailUrl: urls.thumbnail ?? null,
+          text: imageSnippet(f.text ?? '', terms),
+          labels: labels.map((l) => ({ label: l.label, score: Math.round(l.score * 1000) / 1000 })),
+        },
+      ];
+    }),
+  );
 }
 
 const CHAT_TITLES = {

@@ -15,8 +15,12 @@ function safeIndex(text: string, i: number): number {
   return code >= 0xdc00 && code <= 0xdfff ? i - 1 : i;
 }
 
-export function buildSnippet(body: string, terms: readonly string[]): SearchSnippet {
-  const matches = findSearchMatches(body, terms);
+/**
+ * `matchIn`: where to look for the terms instead of `body`, of the same length (text read in
+ * a picture, with OCR's digit-for-letter slips read as letters).
+ */
+export function buildSnippet(body: string, terms: readonly string[], matchIn = body): SearchSnippet {
+  const matches = findSearchMatches(matchIn.length === body.length ? matchIn : body, terms);
   if (body.length <= SNIPPET_LENGTH) return { text: body, highlights: matches };
   const first = matches[0]?.start ?? 0;
   let start = safeIndex(body, Math.max(0, Math.min(first - LEAD, body.length - SNIPPET_LENGTH)));

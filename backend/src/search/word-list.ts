@@ -4,7 +4,7 @@
  * path pays nothing for it. Each run reads in (created_at, id) order up to a horizon a
  * little in the past (SEARCH_WORDS_LAG_MS: a send that was slow to commit is not skipped),
  * in batches, and remembers where it stopped; edits likewise by (edited_at, id). Words of
- * attachment names come with their message; disappearing messages add nothing.
+ * attachment names and of the text read in pictures (media analysis) come with their message; disappearing messages add nothing.
  *
  * Every node runs it; one at a time does the work (the progress row is taken with
  * FOR UPDATE SKIP LOCKED, and the others skip that run).
@@ -37,6 +37,10 @@ const ADD_WORDS = `
     UNION ALL
     SELECT parley_name_words(x.search_name)
     FROM media x WHERE x.message_id = ANY($1::uuid[]) AND x.deleted_at IS NULL
+    UNION ALL
+    SELECT parley_name_words(a.search_text)
+    FROM media x JOIN media_analysis a ON a.media_id = x.id
+    WHERE x.message_id = ANY($1::uuid[]) AND x.deleted_at IS NULL AND a.search_text IS NOT NULL
   ) s
   ON CONFLICT DO NOTHING`;
 

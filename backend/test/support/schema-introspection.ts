@@ -516,7 +516,7 @@ const IGNORED_TABLES = ['_prisma_migrations'];
 /**
  * Objects only the migrations declare, because Prisma cannot express them: the search
  * columns (stored generated columns, one of type tsvector) and their GIN indexes (one with
- * an operator class), and the media worker's and sweep's partial indexes. `introspect` leaves them out of the comparison and lists those it
+ * an operator class), and the media worker's, the media analysis's and the sweep's partial indexes. `introspect` leaves them out of the comparison and lists those it
  * found in `databaseOnly`, so the drift test can require every one of them to exist.
  */
 export const DATABASE_ONLY = [
@@ -532,6 +532,8 @@ export const DATABASE_ONLY = [
   'index media.media_deleted_idx',
   'index media.media_pending_idx',
   'index media.media_unattached_idx',
+  'index media_analysis.media_analysis_pending_idx',
+  'index media_analysis.media_analysis_search_text_trgm_idx',
 ];
 
 const PG_ACTIONS: Record<string, ReferentialAction> = {

@@ -62,6 +62,9 @@ export function testServerEnv(): Record<string, string> {
     // being turned away (the test of the bound sets its own).
     PASSWORD_HASH_QUEUE_MAX: '100000',
     PASSWORD_HASH_WAIT_MS: '120000',
+    // Reading pictures (OCR, labels) loads models of a few hundred MB per server: only the
+    // tests of media analysis switch it on.
+    MEDIA_ANALYSIS: 'off',
   };
 }
 

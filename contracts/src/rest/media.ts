@@ -133,7 +133,12 @@ export const listChatMediaQuerySchema = z.object({
   /** Opaque cursor from the previous page's `nextCursor`. */
   cursor: text().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(MEDIA_PAGE_MAX).default(MEDIA_PAGE_DEFAULT),
+  /** Only pictures in which this object was seen (media analysis: one of `labels` below). */
+  label: text().trim().min(1).max(40).optional(),
 });
+
+/** An object seen in the chat's pictures, and in how many of those the reader can see. */
+export const galleryLabelSchema = z.object({ label: z.string(), count: z.number().int().min(1) });
 
 const mediaParams = z.object({ mediaId: uuid });
 const errors = {
@@ -244,7 +249,12 @@ export const mediaContract = c.router(
       pathParams: z.object({ chatId: uuid }),
       query: listChatMediaQuerySchema,
       responses: {
-        200: z.object({ media: z.array(mediaSchema), nextCursor: z.string().nullable() }),
+        200: z.object({
+          media: z.array(mediaSchema),
+          nextCursor: z.string().nullable(),
+          /** The objects seen in the chat's pictures (media analysis), most frequent first: the gallery's filters. */
+          labels: z.array(galleryLabelSchema),
+        }),
         ...errors,
       },
     },

@@ -26,8 +26,12 @@ export const searchQuerySchema = z.object({
   cursor: text().max(400).optional(),
   /** relevance: best match first, newer first among equals; date: newest first. */
   sort: z.enum(['relevance', 'date']).default('relevance'),
-  /** messages: by their text; files: attachments by name (one hit per file, newest first); users: people. */
-  type: z.enum(['messages', 'files', 'users']).default('messages'),
+  /**
+   * messages: by their text (with has:image, also by what their pictures show); files:
+   * attachments by name (one hit per file, newest first); media: pictures by the text read
+   * in them and the objects seen (one hit per picture, newest first); users: people.
+   */
+  type: z.enum(['messages', 'files', 'media', 'users']).default('messages'),
 });
 export type SearchQuery = z.infer<typeof searchQuerySchema>;
 
@@ -44,6 +48,28 @@ export const searchSnippetSchema = z.object({
   highlights: z.array(highlightRangeSchema),
 });
 export type SearchSnippet = z.infer<typeof searchSnippetSchema>;
+
+/** An object seen in a picture, with the model's confidence (0–1). */
+export const mediaLabelSchema = z.object({ label: z.string(), score: z.number().min(0).max(1) });
+export type MediaLabel = z.infer<typeof mediaLabelSchema>;
+
+/**
+ * A picture found by what it shows (has:image, type=media): its thumbnail, signed for the
+ * caller, and what matched — the text read in it around the match, and the labels that matched.
+ */
+export const imageHitSchema = z.object({
+  id: uuid,
+  width: z.number().int().nullable(),
+  height: z.number().int().nullable(),
+  /** A tiny blurred picture (data: URL) to show before the thumbnail arrives. */
+  placeholder: z.string().nullable(),
+  thumbnailUrl: z.string().nullable(),
+  /** The text read in the picture (OCR; may hold reading errors), around the match. */
+  text: searchSnippetSchema,
+  /** The picture's labels that the query matched. */
+  labels: z.array(mediaLabelSchema),
+});
+export type ImageHit = z.infer<typeof imageHitSchema>;
 
 export const messageHitSchema = z.object({
   messageId: uuid,
@@ -66,6 +92,8 @@ export const messageHitSchema = z.object({
       size: z.number().int().min(0),
     })
     .optional(),
+  /** has:image and type=media: the picture of the message that was found (or its first). */
+  image: imageHitSchema.optional(),
 });
 export type MessageHit = z.infer<typeof messageHitSchema>;
 
@@ -91,7 +119,8 @@ export const searchContract = c.router(
       method: 'GET',
       path: '/search',
       summary:
-        'Full-text search over the messages of the chats the caller is in (their files by name: type=files; people: type=users): ' +
+        'Full-text search over the messages of the chats the caller is in (their files by name: type=files; ' +
+        'their pictures by the text and objects in them: type=media, or has:image; people: type=users): ' +
         'words, "phrases", -exclusions, prefix*, from:, in:, has:, is:unread, before:/after:/on:',
       query: searchQuerySchema,
       responses: {

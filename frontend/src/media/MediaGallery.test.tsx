@@ -37,10 +37,23 @@ beforeEach(() => {
     if (url.pathname === `/api/chats/${C}/media`) {
       const kind = url.searchParams.get('kind');
       if (kind === 'file') return { status: 200, body: { media: [report], nextCursor: null } };
-      if (kind === 'voice') return { status: 200, body: { media: [], nextCursor: null } };
+      if (kind === 'voice') return { status: 200, body: { media: [], nextCursor: null, labels: [] } };
+      // Pictures with a label (media analysis): only picture 1 shows a cat.
+      if (url.searchParams.get('label') === 'cat')
+        return { status: 200, body: { media: [pictures[1]], nextCursor: null, labels: [] } };
       return url.searchParams.get('cursor') === 'page2'
-        ? { status: 200, body: { media: pictures.slice(3), nextCursor: null } }
-        : { status: 200, body: { media: pictures.slice(0, 3), nextCursor: 'page2' } };
+        ? { status: 200, body: { media: pictures.slice(3), nextCursor: null, labels: [] } }
+        : {
+            status: 200,
+            body: {
+              media: pictures.slice(0, 3),
+              nextCursor: 'page2',
+              labels: [
+                { label: 'person', count: 3 },
+                { label: 'cat', count: 1 },
+              ],
+            },
+          };
     }
     return errorReply(404, 'NOT_FOUND', 'Not found.');
   });
@@ -111,5 +124,20 @@ describe('chat gallery', () => {
     await user.click(within(item).getByTestId('gallery-jump'));
     expect(closed()).toBe(true);
     expect(screen.getByTestId('where')).toHaveTextContent(`/chats/${C}/messages/${report.messageId}`);
+  });
+
+  it('filters the pictures by an object seen in them, and back to all', async () => {
+    show();
+    const user = userEvent.setup();
+    const gallery = await screen.findByTestId('media-gallery');
+    await waitFor(() => expect(within(gallery).getAllByTestId('media-tile')).toHaveLength(3));
+    const filters = within(gallery).getByTestId('gallery-labels');
+    expect(filters).toHaveTextContent('person (3)');
+    await user.click(within(filters).getByTestId('gallery-label-cat'));
+    await waitFor(() => expect(within(gallery).getAllByTestId('media-tile')).toHaveLength(1));
+    expect(within(filters).getByTestId('gallery-label-cat')).toHaveAttribute('aria-pressed', 'true');
+    expect(requests.map((r) => r.url)).toContain(`/api/chats/${C}/media?kind=media&label=cat`);
+    await user.click(within(filters).getByText('All'));
+    await waitFor(() => expect(within(gallery).getAllByTestId('media-tile')).toHaveLength(3));
   });
 });

@@ -42,6 +42,9 @@ function shortDate(iso: string): string {
 
 export function MediaGallery({ chatId, onClose }: { chatId: string; onClose: () => void }) {
   const [tab, setTab] = useState<Tab>('media');
+  /** Pictures: only those in which this object was seen (media analysis), or all. */
+  const [label, setLabel] = useState<string | null>(null);
+  const [labels, setLabels] = useState<{ label: string; count: number }[]>([]);
   const [lists, setLists] = useState<Record<Tab, Listing>>({ media: FRESH, file: FRESH, voice: FRESH });
   const list = lists[tab];
   const navigate = useNavigate();
@@ -54,11 +57,15 @@ export function MediaGallery({ chatId, onClose }: { chatId: string; onClose: () 
       loadingRef.current[kind] = true;
       setLists((l) => ({ ...l, [kind]: { ...l[kind], loading: true, error: null } }));
       const res = await api.media
-        .listForChat({ params: { chatId }, query: { kind, ...(cursor ? { cursor } : {}) } })
+        .listForChat({
+          params: { chatId },
+          query: { kind, ...(cursor ? { cursor } : {}), ...(kind === 'media' && label ? { label } : {}) },
+        })
         .catch(() => null);
       loadingRef.current[kind] = false;
       if (res?.status === 200) {
         rememberMedia(res.body.media, res.headers.get('date'));
+        if (kind === 'media' && !cursor && !label) setLabels(res.body.labels ?? []);
         setLists((l) => {
           const known = new Set(l[kind].items.map((m) => m.id));
           return {
@@ -77,8 +84,15 @@ export function MediaGallery({ chatId, onClose }: { chatId: string; onClose: () 
         setLists((l) => ({ ...l, [kind]: { ...l[kind], loading: false, error: problem.message } }));
       }
     },
-    [chatId],
+    [chatId, label],
   );
+
+  const chooseLabel = (next: string | null) => {
+    setLabel(next);
+    // The pictures listed again from the start with the new filter.
+    loadingRef.current.media = false;
+    setLists((l) => ({ ...l, media: FRESH }));
+  };
 
   // The first page of a tab when it is first shown.
   const started = list.items.length > 0 || list.loading || list.done || list.error !== null;
@@ -124,6 +138,35 @@ export function MediaGallery({ chatId, onClose }: { chatId: string; onClose: () 
         ))}
       </div>
       <div className="media-gallery__panel" role="tabpanel" data-testid="gallery-panel" data-kind={tab}>
+        {tab === 'media' && labels.length > 0 && (
+          <div
+            className="media-gallery__labels"
+            role="group"
+            aria-label="Show pictures of"
+            data-testid="gallery-labels"
+          >
+            <button
+              type="button"
+              className={`chip${label === null ? ' chip--selected' : ''}`}
+              aria-pressed={label === null}
+              onClick={() => chooseLabel(null)}
+            >
+              All
+            </button>
+            {labels.map((l) => (
+              <button
+                key={l.label}
+                type="button"
+                className={`chip${label === l.label ? ' chip--selected' : ''}`}
+                aria-pressed={label === l.label}
+                onClick={() => chooseLabel(label === l.label ? null : l.label)}
+                data-testid={`gallery-label-${l.label}`}
+              >
+                {l.label} ({l.count})
+              </button>
+            ))}
+          </div>
+        )}
         {tab === 'media' && visual.length > 0 && (
           <div className="media-gallery__grid">
             {visual.map((m, i) => (

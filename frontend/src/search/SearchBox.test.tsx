@@ -70,6 +70,45 @@ describe('header search', () => {
     expect(input).toHaveFocus();
   });
 
+  it('the Pictures tab shows each picture found with its thumbnail and the text read in it', async () => {
+    const hit = {
+      messageId: id('message with a receipt'),
+      chat: { id: G, kind: 'group', title: 'Ops Room' },
+      sender: user(BOB),
+      seq: 3,
+      createdAt: '2026-11-20T10:00:00.000Z',
+      editedAt: null,
+      snippet: { text: '', highlights: [] },
+      link: `/chats/${G}/messages/${id('message with a receipt')}`,
+      file: { id: id('receipt'), name: 'IMG_2041.jpg', kind: 'image', mime: 'image/jpeg', size: 90_000 },
+      image: {
+        id: id('receipt'),
+        width: 800,
+        height: 600,
+        placeholder: null,
+        thumbnailUrl: '/api/media/receipt/thumbnail?sig=1',
+        text: { text: 'INVOlCE 2026-117 · total 12.50', highlights: [{ start: 0, end: 7 }] },
+        labels: [{ label: 'cup', score: 0.6 }],
+      },
+    };
+    server.state.replies['GET /api/search'] = Array.from({ length: 20 }, () => ({
+      status: 200,
+      body: { messages: [hit], users: [], nextCursor: null, terms: ['invoice'], approximate: true },
+    }));
+    const u = userEvent.setup();
+    renderAt('/');
+    const input = await screen.findByTestId('search-input');
+    await u.click(input);
+    await u.type(input, 'invoice');
+    await u.click(await screen.findByTestId('search-tab-media'));
+    const found = await screen.findByTestId('search-image', {}, { timeout: 3000 });
+    expect(found.querySelector('img')).toHaveAttribute('src', '/api/media/receipt/thumbnail?sig=1');
+    expect(within(found).getByTestId('search-image-text')).toHaveTextContent('INVOlCE 2026-117');
+    expect(within(found).getByText('INVOlCE', { selector: 'mark' })).toBeInTheDocument();
+    expect(within(found).getByTestId('search-image-labels')).toHaveTextContent('cup (60 %)');
+    expect(new URL(searchCalls().at(-1)!.url, 'http://x').searchParams.get('type')).toBe('media');
+  });
+
   it('says so when the results are similar words rather than what was typed', async () => {
     const u = userEvent.setup();
     renderAt('/');

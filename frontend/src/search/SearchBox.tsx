@@ -3,7 +3,8 @@
  * with highlighted snippets. Arrow keys move through operator suggestions and results;
  * Enter opens the chat at the message (the deep link), where the match is marked.
  * `from:` suggests people, `in:` suggests chats; an empty field lists the operators.
- * Two tabs: messages by their text, or files by their names. When nothing matched as typed,
+ * Three tabs: messages by their text, files by their names, or pictures by what they show
+ * (the text read in them and the objects seen; each hit with its thumbnail and the match). When nothing matched as typed,
  * the server answers with similar words (typos) and the panel says so.
  */
 import type { Chat, MessageHit, PublicUser } from '@parley/contracts';
@@ -23,10 +24,12 @@ type Item =
 
 const DEBOUNCE_MS = 200;
 
-type SearchType = 'messages' | 'files';
+type SearchType = 'messages' | 'files' | 'media';
 const TABS: { type: SearchType; label: string }[] = [
   { type: 'messages', label: 'Messages' },
   { type: 'files', label: 'Files' },
+  // Pictures by the text read in them and the objects seen (media analysis).
+  { type: 'media', label: 'Pictures' },
 ];
 
 function chatToken(chat: Chat): string {
@@ -338,6 +341,39 @@ export function SearchBox() {
                     )}
                     <HighlightedText text={hit.snippet.text} ranges={hit.snippet.highlights} />
                   </div>
+                  {hit.image && (
+                    <div className="search__image" data-testid="search-image">
+                      {hit.image.thumbnailUrl ? (
+                        <img
+                          className="search__thumb"
+                          src={hit.image.thumbnailUrl}
+                          alt=""
+                          width={64}
+                          height={64}
+                          style={
+                            hit.image.placeholder
+                              ? { backgroundImage: `url(${hit.image.placeholder})` }
+                              : undefined
+                          }
+                        />
+                      ) : null}
+                      <div className="search__image-match">
+                        {hit.image.labels.length > 0 && (
+                          <span className="search__labels" data-testid="search-image-labels">
+                            {hit.image.labels
+                              .map((l) => `${l.label} (${Math.round(l.score * 100)} %)`)
+                              .join(', ')}
+                          </span>
+                        )}
+                        {hit.image.text.text && (
+                          <span className="search__image-text" data-testid="search-image-text">
+                            <span className="muted">In the picture: </span>
+                            <HighlightedText text={hit.image.text.text} ranges={hit.image.text.highlights} />
+                          </span>
+                        )}
+                      </div>
+                    </div>
+                  )}
                 </div>
               </div>
             );
@@ -349,7 +385,9 @@ export function SearchBox() {
                   ? 'Searching…'
                   : type === 'files'
                     ? 'No files found.'
-                    : 'No messages found.')}
+                    : type === 'media'
+                      ? 'No pictures found.'
+                      : 'No messages found.')}
             </div>
           )}
         </div>
