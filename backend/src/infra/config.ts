@@ -109,6 +109,14 @@ const envSchema = z
       z.coerce.number().int().min(1).max(1_000_000).optional(),
     ),
     WS_FRAME_BURST: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(1_000_000).optional()),
+    WS_USER_FRAME_RATE_PER_SECOND: z.preprocess(
+      emptyAsUndefined,
+      z.coerce.number().int().min(1).max(1_000_000).optional(),
+    ),
+    WS_USER_FRAME_BURST: z.preprocess(
+      emptyAsUndefined,
+      z.coerce.number().int().min(1).max(1_000_000).optional(),
+    ),
     WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(1_000_000).default(20),
     WS_MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(2_000),
     SEND_RATE_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(5),
@@ -305,7 +313,8 @@ export interface Config {
    */
   addressLimitsExemptLoopback: boolean;
   /** A socket sending frames faster than this (token bucket) is closed (1008). */
-  wsFrames: { perSecond: number; burst: number };
+  /** Frames per socket, and per user over all their sockets on a node (token buckets). */
+  wsFrames: { perSecond: number; burst: number; userPerSecond: number; userBurst: number };
   /** A user's WebSocket commands running at once on a node (the rest wait their turn). */
   userCommandsInFlight: number;
   /** WebSockets at once on each node: per signed-in user, per client address. */
@@ -534,7 +543,16 @@ export function loadConfig(
       const perSecond =
         e.WS_FRAME_RATE_PER_SECOND ??
         Math.max(100, 2 * (e.SEND_RATE_PER_SECOND + e.USER_COMMAND_TOTAL_RATE_PER_SECOND));
-      return { perSecond, burst: e.WS_FRAME_BURST ?? 2 * perSecond };
+      const burst = e.WS_FRAME_BURST ?? 2 * perSecond;
+      // All of a user's sockets on the node together: twice one socket's rate (a user's
+      // devices each ack a few times a second), but one socket's burst, so that opening more
+      // sockets buys no bigger burst of work for the node.
+      return {
+        perSecond,
+        burst,
+        userPerSecond: e.WS_USER_FRAME_RATE_PER_SECOND ?? 2 * perSecond,
+        userBurst: e.WS_USER_FRAME_BURST ?? burst,
+      };
     })(),
     wsMaxSockets: { perUser: e.WS_MAX_SOCKETS_PER_USER, perAddress: e.WS_MAX_SOCKETS_PER_ADDRESS },
     userCommandsInFlight: e.USER_COMMANDS_IN_FLIGHT,

@@ -37,11 +37,17 @@ describe('a socket flooding frames', () => {
   let flooder: TestUser;
   let sender: TestUser;
   let receiver: TestUser;
+  let spreader: TestUser;
   let chatId: string;
   beforeAll(async () => {
     ({ server } = await serverWith({ WS_FRAME_RATE_PER_SECOND: '20', WS_FRAME_BURST: '40' }));
     const api = client(server.url);
-    [flooder, sender, receiver] = (await registerUsers(api, 3)) as [TestUser, TestUser, TestUser];
+    [flooder, sender, receiver, spreader] = (await registerUsers(api, 4)) as [
+      TestUser,
+      TestUser,
+      TestUser,
+      TestUser,
+    ];
     chatId = (await openDirectChat(api, sender, receiver)).id;
   }, 120_000);
 
@@ -67,6 +73,24 @@ describe('a socket flooding frames', () => {
     // The flooder may come back and go on at the allowed rate.
     const again = await socketOf(server.url, flooder);
     expect((await again.command('typing:stop', { chatId })).error?.code).not.toBe('RATE_LIMITED');
+  });
+
+  test("spread over several sockets, each under its own burst, it is held to its user's", async () => {
+    // Three sockets, 30 frames each: under a socket's burst (40), past the user's (also 40).
+    const socks = await Promise.all([1, 2, 3].map(() => socketOf(server.url, spreader)));
+    const frame = JSON.stringify({ type: 'typing:stop', data: { chatId: randomUUID() } });
+    for (const sock of socks) for (let i = 0; i < 30; i++) sock.sendRaw(frame);
+    const answered = (sock: WsClient) => sock.events.filter((f) => f.type === 'error').length;
+    const allAnswered = Promise.all(
+      socks.map((sock) => sock.waitForCount((f) => f.type === 'error', 30, 60_000).catch(() => undefined)),
+    );
+    const firstClosed = Promise.race(socks.map((sock) => sock.closed));
+    const outcome = await Promise.race([firstClosed, allAnswered.then(() => 'all answered' as const)]);
+    expect(outcome).toMatchObject({
+      code: wsCloseCodes.policyViolation,
+      reason: expect.stringMatching(/too many frames/i),
+    });
+    expect(socks.reduce((n, sock) => n + answered(sock), 0)).toBeLessThan(60);
   });
 });
 

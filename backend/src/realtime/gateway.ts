@@ -62,6 +62,16 @@ export async function registerGateway(
   const byAddress = new Map<string, number>();
   const { wsFrames, wsMaxSockets } = ctx.config;
   const slots = new UserSlots(ctx.config.userCommandsInFlight);
+  /** Each user's frames over all their sockets on this node (while they have one). */
+  const userFrames = new Map<string, FrameBucket>();
+  const userFrameBucket = (userId: string) => {
+    let bucket = userFrames.get(userId);
+    if (!bucket) {
+      bucket = new FrameBucket(wsFrames.userPerSecond, wsFrames.userBurst);
+      userFrames.set(userId, bucket);
+    }
+    return bucket;
+  };
 
   const handlers = createCommandHandlers(ctx);
   /** Sockets in the indexes and counted by presence (authenticated and acked). */
@@ -338,12 +348,15 @@ export async function registerGateway(
           .catch((err) => request.log.error({ err }, 'ws disconnect handling failed'))
           .finally(() => leaving.delete(departure));
         leaving.add(departure);
+        // The user's last socket here is gone (disconnected left the index at once).
+        if (conn.userId && !byUser.has(conn.userId)) userFrames.delete(conn.userId);
       });
       socket.on('error', () => undefined);
       socket.on('message', (raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
         // A client flooding frames is cut off before its frames cost a parse each; it may
-        // reconnect (its device resumes) and go on at the allowed rate.
-        if (!frames.take()) {
+        // reconnect (its device resumes) and go on at the allowed rate. Once signed in, its
+        // frames count for its user too: many sockets flooding at once get no more through.
+        if (!frames.take() || (conn.userId !== undefined && !userFrameBucket(conn.userId).take())) {
           if (socket.readyState === socket.OPEN) {
             metrics.wsCommands.inc({ type: 'frame', outcome: 'FLOOD' });
             socket.close(wsCloseCodes.policyViolation, 'Too many frames: slow down');
