@@ -97,7 +97,10 @@ const envSchema = z
     MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(20_000),
     USER_COMMAND_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(10),
     USER_COMMAND_BURST: z.coerce.number().int().min(0).max(1_000_000).default(60),
-    USER_COMMANDS_IN_FLIGHT: z.coerce.number().int().min(1).max(10_000).default(4),
+    USER_COMMANDS_IN_FLIGHT: z.preprocess(
+      emptyAsUndefined,
+      z.coerce.number().int().min(1).max(10_000).optional(),
+    ),
     USER_COMMAND_TOTAL_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(20),
     USER_COMMAND_TOTAL_BURST: z.coerce.number().int().min(0).max(1_000_000).default(60),
     USER_CONNECT_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(1),
@@ -555,7 +558,9 @@ export function loadConfig(
       };
     })(),
     wsMaxSockets: { perUser: e.WS_MAX_SOCKETS_PER_USER, perAddress: e.WS_MAX_SOCKETS_PER_ADDRESS },
-    userCommandsInFlight: e.USER_COMMANDS_IN_FLIGHT,
+    // On PGlite every command's statements take turns on one connection in this thread:
+    // more than one of a user's at once only puts them ahead of everyone else's.
+    userCommandsInFlight: e.USER_COMMANDS_IN_FLIGHT ?? (e.DATABASE_URL ? 4 : 1),
     inboxSize: e.INBOX_SIZE,
     dbPool: { size: e.DATABASE_POOL_SIZE, acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS },
     sendPipeline: {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { wsCloseCodes } from '@parley/contracts';
 import WebSocket from 'ws';
-import { openDirectChat, registerUsers, type TestUser } from '../../test/support/factories.js';
+import { createGroup, openDirectChat, registerUsers, type TestUser } from '../../test/support/factories.js';
 import { client } from '../../test/support/http.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { connectAs, openWs, wsUrl, type WsClient } from '../../test/support/ws.js';
@@ -166,6 +166,52 @@ describe('per-user allowances', () => {
     );
     expect(writes.filter((r) => r.status === 429).length).toBeGreaterThanOrEqual(10);
   });
+});
+
+describe('one user keeping the database busy', () => {
+  test("another user's command is answered in between, not after all of theirs", async () => {
+    // Allowances high enough that nothing is refused: this is about taking turns.
+    const { server, api } = await serverWith({
+      USER_COMMAND_RATE_PER_SECOND: '10000',
+      USER_COMMAND_BURST: '0',
+      USER_COMMAND_TOTAL_RATE_PER_SECOND: '10000',
+      USER_COMMAND_TOTAL_BURST: '0',
+      WS_FRAME_RATE_PER_SECOND: '10000',
+    });
+    const [busy, other, peer] = (await registerUsers(api, 3)) as [TestUser, TestUser, TestUser];
+    const busyChat = (await createGroup(api, busy, [peer])).id;
+    const otherChat = (await openDirectChat(api, other, peer)).id;
+    const [busyWs, otherWs] = await Promise.all([socketOf(server.url, busy), socketOf(server.url, other)]);
+    const mine = await busyWs.command('message:send', {
+      chatId: busyChat,
+      clientMsgId: randomUUID(),
+      body: 'm',
+    });
+    const messageId = (mine.data as { message: { id: string } }).message.id;
+
+    // 120 reactions (each a transaction of several statements), all in at once.
+    const order: string[] = [];
+    const reactions = Array.from({ length: 120 }, (_, i) =>
+      busyWs
+        .command(i % 2 ? 'reaction:remove' : 'reaction:add', { messageId, emoji: '👍' }, 120_000)
+        .then((ack) => {
+          order.push('busy');
+          return ack;
+        }),
+    );
+    // Once the first of them is answered, the other user sends one message.
+    await Promise.race(reactions);
+    const send = otherWs
+      .command('message:send', { chatId: otherChat, clientMsgId: randomUUID(), body: 'in between' }, 120_000)
+      .then((ack) => {
+        order.push('other');
+        return ack;
+      });
+    expect((await send).ok).toBe(true);
+    expect((await Promise.all(reactions)).every((ack) => ack.ok)).toBe(true);
+    // The other user's message was answered before the busy user's last reactions.
+    expect(order.indexOf('other')).toBeLessThan(order.length - 10);
+  }, 180_000);
 });
 
 describe('sockets at once', () => {

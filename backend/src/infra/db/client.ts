@@ -148,6 +148,7 @@ async function openPglite(dir: string, opts: DatabaseOptions): Promise<Database>
     unlock();
     throw err;
   }
+  yieldBeforeEachCall(pglite);
   const prisma = new PrismaClient({
     adapter: new PrismaPGlite(pglite),
     transactionOptions: transactionOptions(opts),
@@ -188,6 +189,30 @@ async function openPglite(dir: string, opts: DatabaseOptions): Promise<Database>
   };
 }
 
+/** Resolves once the event loop has had a turn at I/O (timers, sockets) since the call. */
+const yieldToIO = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/**
+ * PGlite runs each statement in this thread and resolves it without giving way to I/O: one
+ * user's statements in a row (a burst of reactions, each a transaction of several) would
+ * keep every socket and request waiting until they were all done (seen: /health held up
+ * for half a second). Every query and transaction first lets the loop read what came in,
+ * so the others' statements queue behind them in turn. (Statements inside a transaction
+ * do not wait: it holds the only connection.)
+ */
+function yieldBeforeEachCall(pglite: PGlite): void {
+  const query = pglite.query.bind(pglite);
+  const transaction = pglite.transaction.bind(pglite);
+  pglite.query = (async (...args: Parameters<typeof query>) => {
+    await yieldToIO();
+    return query(...args);
+  }) as typeof pglite.query;
+  pglite.transaction = (async (...args: Parameters<typeof transaction>) => {
+    await yieldToIO();
+    return transaction(...args);
+  }) as typeof pglite.transaction;
+}
+
 /**
  * The hot path on PGlite: node-postgres over PGlite's own protocol bridge, so named
  * statements are prepared and planned once (three to four times cheaper per statement
@@ -211,6 +236,7 @@ async function openPgliteHotPath(
   await client.connect();
   await locked(() => client.query('SET plan_cache_mode = force_generic_plan'));
   return async <T>(statement: Statement, params: unknown[]) => {
+    await yieldToIO(); // as yieldBeforeEachCall
     const result = await locked(() =>
       client.query(
         statement.name
