@@ -8,8 +8,9 @@
  *   baseline  one sender sends SENDS messages over its WebSocket (message:send, one every
  *             INTERVAL_MS) into a group of two; the time to each ack.
  *   analysis  an uploader posts PICTURES pictures with text (1280×720 screenshots rendered
- *             here with sharp), each in a message, then — while they are being analysed —
- *             the sender sends the same way. The window is kept inside the analysis: the
+ *             here with sharp), each in a message; once they are all processed (variants
+ *             made) and the first are analysed, the sender sends the same way while the rest
+ *             are being analysed. The window is kept inside the analysis: the
  *             queue (parley_media_analysis_queue_depth) must still hold pictures when the
  *             last send is acked, else the run says so.
  * Reported: send latency p50/p95/p99/max in each phase; the server's RSS idle (models not
@@ -133,10 +134,12 @@ function screenshot(i) {
     .toBuffer();
 }
 
-async function queueDepth(base) {
+/** A gauge of the server's /metrics (0 when absent). */
+async function gauge(base, name) {
   const res = await fetch(`${base}/metrics`);
-  return parseMetrics(await res.text()).get('parley_media_analysis_queue_depth') ?? 0;
+  return parseMetrics(await res.text()).get(name) ?? 0;
 }
+const queueDepth = (base) => gauge(base, 'parley_media_analysis_queue_depth');
 
 async function main() {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-analysis-'));
@@ -202,8 +205,13 @@ async function main() {
       expect: 201,
     });
   }
-  // Wait for the first analyses (the models loaded) before measuring.
-  for (let i = 0; i < 600 && (await queueDepth(base)) >= PICTURES; i++) await sleep(500);
+  // Measure only while pictures are analysed: every upload processed (its variants made, so
+  // the window holds no picture processing) and the first analyses done (the models loaded).
+  for (let i = 0; i < 600; i++) {
+    const processing = await gauge(base, 'parley_media_queue_depth');
+    if (processing === 0 && (await queueDepth(base)) < PICTURES) break;
+    await sleep(500);
+  }
   const depthBefore = await queueDepth(base);
   say(`sending while analysing (queue: ${depthBefore})`);
   const during = await sendRun(socket, group.id, 'analysis');

@@ -1363,6 +1363,34 @@ async function main() {
     },
   );
 
+  await step('search: the Pictures tab finds a pasted picture by the text in it (OCR)', async () => {
+    // The picture Alice pasted says "Parley": the server reads it in the background.
+    const p = bob.page;
+    await p.goto('/');
+    await p.keyboard.press('Control+k');
+    const input = p.getByTestId('search-input');
+    await input.fill('parley');
+    await p.getByTestId('search-tab-media').click();
+    const hit = p.locator('[data-testid="search-hit"]', { has: p.getByTestId('search-image') });
+    // Until the picture has been read, ask again now and then (a new query each time).
+    await until(async () => {
+      if (await hit.count()) return true;
+      await input.fill('parle');
+      await input.fill('parley');
+      await p.waitForTimeout(1000);
+      return (await hit.count()) > 0;
+    }, 'the picture is found by the text in it');
+    const text = hit.first().getByTestId('search-image-text');
+    assert.match(await text.innerText(), /parley/i);
+    assert.match(await text.locator('mark').first().innerText(), /^parley$/i);
+    assert.equal(await hit.first().locator('img.search__thumb').count(), 1, 'the hit shows the thumbnail');
+    await screenshot(p, 'search-pictures');
+    await hit.first().click();
+    await p.waitForURL(`**/chats/${chatId}/messages/*`);
+    await pictureTile(p).first().waitFor();
+    await p.keyboard.press('Escape');
+  });
+
   // ---- Phone and tablet widths: every page fits, controls keep apart, the menus fold ------
   /** Boxes of the visible elements matching `controls` that cover one matching `texts`. */
   const overlapping = (p, controls, texts) =>
