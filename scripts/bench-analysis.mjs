@@ -19,15 +19,14 @@
  * (--quick: a small check, artifacts/bench/ only). Exit code: 0 done, 2 could not run.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import WebSocket from 'ws';
 import { fetchJson, summary } from './lib/measure.mjs';
 import { parseMetrics, serverPid } from './lib/probe.mjs';
 import { commitLabel, machineFacts, runBenchmark, writeSection } from './lib/report.mjs';
-import { createCleanups, freePort, freshDatabase, root, startServer } from './lib/run-server.mjs';
+import { createCleanups, root, startFreshServer } from './lib/run-server.mjs';
 
 const quick = process.argv.includes('--quick');
 const mode = process.env.DATABASE_URL ? 'postgres' : 'pglite';
@@ -142,14 +141,8 @@ async function gauge(base, name) {
 const queueDepth = (base) => gauge(base, 'parley_media_analysis_queue_depth');
 
 async function main() {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-analysis-'));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const databaseUrl = await freshDatabase('parley_bench_analysis', cleanups);
-  const port = await freePort();
-  const server = await startServer({
-    port,
-    dataDir,
-    databaseUrl,
+  const server = await startFreshServer({
+    name: 'bench-analysis',
     cleanups,
     env: {
       NODE_ENV: 'production',

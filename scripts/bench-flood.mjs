@@ -18,7 +18,6 @@
  * Every wait has a deadline and every loop a bound.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -27,7 +26,7 @@ import WebSocket from 'ws';
 import { machineBusy } from './lib/probe.mjs';
 import { fetchJson, summary } from './lib/measure.mjs';
 import { commitLabel, writeSection } from './lib/report.mjs';
-import { createCleanups, freePort, freshDatabase, root, startServer } from './lib/run-server.mjs';
+import { createCleanups, root, startFreshServer } from './lib/run-server.mjs';
 
 const quick =
   isMainThread && parseArgs({ options: { quick: { type: 'boolean' } }, strict: true }).values.quick === true;
@@ -164,12 +163,8 @@ function runFlooder(options) {
 
 async function main() {
   const busy = await machineBusy(2_000);
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-flood-'));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const databaseUrl = await freshDatabase('parley_bench_flood', cleanups);
-  const port = await freePort();
   say(`starting a server (${mode}) with its default limits`);
-  const { base } = await startServer({ port, dataDir, databaseUrl, cleanups, env: { LOG_LEVEL: 'warn' } });
+  const { base } = await startFreshServer({ name: 'bench-flood', cleanups, env: { LOG_LEVEL: 'warn' } });
 
   // Victims: pairs in direct chats.
   const pairs = [];

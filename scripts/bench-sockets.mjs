@@ -23,7 +23,7 @@
  * not run. Every wait has a deadline and every loop a count.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -41,7 +41,7 @@ import {
   serverPid,
 } from './lib/probe.mjs';
 import { closingLines, commitLabel, machineFacts, writeSection } from './lib/report.mjs';
-import { createCleanups, freePort, freshDatabase, root, startServer } from './lib/run-server.mjs';
+import { createCleanups, root, startFreshServer } from './lib/run-server.mjs';
 
 // The wire schemas come from the contract, as in every client (TypeScript, through tsx).
 register();
@@ -446,14 +446,8 @@ async function main() {
   const load = os.loadavg()[0].toFixed(2);
   say(`the machine is ${busy.toFixed(0)} % busy, load average ${load}`);
 
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-bench-sockets-'));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const databaseUrl = await freshDatabase('parley_bench', cleanups);
-  const port = await freePort();
-  const server = await startServer({
-    port,
-    dataDir,
-    databaseUrl,
+  const server = await startFreshServer({
+    name: 'bench-sockets',
     cleanups,
     // Production, as operators run it: a real secret, default limits and log level.
     env: { NODE_ENV: 'production', JWT_SECRET: randomBytes(32).toString('hex') },

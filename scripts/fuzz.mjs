@@ -17,13 +17,12 @@
  *
  * Exit code: 0 no violation, 1 violations or server errors logged, 2 it could not run.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { register } from 'tsx/esm/api';
 import { processRssBytes, serverPid } from './lib/probe.mjs';
-import { createCleanups, freePort, freshDatabase, root, startServer } from './lib/run-server.mjs';
+import { createCleanups, root, startFreshServer } from './lib/run-server.mjs';
 
 let args;
 try {
@@ -61,15 +60,9 @@ const mib = (b) => (b === undefined ? '?' : `${Math.round(b / 2 ** 20)} MiB`);
 
 let exitCode = 2;
 try {
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-fuzz-'));
-  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
-  const databaseUrl = await freshDatabase('parley_fuzz', cleanups);
-  const mode = databaseUrl ? 'PostgreSQL' : 'embedded PGlite';
-  const port = await freePort();
-  const server = await startServer({
-    port,
-    dataDir,
-    databaseUrl,
+  const mode = process.env.DATABASE_URL ? 'PostgreSQL' : 'embedded PGlite';
+  const server = await startFreshServer({
+    name: 'fuzz',
     cleanups,
     env: {
       LOG_LEVEL: 'warn',

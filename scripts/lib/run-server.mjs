@@ -5,8 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -149,6 +150,19 @@ function childPids(pid) {
     }
   }
   return out;
+}
+
+/**
+ * A server of its own for one run: a temporary DATA_DIR, a fresh PostgreSQL database named
+ * after `name` when DATABASE_URL is set (embedded PGlite otherwise), a free port; all undone
+ * by `cleanups`. Resolves as startServer does, with `databaseUrl` (undefined on PGlite).
+ */
+export async function startFreshServer({ name, cleanups, env }) {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), `parley-${name}-`));
+  cleanups.push(() => rmSync(dataDir, { recursive: true, force: true }));
+  const databaseUrl = await freshDatabase(`parley_${name.replaceAll('-', '_')}`, cleanups);
+  const port = await freePort();
+  return { ...(await startServer({ port, dataDir, databaseUrl, cleanups, env })), databaseUrl };
 }
 
 /**
