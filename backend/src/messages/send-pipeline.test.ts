@@ -251,6 +251,8 @@ describe('backpressure', () => {
       SEND_BURST: '10000',
       SEND_QUEUE_MAX: '2',
       SEND_BATCH_CONCURRENCY: '1',
+      // One user's four devices send at once here (PGlite's default runs one at a time).
+      USER_COMMANDS_IN_FLIGHT: '4',
     });
     api = client(server.url);
   });
