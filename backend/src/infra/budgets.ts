@@ -89,10 +89,6 @@ export class UserSlots {
       this.running.set(userId, (this.running.get(userId) ?? 0) + 1);
     }
     try {
-      // Let the event loop read what came in meanwhile before this user's next command: on
-      // the embedded database statements run in this thread and resolve without ever giving
-      // way to I/O, so one user's commands in a row would hold up everyone's frames.
-      await new Promise((resolve) => setImmediate(resolve));
       return await task();
     } finally {
       const queue = this.waiting.get(userId);

@@ -252,28 +252,29 @@ export function createMetrics(opts: { eventTypes?: readonly string[] } = {}): Me
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
-  const mediaQueue = new Gauge({
-    name: 'parley_media_queue_depth',
-    help: 'Uploads waiting to be processed (whole installation, read at scrape time; the same on every node)',
-    registers: [registry],
-    async collect() {
-      const pending = sources.mediaPending;
-      if (!pending) return;
-      const n = await withTimeout(pending(), SCRAPE_QUERY_MS).catch(() => undefined);
-      if (n !== undefined) this.set(n);
-    },
-  });
-  const analysisQueue = new Gauge({
-    name: 'parley_media_analysis_queue_depth',
-    help: 'Pictures waiting to be analysed: text and labels (whole installation, read at scrape time)',
-    registers: [registry],
-    async collect() {
-      const pending = sources.analysisPending;
-      if (!pending) return;
-      const n = await withTimeout(pending(), SCRAPE_QUERY_MS).catch(() => undefined);
-      if (n !== undefined) this.set(n);
-    },
-  });
+  /** A queue's depth, counted by its source at scrape time (none set: not exported yet). */
+  const depthGauge = (name: string, help: string, source: 'mediaPending' | 'analysisPending') =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        const pending = sources[source];
+        if (!pending) return;
+        const n = await withTimeout(pending(), SCRAPE_QUERY_MS).catch(() => undefined);
+        if (n !== undefined) this.set(n);
+      },
+    });
+  const mediaQueue = depthGauge(
+    'parley_media_queue_depth',
+    'Uploads waiting to be processed (whole installation, read at scrape time; the same on every node)',
+    'mediaPending',
+  );
+  const analysisQueue = depthGauge(
+    'parley_media_analysis_queue_depth',
+    'Pictures waiting to be analysed: text and labels (whole installation, read at scrape time)',
+    'analysisPending',
+  );
   const mediaProcessing = new Histogram({
     name: 'parley_media_processing_seconds',
     help: 'Time one media processing job took, by kind (image, voice, video, file)',

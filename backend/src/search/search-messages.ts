@@ -617,6 +617,10 @@ async function presentHits(
   const images = pictures
     ? await findImages(ctx, userId, rows, terms, pictures.byFile)
     : new Map<string, ImageHit>();
+  const imageOf = (r: HitRow) => {
+    const image = images.get(pictures?.byFile ? r.file_id! : r.id);
+    return image ? { image } : {};
+  };
   const chatIds = [...new Set(rows.map((r) => r.chat_id))];
   const senderIds = [...new Set(rows.flatMap((r) => (r.sender_id ? [r.sender_id] : [])))];
   const [chats, senders] = await Promise.all([
@@ -658,9 +662,7 @@ async function presentHits(
             },
           }
         : {}),
-      ...(images.has(pictures?.byFile ? r.file_id! : r.id)
-        ? { image: images.get(pictures?.byFile ? r.file_id! : r.id)! }
-        : {}),
+      ...imageOf(r),
     };
   });
 }

@@ -273,6 +273,13 @@ export const MessageItem = memo(function MessageItem({
   const longPress = useLongPress((target) => {
     if (compact && !deleted && opensActions(target)) setMenu('sheet');
   });
+  // What the React and More menus share: a dropdown on a wide screen, the sheet otherwise.
+  const toolMenu = {
+    compact,
+    sheetOpen: menu === 'sheet',
+    onSheet: () => setMenu('sheet'),
+    align: mine ? ('start' as const) : ('end' as const),
+  };
 
   return (
     <div
@@ -365,16 +372,13 @@ export const MessageItem = memo(function MessageItem({
       {!deleted && (
         <div className={`message__tools${menu ? ' message__tools--open' : ''}`}>
           <ToolMenu
-            compact={compact}
+            {...toolMenu}
             open={menu === 'emoji'}
-            sheetOpen={menu === 'sheet'}
             onOpenChange={(o) => setMenu(o ? 'emoji' : null)}
-            onSheet={() => setMenu('sheet')}
             title="React"
             label="React"
             testId="reaction-button"
             glyph="☺"
-            align={mine ? 'start' : 'end'}
             className="emoji-picker"
             menuTestId="emoji-picker"
           >
@@ -402,16 +406,13 @@ export const MessageItem = memo(function MessageItem({
             ↩
           </button>
           <ToolMenu
-            compact={compact}
+            {...toolMenu}
             open={menu === 'actions'}
-            sheetOpen={menu === 'sheet'}
             onOpenChange={(o) => setMenu(o ? 'actions' : null)}
-            onSheet={() => setMenu('sheet')}
             title="More"
             label="More actions"
             testId="message-menu-button"
             glyph="⋯"
-            align={mine ? 'start' : 'end'}
             className="menu"
             menuTestId="message-menu"
           >
