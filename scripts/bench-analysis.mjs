@@ -13,13 +13,13 @@
  *             are being analysed. The window is kept inside the analysis: the
  *             queue (parley_media_analysis_queue_depth) must still hold pictures when the
  *             last send is acked, else the run says so.
- * Reported: send latency p50/p95/p99/max in each phase; the server's RSS idle (models not
- * loaded), with the models loaded and at its peak (VmHWM) during analysis; pictures
- * analysed per minute. Results replace the `analysis-<mode>` section of specs/benchmarks.md
+ * Reported: send latency p50/p95/p99/max in each phase; the server process's RSS before and
+ * while analysing and its peak (VmHWM); the analysis process's RSS with the models loaded
+ * and its peak; pictures analysed per minute. Results replace the `analysis-<mode>` section of specs/benchmarks.md
  * (--quick: a small check, artifacts/bench/ only). Exit code: 0 done, 2 could not run.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import WebSocket from 'ws';
@@ -30,7 +30,7 @@ import { createCleanups, root, startFreshServer } from './lib/run-server.mjs';
 
 const quick = process.argv.includes('--quick');
 const mode = process.env.DATABASE_URL ? 'postgres' : 'pglite';
-const SENDS = quick ? 40 : 400;
+const SENDS = quick ? 40 : 1000;
 const INTERVAL_MS = 50;
 const PICTURES = quick ? 10 : 100;
 const { cleanup, cleanups } = createCleanups();
@@ -44,6 +44,24 @@ function memoryOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+/** The memory of the server's analysis processes (its children), summed; 0 when none runs. */
+function analysisMemory(pid) {
+  const children = readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
+    readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean),
+  );
+  const total = { rss: 0, hwm: 0 };
+  for (const child of children) {
+    try {
+      const m = memoryOf(child);
+      total.rss += m.rss;
+      total.hwm += m.hwm;
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return total;
 }
 
 function connect(base, token) {
@@ -210,6 +228,7 @@ async function main() {
   const during = await sendRun(socket, group.id, 'analysis');
   const depthAfter = await queueDepth(base);
   const loaded = memoryOf(pid).rss;
+  const analysisLoaded = analysisMemory(pid).rss;
   let depth = depthAfter;
   for (let i = 0; i < 1200 && depth > 0; i++) {
     await sleep(500);
@@ -217,6 +236,7 @@ async function main() {
   }
   const allMs = Date.now() - t0;
   const peak = memoryOf(pid).hwm;
+  const analysisPeak = analysisMemory(pid).hwm;
   const report = {
     mode,
     commit: commitLabel(),
@@ -227,7 +247,8 @@ async function main() {
     baseline,
     during,
     queue: { before: depthBefore, after: depthAfter },
-    rssMb: { idle: mb(idle), modelsLoaded: mb(loaded), peak: mb(peak) },
+    rssMb: { idle: mb(idle), whileAnalysing: mb(loaded), peak: mb(peak) },
+    analysisProcessMb: { modelsLoaded: mb(analysisLoaded), peak: mb(analysisPeak) },
     analysedPerMinute: depth === 0 ? (PICTURES / allMs) * 60_000 : undefined,
     loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
   };
@@ -248,8 +269,10 @@ async function main() {
     `| baseline (nothing analysed, models not loaded) | ${ms(baseline.p50)} | ${ms(baseline.p95)} | ${ms(baseline.p99)} | ${ms(baseline.max)} |`,
     `| while ${PICTURES} pictures are analysed (MEDIA_ANALYSIS_WORKERS=1) | ${ms(during.p50)} | ${ms(during.p95)} | ${ms(during.p99)} | ${ms(during.max)} |`,
     '',
-    `Server RSS: ${report.rssMb.idle} MB idle before any analysis, ${report.rssMb.modelsLoaded} MB with the models loaded (one analysis thread), ` +
-      `peak ${report.rssMb.peak} MB (VmHWM, the whole run). ` +
+    `Server process RSS: ${report.rssMb.idle} MB before any analysis, ${report.rssMb.whileAnalysing} MB while analysing, ` +
+      `peak ${report.rssMb.peak} MB (VmHWM, the whole run, uploads included). ` +
+      `Analysis process (one, MEDIA_ANALYSIS_WORKERS=1): ${report.analysisProcessMb.modelsLoaded} MB with the models loaded, ` +
+      `peak ${report.analysisProcessMb.peak} MB (VmHWM). ` +
       (report.analysedPerMinute
         ? `Analysis rate: ${report.analysedPerMinute.toFixed(0)} pictures a minute (posting included).`
         : ''),

@@ -223,7 +223,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     ctx.expirer = createExpirer(ctx, config.expirySweepMs);
     ctx.mediaQueue = createMediaQueue(ctx);
     ctx.analyser = createAnalyser({
-      threads: config.media.analysis.workers,
+      processes: config.media.analysis.workers,
       timeoutMs: config.media.analysis.timeoutMs,
       labelMinScore: config.media.analysis.labelMinScore,
     });

@@ -24,9 +24,12 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { freePort } from '../support/cluster.js';
 import { createTestDatabase, testDbMode, type TestDatabase } from '../support/database.js';
-import { client } from '../support/http.js';
+import { createGroup, registerUsers, type TestUser } from '../support/factories.js';
+import { as, client } from '../support/http.js';
+import { sendWithAttachments, settled, uploaded } from '../support/media.js';
 import { waitUntil } from '../support/wait.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -406,6 +409,36 @@ describe('the production layout, built as the Dockerfile builds it and run', () 
       const me = await api.get('/api/users/me', { token: registered.body.accessToken });
       expect(me.body.username).toBe('image_test');
       expect((await api.get('/metrics')).text).toMatch(/^parley_ready 1$/m);
+    },
+    WAIT,
+  );
+
+  test(
+    'its media analysis runs from the bundle: a picture with text is read in its own process and found by search',
+    async () => {
+      const api = client(url);
+      const [ana, ben] = (await registerUsers(api, 2)) as [TestUser, TestUser];
+      const group = await createGroup(api, ana, [ben]);
+      const picture = await sharp(
+        Buffer.from(
+          '<svg xmlns="http://www.w3.org/2000/svg" width="900" height="160"><rect width="100%" height="100%" fill="#fff"/>' +
+            '<text x="30" y="100" font-family="DejaVu Sans" font-size="56">Quarterly ledger</text></svg>',
+        ),
+      )
+        .png()
+        .toBuffer();
+      const up = await uploaded(url, ana, picture, { name: 'ledger.png' });
+      expect((await settled(api, ana, up.id)).status).toBe('ready');
+      expect((await sendWithAttachments(api, ana, group.id, [up.id])).status).toBe(201);
+      await waitUntil(
+        'the picture to be found by the word it shows',
+        async () => {
+          const res = await api.get('/api/search?q=has%3Aimage%20ledger', as(ben));
+          return (res.body as { messages?: { image?: { id: string } }[] }).messages?.[0]?.image?.id === up.id;
+        },
+        WAIT,
+        250,
+      );
     },
     WAIT,
   );

@@ -14,7 +14,7 @@
  * migration). Its words go to the typo-correction word list only for pictures of messages
  * that do not disappear, like the words of messages (search/word-list.ts).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { AppContext } from '../../app-context.js';
@@ -26,10 +26,97 @@ import { searchableText } from './searchable-text.js';
 
 export type AnalysisQueue = LeaseQueue;
 
+/**
+ * $1 picture, $2 its text, $3 what search matches (before parley_search_text), $4 now,
+ * $5/$6 labels and their scores. Only while the picture is there and attached to a message
+ * (or not attached yet: only its uploader sees it) and the job still pending; labels no
+ * longer seen are dropped; words go to the typo-correction list, as a message's do, only for
+ * messages that do not disappear.
+ */
+const STORE_RESULT = {
+  name: 'analysis_store_result',
+  text: `
+    WITH picture AS (
+      SELECT x.id, x.message_id, (msg.expires_at IS NOT NULL) AS disappearing
+      FROM media x LEFT JOIN messages msg ON msg.id = x.message_id
+      WHERE x.id = $1::uuid AND x.deleted_at IS NULL
+        AND (x.message_id IS NOT NULL OR x.attached_at IS NULL)
+      FOR UPDATE OF x
+    ), done AS (
+      UPDATE media_analysis a SET status = 'done', text = $2::text,
+        search_text = parley_search_text($3::text), analysed_at = $4::timestamptz,
+        lease_until = NULL, failure_reason = NULL
+      FROM picture
+      WHERE a.media_id = picture.id AND a.status = 'pending'
+      RETURNING a.media_id, a.search_text, picture.message_id, picture.disappearing
+    ), stale AS (
+      DELETE FROM media_labels l USING done
+      WHERE l.media_id = done.media_id AND l.label <> ALL ($5::text[])
+    ), seen AS (
+      INSERT INTO media_labels (media_id, label, score)
+      SELECT done.media_id, l.label, l.score
+      FROM done, unnest($5::text[], $6::real[]) AS l(label, score)
+      ON CONFLICT (media_id, label) DO UPDATE SET score = EXCLUDED.score
+    ), words AS (
+      INSERT INTO search_words (word)
+      SELECT DISTINCT parley_name_words(done.search_text) FROM done
+      WHERE done.message_id IS NOT NULL AND NOT done.disappearing
+      ON CONFLICT DO NOTHING
+    )
+    SELECT count(*)::int AS n FROM done`,
+};
+
 const LEASE_MS = 10 * 60_000;
 const POLL_MS = 5_000;
 /** Tries before a job is marked failed (a timeout under load may pass on another try). */
 export const MAX_ANALYSIS_ATTEMPTS = 3;
+
+interface Job {
+  mediaId: string;
+  attempts: number;
+  /** The picture's stored variants; null when it was deleted. */
+  variants: Prisma.JsonValue | null;
+}
+
+/**
+ * $1 lease until, $2 now: the oldest pending job whose lease is free, leased and counted as
+ * a try, with its picture's variants (one statement: the job's whole cost on the event loop
+ * is this, the download and the store).
+ */
+const CLAIM = {
+  name: 'analysis_claim',
+  text: `
+    WITH job AS (
+      UPDATE media_analysis SET lease_until = $1::timestamptz, attempts = attempts + 1
+      WHERE media_id = (
+        SELECT media_id FROM media_analysis
+        WHERE status = 'pending' AND (lease_until IS NULL OR lease_until < $2::timestamptz)
+        ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+      RETURNING media_id, attempts
+    )
+    SELECT job.media_id::text AS media_id, job.attempts,
+      CASE WHEN x.deleted_at IS NULL THEN x.variants END AS variants
+    FROM job LEFT JOIN media x ON x.id = job.media_id`,
+};
+
+const BACKFILL_BATCH = 100;
+/** $1 how many: ready pictures with no analysis row, that search could find or will. */
+const BACKFILL = {
+  name: 'analysis_backfill',
+  text: `
+    WITH queued AS (
+      INSERT INTO media_analysis (media_id)
+      SELECT x.id FROM media x
+      WHERE x.kind = 'image' AND x.status = 'ready' AND x.deleted_at IS NULL
+        AND (x.message_id IS NOT NULL OR x.attached_at IS NULL)
+        AND NOT EXISTS (SELECT 1 FROM media_analysis a WHERE a.media_id = x.id)
+      ORDER BY x.created_at DESC
+      LIMIT $1::int
+      ON CONFLICT DO NOTHING
+      RETURNING 1
+    )
+    SELECT count(*)::int AS n FROM queued`,
+};
 
 /** Queues a picture's analysis (in the transaction that makes it ready); true when queued. */
 export async function queueAnalysis(tx: Prisma.TransactionClient, mediaId: string): Promise<boolean> {
@@ -42,18 +129,33 @@ export function createAnalysisQueue(ctx: AppContext, analyser: Analyser): Analys
   const log = ctx.log.child({ part: 'media-analysis' });
   const enabled = ctx.config.media.analysis.enabled;
 
-  async function claim(): Promise<{ mediaId: string; attempts: number } | null> {
+  // Pictures made ready while analysis was off (or before it existed) are queued once it is
+  // on: a batch at a time, newest first, whenever the queue has nothing else to do, until
+  // none is left (then not again until the next start).
+  let backfilled = false;
+  async function backfill(): Promise<number> {
+    const [row] = await ctx.db.sql<{ n: number }>(BACKFILL, [BACKFILL_BATCH]);
+    const n = row?.n ?? 0;
+    if (n === 0) backfilled = true;
+    else log.info({ queued: n }, 'queued pictures made ready while analysis was off');
+    return n;
+  }
+
+  async function claim(): Promise<Job | null> {
     if (!enabled) return null;
+    const job = await claimPending();
+    if (job || backfilled) return job;
+    return (await backfill()) > 0 ? claimPending() : null;
+  }
+
+  async function claimPending(): Promise<Job | null> {
     const now = ctx.now();
-    const rows = await ctx.db.prisma.$queryRaw<{ media_id: string; attempts: number }[]>`
-      UPDATE media_analysis SET lease_until = ${new Date(now.getTime() + LEASE_MS)}, attempts = attempts + 1
-      WHERE media_id = (
-        SELECT media_id FROM media_analysis
-        WHERE status = 'pending' AND (lease_until IS NULL OR lease_until < ${now})
-        ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-      RETURNING media_id::text AS media_id, attempts`;
-    const row = rows[0];
-    return row ? { mediaId: row.media_id, attempts: row.attempts } : null;
+    const [row] = await ctx.db.sql<{
+      media_id: string;
+      attempts: number;
+      variants: Prisma.JsonValue | null;
+    }>(CLAIM, [new Date(now.getTime() + LEASE_MS), now]);
+    return row ? { mediaId: row.media_id, attempts: row.attempts, variants: row.variants } : null;
   }
 
   async function pendingCount(): Promise<number> {
@@ -61,19 +163,19 @@ export function createAnalysisQueue(ctx: AppContext, analyser: Analyser): Analys
     return ctx.db.prisma.mediaAnalysis.count({ where: { status: 'pending' } });
   }
 
-  async function run(job: { mediaId: string; attempts: number }): Promise<void> {
+  async function run(job: Job): Promise<void> {
     const started = Date.now();
     const dir = await mkdtemp(path.join(os.tmpdir(), 'parley-analysis-'));
     try {
-      const media = await ctx.db.prisma.media.findUnique({ where: { id: job.mediaId } });
-      if (!media || media.deletedAt) return; // the trigger removed the job with it
+      if (job.variants === null) return; // the picture is gone: the trigger removed the job with it
       // The largest variant: at most 2560 px (the thread reduces it further for the OCR).
-      const variants = storedVariants(media);
+      const variants = storedVariants({ variants: job.variants });
       const variant = variants.original ?? variants.preview ?? variants.thumbnail;
       if (!variant) throw new Error('The picture has no variant to read.');
       const file = path.join(dir, 'image');
       await ctx.objects.download(variant.key, file);
-      const result = await analyser.analyse(await readFile(file));
+      // The thread reads the file itself: no picture's bytes pass through the event loop.
+      const result = await analyser.analyse(file);
       const lines = result.lines.map((l) => l.text);
       const labels = result.labels;
       await store(job.mediaId, lines, labels);
@@ -105,41 +207,24 @@ export function createAnalysisQueue(ctx: AppContext, analyser: Analyser): Analys
     }
   }
 
-  /** Stores the result if the picture may still be seen, in one transaction. */
+  /**
+   * Stores the result if the picture may still be seen: one statement (one round trip, no
+   * interactive transaction holding the database while messages wait to be sent). It locks
+   * the picture's row, so a delete for everyone that comes at the same time either goes first
+   * (nothing is stored) or after (its trigger removes what was stored).
+   */
   async function store(mediaId: string, lines: string[], labels: { label: string; score: number }[]) {
-    await ctx.db.prisma.$transaction(async (tx) => {
-      const [media] = await tx.$queryRaw<{ message_id: string | null; disappearing: boolean }[]>`
-        SELECT x.message_id::text AS message_id, (msg.expires_at IS NOT NULL) AS disappearing
-        FROM media x LEFT JOIN messages msg ON msg.id = x.message_id
-        WHERE x.id = ${mediaId}::uuid AND x.deleted_at IS NULL
-          AND (x.message_id IS NOT NULL OR x.attached_at IS NULL)
-        FOR UPDATE OF x`;
-      if (!media) return; // deleted or let go of meanwhile: nothing is kept
-      const text = lines.join('\n');
-      const searchable = searchableText(
+    await ctx.db.sql(STORE_RESULT, [
+      mediaId,
+      lines.join('\n'),
+      searchableText(
         lines,
         labels.map((l) => l.label),
-      );
-      const updated = await tx.$executeRaw`
-        UPDATE media_analysis SET status = 'done', text = ${text},
-          search_text = parley_search_text(${searchable}), analysed_at = ${ctx.now()}, lease_until = NULL,
-          failure_reason = NULL
-        WHERE media_id = ${mediaId}::uuid AND status = 'pending'`;
-      if (updated === 0) return;
-      await tx.mediaLabel.deleteMany({ where: { mediaId } });
-      if (labels.length > 0) {
-        await tx.mediaLabel.createMany({
-          data: labels.map((l) => ({ mediaId, label: l.label, score: l.score })),
-        });
-      }
-      // Words for typo correction, as the word list takes a message's (never a disappearing one's).
-      if (media.message_id && !media.disappearing) {
-        await tx.$executeRaw`
-          INSERT INTO search_words (word)
-          SELECT DISTINCT parley_name_words(search_text) FROM media_analysis WHERE media_id = ${mediaId}::uuid
-          ON CONFLICT DO NOTHING`;
-      }
-    });
+      ),
+      ctx.now(),
+      labels.map((l) => l.label),
+      labels.map((l) => l.score),
+    ]);
   }
 
   return createLeaseQueue({

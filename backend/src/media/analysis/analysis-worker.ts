@@ -1,16 +1,17 @@
 /**
- * The analysis thread (a worker_thread started by analyser.ts): holds the models and reads
+ * The analysis process (a child process started by analyser.ts): holds the models and reads
  * one picture at a time, so model inference — seconds of CPU in JavaScript, WebAssembly and
- * onnxruntime — never runs on the server's event loop.
+ * onnxruntime — never runs in the server's process.
  */
-import { readlinkSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import { parentPort } from 'node:worker_threads';
 import { findLabels, readText } from './models.js';
 
 export interface AnalyseRequest {
   id: number;
-  image: Uint8Array;
+  /** The picture, read here (its bytes never pass through the server's event loop). */
+  file: string;
   labelMinScore: number;
 }
 export type AnalyseResponse =
@@ -22,29 +23,42 @@ export type AnalyseResponse =
     }
   | { id: number; ok: false; error: string };
 
-// The lowest CPU priority for this thread only (Linux: a thread's id is a pid to
-// setpriority), so on a busy machine the server's event loop gets the cores first and
-// message delivery does not wait behind a picture. Elsewhere the thread keeps the default.
-try {
-  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-  if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, 19);
-} catch {
-  // not Linux, or not allowed: the default priority
+// The lowest CPU priority for the whole process, so on a busy machine the server gets the
+// cores first and message delivery does not wait behind a picture. On Linux a priority is
+// each thread's: the threads already running (the garbage collector's, libuv's) are set
+// one by one, and those started later (the image decoder's, the model runtimes') inherit it
+// from this one. Elsewhere the process's priority is set.
+function lowestPriority(): void {
+  try {
+    for (const tid of readdirSync('/proc/self/task')) os.setPriority(Number(tid), 19);
+  } catch {
+    try {
+      os.setPriority(process.pid, 19);
+    } catch {
+      // not allowed: the default priority
+    }
+  }
 }
+lowestPriority();
 
 // Nothing in here may reach the network: the models are read from disk. A library that
 // tried to fetch anything (a model, a .wasm file) fails the job instead of leaking.
 globalThis.fetch = () => Promise.reject(new Error('media analysis makes no network requests'));
 
-parentPort!.on('message', (request: AnalyseRequest) => {
+// The server went away (or closed the analysis): nothing more to do.
+process.on('disconnect', () => process.exit(0));
+
+process.on('message', (request: AnalyseRequest) => {
   void (async (): Promise<AnalyseResponse> => {
     try {
-      const image = Buffer.from(request.image.buffer, request.image.byteOffset, request.image.byteLength);
+      const image = await readFile(request.file);
       const lines = await readText(image);
       const labels = await findLabels(image, request.labelMinScore);
       return { id: request.id, ok: true, lines, labels };
     } catch (err) {
       return { id: request.id, ok: false, error: err instanceof Error ? err.message : String(err) };
+    } finally {
+      lowestPriority(); // threads the models started meanwhile, whoever started them
     }
-  })().then((response) => parentPort!.postMessage(response));
+  })().then((response) => process.send!(response));
 });

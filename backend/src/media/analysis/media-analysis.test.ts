@@ -310,7 +310,7 @@ describe('operations', () => {
     const row = await ctx.db.prisma.mediaAnalysis.findUnique({ where: { mediaId: up.id } });
     expect(row?.status).toBe('pending');
     // … and comes back with new threads (models loaded afresh).
-    const analyser = createAnalyser({ threads: 1, timeoutMs: 120_000, labelMinScore: 0.3 });
+    const analyser = createAnalyser({ processes: 1, timeoutMs: 120_000, labelMinScore: 0.3 });
     ctx.mediaAnalysis = createAnalysisQueue(ctx, analyser);
     ctx.mediaAnalysis.start();
     try {
@@ -350,7 +350,7 @@ describe('operations', () => {
     expect((await api.get(`/api/media/${broken.id}`, as(ana))).body.status).toBe('ready');
   });
 
-  it('MEDIA_ANALYSIS=off: uploads work, nothing is analysed', async () => {
+  it('MEDIA_ANALYSIS=off: uploads work, nothing is analysed; turned on, what was made ready meanwhile is', async () => {
     const off = await startTestServer({ MEDIA_ANALYSIS: 'off' });
     try {
       const offApi = client(off.url);
@@ -361,7 +361,49 @@ describe('operations', () => {
       expect((await sendWithAttachments(offApi, ana, group.id, [up.id])).status).toBe(201);
       await off.running.ctx.mediaAnalysis.idle();
       expect(await off.running.ctx.db.prisma.mediaAnalysis.count()).toBe(0);
-      expect(off.running.ctx.analyser.threads).toBe(0);
+      expect(off.running.ctx.analyser.processes).toBe(0);
+
+      // Turned on later (a node started with MEDIA_ANALYSIS=on on the same database): the
+      // pictures made ready meanwhile are analysed and found; one whose message was deleted
+      // for everyone is not (it may no longer be seen).
+      const gone = await uploaded(off.url, ana, await pictures.terminal(), { name: 'terminal.png' });
+      expect((await settled(offApi, ana, gone.id)).status).toBe('ready');
+      const goneMsg = await sendWithAttachments(offApi, ana, group.id, [gone.id]);
+      expect(goneMsg.status).toBe(201);
+      expect((await offApi.del(`/api/messages/${goneMsg.body.id}?scope=everyone`, as(ana))).status).toBe(204);
+      const ctx = off.running.ctx;
+      const on = {
+        ...ctx,
+        config: {
+          ...ctx.config,
+          media: { ...ctx.config.media, analysis: { ...ctx.config.media.analysis, enabled: true } },
+        },
+      };
+      const analyser = createAnalyser({ processes: 1, timeoutMs: 120_000, labelMinScore: 0.3 });
+      const queue = createAnalysisQueue(on, analyser);
+      queue.start();
+      try {
+        await waitUntil(
+          'the earlier picture to be analysed',
+          async () =>
+            (await ctx.db.prisma.mediaAnalysis.findUnique({ where: { mediaId: up.id } }))?.status === 'done',
+          180_000,
+          100,
+        );
+        await queue.idle();
+        expect(await ctx.db.prisma.mediaAnalysis.count()).toBe(1);
+        const found = await offApi.get(
+          `/api/search?${new URLSearchParams({ q: 'has:image ledger' }).toString()}`,
+          as(ben),
+        );
+        expect(found.status).toBe(200);
+        expect(
+          (found.body as { messages: { image?: { id: string } }[] }).messages.map((m) => m.image?.id),
+        ).toEqual([up.id]);
+      } finally {
+        await queue.close();
+        await analyser.close();
+      }
     } finally {
       await off.close();
     }
