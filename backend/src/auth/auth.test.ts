@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
-import { signAccessToken } from './tokens.js';
+import { signAccessToken, verifyAccessToken } from './tokens.js';
 import { logIn, registerUser, uniqueName } from '../../test/support/factories.js';
 import { client, type Client } from '../../test/support/http.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
@@ -218,6 +218,30 @@ describe('access tokens', () => {
     );
     expect(old.expiresAt.getTime()).toBeLessThan(Date.now());
     await expectTokenInvalid(old.token);
+  });
+
+  it('a token verified once is taken again without a second check only until it expires, and only by the key that signed it', async () => {
+    const { jwt } = server.config;
+    const t0 = new Date();
+    const claims = { userId: user.id, sessionId: user.sessionId };
+    const { token, expiresAt } = await signAccessToken(jwt, claims, t0);
+    expect(await verifyAccessToken(jwt, token, t0)).toEqual(claims);
+    expect(await verifyAccessToken(jwt, token, new Date(expiresAt.getTime() - 1000))).toEqual(claims);
+    // Remembered, yet refused at its expiry…
+    await expect(verifyAccessToken(jwt, token, expiresAt)).rejects.toMatchObject({ code: 'TOKEN_INVALID' });
+    // … and by a server with another key, or other issuer or audience, whatever this one remembers.
+    const other = { ...jwt, secret: new TextEncoder().encode('another-secret-another-secret-1234') };
+    await expect(verifyAccessToken(other, token, t0)).rejects.toMatchObject({ code: 'TOKEN_INVALID' });
+    await expect(verifyAccessToken({ ...jwt, audience: 'someone-else' }, token, t0)).rejects.toMatchObject({
+      code: 'TOKEN_INVALID',
+    });
+    // Over HTTP the session check still runs on a remembered token: signed out, it stops working at once.
+    const fresh = await logIn(api, user.username, user.password);
+    expect((await api.get('/api/users/me', { token: fresh.accessToken })).status).toBe(200);
+    expect((await api.post('/api/auth/logout', undefined, { token: fresh.accessToken })).status).toBe(204);
+    const after = await api.get('/api/users/me', { token: fresh.accessToken });
+    expect(after.status).toBe(401);
+    expect(after.body.error.code).toBe('SESSION_REVOKED');
   });
 
   it('lives 15 minutes', async () => {

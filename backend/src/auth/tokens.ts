@@ -38,20 +38,43 @@ export async function signAccessToken(
   return { token, expiresAt: new Date(exp * 1000) };
 }
 
+/**
+ * Tokens verified lately, per server's key settings: a client presenting the same token
+ * again (each request of a page, a socket reconnecting — or one reconnecting in a loop)
+ * costs a map look-up instead of a second HMAC. Only tokens that verified are kept, each
+ * until its `exp`, at most VERIFIED_MAX per key (the oldest go first). Revocation is not
+ * the token's business: the session check (authenticate.ts) runs on every use regardless.
+ */
+const VERIFIED_MAX = 10_000;
+const verified = new WeakMap<Config['jwt'], Map<string, { claims: AccessClaims; expMs: number }>>();
+
 /** Throws TOKEN_INVALID for anything but a valid, unexpired token of ours. */
-export async function verifyAccessToken(jwt: Config['jwt'], token: string): Promise<AccessClaims> {
+export async function verifyAccessToken(
+  jwt: Config['jwt'],
+  token: string,
+  now = new Date(),
+): Promise<AccessClaims> {
+  let known = verified.get(jwt);
+  const hit = known?.get(token);
+  if (hit && now.getTime() < hit.expMs) return hit.claims;
   try {
     const { payload } = await jwtVerify(token, jwt.secret, {
       algorithms: [ALGORITHM],
       issuer: jwt.issuer,
       audience: jwt.audience,
       requiredClaims: ['sub', 'exp', 'iat'],
+      currentDate: now,
     });
     if (typeof payload.sub !== 'string' || typeof payload.sid !== 'string') {
       throw new Error('missing sub or sid');
     }
-    return { userId: payload.sub, sessionId: payload.sid };
+    const claims = { userId: payload.sub, sessionId: payload.sid };
+    if (!known) verified.set(jwt, (known = new Map()));
+    if (known.size >= VERIFIED_MAX) known.delete(known.keys().next().value!);
+    known.set(token, { claims, expMs: payload.exp! * 1000 });
+    return claims;
   } catch {
+    known?.delete(token);
     throw new AppError('TOKEN_INVALID');
   }
 }

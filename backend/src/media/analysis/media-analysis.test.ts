@@ -5,6 +5,7 @@
  * then found by search — by members only, with one wrong letter too — and forgotten with
  * their message.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,6 +115,22 @@ async function analysed(mediaId: string) {
     100,
   );
   return row!;
+}
+
+/** The analysis processes this test's server started (its children running analysis-worker). */
+function analysisProcesses(): number[] {
+  const children = readdirSync(`/proc/${process.pid}/task`).flatMap((tid) =>
+    readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean),
+  );
+  return children
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('analysis-worker');
+      } catch {
+        return false; // gone meanwhile
+      }
+    })
+    .map(Number);
 }
 
 /** Posts pictures to a new group of owner and member (one message each); returns ids by name. */
@@ -322,6 +339,56 @@ describe('operations', () => {
       await analyser.close();
       ctx.mediaAnalysis = createAnalysisQueue(ctx, ctx.analyser);
       ctx.mediaAnalysis.start();
+    }
+  });
+
+  it('an analysis process that dies mid-picture fails only that try: the next try reads it in a new process', async () => {
+    const ctx = server.running.ctx;
+    const [ana] = (await registerUsers(api, 1)) as [TestUser];
+    // A process with its models loaded (earlier tests), held still so the job cannot end…
+    const warm = await uploaded(server.url, ana, await pngImage(64, 48), { name: 'warm.png' });
+    expect((await settled(api, ana, warm.id)).status).toBe('ready');
+    await analysed(warm.id);
+    const [first] = analysisProcesses();
+    expect(first).toBeDefined();
+    process.kill(first!, 'SIGSTOP');
+    try {
+      const up = await uploaded(server.url, ana, await pictures.ledger(), { name: 'ledger.png' });
+      expect((await settled(api, ana, up.id)).status).toBe('ready');
+      await waitUntil(
+        'the job to be taken',
+        async () =>
+          (await ctx.db.prisma.mediaAnalysis.findUnique({ where: { mediaId: up.id } }))?.attempts === 1,
+        60_000,
+        50,
+      );
+      // … and killed while it holds the picture (as by the kernel's out-of-memory killer).
+      process.kill(first!, 'SIGKILL');
+      // The try ends with the process, not at the 120 s timeout: the job's lease (10 minutes
+      // when taken) is cut to the retry's short wait.
+      await waitUntil(
+        'the killed try to be given back',
+        async () => {
+          const r = await ctx.db.prisma.mediaAnalysis.findUnique({ where: { mediaId: up.id } });
+          return r?.leaseUntil != null && r.leaseUntil.getTime() - ctx.now().getTime() < 60_000;
+        },
+        60_000,
+        50,
+      );
+      const row = await analysed(up.id);
+      expect(row.status).toBe('done');
+      expect(row.attempts).toBe(2);
+      expect(row.text).toMatch(/ledger/i);
+      expect(analysisProcesses()).not.toContain(first);
+      expect(analysisProcesses()).toHaveLength(1);
+      // The server went on as before.
+      expect((await api.get('/health')).status).toBe(200);
+    } finally {
+      try {
+        process.kill(first!, 'SIGKILL');
+      } catch {
+        // gone
+      }
     }
   });
 
