@@ -7,9 +7,13 @@ export async function requireVisibleMessage(db: Db, messageId: string, userId: s
     where: { id: messageId, chat: { members: { some: { userId } } } },
     include: { chat: { include: { members: { where: { userId } } } } },
   });
-  const membership = message?.chat.members[0];
-  if (!message || !membership || message.seq <= membership.clearedSeq) throw new AppError('NOT_FOUND');
-  return { message, membership, chat: message.chat, chatId: message.chatId };
+  // Prisma reads the chat in a statement of its own: a chat deleted in between (its messages
+  // go with it) comes back as null, and the message no longer exists for anyone.
+  const chat = message?.chat;
+  const membership = chat?.members[0];
+  if (!message || !chat || !membership || message.seq <= membership.clearedSeq)
+    throw new AppError('NOT_FOUND');
+  return { message, membership, chat, chatId: message.chatId };
 }
 
 /** Bumps the chat version and returns it; the changed message records it. */
