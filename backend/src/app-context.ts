@@ -90,7 +90,7 @@ export interface AppContext {
   mediaQueue: MediaQueue;
   /** Reads the text and objects of ready pictures (MEDIA_ANALYSIS). */
   mediaAnalysis: AnalysisQueue;
-  /** The analysis threads that hold the models. */
+  /** The analysis processes that hold the models. */
   analyser: Analyser;
   /** Deletes the files of uploads nobody may see any more. */
   mediaSweeper: MediaSweeper;

@@ -38,10 +38,8 @@ function workerEntry(): { file: string; execArgv: string[] } {
   const heap = `--max-old-space-size=${PROCESS_HEAP_MB}`;
   const js = fileURLToPath(new URL('./analysis-worker.js', import.meta.url));
   if (existsSync(js)) return { file: js, execArgv: [heap] };
-  // tsx's ESM loader (require.resolve finds its CommonJS entry, which --import cannot use).
-  const loader = createRequire(import.meta.url)
-    .resolve('tsx/esm')
-    .replace(/index\.cjs$/, 'index.mjs');
+  // tsx's ESM loader, registered by --import before the worker's source is read.
+  const loader = createRequire(import.meta.url).resolve('tsx/esm');
   return {
     file: fileURLToPath(new URL('./analysis-worker.ts', import.meta.url)),
     execArgv: [heap, '--import', pathToFileURL(loader).href],

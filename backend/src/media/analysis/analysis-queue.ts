@@ -3,7 +3,7 @@
  * for search. A row of media_analysis is the job, made pending in the transaction that makes
  * the picture ready (process-queue.ts); like the media worker's, it is claimed with a lease
  * (FOR UPDATE SKIP LOCKED), so pending work survives restarts and any node may take it.
- * MEDIA_ANALYSIS_WORKERS jobs run at once on a node, each in an analysis thread
+ * MEDIA_ANALYSIS_WORKERS jobs run at once on a node, each in an analysis process
  * (analyser.ts), never on the event loop. A job that keeps failing is `failed` with its
  * reason; the upload is never touched by it. MEDIA_ANALYSIS=off queues nothing and runs
  * nothing.
@@ -168,13 +168,13 @@ export function createAnalysisQueue(ctx: AppContext, analyser: Analyser): Analys
     const dir = await mkdtemp(path.join(os.tmpdir(), 'parley-analysis-'));
     try {
       if (job.variants === null) return; // the picture is gone: the trigger removed the job with it
-      // The largest variant: at most 2560 px (the thread reduces it further for the OCR).
+      // The largest variant: at most 2560 px (the process reduces it further for the OCR).
       const variants = storedVariants({ variants: job.variants });
       const variant = variants.original ?? variants.preview ?? variants.thumbnail;
       if (!variant) throw new Error('The picture has no variant to read.');
       const file = path.join(dir, 'image');
       await ctx.objects.download(variant.key, file);
-      // The thread reads the file itself: no picture's bytes pass through the event loop.
+      // The analysis process reads the file itself: no picture's bytes pass through the event loop.
       const result = await analyser.analyse(file);
       const lines = result.lines.map((l) => l.text);
       const labels = result.labels;

@@ -1,7 +1,7 @@
 /**
  * Media analysis through the real server, database and models: pictures the test renders
  * (text in several fonts and sizes, rotated, on a photo) and photos shipped with the tests
- * (test/fixtures/photos) are read by the real OCR and object models in the analysis thread,
+ * (test/fixtures/photos) are read by the real OCR and object models in the analysis process,
  * then found by search — by members only, with one wrong letter too — and forgotten with
  * their message.
  */
@@ -326,7 +326,7 @@ describe('operations', () => {
     expect((await settled(api, ana, up.id)).status).toBe('ready');
     const row = await ctx.db.prisma.mediaAnalysis.findUnique({ where: { mediaId: up.id } });
     expect(row?.status).toBe('pending');
-    // … and comes back with new threads (models loaded afresh).
+    // … and comes back with a new process (models loaded afresh).
     const analyser = createAnalyser({ processes: 1, timeoutMs: 120_000, labelMinScore: 0.3 });
     ctx.mediaAnalysis = createAnalysisQueue(ctx, analyser);
     ctx.mediaAnalysis.start();

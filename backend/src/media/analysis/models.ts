@@ -6,7 +6,7 @@
  * - objects: CenterNet on MobileNetV3 (COCO's 80 classes) from @vladmandic/human's
  *   models/ directory, run on TensorFlow.js's WebAssembly backend (its .wasm files are in
  *   @tensorflow/tfjs-backend-wasm).
- * Loaded once, lazily, inside the analysis thread (analysis-worker.ts), never on the
+ * Loaded once, lazily, inside the analysis process (analysis-worker.ts), never on the
  * server's event loop.
  */
 import { readFile } from 'node:fs/promises';
@@ -208,7 +208,7 @@ export async function findLabels(image: Buffer, minScore: number): Promise<Label
     .toBuffer();
   const input = tf.tensor4d(Float32Array.from(pixels), [1, LABEL_INPUT, LABEL_INPUT, 3]);
   try {
-    // No control flow in this graph: the synchronous execute (this is the analysis thread).
+    // No control flow in this graph: the synchronous execute (this is the analysis process).
     const output = model.execute(input, 'tower_0/detections') as import('@tensorflow/tfjs-core').Tensor;
     // [1, detections, 6]: x1, y1, x2, y2, score, class.
     const detections = (await output.array()) as number[][][];
