@@ -22,6 +22,7 @@ import type { AnalysisQueue } from './media/analysis/analysis-queue.js';
 import type { Analyser } from './media/analysis/analyser.js';
 import type { MediaSigner } from './media/signed-urls.js';
 import type { WordList } from './search/word-list.js';
+import type { SearchIndexer } from './search/search-index.js';
 import type { MediaSweeper } from './media/sweep-media.js';
 import type { Expirer } from './messages/expire-messages.js';
 import type { ObjectStore } from './infra/object-store.js';
@@ -94,6 +95,8 @@ export interface AppContext {
   analyser: Analyser;
   /** Deletes the files of uploads nobody may see any more. */
   mediaSweeper: MediaSweeper;
+  /** Moves sent messages into the search index (search-index.ts). */
+  searchIndex: SearchIndexer;
   /** Keeps the words search corrects typos to. */
   wordList: WordList;
   /** Injectable clock, so tests can move time. */

@@ -37,6 +37,7 @@ import { createAnalysisQueue } from './media/analysis/analysis-queue.js';
 import { createMediaSigner } from './media/signed-urls.js';
 import { createMediaSweeper } from './media/sweep-media.js';
 import { createExpirer } from './messages/expire-messages.js';
+import { createSearchIndexer } from './search/search-index.js';
 import { createWordList } from './search/word-list.js';
 import { createDeliveryRecorder } from './messages/record-delivery.js';
 import { findEarlier, sendInTransaction } from './messages/send-message.js';
@@ -202,6 +203,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       | 'mediaQueue'
       | 'mediaSweeper'
       | 'wordList'
+      | 'searchIndex'
       | 'mediaAnalysis'
       | 'analyser'
     > as AppContext;
@@ -229,6 +231,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     });
     ctx.mediaAnalysis = createAnalysisQueue(ctx, ctx.analyser);
     ctx.mediaSweeper = createMediaSweeper(ctx);
+    ctx.searchIndex = createSearchIndexer(ctx, { intervalMs: config.searchIndexMs });
     ctx.wordList = createWordList(ctx, config.searchWords);
     metrics.watch({
       dbStatements: () => db.statements,
@@ -282,6 +285,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
         await ctx.pipeline.drain();
         ctx.mediaSweeper.close();
         ctx.wordList.close();
+        await ctx.searchIndex.close();
         await ctx.mediaQueue.close();
         await ctx.mediaAnalysis.close();
         await ctx.analyser.close();

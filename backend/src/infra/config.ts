@@ -141,6 +141,7 @@ const envSchema = z
     WS_AUTH_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
     DIRECT_CHAT_POLICY: z.enum(['open', 'requests']).default('requests'),
     EXPIRY_SWEEP_MS: z.coerce.number().int().min(100).max(3_600_000).default(1_000),
+    SEARCH_INDEX_MS: z.coerce.number().int().min(10).max(3_600_000).default(250),
     SEARCH_WORDS_MS: z.coerce.number().int().min(100).max(86_400_000).default(30_000),
     SEARCH_WORDS_LAG_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
     TYPING_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(6_000),
@@ -341,9 +342,11 @@ export interface Config {
   typingTimeoutMs: number;
   /** open: anyone may message anyone; requests: non-contacts start with a chat request. */
   directChatPolicy: 'open' | 'requests';
-  /** How often disappearing messages are swept. */
+  /** How often sent messages are moved into the search index (search/search-index.ts). */
+  searchIndexMs: number;
   /** The search word list's runs (search/word-list.ts): how often, and how far behind now. */
   searchWords: { intervalMs: number; lagMs: number };
+  /** How often disappearing messages are swept. */
   expirySweepMs: number;
   logLevel: string;
   /** SIGTERM to exit at most; past it the process exits with code 1. */
@@ -580,6 +583,7 @@ export function loadConfig(
     listenBacklog: e.LISTEN_BACKLOG,
     typingTimeoutMs: e.TYPING_TIMEOUT_MS,
     expirySweepMs: e.EXPIRY_SWEEP_MS,
+    searchIndexMs: e.SEARCH_INDEX_MS,
     searchWords: { intervalMs: e.SEARCH_WORDS_MS, lagMs: e.SEARCH_WORDS_LAG_MS },
     directChatPolicy: e.DIRECT_CHAT_POLICY,
     logLevel: e.LOG_LEVEL,

@@ -30,9 +30,12 @@ export async function appendMessage(
     WHERE id = ${chatId}::uuid
     RETURNING last_seq, message_ttl_seconds`;
   if (!chat) throw new Error(`chat ${chatId} vanished inside its own transaction`);
+  const id = randomUUID();
+  // Search indexes a text in the background (search/search-index.ts).
+  if (message.kind === 'text') await tx.messageSearchQueue.create({ data: { messageId: id } });
   return tx.message.create({
     data: {
-      id: randomUUID(),
+      id,
       chatId,
       seq: chat.last_seq,
       kind: message.kind,

@@ -8,6 +8,7 @@ import { hasRole } from '../chats/access.js';
 import { assertMayWrite } from '../chats/chat-rules.js';
 import { inTransaction } from '../events/outbox.js';
 import { AppError } from '../infra/errors.js';
+import { writeSearchRow } from '../search/search-index.js';
 import { nextChatVersion, requireVisibleMessage } from './access.js';
 
 export async function deleteMessage(
@@ -49,6 +50,8 @@ export async function deleteMessage(
       where: { id: messageId },
       data: { body: '', deletedAt: ctx.now(), version: { increment: 1 }, changedInVersion: version },
     });
+    // Its text leaves the search index with it.
+    await writeSearchRow(tx, messageId);
     emit.toChat(chatId, {
       type: 'message:deleted',
       data: {

@@ -5,6 +5,7 @@ import { assertMayWrite } from '../chats/chat-rules.js';
 import { inTransaction } from '../events/outbox.js';
 import { AppError } from '../infra/errors.js';
 import { nextChatVersion, requireVisibleMessage } from './access.js';
+import { writeSearchRow } from '../search/search-index.js';
 import { resolveMentions } from './mentions.js';
 import { messageInclude, presentMessage } from './presenters.js';
 
@@ -34,6 +35,8 @@ export async function editMessage(
       data: { body, editedAt: ctx.now(), version: { increment: 1 }, changedInVersion: version },
       include: messageInclude,
     });
+    // Search finds the new text, not the old, from this commit on.
+    await writeSearchRow(tx, messageId);
     emit.toChat(chatId, { type: 'message:edited', data: { message: await presentMessage(tx, row) } });
     return row;
   });

@@ -116,6 +116,10 @@ inserted AS (
   FROM numbered
   RETURNING id
 ),
+-- Search indexes it in the background (search/search-index.ts).
+queued AS (
+  INSERT INTO message_search_queue (message_id) SELECT id FROM inserted
+),
 mentioned AS (
   INSERT INTO message_mentions (message_id, user_id)
   SELECT m.message_id, m.user_id FROM unnest($10::uuid[], $11::uuid[]) AS m(message_id, user_id)

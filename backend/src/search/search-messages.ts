@@ -6,7 +6,13 @@
  * member of now (history from before they joined included, as the chat shows it; nothing
  * up to their cleared position), never deleted, expired or deleted-for-me messages.
  *
- * Matching, on the columns the search migration maintains (see its comments):
+ * Indexed and queued: a message's search_text and search_vector are in message_search once
+ * the background indexer has taken it from message_search_queue (search-index.ts); until
+ * then they are computed here from its text. The statement has a branch for each, each
+ * newest first and limited, merged before ranking; so a message is found as soon as its
+ * send is acknowledged, and the queue is a few hundred messages at most in normal running.
+ *
+ * Matching, on the columns the search migrations define (see their comments):
  * - a word of 3+ characters is a substring of search_text (trigram index): "deploy" finds
  *   "deployment", "config" finds "getUserConfig";
  * - a shorter word is a word start in search_vector ("go" finds "golang", not "ago");
@@ -38,7 +44,7 @@
  * Cost (see "Search" in specs/benchmarks.md): ranking needs each candidate row, and a
  * common word matches tens of thousands of messages. So relevance ranks the newest
  * RANK_CANDIDATES matches (every match when there are fewer): the planner can then walk
- * the messages newest first (messages_created_at_idx) and stop, instead of reading every
+ * the index newest first (message_search_created_at_idx) and stop, instead of reading every
  * match. A cursor carries the oldest candidate's time, so later pages rank the same set.
  * For a caller whose chats hold a small share of all messages, the statement also names
  * those chats (`chat_id = ANY(...)`, read just before), so the chat index narrows the text
@@ -273,175 +279,236 @@ export function buildSearchStatement(
   };
   const me = p(opts.userId, 'uuid');
 
-  const where: string[] = [
-    `m.kind = 'text'`,
-    `m.deleted_at IS NULL`,
-    `(m.expires_at IS NULL OR m.expires_at > ${p(opts.now, 'timestamptz')})`,
-    // The caller's hidden messages are read once and looked up per row (a hashed subplan):
-    // as an anti-join, a phrase (whose matches the planner guesses at one or two) got a
-    // nested loop that scanned them all for every row.
-    `m.id NOT IN (SELECT h.message_id FROM message_hides h WHERE h.user_id = ${me})`,
-  ];
-  // Built only when ranking by relevance (an unused parameter would have no type).
-  const rankParts: (() => string)[] = [];
   /** has:image in a message search: what the message's pictures show counts as its text. */
   const imageContent = !files && parsed.has.includes('image');
-
-  const termCondition = (term: TextTerm, negated: boolean): string => {
-    let param = '';
-    const text = () => (param ||= p(term.text, 'text'));
-    const similar = (!negated && term.kind === 'word' && opts.similar?.[term.text]) || [];
-    const like = (column: string) =>
-      `${column} LIKE '%' || parley_search_text(${p(escapeLike(term.text), 'text')}) || '%'`;
-    /** The term, or a similar word, as a piece of `column` (names, what pictures show). */
-    const piece = (column: string) => {
-      if (similar.length === 0) return like(column);
-      const pieces = p(
-        similar.map((w) => `%${escapeLike(w)}%`),
-        'text[]',
-      );
-      return `(${like(column)} OR ${column} LIKE ANY(${pieces}))`;
-    };
-    // A file name, or what a picture shows (type=media): every kind of term is a piece of it.
-    if (files) return piece(pictures ? 'a.search_text' : 'x.search_name');
-    const message = messageCondition(term, negated, similar, text, like);
-    // has:image: the message's pictures count as its text.
-    if (!imageContent) return message;
-    return `(${message} OR EXISTS (SELECT 1 FROM ${ANALYSIS_OF_IMAGES}
-      WHERE x.message_id = m.id AND x.deleted_at IS NULL AND ${piece('a.search_text')}))`;
-  };
-  const messageCondition = (
-    term: TextTerm,
-    negated: boolean,
-    similar: string[],
-    text: () => string,
-    like: (column: string) => string,
-  ): string => {
-    if (similar.length > 0) {
-      // The list's words are lexemes as they are (letters only, so nothing to escape).
-      const words = p(similar.map((w) => `'${w}'`).join(' | '), 'text');
-      rankParts.push(() => `to_tsquery('simple', ${words})`);
-      return `(${like('m.search_text')} OR m.search_vector @@ to_tsquery('simple', ${words}))`;
-    }
-    if (term.kind === 'phrase') {
-      const cond = CJK.test(term.text)
-        ? `m.search_text LIKE '%' || parley_search_text(${p(escapeLike(term.text), 'text')}) || '%'`
-        : `m.search_vector @@ ${phraseQuery(text())}`;
-      if (!negated && !CJK.test(term.text)) rankParts.push(() => phraseQuery(text()));
-      return cond;
-    }
-    const chars = [...term.text].length;
-    const cjk = CJK.test(term.text);
-    if (!negated) rankParts.push(() => prefixQuery(text()));
-    if (term.kind === 'prefix' || negated) {
-      return ONLY_WORD_CHARS.test(term.text) || chars < 3
-        ? `m.search_vector @@ ${prefixQuery(text())}`
-        : `m.search_text LIKE '%' || parley_search_text(${p(escapeLike(term.text), 'text')}) || '%'`;
-    }
-    if (cjk && chars === 2) return `m.search_vector @@ ${exactQuery(text())}`;
-    if (chars >= 3 || !ONLY_WORD_CHARS.test(term.text)) {
-      return `m.search_text LIKE '%' || parley_search_text(${p(escapeLike(term.text), 'text')}) || '%'`;
-    }
-    return `m.search_vector @@ ${prefixQuery(text())}`;
-  };
-  for (const term of parsed.include) where.push(termCondition(term, false));
-  for (const term of parsed.exclude) where.push(`NOT (${termCondition(term, true)})`);
-
-  if (parsed.from.length > 0) {
-    const usernames = parsed.from.filter((u) => u !== 'me');
-    const conds = [];
-    if (parsed.from.includes('me')) conds.push(`m.sender_id = ${me}`);
-    if (usernames.length > 0) conds.push(`m.sender_id = ANY(${p(opts.scope.sender_ids, 'uuid[]')})`);
-    where.push(`(${conds.join(' OR ')})`);
-  }
-  for (const has of parsed.has) {
-    if (has === 'link') where.push(`m.search_text ~ '(https?://|www\\.)[^ ]'`);
-    if (has === 'mention') where.push(`EXISTS (SELECT 1 FROM message_mentions x WHERE x.message_id = m.id)`);
-    if (has === 'reaction')
-      where.push(`EXISTS (SELECT 1 FROM message_reactions x WHERE x.message_id = m.id)`);
-    // has:image — a picture; has:file — any attachment (pictures, videos, voice notes, documents).
-    if (has === 'image' || has === 'file') {
-      where.push(
-        `EXISTS (SELECT 1 FROM media x WHERE x.message_id = m.id AND x.deleted_at IS NULL${
-          has === 'image' ? ` AND x.kind = 'image'` : ''
-        })`,
-      );
-    }
-  }
-  if (parsed.unread) where.push(`m.sender_id IS DISTINCT FROM ${me}`);
-  if (parsed.before) where.push(`m.created_at < ${p(parsed.before, 'timestamptz')}`);
-  if (parsed.after) where.push(`m.created_at >= ${p(parsed.after, 'timestamptz')}`);
-
-  // The scope: a message of a chat the caller is in (narrowed by chatId and in:), after
-  // their cleared position (and their read position, for is:unread).
+  // Built only when ranking by relevance (an unused parameter would have no type), from the
+  // first branch built (each branch has the same terms).
+  const rankParts: (() => string)[] = [];
   const narrowed = Boolean(opts.chatId) || parsed.in.length > 0;
   const chatIds = scopeHint(opts.scope, narrowed);
-  if (chatIds) where.push(`m.chat_id = ANY(${p(chatIds, 'uuid[]')})`);
-  let from: string;
-  // type=files: one row per attachment of a message found, its name matched above.
-  // type=media: one row per analysed picture of a message found, what it shows matched above.
-  const attachments = files
-    ? `\n    JOIN media x ON x.message_id = m.id AND x.deleted_at IS NULL AND x.status <> 'failed'${
-        pictures
-          ? `\n    JOIN media_analysis a ON a.media_id = x.id AND a.status = 'done' AND x.kind = 'image'`
-          : ''
-      }`
-    : '';
-  if (chatIds && !narrowed && !parsed.unread) {
-    // Few chats, named above (read in this transaction, so membership is as of now): no
-    // join. As a join next to the named chats, the planner would count the chats' share
-    // twice and take a scan of the messages chat by chat for cheap, which reads every
-    // message of those chats. A cleared history is a per-row comparison with the positions
-    // read alongside (most users clear none: then there is nothing to compare).
-    from = `messages m${attachments}`;
-    if (opts.scope.cleared_chat_ids.length > 0) {
-      where.push(
-        `m.seq > coalesce((${p(opts.scope.cleared_seqs, 'int[]')})[array_position(${p(
-          opts.scope.cleared_chat_ids,
-          'uuid[]',
-        )}, m.chat_id)], 0)`,
-      );
+  const cursor = opts.cursor ? decodeCursor(opts.cursor, opts.sort) : null;
+
+  /**
+   * One branch of the statement: its FROM and WHERE, with `cols` saying where the message's
+   * search columns are (message_search's, or computed from a queued message's text).
+   */
+  const branch = (kind: 'indexed' | 'queued' | 'files', collectRank: boolean) => {
+    const cols =
+      kind === 'indexed'
+        ? { text: 's.search_text', vector: 's.search_vector', time: 's.created_at', chat: 's.chat_id' }
+        : {
+            text: 'parley_search_text(m.body)',
+            vector: 'parley_search_vector(m.body)',
+            time: 'm.created_at',
+            chat: 'm.chat_id',
+          };
+    const where: string[] = [
+      `m.kind = 'text'`,
+      `m.deleted_at IS NULL`,
+      `(m.expires_at IS NULL OR m.expires_at > ${p(opts.now, 'timestamptz')})`,
+      // The caller's hidden messages are read once and looked up per row (a hashed subplan):
+      // as an anti-join, a phrase (whose matches the planner guesses at one or two) got a
+      // nested loop that scanned them all for every row.
+      `m.id NOT IN (SELECT h.message_id FROM message_hides h WHERE h.user_id = ${me})`,
+    ];
+    // A queued message that an edit or a delete has indexed meanwhile is found there.
+    if (kind === 'queued')
+      where.push(`NOT EXISTS (SELECT 1 FROM message_search s WHERE s.message_id = m.id)`);
+
+    const termCondition = (term: TextTerm, negated: boolean): string => {
+      let param = '';
+      const text = () => (param ||= p(term.text, 'text'));
+      const similar = (!negated && term.kind === 'word' && opts.similar?.[term.text]) || [];
+      const like = (column: string) =>
+        `${column} LIKE '%' || parley_search_text(${p(escapeLike(term.text), 'text')}) || '%'`;
+      /** The term, or a similar word, as a piece of `column` (names, what pictures show). */
+      const piece = (column: string) => {
+        if (similar.length === 0) return like(column);
+        const pieces = p(
+          similar.map((w) => `%${escapeLike(w)}%`),
+          'text[]',
+        );
+        return `(${like(column)} OR ${column} LIKE ANY(${pieces}))`;
+      };
+      // A file name, or what a picture shows (type=media): every kind of term is a piece of it.
+      if (files) return piece(pictures ? 'a.search_text' : 'x.search_name');
+      const message = messageCondition(term, negated, similar, text, like);
+      // has:image: the message's pictures count as its text.
+      if (!imageContent) return message;
+      return `(${message} OR EXISTS (SELECT 1 FROM ${ANALYSIS_OF_IMAGES}
+      WHERE x.message_id = m.id AND x.deleted_at IS NULL AND ${piece('a.search_text')}))`;
+    };
+    const rankPart = (part: () => string) => {
+      if (collectRank) rankParts.push(part);
+    };
+    const messageCondition = (
+      term: TextTerm,
+      negated: boolean,
+      similar: string[],
+      text: () => string,
+      like: (column: string) => string,
+    ): string => {
+      if (similar.length > 0) {
+        // The list's words are lexemes as they are (letters only, so nothing to escape).
+        const words = p(similar.map((w) => `'${w}'`).join(' | '), 'text');
+        rankPart(() => `to_tsquery('simple', ${words})`);
+        return `(${like(cols.text)} OR ${cols.vector} @@ to_tsquery('simple', ${words}))`;
+      }
+      if (term.kind === 'phrase') {
+        const cond = CJK.test(term.text) ? like(cols.text) : `${cols.vector} @@ ${phraseQuery(text())}`;
+        if (!negated && !CJK.test(term.text)) rankPart(() => phraseQuery(text()));
+        return cond;
+      }
+      const chars = [...term.text].length;
+      const cjk = CJK.test(term.text);
+      if (!negated) rankPart(() => prefixQuery(text()));
+      if (term.kind === 'prefix' || negated) {
+        return ONLY_WORD_CHARS.test(term.text) || chars < 3
+          ? `${cols.vector} @@ ${prefixQuery(text())}`
+          : like(cols.text);
+      }
+      if (cjk && chars === 2) return `${cols.vector} @@ ${exactQuery(text())}`;
+      if (chars >= 3 || !ONLY_WORD_CHARS.test(term.text)) return like(cols.text);
+      return `${cols.vector} @@ ${prefixQuery(text())}`;
+    };
+    for (const term of parsed.include) where.push(termCondition(term, false));
+    for (const term of parsed.exclude) where.push(`NOT (${termCondition(term, true)})`);
+
+    if (parsed.from.length > 0) {
+      const usernames = parsed.from.filter((u) => u !== 'me');
+      const conds = [];
+      if (parsed.from.includes('me')) conds.push(`m.sender_id = ${me}`);
+      if (usernames.length > 0) conds.push(`m.sender_id = ANY(${p(opts.scope.sender_ids, 'uuid[]')})`);
+      where.push(`(${conds.join(' OR ')})`);
     }
-  } else if (chatIds && !narrowed) {
-    // The same with is:unread: the read position is checked per row (OFFSET 0 keeps it
-    // from becoming a join, as above).
-    from = `messages m${attachments}`;
-    where.push(`EXISTS (SELECT 1 FROM chat_members cm
+    for (const has of parsed.has) {
+      if (has === 'link') where.push(`${cols.text} ~ '(https?://|www\\.)[^ ]'`);
+      if (has === 'mention')
+        where.push(`EXISTS (SELECT 1 FROM message_mentions x WHERE x.message_id = m.id)`);
+      if (has === 'reaction')
+        where.push(`EXISTS (SELECT 1 FROM message_reactions x WHERE x.message_id = m.id)`);
+      // has:image — a picture; has:file — any attachment (pictures, videos, voice notes, documents).
+      if (has === 'image' || has === 'file') {
+        where.push(
+          `EXISTS (SELECT 1 FROM media x WHERE x.message_id = m.id AND x.deleted_at IS NULL${
+            has === 'image' ? ` AND x.kind = 'image'` : ''
+          })`,
+        );
+      }
+    }
+    if (parsed.unread) where.push(`m.sender_id IS DISTINCT FROM ${me}`);
+    if (parsed.before) where.push(`${cols.time} < ${p(parsed.before, 'timestamptz')}`);
+    if (parsed.after) where.push(`${cols.time} >= ${p(parsed.after, 'timestamptz')}`);
+
+    // The scope: a message of a chat the caller is in (narrowed by chatId and in:), after
+    // their cleared position (and their read position, for is:unread).
+    if (chatIds) where.push(`${cols.chat} = ANY(${p(chatIds, 'uuid[]')})`);
+    // The messages: indexed ones with their search row, or those still queued.
+    const messages =
+      kind === 'indexed'
+        ? 'message_search s JOIN messages m ON m.id = s.message_id'
+        : kind === 'queued'
+          ? 'message_search_queue q JOIN messages m ON m.id = q.message_id'
+          : 'messages m';
+    let from: string;
+    // type=files: one row per attachment of a message found, its name matched above.
+    // type=media: one row per analysed picture of a message found, what it shows matched above.
+    const attachments = files
+      ? `\n    JOIN media x ON x.message_id = m.id AND x.deleted_at IS NULL AND x.status <> 'failed'${
+          pictures
+            ? `\n    JOIN media_analysis a ON a.media_id = x.id AND a.status = 'done' AND x.kind = 'image'`
+            : ''
+        }`
+      : '';
+    if (chatIds && !narrowed && !parsed.unread) {
+      // Few chats, named above (read in this transaction, so membership is as of now): no
+      // join. As a join next to the named chats, the planner would count the chats' share
+      // twice and take a scan of the messages chat by chat for cheap, which reads every
+      // message of those chats. A cleared history is a per-row comparison with the positions
+      // read alongside (most users clear none: then there is nothing to compare).
+      from = `${messages}${attachments}`;
+      if (opts.scope.cleared_chat_ids.length > 0) {
+        where.push(
+          `m.seq > coalesce((${p(opts.scope.cleared_seqs, 'int[]')})[array_position(${p(
+            opts.scope.cleared_chat_ids,
+            'uuid[]',
+          )}, m.chat_id)], 0)`,
+        );
+      }
+    } else if (chatIds && !narrowed) {
+      // The same with is:unread: the read position is checked per row (OFFSET 0 keeps it
+      // from becoming a join, as above).
+      from = `${messages}${attachments}`;
+      where.push(`EXISTS (SELECT 1 FROM chat_members cm
       WHERE cm.chat_id = m.chat_id AND cm.user_id = ${me} AND m.seq > cm.cleared_seq AND m.seq > cm.last_read_seq
       OFFSET 0)`);
-  } else {
-    // Many chats (or the few chosen by chatId or in:): a join, which the planner costs per
-    // message found, so it can walk the newest messages and stop (see RANK_CANDIDATES).
-    const mine = [`cm.user_id = ${me}`];
-    if (narrowed) mine.push(`cm.chat_id = ANY(${p(opts.scope.chat_ids, 'uuid[]')})`);
-    from = `(SELECT cm.chat_id, cm.cleared_seq, cm.last_read_seq FROM chat_members cm WHERE ${mine.join(' AND ')}) mine
-    JOIN messages m ON m.chat_id = mine.chat_id AND m.seq > mine.cleared_seq${attachments}`;
-    if (parsed.unread) where.push('m.seq > mine.last_read_seq');
-  }
+    } else {
+      // Many chats (or the few chosen by chatId or in:): a join, which the planner costs per
+      // message found, so it can walk the newest messages and stop (see RANK_CANDIDATES).
+      const mine = [`cm.user_id = ${me}`];
+      if (narrowed) mine.push(`cm.chat_id = ANY(${p(opts.scope.chat_ids, 'uuid[]')})`);
+      const members = `(SELECT cm.chat_id, cm.cleared_seq, cm.last_read_seq FROM chat_members cm WHERE ${mine.join(' AND ')}) mine`;
+      from =
+        kind === 'indexed'
+          ? `${members}
+    JOIN message_search s ON s.chat_id = mine.chat_id
+    JOIN messages m ON m.id = s.message_id AND m.seq > mine.cleared_seq`
+          : `${messages}
+    JOIN ${members} ON mine.chat_id = m.chat_id AND m.seq > mine.cleared_seq${attachments}`;
+      if (parsed.unread) where.push('m.seq > mine.last_read_seq');
+    }
+    return { from, where, cols };
+  };
 
-  const cursor = opts.cursor ? decodeCursor(opts.cursor, opts.sort) : null;
-  const ranked = opts.sort === 'relevance' && rankParts.length > 0 && !files;
-  const columns = `m.id::text AS id, m.chat_id::text AS chat_id, m.seq, m.body, m.sender_id::text AS sender_id,
-    m.created_at, m.edited_at`;
+  const columns = `m.id, m.chat_id, m.seq, m.body, m.sender_id, m.created_at, m.edited_at`;
+  const output = `id::text AS id, chat_id::text AS chat_id, seq, body, sender_id::text AS sender_id, created_at, edited_at`;
 
-  if (!ranked) {
-    // Newest first (sort=date, files, or nothing to rank by): the keyset goes into the scan,
-    // so the planner may walk messages_created_at_idx from the cursor and stop at the limit.
-    // Files go by the time they were attached (their message's time), so a common piece of
-    // a name walks media_attached_idx the same way instead of joining every file it matches.
-    const [time, row] = files ? ['x.attached_at', 'x'] : ['m.created_at', 'm'];
+  if (files) {
+    // Newest first, by the time files were attached (their message's time): the keyset goes
+    // into the scan, so a common piece of a name walks media_attached_idx and stops at the
+    // limit instead of joining every file it matches. Message text only counts for has:link,
+    // computed per file found.
+    const { from, where } = branch('files', false);
     if (cursor)
-      where.push(`(${time}, ${row}.id) < (${p(cursor.at, 'timestamptz')}, ${p(cursor.id, 'uuid')})`);
-    const fileColumns = files
-      ? `, x.id::text AS file_id, x.name AS file_name, x.kind AS file_kind, x.mime AS file_mime, x.size AS file_size,
-    x.attached_at AS file_attached_at`
-      : '';
+      where.push(`(x.attached_at, x.id) < (${p(cursor.at, 'timestamptz')}, ${p(cursor.id, 'uuid')})`);
     const text = `
-SELECT ${columns}, 0::real AS rank, NULL::timestamptz AS floor${fileColumns}
+SELECT m.id::text AS id, m.chat_id::text AS chat_id, m.seq, m.body, m.sender_id::text AS sender_id,
+  m.created_at, m.edited_at, 0::real AS rank, NULL::timestamptz AS floor,
+  x.id::text AS file_id, x.name AS file_name, x.kind AS file_kind, x.mime AS file_mime, x.size AS file_size,
+  x.attached_at AS file_attached_at
 FROM ${from}
 WHERE ${where.join('\n  AND ')}
-ORDER BY ${time} DESC, ${row}.id DESC
+ORDER BY x.attached_at DESC, x.id DESC
 LIMIT ${p(opts.limit + 1, 'int')}`;
+    return { text, values };
+  }
+
+  // Messages: those indexed (message_search, the GIN indexes) and those still queued (their
+  // text read as it is), each branch newest first and limited, then merged.
+  const [indexed, queued] = [branch('indexed', true), branch('queued', false)];
+  const ranked = opts.sort === 'relevance' && rankParts.length > 0;
+  if (!ranked) {
+    // Newest first (sort=date, or nothing to rank by): the keyset goes into each branch, so
+    // the planner may walk message_search_created_at_idx from the cursor and stop at the limit.
+    const limit = p(opts.limit + 1, 'int');
+    const part = (b: typeof indexed) => {
+      if (cursor)
+        b.where.push(`(${b.cols.time}, m.id) < (${p(cursor.at, 'timestamptz')}, ${p(cursor.id, 'uuid')})`);
+      return `(SELECT ${columns}
+  FROM ${b.from}
+  WHERE ${b.where.join('\n    AND ')}
+  ORDER BY ${b.cols.time} DESC, m.id DESC
+  LIMIT ${limit})`;
+    };
+    const text = `
+SELECT ${output}, 0::real AS rank, NULL::timestamptz AS floor
+FROM (
+${part(indexed)}
+UNION ALL
+${part(queued)}
+) u
+ORDER BY created_at DESC, id DESC
+LIMIT ${limit}`;
     return { text, values };
   }
 
@@ -449,9 +516,17 @@ LIMIT ${p(opts.limit + 1, 'int')}`;
   // later page takes the matches since the oldest candidate of the first (all of them when
   // the first had fewer), so paging walks one fixed ranking however many new matches
   // arrive meanwhile, up to as many again: any cursor, forged ones too, bounds the work.
-  const floor = cursor?.k === 'r' ? cursor.floor : null;
-  if (floor) where.push(`m.created_at >= ${p(floor, 'timestamptz')}`);
   const firstPage = !cursor;
+  const floor = cursor?.k === 'r' ? cursor.floor : null;
+  const candidates = firstPage ? RANK_CANDIDATES : 2 * RANK_CANDIDATES;
+  const part = (b: typeof indexed) => {
+    if (floor) b.where.push(`${b.cols.time} >= ${p(floor, 'timestamptz')}`);
+    return `(SELECT ${columns}, ${b.cols.vector} AS search_vector
+      FROM ${b.from}
+      WHERE ${b.where.join('\n        AND ')}
+      ORDER BY ${b.cols.time} DESC
+      LIMIT ${candidates})`;
+  };
   const rank = `ts_rank(c.search_vector, ${rankParts.map((r) => `(${r()})`).join(' || ')}, 1)`;
   const after =
     cursor?.k === 'r'
@@ -464,11 +539,13 @@ FROM (
   SELECT c.id, c.chat_id, c.seq, c.body, c.sender_id, c.created_at, c.edited_at, ${rank} AS rank,
     ${firstPage ? `CASE WHEN count(*) OVER () >= ${RANK_CANDIDATES} THEN min(c.created_at) OVER () END` : 'NULL::timestamptz'} AS floor
   FROM (
-    SELECT m.id, m.chat_id, m.seq, m.body, m.sender_id, m.created_at, m.edited_at, m.search_vector
-    FROM ${from}
-    WHERE ${where.join('\n      AND ')}
-    ORDER BY m.created_at DESC
-    LIMIT ${firstPage ? RANK_CANDIDATES : 2 * RANK_CANDIDATES}
+    SELECT * FROM (
+      ${part(indexed)}
+      UNION ALL
+      ${part(queued)}
+    ) u
+    ORDER BY u.created_at DESC
+    LIMIT ${candidates}
   ) c
 ) r
 ${after}

@@ -29,6 +29,8 @@ beforeAll(async () => {
     // The word list (similar words) reads up to now; tests refresh it by hand.
     SEARCH_WORDS_MS: '3600000',
     SEARCH_WORDS_LAG_MS: '0',
+    // The search index is filled by hand (indexFirst): each test knows what is indexed.
+    SEARCH_INDEX_MS: '3600000',
   });
   api = client(server.url);
 });
@@ -44,7 +46,23 @@ interface Hit {
   file?: { id: string; name: string; kind: string; mime: string; size: number };
 }
 
+/**
+ * Whether search() first moves every queued message into the search index, as the server
+ * does every SEARCH_INDEX_MS: most tests search indexed messages; "live index" searches
+ * messages still queued as well.
+ */
+let indexFirst = true;
+const indexNow = () => server.running.ctx.searchIndex.drain();
+const queued = async () =>
+  (
+    await server.running.ctx.db.sql<{ n: number }>(
+      { text: 'SELECT count(*)::int AS n FROM message_search_queue' },
+      [],
+    )
+  )[0]!.n;
+
 async function search(user: TestUser, q: string, extra: Record<string, string> = {}) {
+  if (indexFirst) await indexNow();
   const qs = new URLSearchParams({ q, ...extra }).toString();
   const res = await api.get(`/api/search?${qs}`, as(user));
   if (res.status !== 200) {
@@ -735,6 +753,144 @@ describe('results', () => {
 });
 
 describe('live index', () => {
+  beforeAll(() => {
+    indexFirst = false;
+  });
+  afterAll(() => {
+    indexFirst = true;
+  });
+
+  it('finds a message not yet indexed by every kind of query, and finds the same once it is', async () => {
+    await indexNow();
+    const [ana, ben] = await registerUsers(api, 2);
+    const stranger = await registerUser(api);
+    const g = await createGroup(api, ana!, [ben!]);
+    const bodies = [
+      'the deployment of kubernetes-operator finished',
+      '我家在上海东边',
+      'café au lait, menu at https://example.com/menu',
+      'an exact phrase lives here',
+      'prefixed words and deployment notes',
+    ];
+    for (const body of bodies) await sendText(api, ana!, g.id, body);
+    expect(await queued()).toBe(bodies.length);
+    const queries: [string, number][] = [
+      ['deploy', 2],
+      ['kube', 1],
+      ['上海', 1],
+      ['cafe', 1],
+      ['has:link', 1],
+      ['"phrase lives"', 1],
+      ['prefix*', 1],
+      ['deployment -kubernetes', 1],
+      [`from:@${ana!.username} lait`, 1],
+      ['after:2000-01-01 menu', 1],
+      ['deplyment', 2],
+    ];
+    await learnWords();
+    const before: Record<string, string[]> = {};
+    for (const [q, n] of queries) {
+      before[q] = await found(ben!, q);
+      expect([q, before[q]!.length]).toEqual([q, n]);
+      expect([q, await found(stranger, q)]).toEqual([q, []]);
+      before[`date ${q}`] = await found(ben!, q, { sort: 'date' });
+    }
+    expect(await indexNow()).toBe(bodies.length);
+    expect(await queued()).toBe(0);
+    for (const [q] of queries) {
+      expect([q, await found(ben!, q)]).toEqual([q, before[q]]);
+      expect([q, await found(ben!, q, { sort: 'date' })]).toEqual([q, before[`date ${q}`]]);
+      expect([q, await found(stranger, q)]).toEqual([q, []]);
+    }
+  });
+
+  it('merges indexed and queued messages: newest first, by relevance, and page by page', async () => {
+    const [ana, ben] = await registerUsers(api, 2);
+    const g = await createGroup(api, ana!, [ben!]);
+    const ids: string[] = [];
+    for (const i of [1, 2, 3]) {
+      ids.push((await sendText(api, ana!, g.id, `okapi ${i}`)).id);
+      server.clock.advance(1000);
+    }
+    await indexNow();
+    for (const i of [4, 5, 6]) {
+      ids.push((await sendText(api, ana!, g.id, `okapi ${i}`)).id);
+      server.clock.advance(1000);
+    }
+    expect(await queued()).toBeGreaterThanOrEqual(3);
+    const newestFirst = [...ids].reverse();
+    expect(await found(ben!, 'okapi', { sort: 'date' })).toEqual(newestFirst);
+    // Equal rank: newer first.
+    expect(await found(ben!, 'okapi')).toEqual(newestFirst);
+    for (const sort of ['date', 'relevance']) {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await search(ben!, 'okapi', { sort, limit: '4', ...(cursor ? { cursor } : {}) });
+        seen.push(...page.messages.map((h) => h.messageId));
+        cursor = page.nextCursor;
+      } while (cursor);
+      expect([sort, seen]).toEqual([sort, newestFirst]);
+    }
+  });
+
+  it('an edit or a delete is what search finds at once, indexed or queued; what it deleted is not kept', async () => {
+    const [ana, ben] = await registerUsers(api, 2);
+    const g = await createGroup(api, ana!, [ben!]);
+    // Queued, then edited.
+    const q = await sendText(api, ana!, g.id, 'queued draft about lemurs');
+    expect(
+      (await api.put(`/api/messages/${q.id}`, { body: 'queued final about tapirs' }, as(ana!))).status,
+    ).toBe(200);
+    expect(await found(ben!, 'lemurs')).toEqual([]);
+    expect(await found(ben!, 'tapirs')).toEqual([q.id]);
+    // Indexed, then edited.
+    const m = await sendText(api, ana!, g.id, 'first draft about aardvarks');
+    await indexNow();
+    expect(await found(ben!, 'aardvarks')).toEqual([m.id]);
+    const edit = await api.put(`/api/messages/${m.id}`, { body: 'final text about pangolins' }, as(ana!));
+    expect(edit.status).toBe(200);
+    expect(await found(ben!, 'aardvarks')).toEqual([]);
+    expect(await found(ben!, 'pangolins')).toEqual([m.id]);
+    await indexNow();
+    expect(await found(ben!, 'aardvarks')).toEqual([]);
+    expect(await found(ben!, 'pangolins')).toEqual([m.id]);
+
+    const d = await sendText(api, ana!, g.id, 'a secret about narwhals');
+    await indexNow();
+    expect(await found(ben!, 'narwhals')).toEqual([d.id]);
+    expect((await api.del(`/api/messages/${d.id}`, as(ana!))).status).toBe(204);
+    expect(await found(ben!, 'narwhals')).toEqual([]);
+    await indexNow();
+    expect(await found(ben!, 'narwhals')).toEqual([]);
+    const [row] = await server.running.ctx.db.sql<{ search_text: string }>(
+      { text: 'SELECT search_text FROM message_search WHERE message_id = $1::uuid' },
+      [d.id],
+    );
+    expect(row).toEqual({ search_text: '' });
+  });
+
+  it('a disappearing message erased before it was indexed leaves nothing behind', async () => {
+    await indexNow();
+    const [ana, ben] = await registerUsers(api, 2);
+    const g = await createGroup(api, ana!, [ben!]);
+    expect((await api.put(`/api/chats/${g.id}/settings`, { messageTtlSeconds: 3600 }, as(ana!))).status).toBe(
+      200,
+    );
+    const m = await sendText(api, ana!, g.id, 'short-lived quokka');
+    expect(await found(ben!, 'quokka')).toEqual([m.id]);
+    server.clock.advance(3601 * 1000);
+    expect(await server.running.ctx.expirer.sweep()).toBeGreaterThanOrEqual(1);
+    expect(await queued()).toBe(1);
+    expect(await indexNow()).toBe(0);
+    expect(await queued()).toBe(0);
+    const [row] = await server.running.ctx.db.sql<{ n: number }>(
+      { text: 'SELECT count(*)::int AS n FROM message_search WHERE message_id = $1::uuid' },
+      [m.id],
+    );
+    expect(row).toEqual({ n: 0 });
+  });
+
   it('finds a message as soon as its send is acknowledged, re-indexes edits and drops deletes', async () => {
     const [ana, ben] = await registerUsers(api, 2);
     const g = await createGroup(api, ana!, [ben!]);

@@ -33,7 +33,7 @@ const nextBatch = (column: 'created_at' | 'edited_at') => `
 const ADD_WORDS = `
   INSERT INTO search_words (word)
   SELECT DISTINCT w FROM (
-    SELECT parley_dictionary_words(m.search_vector) AS w FROM messages m WHERE m.id = ANY($1::uuid[])
+    SELECT parley_dictionary_words(parley_search_vector(m.body)) AS w FROM messages m WHERE m.id = ANY($1::uuid[])
     UNION ALL
     SELECT parley_name_words(x.search_name)
     FROM media x WHERE x.message_id = ANY($1::uuid[]) AND x.deleted_at IS NULL

@@ -520,10 +520,9 @@ const IGNORED_TABLES = ['_prisma_migrations'];
  * found in `databaseOnly`, so the drift test can require every one of them to exist.
  */
 export const DATABASE_ONLY = [
-  'column messages.search_text',
-  'column messages.search_vector',
-  'index messages.messages_search_text_trgm_idx',
-  'index messages.messages_search_vector_idx',
+  'column message_search.search_vector',
+  'index message_search.message_search_search_text_trgm_idx',
+  'index message_search.message_search_search_vector_idx',
   'index messages.messages_edited_at_idx',
   'index search_words.search_words_word_trgm_idx',
   'column media.search_name',

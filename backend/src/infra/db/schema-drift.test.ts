@@ -118,11 +118,11 @@ describe.each(targets)('schema drift on %s', (mode) => {
     expect(actual.databaseOnly).toEqual([...DATABASE_ONLY].sort());
     // Dropping one is noticed: the exemption does not hide a missing object.
     const afterDrop = await inRolledBackTransaction(db, async (conn) => {
-      await conn.exec('DROP INDEX messages_search_vector_idx');
+      await conn.exec('DROP INDEX message_search_search_vector_idx');
       return introspect(conn);
     });
     expect(afterDrop.databaseOnly).toEqual(
-      DATABASE_ONLY.filter((o) => o !== 'index messages.messages_search_vector_idx').sort(),
+      DATABASE_ONLY.filter((o) => o !== 'index message_search.message_search_search_vector_idx').sort(),
     );
   });
 

@@ -1,0 +1,116 @@
+/**
+ * The search index, kept off the send path (see the search_index_async migration).
+ *
+ * A send adds its message's id to message_search_queue in its own statement. This job
+ * moves queued messages into message_search in batches: their search_text and
+ * search_vector (the search migration's functions) go into the GIN indexes there, one
+ * statement per batch instead of one index update per send's commit. Until then search
+ * computes the same values from the queued message's text (search-messages.ts), so a
+ * message is found once its send is acknowledged, indexed or not.
+ *
+ * An edit or a delete for everyone writes its message's row in its own transaction
+ * (writeSearchRow) and takes the message off the queue. The job inserts with ON CONFLICT
+ * DO NOTHING, so whichever commits last, the row holds the newest text: the job never
+ * overwrites a row, and a writer that finds the job's uncommitted row waits for it and
+ * then overwrites it.
+ *
+ * Every node runs the job; the batches do not overlap (FOR UPDATE SKIP LOCKED). A message
+ * erased while queued (disappearing messages, a deleted chat) leaves its id, dropped by the
+ * next batch; one erased while its batch runs makes that batch fail its foreign key check,
+ * and the next batch goes without it.
+ */
+import type { AppContext } from '../app-context.js';
+import type { Prisma } from '../infra/db/generated/client.js';
+import type { Statement } from '../infra/db/client.js';
+import { oneAtATime } from '../infra/one-at-a-time.js';
+
+export interface SearchIndexer {
+  /** Indexes everything queued; returns how many messages it indexed. */
+  drain(): Promise<number>;
+  /** Stops the timer; resolves once a batch under way is done. */
+  close(): Promise<void>;
+}
+
+/** Messages per statement. */
+export const BATCH = 1_000;
+
+/** One batch: $1 messages at most. Exported for the search benchmark. */
+export const INDEX_BATCH: Statement = {
+  name: 'search_index_batch',
+  text: `
+WITH picked AS (
+  SELECT message_id FROM message_search_queue LIMIT $1::int FOR UPDATE SKIP LOCKED
+),
+source AS (
+  SELECT m.id, m.chat_id, m.created_at, m.body FROM messages m JOIN picked p ON p.message_id = m.id
+),
+indexed AS (
+  INSERT INTO message_search (message_id, chat_id, created_at, search_text, search_vector)
+  SELECT id, chat_id, created_at, parley_search_text(body), parley_search_vector(body) FROM source
+  ON CONFLICT (message_id) DO NOTHING
+  RETURNING 1
+),
+done AS (
+  DELETE FROM message_search_queue q USING picked p WHERE q.message_id = p.message_id
+  RETURNING 1
+)
+SELECT (SELECT count(*) FROM picked)::int AS picked, (SELECT count(*) FROM indexed)::int AS indexed,
+  (SELECT count(*) FROM done)::int AS done`,
+};
+
+/**
+ * Writes a message's search row from its text as it is now in this transaction (after an
+ * edit, or the empty text of a delete for everyone) and takes it off the queue.
+ */
+export async function writeSearchRow(tx: Prisma.TransactionClient, messageId: string): Promise<void> {
+  await tx.$executeRaw`
+    WITH written AS (
+      INSERT INTO message_search (message_id, chat_id, created_at, search_text, search_vector)
+      SELECT m.id, m.chat_id, m.created_at, parley_search_text(m.body), parley_search_vector(m.body)
+      FROM messages m WHERE m.id = ${messageId}::uuid
+      ON CONFLICT (message_id) DO UPDATE
+        SET search_text = EXCLUDED.search_text, search_vector = EXCLUDED.search_vector
+    )
+    DELETE FROM message_search_queue WHERE message_id = ${messageId}::uuid`;
+}
+
+export function createSearchIndexer(ctx: AppContext, opts: { intervalMs: number }): SearchIndexer {
+  const log = ctx.log.child({ part: 'search-index' });
+  let sinceVacuum = 0;
+  let lastVacuum = ctx.now().getTime();
+
+  async function drainOnce(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const [row] = await ctx.db.sql<{ picked: number; indexed: number; done: number }>(INDEX_BATCH, [BATCH]);
+      const picked = row?.picked ?? 0;
+      total += row?.indexed ?? 0;
+      sinceVacuum += picked;
+      if (picked < BATCH) break;
+    }
+    // The queue's rows live for a fraction of a second: its dead rows are cleared now and
+    // then, here, since the embedded database has no autovacuum (and a server may run
+    // without it). A vacuum of a table this small takes milliseconds.
+    const now = ctx.now().getTime();
+    if (sinceVacuum >= 10 * BATCH && now - lastVacuum >= 60_000) {
+      sinceVacuum = 0;
+      lastVacuum = now;
+      await ctx.db.withConnection((conn) => conn.exec('VACUUM message_search_queue'));
+    }
+    return total;
+  }
+
+  const drain = oneAtATime(drainOnce);
+  let running: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    running = drain().catch((err: unknown) => log.warn({ err }, 'search index: a batch failed; retried'));
+  }, opts.intervalMs);
+  timer.unref();
+  return {
+    drain,
+    close: async () => {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
