@@ -289,8 +289,8 @@ export async function seedDataSet({ connect, plan, named, say, passwordHashFrom 
       await Promise.all(
         indexers.map((client, part) =>
           client.query(
-            `INSERT INTO message_search (message_id, chat_id, created_at, search_text, search_vector)
-             SELECT id, chat_id, created_at, parley_search_text(body), parley_search_vector(body)
+            `INSERT INTO message_search (message_id, chat_id, sender_id, created_at, search_text, search_vector)
+             SELECT id, chat_id, sender_id, created_at, parley_search_text(body), parley_search_vector(body)
              FROM messages WHERE kind = 'text' AND (get_byte(uuid_send(id), 0) & 1) = $1`,
             [part],
           ),

@@ -42,11 +42,11 @@ WITH picked AS (
   SELECT message_id FROM message_search_queue LIMIT $1::int FOR UPDATE SKIP LOCKED
 ),
 source AS (
-  SELECT m.id, m.chat_id, m.created_at, m.body FROM messages m JOIN picked p ON p.message_id = m.id
+  SELECT m.id, m.chat_id, m.sender_id, m.created_at, m.body FROM messages m JOIN picked p ON p.message_id = m.id
 ),
 indexed AS (
-  INSERT INTO message_search (message_id, chat_id, created_at, search_text, search_vector)
-  SELECT id, chat_id, created_at, parley_search_text(body), parley_search_vector(body) FROM source
+  INSERT INTO message_search (message_id, chat_id, sender_id, created_at, search_text, search_vector)
+  SELECT id, chat_id, sender_id, created_at, parley_search_text(body), parley_search_vector(body) FROM source
   ON CONFLICT (message_id) DO NOTHING
   RETURNING 1
 ),
@@ -65,8 +65,8 @@ SELECT (SELECT count(*) FROM picked)::int AS picked, (SELECT count(*) FROM index
 export async function writeSearchRow(tx: Prisma.TransactionClient, messageId: string): Promise<void> {
   await tx.$executeRaw`
     WITH written AS (
-      INSERT INTO message_search (message_id, chat_id, created_at, search_text, search_vector)
-      SELECT m.id, m.chat_id, m.created_at, parley_search_text(m.body), parley_search_vector(m.body)
+      INSERT INTO message_search (message_id, chat_id, sender_id, created_at, search_text, search_vector)
+      SELECT m.id, m.chat_id, m.sender_id, m.created_at, parley_search_text(m.body), parley_search_vector(m.body)
       FROM messages m WHERE m.id = ${messageId}::uuid
       ON CONFLICT (message_id) DO UPDATE
         SET search_text = EXCLUDED.search_text, search_vector = EXCLUDED.search_vector

@@ -295,12 +295,19 @@ export function buildSearchStatement(
   const branch = (kind: 'indexed' | 'queued' | 'files', collectRank: boolean) => {
     const cols =
       kind === 'indexed'
-        ? { text: 's.search_text', vector: 's.search_vector', time: 's.created_at', chat: 's.chat_id' }
+        ? {
+            text: 's.search_text',
+            vector: 's.search_vector',
+            time: 's.created_at',
+            chat: 's.chat_id',
+            sender: 's.sender_id',
+          }
         : {
             text: 'parley_search_text(m.body)',
             vector: 'parley_search_vector(m.body)',
             time: 'm.created_at',
             chat: 'm.chat_id',
+            sender: 'm.sender_id',
           };
     const where: string[] = [
       `m.kind = 'text'`,
@@ -377,8 +384,8 @@ export function buildSearchStatement(
     if (parsed.from.length > 0) {
       const usernames = parsed.from.filter((u) => u !== 'me');
       const conds = [];
-      if (parsed.from.includes('me')) conds.push(`m.sender_id = ${me}`);
-      if (usernames.length > 0) conds.push(`m.sender_id = ANY(${p(opts.scope.sender_ids, 'uuid[]')})`);
+      if (parsed.from.includes('me')) conds.push(`${cols.sender} = ${me}`);
+      if (usernames.length > 0) conds.push(`${cols.sender} = ANY(${p(opts.scope.sender_ids, 'uuid[]')})`);
       where.push(`(${conds.join(' OR ')})`);
     }
     for (const has of parsed.has) {

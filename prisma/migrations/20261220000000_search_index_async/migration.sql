@@ -15,6 +15,9 @@
 CREATE TABLE "message_search" (
     "message_id" UUID NOT NULL,
     "chat_id" UUID NOT NULL,
+    -- The message's, copied (neither ever changes): from: and the chat scope narrow the
+    -- text index's matches without reading the messages.
+    "sender_id" UUID,
     "created_at" TIMESTAMPTZ(3) NOT NULL,
     "search_text" TEXT NOT NULL,
     "search_vector" TSVECTOR NOT NULL,
@@ -29,8 +32,8 @@ CREATE TABLE "message_search_queue" (
     CONSTRAINT "message_search_queue_pkey" PRIMARY KEY ("message_id")
 );
 
-INSERT INTO "message_search" ("message_id", "chat_id", "created_at", "search_text", "search_vector")
-SELECT "id", "chat_id", "created_at", "search_text", "search_vector" FROM "messages" WHERE "kind" = 'text';
+INSERT INTO "message_search" ("message_id", "chat_id", "sender_id", "created_at", "search_text", "search_vector")
+SELECT "id", "chat_id", "sender_id", "created_at", "search_text", "search_vector" FROM "messages" WHERE "kind" = 'text';
 
 ALTER TABLE "message_search" ADD CONSTRAINT "message_search_message_id_fkey" FOREIGN KEY ("message_id") REFERENCES "messages"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 
