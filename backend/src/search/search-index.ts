@@ -27,6 +27,8 @@ import { oneAtATime } from '../infra/one-at-a-time.js';
 export interface SearchIndexer {
   /** Indexes everything queued; returns how many messages it indexed. */
   drain(): Promise<number>;
+  /** How many times the queue was vacuumed (see drainOnce). */
+  readonly vacuums: number;
   /** Stops the timer; resolves once a batch under way is done. */
   close(): Promise<void>;
 }
@@ -74,10 +76,19 @@ export async function writeSearchRow(tx: Prisma.TransactionClient, messageId: st
     DELETE FROM message_search_queue WHERE message_id = ${messageId}::uuid`;
 }
 
-export function createSearchIndexer(ctx: AppContext, opts: { intervalMs: number }): SearchIndexer {
+export function createSearchIndexer(
+  ctx: AppContext,
+  opts: {
+    intervalMs: number;
+    /** The queue is vacuumed after this many messages and this long since the last time. */
+    vacuumAfter?: { messages: number; ms: number };
+  },
+): SearchIndexer {
   const log = ctx.log.child({ part: 'search-index' });
+  const vacuumAfter = opts.vacuumAfter ?? { messages: 10 * BATCH, ms: 60_000 };
   let sinceVacuum = 0;
   let lastVacuum = ctx.now().getTime();
+  let vacuums = 0;
 
   async function drainOnce(): Promise<number> {
     let total = 0;
@@ -92,10 +103,11 @@ export function createSearchIndexer(ctx: AppContext, opts: { intervalMs: number 
     // then, here, since the embedded database has no autovacuum (and a server may run
     // without it). A vacuum of a table this small takes milliseconds.
     const now = ctx.now().getTime();
-    if (sinceVacuum >= 10 * BATCH && now - lastVacuum >= 60_000) {
+    if (sinceVacuum >= vacuumAfter.messages && now - lastVacuum >= vacuumAfter.ms) {
       sinceVacuum = 0;
       lastVacuum = now;
       await ctx.db.withConnection((conn) => conn.exec('VACUUM message_search_queue'));
+      vacuums++;
     }
     return total;
   }
@@ -108,6 +120,9 @@ export function createSearchIndexer(ctx: AppContext, opts: { intervalMs: number 
   timer.unref();
   return {
     drain,
+    get vacuums() {
+      return vacuums;
+    },
     close: async () => {
       clearInterval(timer);
       await running;

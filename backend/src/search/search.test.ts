@@ -16,6 +16,7 @@ import { as, client, refusal, type Client } from '../../test/support/http.js';
 import { pngImage, sendWithAttachments, uploaded } from '../../test/support/media.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { parseQuery } from './parse-query.js';
+import { createSearchIndexer } from './search-index.js';
 import { buildSearchStatement, RANK_CANDIDATES, scopeStatement, type ScopeRow } from './search-messages.js';
 
 let server: TestServer;
@@ -868,6 +869,28 @@ describe('live index', () => {
       [d.id],
     );
     expect(row).toEqual({ search_text: '' });
+  });
+
+  it('the queue is vacuumed now and then (the embedded database has no autovacuum)', async () => {
+    await indexNow();
+    const indexer = createSearchIndexer(server.running.ctx, {
+      intervalMs: 3_600_000,
+      vacuumAfter: { messages: 2, ms: 0 },
+    });
+    try {
+      const [ana, ben] = await registerUsers(api, 2);
+      const g = await createGroup(api, ana!, [ben!]);
+      await sendText(api, ana!, g.id, 'vacuum one');
+      expect(await indexer.drain()).toBe(1);
+      expect(indexer.vacuums).toBe(0);
+      await sendText(api, ana!, g.id, 'vacuum two');
+      expect(await indexer.drain()).toBe(1);
+      expect(indexer.vacuums).toBe(1);
+      expect(await queued()).toBe(0);
+      expect(await found(ben!, 'vacuum')).toHaveLength(2);
+    } finally {
+      await indexer.close();
+    }
   });
 
   it('a disappearing message erased before it was indexed leaves nothing behind', async () => {
