@@ -306,7 +306,10 @@ export function buildSearchStatement(
             text: 'parley_search_text(m.body)',
             vector: 'parley_search_vector(m.body)',
             time: 'm.created_at',
-            chat: 'm.chat_id',
+            // Files: the chats are named on the files (attaching sets a file's chat to its
+            // message's), so only the matching files' messages are read, not every message
+            // of those chats.
+            chat: kind === 'files' ? 'x.chat_id' : 'm.chat_id',
             sender: 'm.sender_id',
           };
     const where: string[] = [
