@@ -524,6 +524,7 @@ export const DATABASE_ONLY = [
   'index message_search.message_search_search_text_trgm_idx',
   'index message_search.message_search_search_vector_idx',
   'index messages.messages_edited_at_idx',
+  'index messages.messages_reply_to_id_idx',
   'index search_words.search_words_word_trgm_idx',
   'column media.search_name',
   'index media.media_attached_idx',
