@@ -33,7 +33,8 @@ const nextBatch = (column: 'created_at' | 'edited_at') => `
 const ADD_WORDS = `
   INSERT INTO search_words (word)
   SELECT DISTINCT w FROM (
-    SELECT parley_dictionary_words(parley_search_vector(m.body)) AS w FROM messages m WHERE m.id = ANY($1::uuid[])
+    SELECT parley_dictionary_words(coalesce(s.search_vector, parley_search_vector(m.body))) AS w
+    FROM messages m LEFT JOIN message_search s ON s.message_id = m.id WHERE m.id = ANY($1::uuid[])
     UNION ALL
     SELECT parley_name_words(x.search_name)
     FROM media x WHERE x.message_id = ANY($1::uuid[]) AND x.deleted_at IS NULL
