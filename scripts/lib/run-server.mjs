@@ -170,6 +170,10 @@ export async function startFreshServer({ name, cleanups, env }) {
  * environment, and resolves once /health answers 200 with `{ base, output, pid }`. Keeps the
  * server's last warnings and errors (and anything that is not a log line) in `output`; `pid`
  * is the process spawned (tsx, which runs the server in a child: see probe.mjs serverPid).
+ *
+ * For looking into a run: BENCH_NODE_FLAGS are passed to Node before the entry point
+ * (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", "--trace-gc"), and BENCH_SERVER_OUTPUT names
+ * a file that receives everything the server writes (its log lines included).
  */
 export async function startServer({
   port,
