@@ -95,7 +95,9 @@ const {
 } = await import('../backend/src/search/search-messages.ts');
 const { openDatabase } = await import('../backend/src/infra/db/client.ts');
 const { commitSendBatch } = await import('../backend/src/messages/send-batch.ts');
-const { INDEX_BATCH, BATCH: INDEX_BATCH_SIZE } = await import('../backend/src/search/search-index.ts');
+const { INDEX_BATCH } = await import('../backend/src/search/search-index.ts');
+/** The server's batch on PostgreSQL (SEARCH_INDEX_BATCH's default with DATABASE_URL). */
+const INDEX_BATCH_SIZE = 1_000;
 
 const quick = args.quick === true;
 const reuse = args.reuse ?? null;

@@ -231,7 +231,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
     });
     ctx.mediaAnalysis = createAnalysisQueue(ctx, ctx.analyser);
     ctx.mediaSweeper = createMediaSweeper(ctx);
-    ctx.searchIndex = createSearchIndexer(ctx, { intervalMs: config.searchIndexMs });
+    ctx.searchIndex = createSearchIndexer(ctx, config.searchIndex);
     ctx.wordList = createWordList(ctx, config.searchWords);
     metrics.watch({
       dbStatements: () => db.statements,

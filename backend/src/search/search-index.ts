@@ -33,14 +33,10 @@ export interface SearchIndexer {
   close(): Promise<void>;
 }
 
-/** Messages per statement. */
-export const BATCH = 1_000;
-/**
- * On the embedded database every statement runs on the server's own thread, and a batch
- * takes about half a millisecond per message there: smaller batches keep each pause short,
- * and sends are served between them.
- */
-const EMBEDDED_BATCH = 50;
+/** The columns of a search row, and their values from the message `m` as it is now. */
+const SEARCH_ROW = `(message_id, chat_id, sender_id, created_at, search_text, search_vector)`;
+const searchRowOf = (m: string) =>
+  `${m}.id, ${m}.chat_id, ${m}.sender_id, ${m}.created_at, parley_search_text(${m}.body), parley_search_vector(${m}.body)`;
 
 /**
  * The GIN indexes keep new entries in a pending list and merge it into the index once it
@@ -61,12 +57,9 @@ export const INDEX_BATCH: Statement = {
 WITH picked AS (
   SELECT message_id FROM message_search_queue LIMIT $1::int FOR UPDATE SKIP LOCKED
 ),
-source AS (
-  SELECT m.id, m.chat_id, m.sender_id, m.created_at, m.body FROM messages m JOIN picked p ON p.message_id = m.id
-),
 indexed AS (
-  INSERT INTO message_search (message_id, chat_id, sender_id, created_at, search_text, search_vector)
-  SELECT id, chat_id, sender_id, created_at, parley_search_text(body), parley_search_vector(body) FROM source
+  INSERT INTO message_search ${SEARCH_ROW}
+  SELECT ${searchRowOf('m')} FROM messages m JOIN picked p ON p.message_id = m.id
   ON CONFLICT (message_id) DO NOTHING
   RETURNING 1
 ),
@@ -83,32 +76,35 @@ SELECT (SELECT count(*) FROM picked)::int AS picked, (SELECT count(*) FROM index
  * edit, or the empty text of a delete for everyone) and takes it off the queue.
  */
 export async function writeSearchRow(tx: Prisma.TransactionClient, messageId: string): Promise<void> {
-  await tx.$executeRaw`
-    WITH written AS (
-      INSERT INTO message_search (message_id, chat_id, sender_id, created_at, search_text, search_vector)
-      SELECT m.id, m.chat_id, m.sender_id, m.created_at, parley_search_text(m.body), parley_search_vector(m.body)
-      FROM messages m WHERE m.id = ${messageId}::uuid
+  await tx.$executeRawUnsafe(
+    `WITH written AS (
+      INSERT INTO message_search ${SEARCH_ROW}
+      SELECT ${searchRowOf('m')} FROM messages m WHERE m.id = $1::uuid
       ON CONFLICT (message_id) DO UPDATE
         SET search_text = EXCLUDED.search_text, search_vector = EXCLUDED.search_vector
     )
-    DELETE FROM message_search_queue WHERE message_id = ${messageId}::uuid`;
+    DELETE FROM message_search_queue WHERE message_id = $1::uuid`,
+    messageId,
+  );
 }
 
 export function createSearchIndexer(
   ctx: AppContext,
   opts: {
     intervalMs: number;
+    /** Messages per statement. */
+    batch: number;
     /** The queue is vacuumed after this many messages and this long since the last time. */
     vacuumAfter?: { messages: number; ms: number };
   },
 ): SearchIndexer {
   const log = ctx.log.child({ part: 'search-index' });
-  const vacuumAfter = opts.vacuumAfter ?? { messages: 10 * BATCH, ms: 60_000 };
+  const vacuumAfter = opts.vacuumAfter ?? { messages: 10_000, ms: 60_000 };
   let sinceVacuum = 0;
   let lastVacuum = ctx.now().getTime();
   let vacuums = 0;
+  const { batch } = opts;
   const embedded = ctx.db.kind === 'pglite';
-  const batch = embedded ? EMBEDDED_BATCH : BATCH;
 
   async function drainOnce(): Promise<number> {
     let total = 0;

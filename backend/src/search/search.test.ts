@@ -875,6 +875,7 @@ describe('live index', () => {
     await indexNow();
     const indexer = createSearchIndexer(server.running.ctx, {
       intervalMs: 3_600_000,
+      batch: 1_000,
       vacuumAfter: { messages: 2, ms: 0 },
     });
     try {
