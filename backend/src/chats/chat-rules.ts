@@ -1,8 +1,8 @@
 /**
  * The rules that guard writing to a chat, in one place. Every write to a chat and every
  * event a user causes in it — REST and WebSocket alike — asks `assertMayWrite` first:
- * sending (the request-chat path), edits, deletes, reactions, typing, read positions and
- * chat settings. Group administration (rename, members, roles) has no rule of these
+ * sending (the request-chat path), edits, deletes, typing, read positions and chat
+ * settings; a reaction, one statement, has the same rules' SQL (`chatRulesSql`) in it. Group administration (rename, members, roles) has no rule of these
  * kinds beyond membership, which `requireGroupRole` (access.ts) checks with the role.
  *
  * The rules, in the order they are checked (the first that refuses answers):
@@ -18,7 +18,8 @@
  *    so they wait for the answer (`refuse`); deleting one's own message for everyone is
  *    bounded by the messages sent and stays allowed (`free`). All → CHAT_REQUEST_LIMIT.
  *
- * `actionRules` says which of rules 2–4 apply to each action; rule 1 applies to all.
+ * `actionRules` says which of rules 2–4 apply to each action; rule 1 applies to all;
+ * `chatRulesSql` decides them, in the database, in the round trip that reads the facts.
  * What only concerns the user themself (reading, hiding a message for me) stays allowed
  * after a block or a rejection.
  *
@@ -64,7 +65,7 @@ export const actionRules: Record<ChatAction, ActionRules> = {
   'mark-read': { block: false, rejectionHold: false, pendingRequest: 'free' },
 };
 
-/** What the rules need to know about a member and their chat. */
+/** What the rules need to know about a member and their chat, and what they decided. */
 export interface ChatFacts {
   kind: 'direct' | 'group';
   requestState: 'pending' | 'rejected' | null;
@@ -73,47 +74,74 @@ export interface ChatFacts {
   blocked: boolean;
   /** Text messages the user sent in the chat (counted only for a pending request's requester). */
   sent: number;
+  /** The error code of the first rule that refuses the action asked about, or null. */
+  refusal: ErrorCode | null;
 }
 
-/** The rule that refuses `action` (its error code), or null when it is allowed. Null facts: not a member. */
-export function refusalFor(facts: ChatFacts | null, userId: string, action: ChatAction): ErrorCode | null {
-  if (!facts) return 'NOT_FOUND';
+const sqlBool = (value: boolean) => (value ? 'true' : 'false');
+
+/**
+ * The rules as SQL, for `action`: a query giving one row for a member of the chat (none
+ * for anyone else, rule 1) with the facts (columns kind, request_state, requested_by,
+ * blocked, sent) and `refusal`, the error code of the first of rules 2–4 that refuses the
+ * action, or null. `chat` and `user` are SQL expressions of type uuid (parameters, or a
+ * subquery of the statement it is part of). This is where the rules are decided, for
+ * `assertMayWrite` and for the writes that are one statement (reactions, messages/
+ * react-to-message.ts): what `actionRules` says about the action is written into the text,
+ * so each action's text is a constant.
+ */
+export function chatRulesSql(action: ChatAction, chat: string, user: string): string {
   const rules = actionRules[action];
-  if (rules.block && facts.kind === 'direct' && facts.blocked) return 'BLOCKED';
-  if (facts.kind !== 'direct' || facts.requestedBy !== userId) return null;
-  if (facts.requestState === 'rejected' && rules.rejectionHold) return 'CHAT_REQUEST_DECLINED';
-  if (facts.requestState === 'pending') {
-    if (rules.pendingRequest === 'refuse') return 'CHAT_REQUEST_LIMIT';
-    if (rules.pendingRequest === 'budget' && facts.sent >= CHAT_REQUEST_MESSAGE_LIMIT)
-      return 'CHAT_REQUEST_LIMIT';
-  }
-  return null;
+  const pendingRefused =
+    rules.pendingRequest === 'refuse'
+      ? 'true'
+      : rules.pendingRequest === 'budget'
+        ? `f.sent >= ${CHAT_REQUEST_MESSAGE_LIMIT}`
+        : 'false';
+  return `
+    SELECT f.*, CASE
+      WHEN ${sqlBool(rules.block)} AND f.blocked THEN 'BLOCKED'
+      WHEN f.kind <> 'direct' OR f.requested_by IS DISTINCT FROM ${user} THEN NULL
+      WHEN ${sqlBool(rules.rejectionHold)} AND f.request_state = 'rejected' THEN 'CHAT_REQUEST_DECLINED'
+      WHEN f.request_state = 'pending' AND ${pendingRefused} THEN 'CHAT_REQUEST_LIMIT'
+    END AS refusal
+    FROM (
+      SELECT c.kind, c.request_state, c.requested_by,
+        CASE WHEN c.kind = 'direct' THEN EXISTS (
+          SELECT 1 FROM chat_members o JOIN blocks b
+            ON (b.blocker_id = ${user} AND b.blocked_id = o.user_id)
+            OR (b.blocker_id = o.user_id AND b.blocked_id = ${user})
+          WHERE o.chat_id = c.id AND o.user_id <> ${user}
+        ) ELSE false END AS blocked,
+        CASE WHEN c.request_state = 'pending' AND c.requested_by = ${user} THEN (
+          SELECT count(*)::int FROM messages s
+          WHERE s.chat_id = c.id AND s.sender_id = ${user} AND s.kind = 'text'
+        ) ELSE 0 END AS sent
+      FROM chat_members m JOIN chats c ON c.id = m.chat_id
+      WHERE m.chat_id = ${chat} AND m.user_id = ${user}
+    ) f`;
 }
 
-/** One round trip: the user's membership, the chat's request state, a block, the requester's count. */
-export async function loadChatFacts(db: Db, chatId: string, userId: string): Promise<ChatFacts | null> {
-  const rows = await db.$queryRaw<
+/** One round trip: the rules' facts and decision for `action`; null for someone not a member. */
+async function loadChatFacts(
+  db: Db,
+  { userId, chatId, action }: { userId: string; chatId: string; action: ChatAction },
+): Promise<ChatFacts | null> {
+  const rows = await db.$queryRawUnsafe<
     {
       kind: string;
       request_state: string | null;
       requested_by: string | null;
       blocked: boolean;
       sent: number;
+      refusal: string | null;
     }[]
-  >`
-    SELECT c.kind, c.request_state, c.requested_by::text AS requested_by,
-      CASE WHEN c.kind = 'direct' THEN EXISTS (
-        SELECT 1 FROM chat_members o JOIN blocks b
-          ON (b.blocker_id = ${userId}::uuid AND b.blocked_id = o.user_id)
-          OR (b.blocker_id = o.user_id AND b.blocked_id = ${userId}::uuid)
-        WHERE o.chat_id = c.id AND o.user_id <> ${userId}::uuid
-      ) ELSE false END AS blocked,
-      CASE WHEN c.request_state = 'pending' AND c.requested_by = ${userId}::uuid THEN (
-        SELECT count(*)::int FROM messages s
-        WHERE s.chat_id = c.id AND s.sender_id = ${userId}::uuid AND s.kind = 'text'
-      ) ELSE 0 END AS sent
-    FROM chat_members m JOIN chats c ON c.id = m.chat_id
-    WHERE m.chat_id = ${chatId}::uuid AND m.user_id = ${userId}::uuid`;
+  >(
+    `SELECT kind, request_state, requested_by::text AS requested_by, blocked, sent, refusal
+     FROM (${chatRulesSql(action, '$1::uuid', '$2::uuid')}) r`,
+    chatId,
+    userId,
+  );
   const row = rows[0];
   if (!row) return null;
   return {
@@ -122,6 +150,7 @@ export async function loadChatFacts(db: Db, chatId: string, userId: string): Pro
     requestedBy: row.requested_by,
     blocked: row.blocked,
     sent: row.sent,
+    refusal: row.refusal as ErrorCode | null,
   };
 }
 
@@ -133,10 +162,10 @@ export async function assertMayWrite(
   db: Db,
   { userId, chatId, action }: { userId: string; chatId: string; action: ChatAction },
 ): Promise<ChatFacts> {
-  const facts = await loadChatFacts(db, chatId, userId);
-  const refusal = refusalFor(facts, userId, action);
-  if (refusal) throw new AppError(refusal);
-  return facts!;
+  const facts = await loadChatFacts(db, { userId, chatId, action });
+  if (!facts) throw new AppError('NOT_FOUND');
+  if (facts.refusal) throw new AppError(facts.refusal);
+  return facts;
 }
 
 /** The same question without an error: for events the server itself would send (a typing state ending). */
@@ -144,10 +173,8 @@ export async function mayWrite(
   db: Db,
   request: { userId: string; chatId: string; action: ChatAction },
 ): Promise<boolean> {
-  return (
-    refusalFor(await loadChatFacts(db, request.chatId, request.userId), request.userId, request.action) ===
-    null
-  );
+  const facts = await loadChatFacts(db, request);
+  return facts !== null && facts.refusal === null;
 }
 
 /**

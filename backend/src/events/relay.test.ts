@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { appendMessage } from '../messages/append-message.js';
-import { createGroup, registerUsers, type TestUser } from '../../test/support/factories.js';
-import { client } from '../../test/support/http.js';
+import { createGroup, registerUsers, sendText, type TestUser } from '../../test/support/factories.js';
+import { as, client } from '../../test/support/http.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 import { connectAs, type Frame, type WsClient } from '../../test/support/ws.js';
 import { writeOutbox, type OutboxEntry } from './outbox.js';
@@ -130,5 +130,45 @@ test('a claim whose relay died is taken over once it is stale', async () => {
   server.clock.advance(STALE_MS + 1_000);
   expect(await server.running.ctx.relay.sweep()).toBe(1);
   await wb.waitFor((f) => f.type === 'message:expired' && f.data.chatId === group.id, WAIT);
+  await wb.close();
+});
+
+test('a reaction (one statement, its event written by the database) reaches the members as it was meant after a crash', async () => {
+  const [a, b] = (await registerUsers(api, 2)) as [TestUser, TestUser];
+  const group = await createGroup(api, a, [b]);
+  const message = await sendText(api, a, group.id, 'react to me');
+  const listed = async () =>
+    (
+      (await api.get(`/api/chats/${group.id}/messages`, as(b))).body.messages as {
+        id: string;
+        version: number;
+      }[]
+    ).find((m) => m.id === message.id)!;
+  const before = (await listed()).version;
+  const wb = await connectAs(server.url, b.accessToken);
+  const { relay } = server.running.ctx;
+  const committed = relay.committed;
+  // The node "dies" between the commit and handing the event to its relay.
+  relay.committed = () => Promise.resolve();
+  try {
+    const res = await api.post(`/api/messages/${message.id}/reactions`, { emoji: '🎉' }, as(a));
+    expect(res.status).toBe(200);
+  } finally {
+    relay.committed = committed;
+  }
+  await settle();
+  expect(wb.events.filter((f) => f.type === 'reaction:added')).toEqual([]);
+  server.clock.advance(STALE_MS + 1_000);
+  expect(await relay.sweep()).toBe(1);
+  const got = await wb.waitFor((f) => f.type === 'reaction:added', WAIT);
+  const stored = await listed();
+  expect(got.data).toEqual({
+    chatId: group.id,
+    messageId: message.id,
+    userId: a.id,
+    emoji: '🎉',
+    version: stored.version,
+  });
+  expect(stored.version).toBe(before + 1);
   await wb.close();
 });

@@ -532,6 +532,39 @@ describe('reactions', () => {
     expect((await messageIn(ana!, chat.id, msg.id)).reactions).toEqual([]);
   });
 
+  it('loses no reaction and no version step when many arrive at once, and gives each change its own version', async () => {
+    const members = await users(6);
+    const [owner, ...others] = members as [TestUser, ...TestUser[]];
+    const group = await createGroup(api, owner, others);
+    const msg = await sendText(api, owner, group.id, 'react to me, all at once');
+    const before = (await messageIn(owner, group.id, msg.id)).version;
+    const watcher = await connectAs(server.url, owner.accessToken);
+    const emojis = ['👍', '🎉', '❤️'];
+    // Every member adds three emojis, each twice (the second is a no-op), all at once.
+    const adds = members.flatMap((u) =>
+      [...emojis, ...emojis].map((emoji) => api.post(`/api/messages/${msg.id}/reactions`, { emoji }, as(u))),
+    );
+    expect((await Promise.all(adds)).map((r) => r.status)).toEqual(adds.map(() => 200));
+    // Then each removes one of them, also at once.
+    const removes = members.map((u) =>
+      api.del(`/api/messages/${msg.id}/reactions/${encodeURIComponent('🎉')}`, as(u)),
+    );
+    expect((await Promise.all(removes)).map((r) => r.status)).toEqual(removes.map(() => 200));
+    const changes = members.length * emojis.length + members.length;
+    const stored = await messageIn(owner, group.id, msg.id);
+    expect(stored.version).toBe(before + changes);
+    expect(stored.reactions).toEqual(
+      ['👍', '❤️'].map((emoji) => ({ emoji, userIds: expect.arrayContaining(members.map((u) => u.id)) })),
+    );
+    const events = await watcher.waitForCount(
+      (f) => (f.type === 'reaction:added' || f.type === 'reaction:removed') && f.data.messageId === msg.id,
+      changes,
+    );
+    expect(new Set(events.map((f) => f.data.version)).size).toBe(changes);
+    expect(Math.max(...events.map((f) => f.data.version))).toBe(stored.version);
+    await watcher.close();
+  });
+
   it('answers 404 to a non-member reacting', async () => {
     const [ana, ben, stranger] = await users(3);
     const chat = await openDirectChat(api, ana!, ben!);
