@@ -18,8 +18,11 @@ export type Audience = { chatId: string } | { userIds: string[] };
 
 export type OutboxEntry =
   | { kind: 'event'; audience: Audience; event: ServerEvent }
-  /** message:new for each message, to its chat's members; `presented` skips the database. */
-  | { kind: 'messages'; messageIds: string[]; presented?: Message[] }
+  /**
+   * message:new (or, with `edited`, message:edited) for each message, as it is stored at
+   * publish time, to its chat's members; `presented` skips the database.
+   */
+  | { kind: 'messages'; messageIds: string[]; presented?: Message[]; edited?: true }
   /**
    * chat:created with each user's own view of the chat; with `like`, every user gets the
    * view of a new member derived from one viewer's (one query for a whole group).
@@ -105,7 +108,12 @@ export function toColumns(entry: OutboxEntry): OutboxColumns {
         ? { chatId: entry.audience.chatId, userIds: [], messageIds: [], payload: entry.event as never }
         : { chatId: null, userIds: entry.audience.userIds, messageIds: [], payload: entry.event as never };
     case 'messages':
-      return { chatId: null, userIds: [], messageIds: entry.messageIds, payload: null };
+      return {
+        chatId: null,
+        userIds: [],
+        messageIds: entry.messageIds,
+        payload: entry.edited ? { render: 'message:edited' } : null,
+      };
     case 'chat-created':
       return {
         chatId: entry.chatId,
@@ -129,8 +137,11 @@ export function fromColumns(row: {
 }): OutboxEntry | null {
   const userIds = row.user_ids ?? [];
   const messageIds = row.message_ids ?? [];
-  if (messageIds.length) return { kind: 'messages', messageIds };
   const payload = row.payload as { render?: string; type?: string; like?: NewMemberView } | null;
+  if (messageIds.length)
+    return payload?.render === 'message:edited'
+      ? { kind: 'messages', messageIds, edited: true }
+      : { kind: 'messages', messageIds };
   if (!payload) return null;
   if (payload.render === 'chat:created' && row.chat_id) {
     return {

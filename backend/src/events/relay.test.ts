@@ -172,3 +172,34 @@ test('a reaction (one statement, its event written by the database) reaches the 
   expect(stored.version).toBe(before + 1);
   await wb.close();
 });
+
+test('an edit (one statement) is published as the stored message after a crash', async () => {
+  const [a, b] = (await registerUsers(api, 2)) as [TestUser, TestUser];
+  const group = await createGroup(api, a, [b]);
+  const message = await sendText(api, a, group.id, 'first words');
+  const wb = await connectAs(server.url, b.accessToken);
+  const { relay } = server.running.ctx;
+  const committed = relay.committed;
+  relay.committed = () => Promise.resolve();
+  try {
+    const res = await api.put(`/api/messages/${message.id}`, { body: `second words @${b.username}` }, as(a));
+    expect(res.status).toBe(200);
+  } finally {
+    relay.committed = committed;
+  }
+  await settle();
+  expect(wb.events.filter((f) => f.type === 'message:edited')).toEqual([]);
+  server.clock.advance(STALE_MS + 1_000);
+  expect(await relay.sweep()).toBe(1);
+  const got = await wb.waitFor((f) => f.type === 'message:edited', WAIT);
+  expect(got.data.message).toMatchObject({
+    id: message.id,
+    chatId: group.id,
+    body: `second words @${b.username}`,
+    mentions: [b.id],
+  });
+  expect(got.data.message.editedAt).not.toBeNull();
+  // Not published twice, nor as a new message.
+  expect(wb.events.filter((f) => f.type === 'message:new' && f.data.message.id === message.id)).toEqual([]);
+  await wb.close();
+});

@@ -24,7 +24,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { AppContext } from '../app-context.js';
 import { chatInfoOf, loadChatView, viewForNewMember } from '../chats/chat-views.js';
 import { AppError } from '../infra/errors.js';
-import { messageInclude, presentMessages } from '../messages/presenters.js';
+import { presentStoredMessages } from '../messages/presenters.js';
 import { fromColumns, type CommittedUnit, type OutboxEntry } from './outbox.js';
 
 export interface Relay {
@@ -103,7 +103,12 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
     publications: { userIds: string[]; event: ServerEvent }[];
   }
 
-  async function prepareMessages(messages: Message[], versions: Versions, out: Prepared) {
+  async function prepareMessages(
+    messages: Message[],
+    type: 'message:new' | 'message:edited',
+    versions: Versions,
+    out: Prepared,
+  ) {
     const reread = new Set<string>(); // a recovered row's chats: read afresh once each
     for (const { chatId } of messages) {
       if (!versions && !reread.has(chatId)) {
@@ -114,7 +119,7 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
     for (const message of messages) {
       out.publications.push({
         userIds: await ctx.directory.memberIds(message.chatId, versions?.[message.chatId]),
-        event: { type: 'message:new', data: { message } },
+        event: { type, data: { message } },
       });
     }
   }
@@ -144,13 +149,8 @@ export function createRelay(ctx: AppContext, opts: RelayOptions): Relay {
         return;
       }
       case 'messages': {
-        if (entry.presented) return prepareMessages(entry.presented, versions, out);
-        const rows = await ctx.db.prisma.message.findMany({
-          where: { id: { in: entry.messageIds } },
-          include: messageInclude,
-          orderBy: [{ chatId: 'asc' }, { seq: 'asc' }],
-        });
-        return prepareMessages(await presentMessages(ctx.db.prisma, rows), versions, out);
+        const messages = entry.presented ?? (await presentStoredMessages(ctx.db.prisma, entry.messageIds));
+        return prepareMessages(messages, entry.edited ? 'message:edited' : 'message:new', versions, out);
       }
       case 'chat-created': {
         changes(entry.chatId, out);

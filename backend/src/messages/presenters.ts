@@ -74,6 +74,16 @@ export async function presentMessages(db: Db, rows: MessageRow[]): Promise<Messa
   });
 }
 
+/** The stored messages with these ids, presented, in chat and seq order (missing ids are left out). */
+export async function presentStoredMessages(db: Db, ids: readonly string[]): Promise<Message[]> {
+  const rows = await db.message.findMany({
+    where: { id: { in: [...ids] } },
+    include: messageInclude,
+    orderBy: [{ chatId: 'asc' }, { seq: 'asc' }],
+  });
+  return presentMessages(db, rows);
+}
+
 export async function presentMessage(db: Db, row: MessageRow): Promise<Message> {
   const [message] = await presentMessages(db, [row]);
   return message!;

@@ -416,12 +416,12 @@ onPostgres('the database connection breaks (PostgreSQL)', () => {
     await Promise.all([wa, wb, wc].map((ws) => ws.close()));
   });
 
-  test('cut right after another change commits: the relay publishes it from the outbox', async () => {
+  test('cut right after an edit commits (one statement): the relay publishes it from the outbox', async () => {
     const [a, b] = (await registerUsers(api, 2)) as [TestUser, TestUser];
     const group = await createGroup(api, a, [b]);
     const message = await sendText(api, a, group.id, 'first version');
     const wb = await connectAs(server.url, b.accessToken);
-    const cut = proxy.cutAfter({ query: /^COMMIT/i });
+    const cut = proxy.cutAfter({ statement: 'message-edit' });
     const edit = await api.put(`/api/messages/${message.id}`, { body: 'second version' }, as(a));
     await cut;
     // The server could not know the commit happened: a retryable answer, not a 500.
@@ -432,6 +432,22 @@ onPostgres('the database connection breaks (PostgreSQL)', () => {
     await server.running.ctx.relay.sweep();
     const edited = await wb.waitFor((f) => f.type === 'message:edited', WAIT);
     expect(edited.data.message).toMatchObject({ id: message.id, body: 'second version' });
+    await wb.close();
+  });
+
+  test('cut right after a transaction commits (a delete): the relay publishes it from the outbox', async () => {
+    const [a, b] = (await registerUsers(api, 2)) as [TestUser, TestUser];
+    const group = await createGroup(api, a, [b]);
+    const message = await sendText(api, a, group.id, 'soon gone');
+    const wb = await connectAs(server.url, b.accessToken);
+    const cut = proxy.cutAfter({ query: /^COMMIT/i });
+    const removal = await api.del(`/api/messages/${message.id}?scope=everyone`, as(a));
+    await cut;
+    expect(refusal(removal)).toEqual({ status: 503, code: 'SERVICE_UNAVAILABLE' });
+    server.clock.advance(10_000);
+    await server.running.ctx.relay.sweep();
+    const deleted = await wb.waitFor((f) => f.type === 'message:deleted', WAIT);
+    expect(deleted.data).toMatchObject({ messageId: message.id, scope: 'everyone' });
     await wb.close();
   });
 

@@ -26,7 +26,7 @@ import type { SendPipelineSettings } from '../infra/config.js';
 import { isTransientDbError, isUniqueViolation } from '../infra/db/transient.js';
 import { AppError, serviceUnavailable } from '../infra/errors.js';
 import { commitSendBatch, committedMessageIds, type BatchItem, type BatchRow } from './send-batch.js';
-import { messageInclude, presentMessages } from './presenters.js';
+import { presentStoredMessages } from './presenters.js';
 
 export interface SendResult {
   message: Message;
@@ -266,11 +266,7 @@ export function createSendPipeline(ctx: AppContext, opts: SendPipelineOptions): 
   }
 
   async function presentStored(ids: string[]): Promise<Map<string, Message>> {
-    const rows = await ctx.db.prisma.message.findMany({
-      where: { id: { in: ids } },
-      include: messageInclude,
-    });
-    return new Map((await presentMessages(ctx.db.prisma, rows)).map((m) => [m.id, m]));
+    return new Map((await presentStoredMessages(ctx.db.prisma, ids)).map((m) => [m.id, m]));
   }
 
   /** The batch committed but its answer was lost: ack from the stored rows, publish from the outbox. */

@@ -72,18 +72,28 @@ SELECT (SELECT count(*) FROM picked)::int AS picked, (SELECT count(*) FROM index
 };
 
 /**
- * Writes a message's search row from its text as it is now in this transaction (after an
- * edit, or the empty text of a delete for everyone) and takes it off the queue.
+ * SQL that writes the search rows of the message rows `rows` (a relation with the messages'
+ * columns: a table with a WHERE, or a data-modifying CTE's RETURNING) from their text and
+ * takes them off the queue: after an edit, or the empty text of a delete for everyone. For
+ * a WITH list: two CTEs, named after `name`.
  */
-export async function writeSearchRow(tx: Prisma.TransactionClient, messageId: string): Promise<void> {
-  await tx.$executeRawUnsafe(
-    `WITH written AS (
+export function searchRowWriteSql(name: string, rows: string): string {
+  return `${name}_row AS (
       INSERT INTO message_search ${SEARCH_ROW}
-      SELECT ${searchRowOf('m')} FROM messages m WHERE m.id = $1::uuid
+      SELECT ${searchRowOf('m')} FROM ${rows}
       ON CONFLICT (message_id) DO UPDATE
         SET search_text = EXCLUDED.search_text, search_vector = EXCLUDED.search_vector
-    )
-    DELETE FROM message_search_queue WHERE message_id = $1::uuid`,
+      RETURNING message_id
+    ),
+    ${name}_dequeued AS (
+      DELETE FROM message_search_queue q USING ${name}_row w WHERE q.message_id = w.message_id
+    )`;
+}
+
+/** Writes a message's search row from its text as it is now in this transaction (see searchRowWriteSql). */
+export async function writeSearchRow(tx: Prisma.TransactionClient, messageId: string): Promise<void> {
+  await tx.$executeRawUnsafe(
+    `WITH ${searchRowWriteSql('search', 'messages m WHERE m.id = $1::uuid')} SELECT 1`,
     messageId,
   );
 }
