@@ -30,7 +30,8 @@
  */
 import { CHAT_REQUEST_MESSAGE_LIMIT, type ErrorCode } from '@parley/contracts';
 import { AppError } from '../infra/errors.js';
-import { requireMembership, type Db, type Membership } from './access.js';
+import type { Database, Statement } from '../infra/db/client.js';
+import type { Db } from './access.js';
 
 export type ChatAction =
   | 'send'
@@ -122,26 +123,43 @@ export function chatRulesSql(action: ChatAction, chat: string, user: string): st
     ) f`;
 }
 
-/** One round trip: the rules' facts and decision for `action`; null for someone not a member. */
+interface FactsRow {
+  kind: string;
+  request_state: string | null;
+  requested_by: string | null;
+  blocked: boolean;
+  sent: number;
+  refusal: string | null;
+}
+
+const factsQuery = (action: ChatAction) =>
+  `SELECT kind, request_state, requested_by::text AS requested_by, blocked, sent, refusal
+   FROM (${chatRulesSql(action, '$1::uuid', '$2::uuid')}) r`;
+
+/** Each action's query as a hot-path statement (prepared once per connection). */
+const factsStatements = new Map<ChatAction, Statement>();
+function factsStatement(action: ChatAction): Statement {
+  let statement = factsStatements.get(action);
+  if (!statement) {
+    statement = { name: `chat-rules-${action}`, text: factsQuery(action) };
+    factsStatements.set(action, statement);
+  }
+  return statement;
+}
+
+/**
+ * One round trip: the rules' facts and decision for `action`; null for someone not a
+ * member. Inside a write's transaction `db` is the transaction; outside one (typing), the
+ * database, whose hot path skips Prisma.
+ */
 async function loadChatFacts(
-  db: Db,
+  db: Db | Database,
   { userId, chatId, action }: { userId: string; chatId: string; action: ChatAction },
 ): Promise<ChatFacts | null> {
-  const rows = await db.$queryRawUnsafe<
-    {
-      kind: string;
-      request_state: string | null;
-      requested_by: string | null;
-      blocked: boolean;
-      sent: number;
-      refusal: string | null;
-    }[]
-  >(
-    `SELECT kind, request_state, requested_by::text AS requested_by, blocked, sent, refusal
-     FROM (${chatRulesSql(action, '$1::uuid', '$2::uuid')}) r`,
-    chatId,
-    userId,
-  );
+  const rows =
+    'prisma' in db
+      ? await db.sql<FactsRow>(factsStatement(action), [chatId, userId])
+      : await db.$queryRawUnsafe<FactsRow[]>(factsQuery(action), chatId, userId);
   const row = rows[0];
   if (!row) return null;
   return {
@@ -156,10 +174,11 @@ async function loadChatFacts(
 
 /**
  * Throws the error of the first rule that refuses `action` to `userId` in `chatId`; else
- * returns the facts it decided on. Inside a write's transaction, pass the transaction.
+ * returns the facts it decided on. Inside a write's transaction, pass the transaction;
+ * outside one, the database (`ctx.db`).
  */
 export async function assertMayWrite(
-  db: Db,
+  db: Db | Database,
   { userId, chatId, action }: { userId: string; chatId: string; action: ChatAction },
 ): Promise<ChatFacts> {
   const facts = await loadChatFacts(db, { userId, chatId, action });
@@ -170,7 +189,7 @@ export async function assertMayWrite(
 
 /** The same question without an error: for events the server itself would send (a typing state ending). */
 export async function mayWrite(
-  db: Db,
+  db: Db | Database,
   request: { userId: string; chatId: string; action: ChatAction },
 ): Promise<boolean> {
   const facts = await loadChatFacts(db, request);
@@ -178,17 +197,13 @@ export async function mayWrite(
 }
 
 /**
- * For an action guarded by membership alone (reading), the membership row the caller needs
- * anyway, so a hot command costs no second query. Refuses to serve an action that has
- * other rules: that one must ask `assertMayWrite`.
+ * For an action guarded by membership alone (reading), written as one statement that
+ * checks the membership itself: throws when the action has other rules, which that
+ * statement would have to ask with `chatRulesSql`. Called once, when the module loads.
  */
-export async function requireMemberFor(
-  db: Db,
-  { userId, chatId, action }: { userId: string; chatId: string; action: ChatAction },
-): Promise<Membership> {
+export function assertMembershipOnly(action: ChatAction): void {
   const rules = actionRules[action];
   if (rules.block || rules.rejectionHold || rules.pendingRequest !== 'free') {
-    throw new Error(`${action} is guarded by more than membership: use assertMayWrite`);
+    throw new Error(`${action} is guarded by more than membership: use chatRulesSql`);
   }
-  return requireMembership(db, chatId, userId);
 }

@@ -122,6 +122,8 @@ const envSchema = z
     ),
     WS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(1_000_000).default(20),
     WS_MAX_SOCKETS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(2_000),
+    WS_CONNECT_RATE_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).default(20),
+    WS_CONNECT_BURST_PER_ADDRESS: z.coerce.number().int().min(0).max(10_000_000).default(600),
     SEND_RATE_PER_SECOND: z.coerce.number().int().min(1).max(10_000).default(5),
     SEND_BURST: z.coerce.number().int().min(0).max(100_000).default(120),
     INBOX_SIZE: z.coerce.number().int().min(10).max(1_000_000).default(2000),
@@ -317,13 +319,19 @@ export interface Config {
    * address — while per-account limits still apply.
    */
   addressLimitsExemptLoopback: boolean;
-  /** A socket sending frames faster than this (token bucket) is closed (1008). */
   /** Frames per socket, and per user over all their sockets on a node (token buckets). */
   wsFrames: { perSecond: number; burst: number; userPerSecond: number; userBurst: number };
   /** A user's WebSocket commands running at once on a node (the rest wait their turn). */
   userCommandsInFlight: number;
   /** WebSockets at once on each node: per signed-in user, per client address. */
   wsMaxSockets: { perUser: number; perAddress: number };
+  /**
+   * WebSocket upgrades one client address may ask this node for: a steady rate and a burst
+   * per minute on top (an office behind one address reconnecting after a restart). Counted
+   * before the handshake, so a client that reconnects at once whenever it is refused or
+   * closed costs an HTTP answer, not a socket, an auth and a closing handshake each time.
+   */
+  wsConnectsPerAddress: { perSecond: number; burstPerMinute: number };
   /** Events kept per user for resume (embedded inbox). */
   inboxSize: number;
   /** PostgreSQL pool size, and how long work may wait for a connection before a 503. */
@@ -562,6 +570,10 @@ export function loadConfig(
       };
     })(),
     wsMaxSockets: { perUser: e.WS_MAX_SOCKETS_PER_USER, perAddress: e.WS_MAX_SOCKETS_PER_ADDRESS },
+    wsConnectsPerAddress: {
+      perSecond: e.WS_CONNECT_RATE_PER_ADDRESS,
+      burstPerMinute: e.WS_CONNECT_BURST_PER_ADDRESS,
+    },
     // On PGlite every command's statements take turns on one connection in this thread:
     // more than one of a user's at once only puts them ahead of everyone else's.
     userCommandsInFlight: e.USER_COMMANDS_IN_FLIGHT ?? (e.DATABASE_URL ? 4 : 1),

@@ -257,4 +257,50 @@ describe('sockets at once', () => {
     expect(refused.status).toBe(429);
     expect(JSON.parse(refused.body).error.code).toBe('RATE_LIMITED');
   }, 120_000);
+
+  test('one address may ask for WS_CONNECT_RATE_PER_ADDRESS upgrades a second (plus the burst); the rest get a 429 before any handshake', async () => {
+    const { server } = await serverWith({
+      WS_CONNECT_RATE_PER_ADDRESS: '1',
+      WS_CONNECT_BURST_PER_ADDRESS: '3',
+      ADDRESS_LIMITS_LOOPBACK: 'limit',
+    });
+    /** Opens and closes a socket at once, as a client reconnecting in a loop; its HTTP answer if refused. */
+    const attempt = () =>
+      new Promise<{ status: number; body: string; retryAfter: string | undefined } | 'open'>(
+        (resolve, reject) => {
+          const ws = new WebSocket(wsUrl(server.url));
+          ws.on('open', () => {
+            ws.terminate();
+            resolve('open');
+          });
+          ws.on('unexpected-response', (_req, res) => {
+            let body = '';
+            res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+            res.on('end', () =>
+              resolve({ status: res.statusCode ?? 0, body, retryAfter: res.headers['retry-after'] }),
+            );
+          });
+          ws.on('error', (err) => reject(err));
+        },
+      );
+    // Twenty at once: the steady second's one and the burst's three get in, and one more for
+    // every further second the twenty take to be answered (far fewer than sixteen).
+    const outcomes = await Promise.all(Array.from({ length: 20 }, attempt));
+    const opened = outcomes.filter((o) => o === 'open').length;
+    expect(opened).toBeGreaterThanOrEqual(4);
+    const refused = outcomes.filter((o) => o !== 'open');
+    expect(refused.length).toBeGreaterThan(0);
+    for (const r of refused) {
+      expect(r.status).toBe(429);
+      expect(Number(r.retryAfter)).toBeGreaterThanOrEqual(1);
+      expect(JSON.parse(r.body).error).toMatchObject({
+        code: 'RATE_LIMITED',
+        details: { retryAfterMs: expect.any(Number) },
+      });
+    }
+    // Sockets already open are not touched, and once the wait is over the address may connect again.
+    const wait = Math.max(...refused.map((r) => JSON.parse(r.body).error.details.retryAfterMs as number));
+    await new Promise((r) => setTimeout(r, wait + 50));
+    expect(await attempt()).toBe('open');
+  }, 120_000);
 });

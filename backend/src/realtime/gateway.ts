@@ -17,7 +17,7 @@ import type { AppContext } from '../app-context.js';
 import { presenceAudience } from '../chats/access.js';
 import { FrameBucket, UserSlots } from '../infra/budgets.js';
 import { errorBody, toAppError, zodIssues } from '../infra/errors.js';
-import { addressKey, isLoopback } from '../infra/rate-limit.js';
+import { addressKey, createSendLimiter, isLoopback } from '../infra/rate-limit.js';
 import type { Metrics } from '../infra/metrics.js';
 import { Connection } from './connection.js';
 import { createCommandHandlers } from './commands.js';
@@ -61,6 +61,8 @@ export async function registerGateway(
   /** Sockets open on this node per client address (counted from the upgrade). */
   const byAddress = new Map<string, number>();
   const { wsFrames, wsMaxSockets } = ctx.config;
+  // Per node, in memory: what it guards is this node's own work (see wsConnectsPerAddress).
+  const connects = createSendLimiter({ name: 'ws-connect', ...ctx.config.wsConnectsPerAddress });
   const slots = new UserSlots(ctx.config.userCommandsInFlight);
   /** Each user's frames over all their sockets on this node (while they have one). */
   const userFrames = new Map<string, FrameBucket>();
@@ -299,6 +301,19 @@ export async function registerGateway(
         return reply.code(403).send(errorBody('ORIGIN_NOT_ALLOWED'));
       }
       const exempt = ctx.config.addressLimitsExemptLoopback && isLoopback(request.ip);
+      if (!exempt) {
+        const allowance = await connects.take(addressKey(request.ip));
+        if (!allowance.ok) {
+          return reply
+            .code(429)
+            .header('retry-after', String(Math.ceil(allowance.retryAfterMs / 1000)))
+            .send(
+              errorBody('RATE_LIMITED', 'Too many connection attempts from your address. Wait a moment.', {
+                retryAfterMs: allowance.retryAfterMs,
+              }),
+            );
+        }
+      }
       if (!exempt && (byAddress.get(addressKey(request.ip)) ?? 0) >= wsMaxSockets.perAddress) {
         return reply
           .code(429)

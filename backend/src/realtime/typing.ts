@@ -57,11 +57,11 @@ export function createTypingTracker(ctx: AppContext): TypingTracker {
   }
 
   const stillAllowed = (userId: string, chatId: string) => () =>
-    mayWrite(ctx.db.prisma, { userId, chatId, action: 'typing-stop' });
+    mayWrite(ctx.db, { userId, chatId, action: 'typing-stop' });
 
   return {
     async start(userId, chatId) {
-      await assertMayWrite(ctx.db.prisma, { userId, chatId, action: 'typing-start' });
+      await assertMayWrite(ctx.db, { userId, chatId, action: 'typing-start' });
       // From here on synchronous up to the announcement: frames checked together are throttled together.
       const mine = states.get(userId) ?? new Map<string, TypingState>();
       states.set(userId, mine);
@@ -84,7 +84,7 @@ export function createTypingTracker(ctx: AppContext): TypingTracker {
     },
     async stop(userId, chatId) {
       try {
-        await assertMayWrite(ctx.db.prisma, { userId, chatId, action: 'typing-stop' });
+        await assertMayWrite(ctx.db, { userId, chatId, action: 'typing-stop' });
       } catch (err) {
         // Refused (blocked since, removed): the state ends unheard.
         await end(userId, chatId, async () => false);
