@@ -133,6 +133,24 @@ test('a claim whose relay died is taken over once it is stale', async () => {
   await wb.close();
 });
 
+/**
+ * Runs `request` on a node that "dies" between a commit and handing its events to the relay:
+ * what the request committed is left in the outbox. Then moves the clock past the stale
+ * age and sweeps, as another node's relay would, expecting one row to be published.
+ */
+async function committedByDyingNode(request: () => Promise<void>) {
+  const { relay } = server.running.ctx;
+  const committed = relay.committed;
+  relay.committed = () => Promise.resolve();
+  try {
+    await request();
+  } finally {
+    relay.committed = committed;
+  }
+  server.clock.advance(STALE_MS + 1_000);
+  expect(await relay.sweep()).toBe(1);
+}
+
 test('a reaction (one statement, its event written by the database) reaches the members as it was meant after a crash', async () => {
   const [a, b] = (await registerUsers(api, 2)) as [TestUser, TestUser];
   const group = await createGroup(api, a, [b]);
@@ -146,20 +164,12 @@ test('a reaction (one statement, its event written by the database) reaches the 
     ).find((m) => m.id === message.id)!;
   const before = (await listed()).version;
   const wb = await connectAs(server.url, b.accessToken);
-  const { relay } = server.running.ctx;
-  const committed = relay.committed;
-  // The node "dies" between the commit and handing the event to its relay.
-  relay.committed = () => Promise.resolve();
-  try {
+  await committedByDyingNode(async () => {
     const res = await api.post(`/api/messages/${message.id}/reactions`, { emoji: '🎉' }, as(a));
     expect(res.status).toBe(200);
-  } finally {
-    relay.committed = committed;
-  }
-  await settle();
-  expect(wb.events.filter((f) => f.type === 'reaction:added')).toEqual([]);
-  server.clock.advance(STALE_MS + 1_000);
-  expect(await relay.sweep()).toBe(1);
+    await settle();
+    expect(wb.events.filter((f) => f.type === 'reaction:added')).toEqual([]);
+  });
   const got = await wb.waitFor((f) => f.type === 'reaction:added', WAIT);
   const stored = await listed();
   expect(got.data).toEqual({
@@ -178,19 +188,12 @@ test('an edit (one statement) is published as the stored message after a crash',
   const group = await createGroup(api, a, [b]);
   const message = await sendText(api, a, group.id, 'first words');
   const wb = await connectAs(server.url, b.accessToken);
-  const { relay } = server.running.ctx;
-  const committed = relay.committed;
-  relay.committed = () => Promise.resolve();
-  try {
+  await committedByDyingNode(async () => {
     const res = await api.put(`/api/messages/${message.id}`, { body: `second words @${b.username}` }, as(a));
     expect(res.status).toBe(200);
-  } finally {
-    relay.committed = committed;
-  }
-  await settle();
-  expect(wb.events.filter((f) => f.type === 'message:edited')).toEqual([]);
-  server.clock.advance(STALE_MS + 1_000);
-  expect(await relay.sweep()).toBe(1);
+    await settle();
+    expect(wb.events.filter((f) => f.type === 'message:edited')).toEqual([]);
+  });
   const got = await wb.waitFor((f) => f.type === 'message:edited', WAIT);
   expect(got.data.message).toMatchObject({
     id: message.id,
