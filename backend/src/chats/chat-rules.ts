@@ -1,9 +1,11 @@
 /**
  * The rules that guard writing to a chat, in one place. Every write to a chat and every
- * event a user causes in it — REST and WebSocket alike — asks `assertMayWrite` first:
- * sending (the request-chat path), edits, deletes, typing, read positions and chat
- * settings; a reaction, one statement, has the same rules' SQL (`chatRulesSql`) in it. Group administration (rename, members, roles) has no rule of these
- * kinds beyond membership, which `requireGroupRole` (access.ts) checks with the role.
+ * event a user causes in it — REST and WebSocket alike — is checked against them, through
+ * `assertMayWrite` (sending on the request-chat path, deletes, typing, chat settings) or
+ * with the same SQL (`chatRulesSql`) inside a write that is one statement (reactions,
+ * edits). Read positions are guarded by membership alone (`assertMembershipOnly`). Group
+ * administration (rename, members, roles) has no rule of these kinds beyond membership,
+ * which `requireGroupRole` (access.ts) checks with the role.
  *
  * The rules, in the order they are checked (the first that refuses answers):
  *
@@ -87,8 +89,8 @@ const sqlBool = (value: boolean) => (value ? 'true' : 'false');
  * blocked, sent) and `refusal`, the error code of the first of rules 2–4 that refuses the
  * action, or null. `chat` and `user` are SQL expressions of type uuid (parameters, or a
  * subquery of the statement it is part of). This is where the rules are decided, for
- * `assertMayWrite` and for the writes that are one statement (reactions, messages/
- * react-to-message.ts): what `actionRules` says about the action is written into the text,
+ * `assertMayWrite` and for the writes that are one statement (reactions and edits,
+ * messages/react-to-message.ts and edit-message.ts): what `actionRules` says about the action is written into the text,
  * so each action's text is a constant.
  */
 export function chatRulesSql(action: ChatAction, chat: string, user: string): string {
