@@ -8,6 +8,7 @@
  * delete claims its rows with FOR UPDATE SKIP LOCKED and announces only the ids it
  * returned, so a row another node holds or has already erased is not announced twice.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AppContext } from '../app-context.js';
 import { inTransaction } from '../events/outbox.js';
 import { oneAtATime } from '../infra/one-at-a-time.js';
@@ -19,11 +20,14 @@ export interface Expirer {
 }
 
 const BATCH = 1000;
+/** How often, and after how long, a sweep looks again at due rows it found held. */
+const HELD_RETRIES = 5;
+const HELD_RETRY_MS = 20;
 
 export function createExpirer(ctx: AppContext, intervalMs: number): Expirer {
   async function sweepOnce(): Promise<number> {
     let total = 0;
-    for (;;) {
+    for (let held = 0; ;) {
       const due = await ctx.db.prisma.message.findMany({
         where: { expiresAt: { lte: ctx.now() } },
         select: { id: true, chatId: true },
@@ -44,8 +48,16 @@ export function createExpirer(ctx: AppContext, intervalMs: number): Expirer {
         });
       }
       total += erasedHere;
-      // A short batch was all there was; a batch another node took wholly is its to finish.
-      if (due.length < BATCH || erasedHere === 0) return total;
+      if (erasedHere === due.length) {
+        if (due.length < BATCH) return total; // a short batch was all there was
+        continue;
+      }
+      // Some rows were held: by another node's sweep (its to finish: they are gone when it
+      // commits), or for a moment by someone else, such as the search index job, whose
+      // foreign key check on a message it indexes holds a lock the erase skips. Look again
+      // shortly, a few times, so that what is due now goes in this sweep.
+      if (++held > HELD_RETRIES) return total;
+      await sleep(HELD_RETRY_MS * held);
     }
   }
 
