@@ -16,6 +16,18 @@ export async function requireVisibleMessage(db: Db, messageId: string, userId: s
   return { message, membership, chat, chatId: message.chatId };
 }
 
+/**
+ * The same question as `requireVisibleMessage`, as SQL for a statement of its own: the
+ * message `message` (columns id, chat_id, kind, sender_id, deleted_at, body, version) if
+ * `user` is a member of its chat and had not cleared it; no row otherwise. Both are SQL
+ * expressions of type uuid.
+ */
+export function visibleMessageSql(message: string, user: string): string {
+  return `SELECT msg.id, msg.chat_id, msg.kind, msg.sender_id, msg.deleted_at, msg.body, msg.version
+  FROM messages msg JOIN chat_members me ON me.chat_id = msg.chat_id AND me.user_id = ${user}
+  WHERE msg.id = ${message} AND msg.seq > me.cleared_seq`;
+}
+
 /** Bumps the chat version and returns it; the changed message records it. */
 export async function nextChatVersion(db: Db, chatId: string): Promise<number> {
   const [row] = await db.$queryRaw<{ version: number }[]>`

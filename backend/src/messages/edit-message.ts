@@ -17,6 +17,7 @@
 import type { ErrorCode, Message } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { chatRulesSql } from '../chats/chat-rules.js';
+import { visibleMessageSql } from './access.js';
 import { AppError } from '../infra/errors.js';
 import { searchRowWriteSql } from '../search/search-index.js';
 import { mentionedUsernames } from './mentions.js';
@@ -26,11 +27,7 @@ import { presentStoredMessages } from './presenters.js';
 const EDIT = {
   name: 'message-edit',
   text: `
-WITH target AS (
-  SELECT msg.id, msg.chat_id, msg.kind, msg.sender_id, msg.deleted_at, msg.body
-  FROM messages msg JOIN chat_members me ON me.chat_id = msg.chat_id AND me.user_id = $2::uuid
-  WHERE msg.id = $1::uuid AND msg.seq > me.cleared_seq
-),
+WITH target AS (${visibleMessageSql('$1::uuid', '$2::uuid')}),
 rules AS (${chatRulesSql('edit', '(SELECT chat_id FROM target)', '$2::uuid')}),
 verdict AS (
   SELECT t.id, t.chat_id, t.body = $3 AS unchanged,

@@ -15,6 +15,7 @@
 import type { ErrorCode, ReactionSummary, ServerEvent } from '@parley/contracts';
 import type { AppContext } from '../app-context.js';
 import { chatRulesSql } from '../chats/chat-rules.js';
+import { visibleMessageSql } from './access.js';
 import { AppError } from '../infra/errors.js';
 import { summariseReactions } from './presenters.js';
 
@@ -34,11 +35,7 @@ function reactionStatement(present: boolean) {
   return {
     name: present ? 'reaction-add' : 'reaction-remove',
     text: `
-WITH target AS (
-  SELECT msg.id, msg.chat_id, msg.deleted_at, msg.version
-  FROM messages msg JOIN chat_members me ON me.chat_id = msg.chat_id AND me.user_id = $2::uuid
-  WHERE msg.id = $1::uuid AND msg.seq > me.cleared_seq
-),
+WITH target AS (${visibleMessageSql('$1::uuid', '$2::uuid')}),
 rules AS (${chatRulesSql('react', '(SELECT chat_id FROM target)', '$2::uuid')}),
 verdict AS (
   SELECT t.id, t.chat_id, t.version,
