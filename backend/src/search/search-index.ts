@@ -9,10 +9,10 @@
  * message is found once its send is acknowledged, indexed or not.
  *
  * An edit or a delete for everyone writes its message's row in its own transaction
- * (writeSearchRow) and takes the message off the queue. The job inserts with ON CONFLICT
- * DO NOTHING, so whichever commits last, the row holds the newest text: the job never
- * overwrites a row, and a writer that finds the job's uncommitted row waits for it and
- * then overwrites it.
+ * (searchRowWriteSql) and takes the message off the queue unless a batch holds it. The job
+ * inserts with ON CONFLICT DO NOTHING, so whichever commits last, the row holds the newest
+ * text: the job never overwrites a row, and a writer that finds the job's uncommitted row
+ * waits for it and then overwrites it.
  *
  * Every node runs the job; the batches do not overlap (FOR UPDATE SKIP LOCKED). A message
  * erased while queued (disappearing messages, a deleted chat) leaves its id, dropped by the
@@ -76,6 +76,10 @@ SELECT (SELECT count(*) FROM picked)::int AS picked, (SELECT count(*) FROM index
  * columns: a table with a WHERE, or a data-modifying CTE's RETURNING) from their text and
  * takes them off the queue: after an edit, or the empty text of a delete for everyone. For
  * a WITH list: two CTEs, named after `name`.
+ *
+ * A queued message the job has picked (its batch holds the queue row) stays queued: the
+ * job finds this row and keeps it. Waiting for that queue row instead would deadlock, since
+ * the job's insert of the same message waits for this writer's row.
  */
 export function searchRowWriteSql(name: string, rows: string): string {
   return `${name}_row AS (
@@ -86,7 +90,10 @@ export function searchRowWriteSql(name: string, rows: string): string {
       RETURNING message_id
     ),
     ${name}_dequeued AS (
-      DELETE FROM message_search_queue q USING ${name}_row w WHERE q.message_id = w.message_id
+      DELETE FROM message_search_queue q WHERE q.message_id IN (
+        SELECT message_id FROM message_search_queue
+        WHERE message_id IN (SELECT message_id FROM ${name}_row)
+        FOR UPDATE SKIP LOCKED)
     )`;
 }
 

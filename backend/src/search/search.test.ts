@@ -871,6 +871,62 @@ describe('live index', () => {
     expect(row).toEqual({ search_text: '' });
   });
 
+  // PostgreSQL only: PGlite has one connection, so no batch can hold a row while a writer runs.
+  (process.env.DATABASE_URL ? it : it.skip)(
+    'an edit or a delete of a message the index job is indexing at that moment: both commit, the newest text is kept',
+    async () => {
+      const [ana, ben] = await registerUsers(api, 2);
+      const g = await createGroup(api, ana!, [ben!]);
+      const { db } = server.running.ctx;
+      const waitingOnALock = async () =>
+        (
+          await db.sql<{ n: number }>(
+            {
+              text: `SELECT count(*)::int AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+            },
+            [],
+          )
+        )[0]!.n > 0;
+      for (const [change, word] of [
+        ['edit', 'ocelots'],
+        ['delete', 'margays'],
+      ] as const) {
+        await indexNow();
+        const m = await sendText(api, ana!, g.id, `draft about ${word}`);
+        // What the job's batch does, one step at a time: hold the queued message, then
+        // (while the writer runs) insert its search row and take it off the queue.
+        const batch = db.withConnection(async (c) => {
+          await c.exec('BEGIN');
+          await c.query('SELECT 1 FROM message_search_queue WHERE message_id = $1 FOR UPDATE', [m.id]);
+          let settled = false;
+          const writing = (
+            change === 'edit'
+              ? api.put(`/api/messages/${m.id}`, { body: 'final text about tapirs' }, as(ana!))
+              : api.del(`/api/messages/${m.id}`, as(ana!))
+          ).finally(() => (settled = true));
+          // The writer either finishes or waits for this batch; then the batch goes on.
+          for (let i = 0; i < 6_000 && !settled && !(await waitingOnALock()); i++)
+            await new Promise((r) => setTimeout(r, 10));
+          await c.query(
+            `INSERT INTO message_search (message_id, chat_id, sender_id, created_at, search_text, search_vector)
+             SELECT id, chat_id, sender_id, created_at, parley_search_text(body), parley_search_vector(body)
+             FROM messages WHERE id = $1 ON CONFLICT (message_id) DO NOTHING`,
+            [m.id],
+          );
+          await c.query('DELETE FROM message_search_queue WHERE message_id = $1', [m.id]);
+          await c.exec('COMMIT');
+          return writing;
+        });
+        const written = await batch;
+        expect([change, written.status]).toEqual([change, change === 'edit' ? 200 : 204]);
+        expect(await queued()).toBe(0);
+        expect(await found(ben!, word)).toEqual([]);
+        if (change === 'edit') expect(await found(ben!, 'tapirs')).toEqual([m.id]);
+      }
+    },
+  );
+
   it('the queue is vacuumed now and then (the embedded database has no autovacuum)', async () => {
     await indexNow();
     const indexer = createSearchIndexer(server.running.ctx, {
