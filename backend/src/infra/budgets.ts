@@ -58,12 +58,17 @@ export class FrameBucket {
 
   /** False when the socket has sent more than its rate allows. */
   take(): boolean {
+    if (this.waitMs() > 0) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Milliseconds until a frame may go (0: now). Takes nothing. */
+  waitMs(): number {
     const now = this.now();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1000) * this.perSecond);
     this.at = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
+    return this.tokens >= 1 ? 0 : ((1 - this.tokens) / this.perSecond) * 1000;
   }
 }
 

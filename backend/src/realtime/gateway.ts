@@ -39,6 +39,8 @@ const DRAIN_TICK_MS = 50;
 
 /** ws closes the socket (1009) for frames beyond this; below it we answer FRAME_TOO_LARGE. */
 const HARD_FRAME_LIMIT = 1024 * 1024;
+/** What a paused socket may still deliver (what `ws` had read) before it counts as flooding. */
+const HELD_MAX_BYTES = 4 * HARD_FRAME_LIMIT;
 
 export async function registerGateway(
   app: FastifyInstance,
@@ -367,19 +369,60 @@ export async function registerGateway(
         if (conn.userId && !byUser.has(conn.userId)) userFrames.delete(conn.userId);
       });
       socket.on('error', () => undefined);
-      socket.on('message', (raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-        // A client flooding frames is cut off before its frames cost a parse each; it may
-        // reconnect (its device resumes) and go on at the allowed rate. Once signed in, its
-        // frames count for its user too: many sockets flooding at once get no more through.
-        if (!frames.take() || (conn.userId !== undefined && !userFrameBucket(conn.userId).take())) {
-          if (socket.readyState === socket.OPEN) {
-            metrics.wsCommands.inc({ type: 'frame', outcome: 'FLOOD' });
-            socket.close(wsCloseCodes.policyViolation, 'Too many frames: slow down');
-          }
-          return;
+      // Frames beyond the socket's rate, or its user's over all their sockets here, are
+      // neither refused nor parsed: the socket stops being read (TCP backpressure: the
+      // client's own sends wait) and what it sent is read at the allowed rate, in order.
+      // A flooding client costs the node a timer, not a parse per frame, and has no reason
+      // to reconnect (a reconnect storm costs more than the flood).
+      const held: { buf: Buffer; isBinary: boolean }[] = [];
+      let heldBytes = 0;
+      let releaseTimer: NodeJS.Timeout | undefined;
+      const frameWaitMs = () =>
+        Math.max(frames.waitMs(), conn.userId === undefined ? 0 : userFrameBucket(conn.userId).waitMs());
+      const takeFrame = () => {
+        if (frameWaitMs() > 0) return false;
+        frames.take();
+        if (conn.userId !== undefined) userFrameBucket(conn.userId).take();
+        return true;
+      };
+      const release = () => {
+        releaseTimer = undefined;
+        if (socket.readyState !== socket.OPEN) return;
+        while (held.length && takeFrame()) {
+          const frame = held.shift()!;
+          heldBytes -= frame.buf.length;
+          onFrame(frame.buf, frame.isBinary);
         }
+        if (held.length) holdFor(frameWaitMs());
+        else socket.resume();
+      };
+      const holdFor = (ms: number) => {
+        releaseTimer = setTimeout(release, Math.max(1, Math.ceil(ms)));
+      };
+      socket.on('close', () => clearTimeout(releaseTimer));
+      socket.on('message', (raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
         if (socket.readyState !== socket.OPEN) return;
         const buf = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw as ArrayBuffer);
+        if (held.length === 0 && takeFrame()) {
+          onFrame(buf, isBinary);
+          return;
+        }
+        held.push({ buf, isBinary });
+        heldBytes += buf.length;
+        // Paused, a socket delivers only what `ws` had already read; more than that is a
+        // client (or a proxy) that does not honour TCP flow control.
+        if (heldBytes > HELD_MAX_BYTES) {
+          metrics.wsCommands.inc({ type: 'frame', outcome: 'FLOOD' });
+          socket.close(wsCloseCodes.policyViolation, 'Too many frames: slow down');
+          return;
+        }
+        if (!releaseTimer) {
+          metrics.wsCommands.inc({ type: 'frame', outcome: 'HELD' });
+          socket.pause();
+          holdFor(frameWaitMs());
+        }
+      });
+      const onFrame = (buf: Buffer, isBinary: boolean) => {
         if (buf.length > WS_MAX_FRAME_BYTES) {
           conn.fail(undefined, 'FRAME_TOO_LARGE', `Frames are limited to ${WS_MAX_FRAME_BYTES} bytes.`);
           return;
@@ -391,7 +434,7 @@ export async function registerGateway(
           handleFrame(conn, isBinary ? null : buf.toString('utf8'), refuse),
         );
         if (!accepted) conn.fail(undefined, 'RATE_LIMITED', 'Too many commands waiting. Slow down.');
-      });
+      };
     },
   });
 
