@@ -83,6 +83,19 @@ const pictures = {
     )
       .jpeg()
       .toBuffer(),
+  /** A page photographed sideways or upside down: turned by `angle` degrees clockwise. */
+  turned: (angle: number, first: string, second: string) =>
+    sharp(
+      svg(
+        900,
+        220,
+        `<text x="30" y="90" font-family="DejaVu Sans" font-size="48">${first}</text>` +
+          `<text x="30" y="170" font-family="DejaVu Sans" font-size="40">${second}</text>`,
+      ),
+    )
+      .rotate(angle)
+      .png()
+      .toBuffer(),
   /** Text on a photo (a caption over the coffee picture), another font. */
   caption: async () =>
     sharp(await readFile(path.join(photos, 'coffee.jpg')))
@@ -177,6 +190,9 @@ describe('text in pictures', () => {
       terminal: await pictures.terminal(),
       whiteboard: await pictures.whiteboard(),
       caption: await pictures.caption(),
+      quarter: await pictures.turned(90, 'Turnstile manifest 2291', 'Platform closed'),
+      half: await pictures.turned(180, 'Overdue shipment 8812', 'Warehouse copy'),
+      threeQuarters: await pictures.turned(270, 'Sideways invoice 3307', 'Paid in full'),
     });
     await server.running.ctx.wordList.refresh();
   });
@@ -190,6 +206,10 @@ describe('text in pictures', () => {
     expect(await text('terminal')).toMatch(/127\.0\.0\.1:5432/);
     expect(await text('whiteboard')).toMatch(/rollback/i);
     expect(await text('caption')).toMatch(/espresso/i);
+    // Turned by a quarter, a half and three quarters.
+    expect(await text('quarter')).toMatch(/turnstile/i);
+    expect(await text('half')).toMatch(/shipment/i);
+    expect(await text('threeQuarters')).toMatch(/invoice/i);
   });
 
   it('has:image and a word it shows finds the message, with the thumbnail and the text around the match', async () => {
@@ -202,6 +222,9 @@ describe('text in pictures', () => {
       ['has:image whiteboard', 'whiteboard'],
       ['has:image rollback', 'whiteboard'],
       ['has:image espresso', 'caption'],
+      ['has:image turnstile', 'quarter'],
+      ['has:image warehouse', 'half'],
+      ['has:image sideways', 'threeQuarters'],
     ] as const) {
       const page = await search(member, q);
       expect({ q, found: page.messages.map((h) => h.messageId) }).toEqual({ q, found: [messages[name]] });
@@ -245,6 +268,8 @@ describe('text in pictures', () => {
       'has:image ledgar',
       'has:image econnrefused',
       'has:image espresso',
+      'has:image turnstile',
+      'has:image sideways',
     ]) {
       expect((await search(stranger, q)).messages).toEqual([]);
     }
