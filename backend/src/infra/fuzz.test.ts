@@ -37,6 +37,10 @@ beforeAll(async () => {
     // Reach the handlers: the per-user send limits would answer most sends with 429.
     SEND_RATE_PER_SECOND: '10000',
     SEND_BURST: '100000',
+    // Cases on a socket of their own sign in as one of a few users, faster than a person
+    // opens sockets: the per-user connect allowance would refuse their auth.
+    USER_CONNECT_RATE_PER_SECOND: '10000',
+    USER_CONNECT_BURST: '100000',
   });
   world = await FuzzWorld.create(server.url);
 });
