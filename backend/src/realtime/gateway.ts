@@ -402,6 +402,8 @@ export async function registerGateway(
       socket.on('close', () => clearTimeout(releaseTimer));
       socket.on('message', (raw: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
         if (socket.readyState !== socket.OPEN) return;
+        // Any frame shows the client is there (a paused socket's pong may wait behind its frames).
+        conn.alive = true;
         const buf = Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw as ArrayBuffer);
         if (held.length === 0 && takeFrame()) {
           onFrame(buf, isBinary);
