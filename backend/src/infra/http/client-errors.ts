@@ -21,8 +21,12 @@ function classify(code: string | undefined): { status: number; code: ErrorCode; 
   }
 }
 
+/** Connections answered already: Node's parser reports every later chunk of theirs again. */
+const answered = new WeakSet<Socket>();
+
 export function answerClientError(err: Error & { code?: string }, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  if (err.code === 'ECONNRESET' || socket.destroyed || answered.has(socket)) return;
+  answered.add(socket);
   const { status, code, message } = classify(err.code);
   if (!socket.writable) {
     socket.destroy();
@@ -33,6 +37,14 @@ export function answerClientError(err: Error & { code?: string }, socket: Socket
     `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
       `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
-  // A client that keeps its end open (or keeps dribbling) is cut off once the answer is out.
-  setTimeout(() => socket.destroy(), 1_000).unref();
+  // Lingering close: what the client is still sending (the rest of a 1 MB URL, a body) is
+  // read and dropped until it stops (Node's parser goes on reading it, and reports each
+  // chunk here again: ignored above), so that it can finish writing and read the answer.
+  // Closed with its bytes unread, the connection is reset, and a client still writing gets
+  // the reset instead of the answer. Cut off after LINGER_MS at most.
+  socket.once('end', () => socket.destroy());
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }
+
+/** How long a refused client may go on sending (and the server dropping it) before it is cut off. */
+const LINGER_MS = 5_000;

@@ -159,6 +159,31 @@ describe('framework errors answer in the error shape with the right status', () 
     expect(reply.body).not.toMatch(/statusCode|FST_|at \w+ \(/);
     extra?.(reply);
   });
+
+  it('a client still sending its request when it is refused (a 1 MB URL, slowly) gets the answer, not a reset', async () => {
+    const { hostname, port } = new URL(server.url);
+    const socket = net.connect(Number(port), hostname);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    // Nothing is read until the whole request is out, as a simple or busy client does; the
+    // server answers 431 after the first 16 KiB, while the rest is still coming.
+    socket.pause();
+    let error: Error | undefined;
+    socket.on('error', (err) => (error = err));
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    const url = `/api/chats/${'y'.repeat(1_100_000)}`;
+    const text = `GET ${url} HTTP/1.1\r\nhost: localhost\r\n\r\n`;
+    for (let at = 0; at < text.length && !error; at += 100_000) {
+      await new Promise((resolve) => socket.write(text.slice(at, at + 100_000), resolve));
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    let data = '';
+    socket.on('data', (d) => (data += d.toString('utf8')));
+    socket.resume();
+    await closed;
+    expect(error).toBeUndefined();
+    expect(data).toMatch(/^HTTP\/1\.1 431 /);
+    expect(errorShape(data.split('\r\n\r\n')[1]!).code).toBe('HEADERS_TOO_LARGE');
+  });
 });
 
 describe('NUL characters and invalid Unicode are a 400 with the field path, never a 500', () => {
