@@ -372,8 +372,8 @@ export async function registerGateway(
       // Frames beyond the socket's rate, or its user's over all their sockets here, are
       // neither refused nor parsed: the socket stops being read (TCP backpressure: the
       // client's own sends wait) and what it sent is read at the allowed rate, in order.
-      // A flooding client costs the node a timer, not a parse per frame, and has no reason
-      // to reconnect (a reconnect storm costs more than the flood).
+      // A flooding client costs the node the frames its allowance lets through and a timer,
+      // and has no reason to reconnect (a reconnect storm cost more than the flood).
       const held: { buf: Buffer; isBinary: boolean }[] = [];
       let heldBytes = 0;
       let releaseTimer: NodeJS.Timeout | undefined;
