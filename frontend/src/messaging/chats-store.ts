@@ -23,8 +23,13 @@ export const useChatsStore = create<ChatsState>()((set) => ({
   chats: {},
   loaded: false,
   error: null,
-  setAll: (list) => set({ chats: Object.fromEntries(list.map((c) => [c.id, c])), loaded: true, error: null }),
-  upsert: (chat) => set((s) => ({ chats: { ...s.chats, [chat.id]: chat } })),
+  setAll: (list) =>
+    set((s) => ({
+      chats: Object.fromEntries(list.map((c) => [c.id, withSnapshot(s.chats[c.id], c)])),
+      loaded: true,
+      error: null,
+    })),
+  upsert: (chat) => set((s) => ({ chats: { ...s.chats, [chat.id]: withSnapshot(s.chats[chat.id], chat) } })),
   update: (chatId, fn) =>
     set((s) => {
       const chat = s.chats[chatId];
@@ -91,11 +96,45 @@ export function withNewMessage(chat: Chat, message: Message, me: string): Chat {
   };
 }
 
-/** chat:updated carries what every member sees alike; my own fields stay. Counters never go back. */
+/**
+ * A chat as a REST answer has it, over what this client knows already. The answer may have
+ * left the server before my latest read was stored (or before messages that came live since):
+ * my read position, the last seq and the newest message never go back, and with an older
+ * read position its unread count is stale too, so the one known here stays.
+ */
+export function withSnapshot(known: Chat | undefined, fresh: Chat): Chat {
+  if (!known) return fresh;
+  const next = { ...fresh, version: Math.max(known.version, fresh.version) };
+  if (known.lastSeq > fresh.lastSeq) {
+    next.lastSeq = known.lastSeq;
+    next.lastMessage = known.lastMessage;
+    next.lastActivityAt = later(known.lastActivityAt, fresh.lastActivityAt);
+  }
+  if (known.lastReadSeq > fresh.lastReadSeq) {
+    next.lastReadSeq = known.lastReadSeq;
+    next.unreadCount = known.unreadCount;
+  }
+  return next;
+}
+
+/**
+ * chat:updated carries what every member sees alike; my own fields stay. Counters never go
+ * back. Given a whole chat (a REST answer is one, and TypeScript lets it pass as a ChatInfo),
+ * its fields of mine are left out too: they may predate my latest read.
+ */
 export function withInfo(chat: Chat, info: ChatInfo): Chat {
+  const {
+    myRole: _role,
+    peer: _peer,
+    lastMessage: _last,
+    lastReadSeq: _read,
+    unreadCount: _unread,
+    preferences: _preferences,
+    ...shared
+  } = info as ChatInfo & Partial<Chat>;
   return {
     ...chat,
-    ...info,
+    ...shared,
     lastSeq: Math.max(chat.lastSeq, info.lastSeq),
     version: Math.max(chat.version, info.version),
     lastActivityAt: later(chat.lastActivityAt, info.lastActivityAt),
