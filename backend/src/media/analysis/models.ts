@@ -19,8 +19,8 @@ export const OCR_MAX_SIDE = 1600;
 /** Lines the OCR is less sure of than this are dropped (noise read in textures). */
 export const OCR_MIN_LINE_SCORE = 0.5;
 /**
- * A picture with no line read this surely is read once more turned half a turn (readText):
- * on the test pictures, text the right way up read at 0.93–1.0, upside-down text as nonsense at 0.81.
+ * A picture with lines read, none this surely, is read once more turned half a turn (readText):
+ * on the test pictures, text the right way up read at 0.93–1.0, sideways text as nonsense at 0.81.
  */
 export const OCR_SURE_LINE_SCORE = 0.9;
 /** The object model's input: a square of this many pixels. */
@@ -156,12 +156,13 @@ export async function readText(image: Buffer): Promise<TextLine[]> {
       .map((l) => ({ text: l.text.trim(), score: l.mean }))
       .filter((l) => l.text.length > 0 && l.score >= OCR_MIN_LINE_SCORE);
   const lines = await read(png);
-  if (lines.some((l) => l.score >= OCR_SURE_LINE_SCORE)) return lines;
-  // Nothing read for sure: the picture may be upside down, or turned a quarter anticlockwise
-  // (a phone held sideways), which the model reads as a few letters of nonsense. It reads
-  // text turned a quarter clockwise, so one more try with the picture turned half a turn
-  // reads both; the try that read more, and more surely, is kept. Pictures without text
-  // pay for it (a second pass), those with text read upright do not.
+  if (lines.length === 0 || lines.some((l) => l.score >= OCR_SURE_LINE_SCORE)) return lines;
+  // Something read, nothing for sure: the picture may be turned a quarter anticlockwise (a
+  // phone held sideways), which the model reads as a few letters of nonsense. It reads text
+  // turned a quarter clockwise, so one more try with the picture turned half a turn reads
+  // it; the try that read more, and more surely, is kept. Pictures where nothing at all was
+  // read (most photos, and text upside down, which the model does not see) get no second
+  // pass: it doubled their cost.
   const turned = await read(await sharp(png).rotate(180).png({ compressionLevel: 1 }).toBuffer());
   const weight = (ls: TextLine[]) => ls.reduce((sum, l) => sum + l.text.length * l.score, 0);
   return weight(turned) > weight(lines) ? turned : lines;
