@@ -117,12 +117,8 @@ export function withSnapshot(known: Chat | undefined, fresh: Chat): Chat {
   return next;
 }
 
-/**
- * chat:updated carries what every member sees alike; my own fields stay. Counters never go
- * back. Given a whole chat (a REST answer is one, and TypeScript lets it pass as a ChatInfo),
- * its fields of mine are left out too: they may predate my latest read.
- */
-export function withInfo(chat: Chat, info: ChatInfo): Chat {
+/** What every member sees alike (the data of chat:updated): a chat without my own fields. */
+export function infoOf(chat: ChatInfo & Partial<Chat>): ChatInfo {
   const {
     myRole: _role,
     peer: _peer,
@@ -130,11 +126,20 @@ export function withInfo(chat: Chat, info: ChatInfo): Chat {
     lastReadSeq: _read,
     unreadCount: _unread,
     preferences: _preferences,
-    ...shared
-  } = info as ChatInfo & Partial<Chat>;
+    ...info
+  } = chat;
+  return info;
+}
+
+/**
+ * chat:updated carries what every member sees alike; my own fields stay. Counters never go
+ * back. Given a whole chat (a REST answer is one, and TypeScript lets it pass as a ChatInfo),
+ * its fields of mine are left out too: they may predate my latest read.
+ */
+export function withInfo(chat: Chat, info: ChatInfo): Chat {
   return {
     ...chat,
-    ...shared,
+    ...infoOf(info),
     lastSeq: Math.max(chat.lastSeq, info.lastSeq),
     version: Math.max(chat.version, info.version),
     lastActivityAt: later(chat.lastActivityAt, info.lastActivityAt),

@@ -1,5 +1,5 @@
 /** Builders for contract-shaped chats, messages and members in tests. */
-import type { Chat, ChatInfo, ChatMember, Message, SystemEvent } from '@parley/contracts';
+import type { Chat, ChatMember, Message, SystemEvent } from '@parley/contracts';
 import { testUser } from './stub-network';
 
 export const ME = testUser.id;
@@ -132,15 +132,4 @@ export function preview(m: Message, text = m.body): NonNullable<Chat['lastMessag
 }
 
 /** What every member sees alike (the data of chat:updated). */
-export function infoOf(c: Chat): ChatInfo {
-  const {
-    myRole: _role,
-    peer: _peer,
-    lastMessage: _last,
-    lastReadSeq: _read,
-    unreadCount: _unread,
-    preferences: _prefs,
-    ...info
-  } = c;
-  return info;
-}
+export { infoOf } from '../messaging/chats-store';
