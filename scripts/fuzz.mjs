@@ -53,7 +53,7 @@ for (const [name, v] of Object.entries({ runs, seed, concurrency, maxMinutes }))
 // The fuzzer is TypeScript (shared with the jest test), run through tsx.
 register();
 const { runFuzz, describeViolation } = await import('../backend/test/support/fuzz/runner.ts');
-const { FuzzWorld } = await import('../backend/test/support/fuzz/world.ts');
+const { FUZZ_SERVER_ENV, FuzzWorld } = await import('../backend/test/support/fuzz/world.ts');
 
 const { cleanup, cleanups } = createCleanups();
 const mib = (b) => (b === undefined ? '?' : `${Math.round(b / 2 ** 20)} MiB`);
@@ -66,16 +66,7 @@ try {
     cleanups,
     env: {
       LOG_LEVEL: 'warn',
-      // Reach the handlers: the per-user send limits would answer most sends with 429.
-      SEND_RATE_PER_SECOND: '10000',
-      SEND_BURST: '100000',
-      // Cases on a socket of their own sign in as one of a few users, faster than a person
-      // opens sockets: the per-user connect allowance would refuse their auth.
-      USER_CONNECT_RATE_PER_SECOND: '10000',
-      USER_CONNECT_BURST: '100000',
-      // A socket a case closed counts until the server has seen it go: at a few hundred cases
-      // a second one user's may pass the cap of sockets at once.
-      WS_MAX_SOCKETS_PER_USER: '100000',
+      ...FUZZ_SERVER_ENV,
       DIRECT_CHAT_POLICY: 'open',
     },
   });

@@ -15,7 +15,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { routesOf } from '../../test/support/contract-routes.js';
 import { describeViolation, runFuzz, type FuzzReport } from '../../test/support/fuzz/runner.js';
-import { FuzzWorld } from '../../test/support/fuzz/world.js';
+import { FUZZ_SERVER_ENV, FuzzWorld } from '../../test/support/fuzz/world.js';
 import { startTestServer, type TestServer } from '../../test/support/server.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
@@ -33,18 +33,7 @@ let server: TestServer;
 let world: FuzzWorld;
 
 beforeAll(async () => {
-  server = await startTestServer({
-    // Reach the handlers: the per-user send limits would answer most sends with 429.
-    SEND_RATE_PER_SECOND: '10000',
-    SEND_BURST: '100000',
-    // Cases on a socket of their own sign in as one of a few users, faster than a person
-    // opens sockets: the per-user connect allowance would refuse their auth.
-    USER_CONNECT_RATE_PER_SECOND: '10000',
-    USER_CONNECT_BURST: '100000',
-    // A socket a case closed counts until the server has seen it go: at a few hundred cases
-    // a second one user's may pass the cap of sockets at once.
-    WS_MAX_SOCKETS_PER_USER: '100000',
-  });
+  server = await startTestServer(FUZZ_SERVER_ENV);
   world = await FuzzWorld.create(server.url);
 });
 

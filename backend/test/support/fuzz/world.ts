@@ -8,6 +8,24 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IdPools } from './arbitraries.js';
 
+/**
+ * The server settings a fuzz run needs on top of the defaults (fuzz.test.ts and
+ * scripts/fuzz.mjs): the few users of the world send and connect far faster than people do,
+ * and the per-user limits would answer most of their cases before a handler saw them.
+ */
+export const FUZZ_SERVER_ENV: Record<string, string> = {
+  // Sends: the per-user send limits would answer most sends with 429.
+  SEND_RATE_PER_SECOND: '10000',
+  SEND_BURST: '100000',
+  // Cases on a socket of their own sign in as one of a few users: the per-user connect
+  // allowance would refuse their auth.
+  USER_CONNECT_RATE_PER_SECOND: '10000',
+  USER_CONNECT_BURST: '100000',
+  // A socket a case closed counts until the server has seen it go: at a few hundred cases
+  // a second one user's may pass the cap of sockets at once.
+  WS_MAX_SOCKETS_PER_USER: '100000',
+};
+
 export interface FuzzUser {
   id: string;
   username: string;
