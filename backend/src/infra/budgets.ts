@@ -59,8 +59,13 @@ export class FrameBucket {
   /** False when the socket has sent more than its rate allows. */
   take(): boolean {
     if (this.waitMs() > 0) return false;
-    this.tokens -= 1;
+    this.spend();
     return true;
+  }
+
+  /** Takes a frame that `waitMs` has just allowed (0). */
+  spend(): void {
+    this.tokens -= 1;
   }
 
   /** Milliseconds until a frame may go (0: now). Takes nothing. */

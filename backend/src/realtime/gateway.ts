@@ -379,10 +379,12 @@ export async function registerGateway(
       let releaseTimer: NodeJS.Timeout | undefined;
       const frameWaitMs = () =>
         Math.max(frames.waitMs(), conn.userId === undefined ? 0 : userFrameBucket(conn.userId).waitMs());
+      /** A frame from both allowances (the socket's and its user's), or none. */
       const takeFrame = () => {
-        if (frameWaitMs() > 0) return false;
-        frames.take();
-        if (conn.userId !== undefined) userFrameBucket(conn.userId).take();
+        const user = conn.userId === undefined ? undefined : userFrameBucket(conn.userId);
+        if (frames.waitMs() > 0 || (user && user.waitMs() > 0)) return false;
+        frames.spend();
+        user?.spend();
         return true;
       };
       const release = () => {
