@@ -10,6 +10,7 @@ import type { ChatDirectory } from './chats/chat-directory.js';
 import type { Relay } from './events/relay.js';
 import type { Config } from './infra/config.js';
 import type { Database } from './infra/db/client.js';
+import type { Foreground } from './infra/foreground.js';
 import type { Metrics } from './infra/metrics.js';
 import type { Passwords } from './auth/passwords.js';
 import type { FailureCounter, SendLimiter } from './infra/rate-limit.js';
@@ -75,6 +76,8 @@ export interface AppContext {
   directory: ChatDirectory;
   /** The lane for writes that take a chat's seq: group-committed sends and exclusive jobs. */
   pipeline: SendPipeline;
+  /** Sends under way on this node, which background work steps aside for (media analysis). */
+  foreground: Foreground;
   presence: PresenceRegistry;
   /** Set by the WebSocket gateway when it is registered: what the node's other parts ask of it. */
   sockets?: SocketHub;

@@ -33,6 +33,7 @@ import { createObjectStore } from './infra/object-store-factory.js';
 import { noScanner } from './infra/virus-scanner.js';
 import { createMediaQueue } from './media/process-queue.js';
 import { createAnalyser } from './media/analysis/analyser.js';
+import { createForeground } from './infra/foreground.js';
 import { createAnalysisQueue } from './media/analysis/analysis-queue.js';
 import { createMediaSigner } from './media/signed-urls.js';
 import { createMediaSweeper } from './media/sweep-media.js';
@@ -193,6 +194,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       objects,
       scanner: config.clamav ? createClamdScanner(config.clamav) : noScanner,
       mediaSigner: createMediaSigner(config.jwt.secret, config.media.urlTtlSeconds),
+      foreground: createForeground(),
     } as Omit<
       AppContext,
       | 'deliveries'
@@ -228,6 +230,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       processes: config.media.analysis.workers,
       timeoutMs: config.media.analysis.timeoutMs,
       labelMinScore: config.media.analysis.labelMinScore,
+      foreground: ctx.foreground,
     });
     ctx.mediaAnalysis = createAnalysisQueue(ctx, ctx.analyser);
     ctx.mediaSweeper = createMediaSweeper(ctx);

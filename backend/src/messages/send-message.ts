@@ -30,6 +30,21 @@ export async function sendMessage(
   chatId: string,
   input: SendMessageInput,
 ): Promise<SendResult> {
+  // From here to the ack, background work (media analysis) steps aside.
+  const done = ctx.foreground.begin();
+  try {
+    return await send(ctx, senderId, chatId, input);
+  } finally {
+    done();
+  }
+}
+
+async function send(
+  ctx: AppContext,
+  senderId: string,
+  chatId: string,
+  input: SendMessageInput,
+): Promise<SendResult> {
   const allowance = await ctx.sendLimiter.take(senderId);
   if (!allowance.ok) {
     // A retry of something already stored is answered, not limited.
