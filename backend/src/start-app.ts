@@ -230,6 +230,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       processes: config.media.analysis.workers,
       timeoutMs: config.media.analysis.timeoutMs,
       labelMinScore: config.media.analysis.labelMinScore,
+      nice: config.media.analysis.nice,
       foreground: ctx.foreground,
     });
     ctx.mediaAnalysis = createAnalysisQueue(ctx, ctx.analyser);

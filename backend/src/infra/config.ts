@@ -203,6 +203,7 @@ const envSchema = z
     MEDIA_ANALYSIS_WORKERS: z.coerce.number().int().min(1).max(16).default(1),
     MEDIA_ANALYSIS_LABEL_MIN_SCORE: z.coerce.number().min(0).max(1).default(0.3),
     MEDIA_ANALYSIS_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(120_000),
+    MEDIA_ANALYSIS_NICE: z.coerce.number().int().min(0).max(19).default(19),
     FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
     FFPROBE_PATH: z.string().min(1).default('ffprobe'),
     CLAMAV_HOST: z.preprocess(emptyAsUndefined, z.string().min(1).max(255).optional()),
@@ -413,8 +414,10 @@ export interface MediaSettings {
     workers: number;
     /** Objects seen with less confidence than this (0–1) are not stored. */
     labelMinScore: number;
-    /** A picture not read within this long fails its try (the thread is restarted). */
+    /** A picture not read within this long of running time fails its try (the process is restarted). */
     timeoutMs: number;
+    /** The analysis processes' CPU priority (nice): 19, the lowest, unless the machine is never idle. */
+    nice: number;
   };
 }
 
@@ -494,6 +497,7 @@ export function loadConfig(
         workers: e.MEDIA_ANALYSIS_WORKERS,
         labelMinScore: e.MEDIA_ANALYSIS_LABEL_MIN_SCORE,
         timeoutMs: e.MEDIA_ANALYSIS_TIMEOUT_MS,
+        nice: e.MEDIA_ANALYSIS_NICE,
       },
       ffmpegPath: e.FFMPEG_PATH,
       ffprobePath: e.FFPROBE_PATH,

@@ -65,6 +65,10 @@ export function testServerEnv(): Record<string, string> {
     // Reading pictures (OCR, labels) loads models of a few hundred MB per server: only the
     // tests of media analysis switch it on.
     MEDIA_ANALYSIS: 'off',
+    // At the lowest priority (19) the analysis gets about 1 % of a core beside other work at
+    // the normal one (a busy test machine): waiting for a picture to be read would be a test
+    // of speed. The priority changes how fast, not what is read.
+    MEDIA_ANALYSIS_NICE: '0',
   };
 }
 

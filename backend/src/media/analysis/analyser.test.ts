@@ -16,6 +16,11 @@ import { waitUntil } from '../../../test/support/wait.js';
 import { createForeground } from '../../infra/foreground.js';
 import { createAnalyser } from './analyser.js';
 
+/**
+ * At the normal priority, as the test servers' (test/support/server.ts): at the lowest the
+ * process gets about 1 % of a core on a busy machine, and these tests would test speed.
+ */
+const settings = { processes: 1, timeoutMs: 600_000, labelMinScore: 0.3, nice: 0 };
 const here = path.dirname(fileURLToPath(import.meta.url));
 let dir: string;
 let picture: string;
@@ -63,7 +68,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 it('a send under way stops the process reading a picture; when it is done the process goes on and the picture is read', async () => {
   const foreground = createForeground();
-  const analyser = createAnalyser({ processes: 1, timeoutMs: 600_000, labelMinScore: 0.3, foreground });
+  const analyser = createAnalyser({ ...settings, foreground });
   try {
     const reading = analyser.analyse(picture);
     await waitUntil('the analysis process', () => analysisProcesses().length === 1);
@@ -88,7 +93,7 @@ it('a send under way stops the process reading a picture; when it is done the pr
 
 it('a node that is never idle still has its pictures read: the process keeps its share of the time', async () => {
   const foreground = createForeground();
-  const analyser = createAnalyser({ processes: 1, timeoutMs: 600_000, labelMinScore: 0.3, foreground });
+  const analyser = createAnalyser({ ...settings, foreground });
   const seen = new Set<string>();
   let watching = true;
   try {
@@ -117,7 +122,7 @@ it('a server killed with -9 while its analysis process is stopped takes the proc
     const { createAnalyser } = await import(${JSON.stringify(path.join(here, 'analyser.ts'))});
     const { createForeground } = await import(${JSON.stringify(path.join(here, '../../infra/foreground.ts'))});
     const foreground = createForeground();
-    const analyser = createAnalyser({ processes: 1, timeoutMs: 600000, labelMinScore: 0.3, foreground });
+    const analyser = createAnalyser({ processes: 1, timeoutMs: 600000, labelMinScore: 0.3, nice: 0, foreground });
     analyser.analyse(process.env.PICTURE).catch(() => undefined);
     setTimeout(() => foreground.begin(), 1000);
     setInterval(() => undefined, 1000);

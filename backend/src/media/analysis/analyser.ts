@@ -106,6 +106,8 @@ export function createAnalyser(opts: {
   processes: number;
   timeoutMs: number;
   labelMinScore: number;
+  /** The processes' CPU priority (nice, 0–19). */
+  nice: number;
   /** Sends under way on this node: a reading process steps aside meanwhile. None: it never does. */
   foreground?: Foreground;
 }): Analyser {
@@ -200,7 +202,7 @@ export function createAnalyser(opts: {
 
   function start(slot: Slot): ChildProcess {
     const entry = workerEntry();
-    const args = [...entry.execArgv, entry.file];
+    const args = [...entry.execArgv, entry.file, String(opts.nice)];
     const options: SpawnOptions = {
       // Its own output is not the server's log; what goes wrong comes back as a reason.
       stdio: ['ignore', 'ignore', 'ignore', 'ipc'],

@@ -23,23 +23,26 @@ export type AnalyseResponse =
     }
   | { id: number; ok: false; error: string };
 
-// The lowest CPU priority for the whole process, so on a busy machine the server gets the
+/** The priority the server asked for (MEDIA_ANALYSIS_NICE): 19, the lowest, by default. */
+const nice = Number(process.argv[2] ?? 19);
+
+// That priority for the whole process: at the lowest, on a busy machine the server gets the
 // cores first and message delivery does not wait behind a picture. On Linux a priority is
 // each thread's: the threads already running (the garbage collector's, libuv's) are set
 // one by one, and those started later (the image decoder's, the model runtimes') inherit it
 // from this one. Elsewhere the process's priority is set.
-function lowestPriority(): void {
+function lowerPriority(): void {
   try {
-    for (const tid of readdirSync('/proc/self/task')) os.setPriority(Number(tid), 19);
+    for (const tid of readdirSync('/proc/self/task')) os.setPriority(Number(tid), nice);
   } catch {
     try {
-      os.setPriority(process.pid, 19);
+      os.setPriority(process.pid, nice);
     } catch {
       // not allowed: the default priority
     }
   }
 }
-lowestPriority();
+lowerPriority();
 
 // Nothing in here may reach the network: the models are read from disk. A library that
 // tried to fetch anything (a model, a .wasm file) fails the job instead of leaking.
@@ -58,7 +61,7 @@ process.on('message', (request: AnalyseRequest) => {
     } catch (err) {
       return { id: request.id, ok: false, error: err instanceof Error ? err.message : String(err) };
     } finally {
-      lowestPriority(); // threads the models started meanwhile, whoever started them
+      lowerPriority(); // threads the models started meanwhile, whoever started them
     }
   })().then((response) => process.send!(response));
 });

@@ -353,7 +353,12 @@ describe('operations', () => {
     const row = await ctx.db.prisma.mediaAnalysis.findUnique({ where: { mediaId: up.id } });
     expect(row?.status).toBe('pending');
     // … and comes back with a new process (models loaded afresh).
-    const analyser = createAnalyser({ processes: 1, timeoutMs: 120_000, labelMinScore: 0.3 });
+    const analyser = createAnalyser({
+      processes: 1,
+      timeoutMs: 120_000,
+      labelMinScore: 0.3,
+      nice: ctx.config.media.analysis.nice,
+    });
     ctx.mediaAnalysis = createAnalysisQueue(ctx, analyser);
     ctx.mediaAnalysis.start();
     try {
@@ -472,7 +477,12 @@ describe('operations', () => {
           media: { ...ctx.config.media, analysis: { ...ctx.config.media.analysis, enabled: true } },
         },
       };
-      const analyser = createAnalyser({ processes: 1, timeoutMs: 120_000, labelMinScore: 0.3 });
+      const analyser = createAnalyser({
+        processes: 1,
+        timeoutMs: 120_000,
+        labelMinScore: 0.3,
+        nice: ctx.config.media.analysis.nice,
+      });
       const queue = createAnalysisQueue(on, analyser);
       queue.start();
       try {
