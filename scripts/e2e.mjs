@@ -66,6 +66,9 @@ const serverEnv = {
   // looks for a word sent a little earlier with a letter wrong).
   SEARCH_WORDS_MS: '1000',
   SEARCH_WORDS_LAG_MS: '500',
+  // The OCR step waits for a screenshot to be read: at the lowest priority the analysis gets
+  // about 1 % of a core on a busy machine, so it runs at the normal one, as in the backend tests.
+  MEDIA_ANALYSIS_NICE: '0',
 };
 
 async function main() {
