@@ -13,6 +13,9 @@
  *             are being analysed. The window is kept inside the analysis: the
  *             queue (parley_media_analysis_queue_depth) must still hold pictures when the
  *             last send is acked, else the run says so.
+ *   after     once every picture is analysed (models loaded, nothing left to read), the
+ *             same sends again: the baseline's twin on a server that has run as long, so
+ *             that the order of the phases does not pass for the analysis's doing.
  * Reported: send latency p50/p95/p99/max in each phase; the server process's RSS before and
  * while analysing and its peak (VmHWM); the analysis process's RSS with the models loaded
  * and its peak; pictures analysed per minute. Results replace the `analysis-<mode>` section of specs/benchmarks.md
@@ -224,9 +227,13 @@ async function main() {
     await sleep(500);
   }
   const depthBefore = await queueDepth(base);
+  const pausedBefore = await gauge(base, 'parley_media_analysis_paused_seconds_total');
   say(`sending while analysing (queue: ${depthBefore})`);
+  const windowStart = Date.now();
   const during = await sendRun(socket, group.id, 'analysis');
+  const windowSeconds = (Date.now() - windowStart) / 1000;
   const depthAfter = await queueDepth(base);
+  const paused = (await gauge(base, 'parley_media_analysis_paused_seconds_total')) - pausedBefore;
   const loaded = memoryOf(pid).rss;
   const analysisLoaded = analysisMemory(pid).rss;
   let depth = depthAfter;
@@ -235,6 +242,8 @@ async function main() {
     depth = await queueDepth(base);
   }
   const allMs = Date.now() - t0;
+  say(`sending after the analysis (queue: ${depth})`);
+  const after = await sendRun(socket, group.id, 'after');
   const peak = memoryOf(pid).hwm;
   const analysisPeak = analysisMemory(pid).hwm;
   const report = {
@@ -246,7 +255,9 @@ async function main() {
     pictures: PICTURES,
     baseline,
     during,
+    after,
     queue: { before: depthBefore, after: depthAfter },
+    analysisPausedSeconds: { paused, window: windowSeconds },
     rssMb: { idle: mb(idle), whileAnalysing: mb(loaded), peak: mb(peak) },
     analysisProcessMb: { modelsLoaded: mb(analysisLoaded), peak: mb(analysisPeak) },
     analysedPerMinute: depth === 0 ? (PICTURES / allMs) * 60_000 : undefined,
@@ -268,6 +279,10 @@ async function main() {
     '|---|---|---|---|---|',
     `| baseline (nothing analysed, models not loaded) | ${ms(baseline.p50)} | ${ms(baseline.p95)} | ${ms(baseline.p99)} | ${ms(baseline.max)} |`,
     `| while ${PICTURES} pictures are analysed (MEDIA_ANALYSIS_WORKERS=1) | ${ms(during.p50)} | ${ms(during.p95)} | ${ms(during.p99)} | ${ms(during.max)} |`,
+    `| after (every picture analysed, models loaded) | ${ms(after.p50)} | ${ms(after.p95)} | ${ms(after.p99)} | ${ms(after.max)} |`,
+    '',
+    `While analysing, the analysis process was stopped for sends ${paused.toFixed(1)} s of the window's ${windowSeconds.toFixed(0)} s ` +
+      '(`parley_media_analysis_paused_seconds_total`).',
     '',
     `Server process RSS: ${report.rssMb.idle} MB before any analysis, ${report.rssMb.whileAnalysing} MB while analysing, ` +
       `peak ${report.rssMb.peak} MB (VmHWM, the whole run, uploads included). ` +

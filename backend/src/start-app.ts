@@ -232,6 +232,7 @@ export async function startApp(config: Config, opts: StartOptions = {}): Promise
       labelMinScore: config.media.analysis.labelMinScore,
       nice: config.media.analysis.nice,
       foreground: ctx.foreground,
+      onPaused: (seconds) => metrics.analysisPaused.inc(seconds),
     });
     ctx.mediaAnalysis = createAnalysisQueue(ctx, ctx.analyser);
     ctx.mediaSweeper = createMediaSweeper(ctx);

@@ -86,6 +86,8 @@ export interface Metrics {
   mediaQueue: Gauge;
   /** Pictures waiting for media analysis (OCR, labels), read at scrape time. */
   analysisQueue: Gauge;
+  /** Seconds the analysis processes were stopped while messages were sent (analyser.ts). */
+  analysisPaused: Counter;
   /**
    * Seconds one media processing job took, by kind (image, voice, video, file): the media
    * queue observes it (`metrics.mediaProcessing.observe({ kind }, seconds)`).
@@ -275,6 +277,11 @@ export function createMetrics(opts: { eventTypes?: readonly string[] } = {}): Me
     'Pictures waiting to be analysed: text and labels (whole installation, read at scrape time)',
     'analysisPending',
   );
+  const analysisPaused = new Counter({
+    name: 'parley_media_analysis_paused_seconds_total',
+    help: 'Time the analysis processes on this node were stopped while messages were being sent',
+    registers: [registry],
+  });
   const mediaProcessing = new Histogram({
     name: 'parley_media_processing_seconds',
     help: 'Time one media processing job took, by kind (image, voice, video, file)',
@@ -415,6 +422,7 @@ export function createMetrics(opts: { eventTypes?: readonly string[] } = {}): Me
     search,
     mediaQueue,
     analysisQueue,
+    analysisPaused,
     mediaProcessing,
     delivery,
     readinessChecked,

@@ -68,7 +68,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 it('a send under way stops the process reading a picture; when it is done the process goes on and the picture is read', async () => {
   const foreground = createForeground();
-  const analyser = createAnalyser({ ...settings, foreground });
+  let paused = 0;
+  const analyser = createAnalyser({ ...settings, foreground, onPaused: (s) => (paused += s) });
   try {
     const reading = analyser.analyse(picture);
     await waitUntil('the analysis process', () => analysisProcesses().length === 1);
@@ -80,6 +81,7 @@ it('a send under way stops the process reading a picture; when it is done the pr
     await waitUntil('the process to be stopped', () => stateOf(pid) === 'T', 60_000, 5);
     sent();
     await waitUntil('the process to go on', () => stateOf(pid) !== 'T', 60_000, 5);
+    expect(paused).toBeGreaterThan(0); // what parley_media_analysis_paused_seconds_total counts
     const result = await reading;
     expect(result.lines.map((l) => l.text).join(' ')).toMatch(/quarterly/i);
     // Between pictures, nothing is stopped whatever the node does.

@@ -110,6 +110,8 @@ export function createAnalyser(opts: {
   nice: number;
   /** Sends under way on this node: a reading process steps aside meanwhile. None: it never does. */
   foreground?: Foreground;
+  /** Told how long a process was stopped (seconds), as it goes. */
+  onPaused?: (seconds: number) => void;
 }): Analyser {
   interface Slot {
     worker: ChildProcess | null;
@@ -157,6 +159,7 @@ export function createAnalyser(opts: {
       slot.allowance = Math.min(PAUSE_MAX_MS, slot.allowance + (now - slot.countedAt) * PAUSE_PER_RUN);
     } else {
       slot.allowance -= now - slot.stoppedAt;
+      opts.onPaused?.((now - slot.stoppedAt) / 1000);
       slot.stoppedAt = now;
     }
     slot.countedAt = now;
