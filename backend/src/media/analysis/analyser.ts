@@ -44,7 +44,7 @@ const PROCESS_HEAP_MB = 512;
 export const PAUSE_PER_RUN = 3;
 /** The longest a process is stopped at once, and the most stopping it can save up. */
 export const PAUSE_MAX_MS = 1_000;
-/** Let go after a whole PAUSE_MAX_MS, it runs at least this long before it is stopped again. */
+/** Let go because its allowance was spent, it runs at least this long before it is stopped again. */
 const RUN_AT_LEAST_MS = 100;
 
 /**
