@@ -18,8 +18,6 @@ import { loadOcrPipeline } from './ocr-pipeline.js';
 
 /** OCR reads pictures at most this many pixels on the long side (a 4K screenshot is halved). */
 export const OCR_MAX_SIDE = 1600;
-/** Lines the OCR is less sure of than this are dropped (noise read in textures). */
-export const OCR_MIN_LINE_SCORE = 0.5;
 /** The object model's input: a square of this many pixels. */
 const LABEL_INPUT = 512;
 
@@ -132,9 +130,7 @@ export async function readText(image: Buffer): Promise<TextLine[]> {
     .raw()
     .toBuffer({ resolveWithObject: true });
   const lines = await ocr.read({ data, width: info.width, height: info.height, channels: info.channels });
-  return lines
-    .map((l) => ({ text: l.text.trim(), score: l.score }))
-    .filter((l) => l.text.length > 0 && l.score >= OCR_MIN_LINE_SCORE);
+  return lines.map((l) => ({ text: l.text.trim(), score: l.score })).filter((l) => l.text.length > 0); // lines read less than half surely are already dropped
 }
 
 type Tf = typeof import('@tensorflow/tfjs-core');

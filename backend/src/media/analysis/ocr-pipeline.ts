@@ -61,7 +61,7 @@ const CLS_TURN_SCORE = 0.9;
 const CLS_BATCH = 16;
 /** Recognition reads lines resized to this height. */
 const REC_HEIGHT = 48;
-/** Lines read less surely than this are dropped before lines on one level are joined (the package's value). */
+/** Lines read less surely than this (noise read in textures) are dropped before lines on one level are joined (the package's value). */
 const REC_MIN_SCORE = 0.5;
 
 // One thread per model run: the machine's other cores stay with the server. No memory arena
@@ -127,12 +127,7 @@ export function loadOcrPipeline(): Promise<OcrPipeline> {
       // Channels in the order OpenCV reads them (blue, green, red), 0–1, no mean or spread
       // removed: the package's choice, measured by its author to read better.
       const plane = width * height;
-      const input = new Float32Array(3 * plane);
-      for (let p = 0, i = 0; p < plane; p += 1, i += 4) {
-        input[p] = pixels[i + 2]! / 255;
-        input[plane + p] = pixels[i + 1]! / 255;
-        input[2 * plane + p] = pixels[i]! / 255;
-      }
+      const input = planarBgr(pixels, plane, 4);
       const probability = (await run(detection, input, [1, 3, height, width])).data as Float32Array;
       // Text white on black, one byte a pixel: the map the boxes' outlines are found in.
       const mask = new Uint8Array(plane);
@@ -187,13 +182,7 @@ export function loadOcrPipeline(): Promise<OcrPipeline> {
         .toBuffer({ resolveWithObject: true });
       // Blue, green, red, 0–1, as the package feeds it. PaddleOCR's own -1–1 read no better
       // on the test pictures (one slip fixed, another made), so the text read stays as it was.
-      const plane = info.width * info.height;
-      const input = new Float32Array(3 * plane);
-      for (let p = 0, i = 0; p < plane; p += 1, i += 3) {
-        input[p] = pixels[i + 2]! / 255;
-        input[plane + p] = pixels[i + 1]! / 255;
-        input[2 * plane + p] = pixels[i]! / 255;
-      }
+      const input = planarBgr(pixels, info.width * info.height, 3);
       const output = await run(recognition, input, [1, 3, info.height, info.width]);
       // [1, steps, classes]: a probability for each class at each step along the line.
       const [, steps = 0, classes = 0] = output.dims;
@@ -215,6 +204,20 @@ export function loadOcrPipeline(): Promise<OcrPipeline> {
     };
   })();
   return pipeline;
+}
+
+/**
+ * A model input from interleaved pixels (`channels` bytes each, red first): three planes,
+ * blue, green and red, each 0–1.
+ */
+function planarBgr(pixels: Uint8Array, plane: number, channels: 3 | 4): Float32Array {
+  const input = new Float32Array(3 * plane);
+  for (let p = 0, i = 0; p < plane; p += 1, i += channels) {
+    input[p] = pixels[i + 2]! / 255;
+    input[plane + p] = pixels[i + 1]! / 255;
+    input[2 * plane + p] = pixels[i]! / 255;
+  }
+  return input;
 }
 
 /** The image turned half a turn: its pixels in reverse order. */
