@@ -6,12 +6,13 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from '@jest/globals';
 import sharp from 'sharp';
+import { analysisProcesses } from '../../../test/support/analysis-processes.js';
 import { waitUntil } from '../../../test/support/wait.js';
 import { createForeground } from '../../infra/foreground.js';
 import { createAnalyser } from './analyser.js';
@@ -38,20 +39,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** The analysis processes that `parent` started. */
-function analysisProcesses(parent = process.pid): number[] {
-  return readdirSync(`/proc/${parent}/task`)
-    .flatMap((tid) => readFileSync(`/proc/${parent}/task/${tid}/children`, 'utf8').trim().split(/\s+/))
-    .filter((pid) => {
-      try {
-        return pid !== '' && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('analysis-worker');
-      } catch {
-        return false; // gone meanwhile
-      }
-    })
-    .map(Number);
-}
 
 /** The process's state letter (R running, S sleeping, T stopped, Z gone but not reaped); null when gone. */
 function stateOf(pid: number): string | null {

@@ -5,7 +5,6 @@
  * then found by search — by members only, with one wrong letter too — and forgotten with
  * their message.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +14,7 @@ import { createGroup, registerUser, registerUsers, type TestUser } from '../../.
 import { as, client, type Client } from '../../../test/support/http.js';
 import { download, pngImage, sendWithAttachments, settled, uploaded } from '../../../test/support/media.js';
 import { startTestServer, type TestServer } from '../../../test/support/server.js';
+import { analysisProcesses } from '../../../test/support/analysis-processes.js';
 import { waitUntil } from '../../../test/support/wait.js';
 import { createAnalyser } from './analyser.js';
 import { createAnalysisQueue } from './analysis-queue.js';
@@ -128,22 +128,6 @@ async function analysed(mediaId: string) {
     100,
   );
   return row!;
-}
-
-/** The analysis processes this test's server started (its children running analysis-worker). */
-function analysisProcesses(): number[] {
-  const children = readdirSync(`/proc/${process.pid}/task`).flatMap((tid) =>
-    readFileSync(`/proc/${process.pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean),
-  );
-  return children
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('analysis-worker');
-      } catch {
-        return false; // gone meanwhile
-      }
-    })
-    .map(Number);
 }
 
 /** Posts pictures to a new group of owner and member (one message each); returns ids by name. */
